@@ -1,0 +1,73 @@
+"""A small ONNX graph builder: unique value names, initializers, nodes in emission order."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+class OnnxBuilder:
+    """Collects nodes and initializers; every value name is made unique once, here."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[TensorProto] = []
+        self.used_names: set[str] = set()
+        self.constants: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
+
+    def fresh(self, hint: str) -> str:
+        """A value name based on `hint` that is not used yet."""
+        name, i = hint, 1
+        while name in self.used_names:
+            i += 1
+            name = f"{hint}_{i}"
+        self.used_names.add(name)
+        return name
+
+    def reserve(self, name: str) -> str:
+        """Claim an exact name (graph inputs and outputs)."""
+        if name in self.used_names:
+            raise ValueError(f"value name {name!r} used twice")
+        self.used_names.add(name)
+        return name
+
+    def op(self, op_type: str, *inputs: str, name: str | None = None, exact: bool = False,
+           **attrs: object) -> str:
+        """Add one node; return its output's name (exactly `name`, reserved before, if `exact`)."""
+        if exact and name is not None:
+            self.nodes.append(helper.make_node(op_type, list(inputs), [name], name=name, **attrs))
+            return name
+        return self.op_multi(op_type, *inputs, name=name, **attrs)[0]
+
+    def op_multi(self, op_type: str, *inputs: str, name: str | None = None, outputs: int = 1,
+                 **attrs: object) -> list[str]:
+        """Add one node with several outputs; return their names."""
+        base = name or op_type
+        out_names = [self.fresh(base if i == 0 else f"{base}:{i}") for i in range(outputs)]
+        node_name = self.fresh(f"{base}/{op_type}") if name else out_names[0]
+        self.nodes.append(helper.make_node(op_type, list(inputs), out_names, name=node_name, **attrs))
+        return out_names
+
+    def initializer(self, name: str, value: np.ndarray) -> str:
+        """A constant tensor stored in the model (onnxruntime pre-packs constant weights)."""
+        unique = self.fresh(name)
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), unique))
+        return unique
+
+    def const(self, value: np.ndarray | list[int] | int | float, dtype: type = np.int64) -> str:
+        """A small constant (shapes, axes), shared between uses."""
+        array = np.asarray(value, dtype=dtype)
+        key = (array.dtype.str, array.tobytes(), array.shape)
+        if key not in self.constants:
+            self.constants[key] = self.initializer("const", array)
+        return self.constants[key]
+
+
+def tensor_info(name: str, elem_type: int, dims: list[str | int]) -> onnx.ValueInfoProto:
+    """A graph input or output with named symbolic dims."""
+    return helper.make_tensor_value_info(name, elem_type, dims)
+
+
+FLOAT = TensorProto.FLOAT
+INT32 = TensorProto.INT32

@@ -1,0 +1,29 @@
+"""ONNX lowering of `linear` and `softmax`: MatMul, Add, activation."""
+
+from __future__ import annotations
+
+from netc.ir import Act, Node
+from netc.ir.layers import Affine, Linear, Softmax
+
+from .activations import apply_activation
+from .context import LowerContext
+
+
+def affine(node: Node, layer: Affine, ctx: LowerContext) -> str:
+    """x W + b."""
+    b = ctx.builder
+    y = b.op("MatMul", ctx.source(node), b.initializer(f"{node.name}/W", ctx.param(node, "W")),
+             name=f"{node.name}/matmul")
+    if layer.with_bias:
+        y = b.op("Add", y, b.initializer(f"{node.name}/b", ctx.param(node, "b")), name=f"{node.name}/add")
+    return y
+
+
+def lower_linear(node: Node, layer: Linear, ctx: LowerContext) -> str:
+    act = ctx.activation(node, layer.activation)
+    return apply_activation(ctx.builder, act, affine(node, layer, ctx), node.name, ctx.opset)
+
+
+def lower_softmax(node: Node, layer: Softmax, ctx: LowerContext) -> str:
+    act = ctx.activation(node, Act.SOFTMAX)
+    return apply_activation(ctx.builder, act, affine(node, layer, ctx), node.name, ctx.opset)

@@ -1,0 +1,124 @@
+"""Located dicts -> an untyped Graph: layers parsed, sources resolved, cycles refused, order fixed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import NetcError, Where, did_you_mean
+from .graph import DATA, Dims, Graph, Node
+from .layers import CLASSES, Rec, read_layer
+from .read import Document, NonLiteral
+
+
+def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The net dict of a file (a config's `network`, or the whole file) and its key path."""
+    if "network" in doc.values:
+        network = doc.values["network"]
+        at = doc.where("network", key="network")
+        if isinstance(network, NonLiteral):
+            raise NetcError("'network' is not a literal", at,
+                            "write the net dict as a literal, or pass --exec-config for a trusted config")
+        if not isinstance(network, dict):
+            raise NetcError("'network' must be a dict of layers", at)
+        return network, ("network",)
+    return doc.values, ()
+
+
+def build_graph(doc: Document, dims: Dims) -> Graph:
+    """Parse every layer, keep the roots and what they need, in topological order."""
+    network, prefix = network_of(doc)
+    nodes = {name: read_node(doc, prefix, name, layer_dict)
+             for name, layer_dict in network.items() if not str(name).startswith("#")}
+    if not nodes:
+        raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
+    for node in nodes.values():
+        check_references(node, nodes)
+    roots = root_names(nodes, doc.where(*prefix))
+    order = topological_order(nodes, roots)
+    unreachable = [name for name in nodes if name not in order]
+    warnings = tuple(f"layer {name!r} is not used by any output or loss layer; it is not built"
+                     for name in unreachable)
+    return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.notes, doc.path)
+
+
+def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any) -> Node:
+    """One layer dict -> a Node carrying its layer dataclass and option positions."""
+    where = doc.where(*prefix, str(name), layer=str(name))
+    if not isinstance(layer_dict, dict):
+        raise NetcError("a layer must be a dict", where, 'write {"class": "linear", "n_out": 512, ...}')
+    if "class" not in layer_dict:
+        raise NetcError("missing 'class'", where, "known classes: " + ", ".join(sorted(CLASSES)))
+    layer_class = layer_dict["class"]
+    class_at = doc.where(*prefix, name, "class", layer=name, key="class")
+    if not isinstance(layer_class, str) or layer_class not in CLASSES:
+        raise NetcError(f"unknown layer class {layer_class!r}", class_at,
+                        did_you_mean(str(layer_class), sorted(CLASSES)))
+    options = {k: v for k, v in layer_dict.items() if k != "class"}
+    for key in options:
+        if not isinstance(key, str):
+            raise NetcError(f"option names are strings, got {key!r}", where)
+
+    def where_of(key: str) -> Where:
+        return doc.where(*prefix, name, key, layer=name, key=key)
+
+    layer = read_layer(CLASSES[layer_class], options, where_of)
+    positions = tuple((key, where_of(key)) for key in layer_dict)
+    return Node(name, layer, where=where, key_positions=positions)
+
+
+def check_references(node: Node, nodes: dict[str, Node]) -> None:
+    """Every source is `data` or a layer; every encoder is a non-decoder rec layer."""
+    known = [DATA, *nodes]
+    for source in node.sources:
+        if source not in known:
+            raise NetcError(f"unknown source layer {source!r}", node.at("from"), did_you_mean(source, known))
+    layer = node.layer
+    if isinstance(layer, Rec) and layer.encoder:
+        for name in layer.encoder:
+            if name not in nodes:
+                raise NetcError(f"unknown encoder layer {name!r}", node.at("encoder"),
+                                did_you_mean(name, list(nodes)))
+            encoder = nodes[name].layer
+            if not isinstance(encoder, Rec) or encoder.is_decoder:
+                raise NetcError(f"encoder {name!r} is not an encoder rec layer", node.at("encoder"),
+                                "an encoder is a rec layer reading data (not a decoder)")
+
+
+def root_names(nodes: dict[str, Node], at: Where) -> list[str]:
+    """The layer named `output`, then every layer with a loss or marked as output."""
+    if "output" not in nodes:
+        raise NetcError("the network has no layer named 'output'", at,
+                        "name the layer whose result the model returns 'output'")
+    extra = [n for n, node in nodes.items() if n != "output" and (node.layer.loss or node.layer.is_output_layer)]
+    return ["output", *extra]
+
+
+def topological_order(nodes: dict[str, Node], roots: list[str]) -> list[str]:
+    """Depth-first post-order from the roots (dependencies first); a cycle is an error."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+    for root in roots:
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        while stack:
+            name, i = stack.pop()
+            if i == 0:
+                if state.get(name) == "done":
+                    continue
+                state[name] = "active"
+                path.append(name)
+            deps = [d for d in nodes[name].layer.dependencies if d != DATA]
+            if i < len(deps):
+                stack.append((name, i + 1))
+                dep = deps[i]
+                if state.get(dep) == "active":
+                    cycle = path[path.index(dep):] + [dep]
+                    raise NetcError("cycle: " + " -> ".join(cycle), nodes[name].at("from"),
+                                    "a layer cannot depend on itself; break the cycle")
+                if state.get(dep) != "done":
+                    stack.append((dep, 0))
+                continue
+            state[name] = "done"
+            path.pop()
+            order.append(name)
+    return order

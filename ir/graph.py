@@ -1,0 +1,102 @@
+"""The typed IR: frozen nodes in topological order, the data dims, and the graph's invariants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import NetcError, Where
+from .layers import Layer
+from .types import SeqType, TimeAxis
+
+DATA = "data"
+
+
+@dataclass(frozen=True)
+class Dims:
+    """The data dimensions a net dict does not state: input features and target classes."""
+
+    num_inputs: int | None = None
+    targets: tuple[tuple[str, int], ...] = ()
+
+    def target(self, name: str) -> int | None:
+        return dict(self.targets).get(name)
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer of the network: its name, options, static output type and input position."""
+
+    name: str
+    layer: Layer
+    type: SeqType | None = None
+    where: Where = Where()
+    key_positions: tuple[tuple[str, Where], ...] = field(default=(), repr=False)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.layer.sources
+
+    def at(self, key: str) -> Where:
+        """The position of one option key of this layer (or of the layer itself)."""
+        return dict(self.key_positions).get(key, self.where.at_key(key))
+
+    @property
+    def out_type(self) -> SeqType:
+        if self.type is None:
+            raise NetcError("internal: node used before type inference", self.where)
+        return self.type
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A network: nodes in topological order (each after its dependencies)."""
+
+    nodes: tuple[Node, ...]
+    dims: Dims
+    warnings: tuple[str, ...] = ()
+    source_file: str | None = None
+
+    def __getitem__(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.nodes)
+
+    @property
+    def output(self) -> Node:
+        return self["output"]
+
+    @property
+    def input_type(self) -> SeqType:
+        if self.dims.num_inputs is None:
+            raise NetcError("the input dim is unknown", Where(self.source_file),
+                            "pass --num-inputs N, or set num_inputs or extern_data in the config")
+        return SeqType(TimeAxis.DATA, self.dims.num_inputs)
+
+    def type_of(self, name: str) -> SeqType:
+        """The output type of a layer, or of the input `data`."""
+        return self.input_type if name == DATA else self[name].out_type
+
+    def in_feature(self, node: Node) -> int:
+        """The concatenated input dim of a node; 0 for a decoder."""
+        return sum(self.type_of(s).feature for s in node.sources)
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        return any(n.layer.is_decoder for n in self.nodes)
+
+
+def verify(graph: Graph) -> None:
+    """Check the IR's invariants (used after passes in tests): names unique, order topological."""
+    seen = {DATA}
+    for node in graph.nodes:
+        if node.name in seen:
+            raise AssertionError(f"duplicate or shadowing node {node.name!r}")
+        missing = [d for d in node.layer.dependencies if d not in seen]
+        if missing:
+            raise AssertionError(f"{node.name!r} comes before its dependencies {missing}")
+        seen.add(node.name)

@@ -1,0 +1,14 @@
+"""Layer classes, each declared once: options, validation, shape rule, parameters."""
+
+from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
+from netc.ir.layers.linear import Affine, Linear, Softmax
+from netc.ir.layers.rec import Rec
+from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
+
+LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout)
+CLASSES: dict[str, type[Layer]] = {
+    name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
+}
+
+__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "Copy", "Dropout", "Layer", "Linear",
+           "LossOpts", "PassThrough", "Rec", "Softmax", "read_layer", "to_config"]

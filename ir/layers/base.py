@@ -1,0 +1,212 @@
+"""The layer base class and the one generic reader from layer dicts to layer dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from netc.ir.errors import NetcError, Where, did_you_mean
+from netc.ir.types import ConfigEnum, DropoutNoise, Loss
+
+MAX_DIM = 1 << 20  # larger feature dims are refused before anything is allocated
+NO_INPUT = ((), [], None, "null", "none", ["null"], ["none"])
+
+
+class ShapeEnv(typing.Protocol):
+    """What a shape rule may ask about the rest of the graph."""
+
+    def target_dim(self) -> int:
+        """The number of classes of the layer's target; an error if unknown."""
+
+    def feature(self, layer: str) -> int:
+        """The output feature dim of another (already typed) layer."""
+
+
+@dataclass(frozen=True)
+class LossOpts:
+    """Per-layer loss options (RETURNN `loss_opts`)."""
+
+    use_normalized_loss: bool | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Options every layer accepts. Field = config key, type = validation, default = default."""
+
+    sources: tuple[str, ...] = ("data",)  # config key "from"
+    dropout: float = 0.0
+    dropout_noise_shape: DropoutNoise = DropoutNoise.PER_FEATURE
+    L2: float = 0.0
+    loss: Loss | None = None
+    loss_opts: LossOpts = LossOpts()
+    target: str = "classes"
+    is_output_layer: bool = False
+
+    class_name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, at: Where) -> None:
+        """Validate option values against each other; raise NetcError located at the key."""
+        if not 0.0 <= self.dropout < 1.0:
+            raise NetcError("dropout must be in [0, 1)", at.at_key("dropout"), f"got {self.dropout}")
+        if self.L2 < 0:
+            raise NetcError("L2 must be >= 0", at.at_key("L2"), f"got {self.L2}")
+        if not self.sources and not self.is_decoder:
+            raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
+                            at.at_key("from"), 'remove "from" to read "data", or name a source layer')
+
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+        """The shape rule: output feature dim from the concatenated input dim (0: no input)."""
+        raise NotImplementedError
+
+    def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        """Parameter names (below the layer name) and shapes, in RETURNN TF layout."""
+        return {}
+
+    def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        """Glorot-uniform limits per parameter; parameters not listed start at zero."""
+        return {}
+
+    @property
+    def is_decoder(self) -> bool:
+        return False
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """Layers that must be computed before this one (sources, and encoders for decoders)."""
+        return self.sources
+
+
+def check_n_out(n_out: int | None, at: Where) -> None:
+    """n_out, when given, is a positive dim small enough to allocate."""
+    if n_out is not None and not 1 <= n_out <= MAX_DIM:
+        raise NetcError(f"n_out must be between 1 and {MAX_DIM}", at.at_key("n_out"), f"got {n_out}")
+
+
+def matching_n_out(n_out: int | None, got: int, at: Where, why: str) -> int:
+    """The layer's n_out, which must equal the dim its inputs give when it is set."""
+    if n_out is not None and n_out != got:
+        raise NetcError(f"n_out is {n_out}, but {why} is {got}", at.at_key("n_out"),
+                        f"set n_out to {got} or remove it")
+    return got
+
+
+# ---------------------------------------------------------------- reading layer dicts
+
+CONFIG_KEY = {"sources": "from"}  # field name -> config key, where they differ
+FIELD_NAME = {v: k for k, v in CONFIG_KEY.items()}
+NOT_SUPPORTED_PREFIXES = ("recurrent_transform", "attention")
+
+
+def config_keys(cls: type[Layer]) -> list[str]:
+    return [CONFIG_KEY.get(f.name, f.name) for f in dataclasses.fields(cls)]
+
+
+def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Callable[[str], Where]) -> Layer:
+    """Turn a layer dict (without `class`) into a validated layer dataclass."""
+    hints = typing.get_type_hints(cls)
+    known = config_keys(cls)
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        at = where_of(key)
+        if key.startswith(NOT_SUPPORTED_PREFIXES):
+            raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
+                            "remove the attention options; netc supports the plain encoder-decoder")
+        if key not in known:
+            raise NetcError("unknown option", at, did_you_mean(key, known))
+        name = FIELD_NAME.get(key, key)
+        values[name] = parse_sources(value, at) if name == "sources" else coerce(value, hints[name], at)
+    layer = cls(**values)
+    layer.check(where_of("class"))
+    return layer
+
+
+def parse_sources(value: Any, at: Where) -> tuple[str, ...]:
+    """`from` in all its forms; the empty tuple means no input."""
+    if isinstance(value, str):
+        value = [value]
+    if value in NO_INPUT or (isinstance(value, list) and value in NO_INPUT):
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise NetcError("'from' must be a layer name or a list of layer names", at,
+                        'write "from": ["layer1", "layer2"]')
+    return tuple("data" if v == "data:data" else v for v in value)
+
+
+def coerce(value: Any, tp: Any, at: Where) -> Any:
+    """Check and convert one option value to its declared field type."""
+    args = typing.get_args(tp)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return coerce(value, inner, at)
+    if isinstance(tp, type) and issubclass(tp, ConfigEnum):
+        try:
+            return tp.from_config(value)
+        except (ValueError, TypeError):
+            hint = did_you_mean(str(value), tp.known())
+            raise NetcError(f"unknown value {value!r}", at, hint) from None
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise NetcError(f"expected true or false, got {value!r}", at)
+    if tp is int:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise NetcError(f"expected a whole number, got {value!r}", at)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise NetcError(f"expected a finite number, got {value!r}", at)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise NetcError(f"expected a string, got {value!r}", at)
+    if typing.get_origin(tp) is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise NetcError(f"expected a list of layer names, got {value!r}", at)
+    if dataclasses.is_dataclass(tp):
+        return read_options_struct(tp, value, at)
+    raise TypeError(f"no reader for option type {tp}")  # a schema bug, not a user error
+
+
+def read_options_struct(tp: Any, value: Any, at: Where) -> Any:
+    """A nested option dict such as `loss_opts`."""
+    if not isinstance(value, dict):
+        raise NetcError(f"expected a dict, got {value!r}", at)
+    hints = typing.get_type_hints(tp)
+    known = [f.name for f in dataclasses.fields(tp)]
+    values = {}
+    for key, item in value.items():
+        if key not in known:
+            raise NetcError(f"unknown entry {key!r}", at, did_you_mean(str(key), known))
+        values[key] = coerce(item, hints[key], at)
+    return tp(**values)
+
+
+def to_config(layer: Layer) -> dict[str, Any]:
+    """The canonical layer dict: every option with its value, in declaration order."""
+    result: dict[str, Any] = {"class": layer.class_name}
+    for f in dataclasses.fields(layer):
+        result[CONFIG_KEY.get(f.name, f.name)] = plain(getattr(layer, f.name))
+    return result
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, ConfigEnum):
+        return value.value
+    if isinstance(value, tuple):
+        return [plain(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value

@@ -1,0 +1,60 @@
+"""Affine layers: `linear` (aliases `hidden`, `forward`) and `softmax`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from netc.ir.errors import NetcError, Where
+from netc.ir.layers.base import Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.types import Act
+
+
+@dataclass(frozen=True)
+class Affine(Layer):
+    """x W + b on the feature axis."""
+
+    n_out: int | None = None
+    with_bias: bool = True
+
+    def check(self, at: Where) -> None:
+        super().check(at)
+        check_n_out(self.n_out, at)
+
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+        if self.loss is not None or (self.n_out is None and self.defaults_to_target):
+            return matching_n_out(self.n_out, env.target_dim(), at, f"the dim of target {self.target!r}")
+        if self.n_out is None:
+            raise NetcError("n_out is required", at.at_key("n_out"),
+                            "set n_out, or give the layer a loss so its target sets it")
+        return self.n_out
+
+    def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        shapes = {"W": (n_in, n_out)}
+        if self.with_bias:
+            shapes["b"] = (n_out,)
+        return shapes
+
+    def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        return {"W": math.sqrt(6.0 / (n_in + n_out))}
+
+    defaults_to_target: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class Linear(Affine):
+    """act(x W + b). Aliases: hidden, forward (TensorFlow semantics: identity by default)."""
+
+    activation: Act = Act.IDENTITY
+
+    class_name: ClassVar[str] = "linear"
+    aliases: ClassVar[tuple[str, ...]] = ("hidden", "forward")
+
+
+@dataclass(frozen=True)
+class Softmax(Affine):
+    """softmax(x W + b) over features; n_out defaults to the target's dim."""
+
+    class_name: ClassVar[str] = "softmax"
+    defaults_to_target: ClassVar[bool] = True

@@ -1,0 +1,54 @@
+"""The `rec` layer: an LSTM (netdict.md section 5), or a decoder when it has `encoder`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from netc.ir.errors import NetcError, Where
+from netc.ir.layers.base import Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.types import Direction, Unit
+
+
+@dataclass(frozen=True)
+class Rec(Layer):
+    """LSTM with hidden size = cell size = n_out, gates j, i, f, o, masked by sequence length."""
+
+    unit: Unit = Unit.LSTM
+    n_out: int | None = None
+    direction: Direction = Direction.FORWARD
+    encoder: tuple[str, ...] | None = None
+
+    class_name: ClassVar[str] = "rec"
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.encoder is not None
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.sources + (self.encoder or ())
+
+    def check(self, at: Where) -> None:
+        check_n_out(self.n_out, at)
+        if self.is_decoder and self.sources:
+            raise NetcError("a decoder (a rec layer with 'encoder') takes no input", at.at_key("from"),
+                            'add "from": "null"; the decoder is driven by its encoders\' final states')
+        if self.encoder == ():
+            raise NetcError("'encoder' is empty", at.at_key("encoder"), "list the encoder rec layers")
+        super().check(at)
+
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+        if self.is_decoder:
+            total = sum(env.feature(e) for e in self.encoder or ())
+            return matching_n_out(self.n_out, total, at, "the sum of the encoders' n_out")
+        if self.n_out is None:
+            raise NetcError("n_out is required", at.at_key("n_out"), "set n_out to the LSTM size")
+        return self.n_out
+
+    def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)}
+
+    def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        return {"rec/W": math.sqrt(6.0 / (n_in + 4 * n_out)), "rec/W_re": math.sqrt(6.0 / (5 * n_out))}

@@ -1,0 +1,53 @@
+"""Parameter-free layers: `copy`, `activation`, `dropout`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from netc.ir.errors import NetcError, Where
+from netc.ir.layers.base import Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.types import Act
+
+
+@dataclass(frozen=True)
+class PassThrough(Layer):
+    """A layer whose output dim is its input dim; `n_out`, if given, must agree."""
+
+    n_out: int | None = None
+
+    def check(self, at: Where) -> None:
+        super().check(at)
+        check_n_out(self.n_out, at)
+
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+        return matching_n_out(self.n_out, in_feature, at, "the dim of its input")
+
+
+@dataclass(frozen=True)
+class Copy(PassThrough):
+    """The (concatenated) sources unchanged."""
+
+    class_name: ClassVar[str] = "copy"
+
+
+@dataclass(frozen=True)
+class Activation(PassThrough):
+    """act(x)."""
+
+    activation: Act | None = None
+
+    class_name: ClassVar[str] = "activation"
+
+    def check(self, at: Where) -> None:
+        super().check(at)
+        if self.activation is None:
+            raise NetcError("'activation' is required", at.at_key("activation"),
+                            'add e.g. "activation": "relu"')
+
+
+@dataclass(frozen=True)
+class Dropout(PassThrough):
+    """Identity at inference; dropout (on its input) in training."""
+
+    class_name: ClassVar[str] = "dropout"

@@ -1,0 +1,84 @@
+"""Parameters by name (netdict.md section 8): shapes, seeded initialisation, checking loaded values."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import NetcError, Where
+from .graph import Graph
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its full name (`layer/W`), shape, owning layer and init limit (0: zeros)."""
+
+    name: str
+    shape: tuple[int, ...]
+    layer: str
+    init_limit: float
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def param_specs(graph: Graph) -> list[ParamSpec]:
+    """Every parameter of a typed graph, in node order."""
+    specs = []
+    for node in graph.nodes:
+        n_in, n_out = graph.in_feature(node), node.out_type.feature
+        limits = node.layer.param_init_limits(n_in, n_out)
+        for suffix, shape in node.layer.param_shapes(n_in, n_out).items():
+            specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0)))
+    return specs
+
+
+def init_params(graph: Graph, seed: int) -> dict[str, np.ndarray]:
+    """Glorot-uniform weights and zero biases; each parameter seeded by (seed, its name)."""
+    params = {}
+    for spec in param_specs(graph):
+        if spec.init_limit == 0.0:
+            params[spec.name] = np.zeros(spec.shape, np.float32)
+            continue
+        rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
+        values = rng.random(spec.shape, dtype=np.float32)
+        params[spec.name] = (values * np.float32(2 * spec.init_limit) - np.float32(spec.init_limit))
+    return params
+
+
+def check_params(graph: Graph, given: dict[str, np.ndarray], file: str) -> dict[str, np.ndarray]:
+    """Match loaded parameters to the graph: every problem is reported, by name and shape."""
+    specs = {s.name: s for s in param_specs(graph)}
+    problems = []
+    for name, spec in specs.items():
+        if name not in given:
+            problems.append(f"missing {name!r} (expected shape {spec.shape})")
+        elif tuple(given[name].shape) != spec.shape:
+            problems.append(f"{name!r} has shape {tuple(given[name].shape)}, expected {spec.shape}")
+    problems += [f"unexpected {name!r} (shape {tuple(v.shape)})" for name, v in given.items() if name not in specs]
+    if problems:
+        raise NetcError("parameters do not match the network:\n    " + "\n    ".join(problems), Where(file),
+                        "names and shapes follow RETURNN TF (layer/W, layer/rec/W, ...)")
+    result = {}
+    for name, value in given.items():
+        if not np.issubdtype(value.dtype, np.floating) or not np.all(np.isfinite(value)):
+            raise NetcError(f"{name!r} must hold finite floating-point numbers", Where(file))
+        result[name] = np.ascontiguousarray(value, dtype=np.float32)
+    return result
+
+
+def load_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Read an .npz of named parameters without unpickling anything."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise NetcError("no such parameter file", Where(str(path)), "check the --params path") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise NetcError(f"not a readable .npz parameter file: {e}", Where(str(path)),
+                        "write parameters with numpy.savez or netc train") from None

@@ -1,0 +1,61 @@
+"""The IR as text: the `netc check` table and the canonical net dict JSON."""
+
+from __future__ import annotations
+
+import json
+
+from .graph import Graph, Node
+from .layers import Affine, Rec, to_config
+from .params import param_specs
+
+
+def format_table(graph: Graph) -> str:
+    """One row per layer: class, inputs, time axis, output dim, parameter count, notes."""
+    counts: dict[str, int] = {}
+    for spec in param_specs(graph):
+        counts[spec.layer] = counts.get(spec.layer, 0) + spec.size
+    header = ("layer", "class", "from", "time", "dim", "params", "notes")
+    rows = [header, ("data", "input", "-", "data", str(graph.dims.num_inputs), "0", "")]
+    for node in graph.nodes:
+        rows.append((node.name, node.layer.class_name, sources_text(node), node.out_type.time.value,
+                     str(node.out_type.feature), f"{counts.get(node.name, 0):,}", notes(graph, node)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    total = sum(counts.values())
+    lines.append(f"total: {len(graph.nodes)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB float32)")
+    return "\n".join(lines)
+
+
+def sources_text(node: Node) -> str:
+    layer = node.layer
+    if isinstance(layer, Rec) and layer.encoder:
+        return "encoder: " + ",".join(layer.encoder)
+    return ",".join(node.sources)
+
+
+def notes(graph: Graph, node: Node) -> str:
+    """What a reader should know about defaults netc chose for this layer."""
+    layer = node.layer
+    parts = []
+    if isinstance(layer, Rec):
+        parts.append("lstm " + ("forward" if layer.direction.value == 1 else "backward"))
+        if layer.is_decoder:
+            parts.append("decoder: initial h,c = encoder final states")
+    if isinstance(layer, Affine) and layer.n_out is None:
+        parts.append(f"n_out from target {layer.target!r}")
+    if layer.loss is not None:
+        parts.append(f"loss {layer.loss.value} on {layer.target!r}")
+    elif node.name == "output" and layer.class_name == "softmax":
+        parts.append("no loss: not trained (TF semantics)")
+    if layer.dropout:
+        parts.append(f"dropout {layer.dropout:g}")
+    if layer.L2:
+        parts.append(f"L2 {layer.L2:g}")
+    return "; ".join(parts)
+
+
+def canonical_json(graph: Graph) -> str:
+    """The net dict with every default filled in: the same network always gives the same text."""
+    net = {node.name: to_config(node.layer) for node in graph.nodes}
+    return json.dumps(net, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,5 @@
+"""`python -m netc ...` (and `torchrun -m netc train ...`)."""
+
+from netc.cli import main
+
+main()

@@ -1,0 +1,121 @@
+"""The `netc` command line: thin wrappers that print NetcError and exit 2."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from netc.ir import NetcError
+
+
+def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a NetcError as `file:line:col: layer, key: message` + hint, exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except NetcError as e:
+            click.echo(f"netc: error: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def warn(message: str) -> None:
+    click.echo(f"netc: warning: {message}", err=True)
+
+
+dims_options = [
+    click.option("--num-inputs", type=click.IntRange(1), help="input feature dim (else from the config)"),
+    click.option("--num-outputs", type=click.IntRange(1), help="number of target classes (else from the config)"),
+    click.option("--exec-config", is_flag=True, help="run a trusted Python config instead of reading literals"),
+]
+
+
+def with_dims(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(dims_options):
+        command = option(command)
+    return command
+
+
+@click.group()
+@click.version_option(package_name="netc")
+def main() -> None:
+    """netc: RETURNN network dicts -> ONNX with native LSTMs; PyTorch training; onnxruntime serving."""
+
+
+@main.command()
+@click.argument("net", type=click.Path(dir_okay=False))
+@with_dims
+@reports_errors
+def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
+    """Validate NET and print its typed IR as a table."""
+    from netc.ir import format_table, load_graph
+
+    graph = load_graph(net, num_inputs, num_outputs, exec_config)
+    for warning in graph.warnings:
+        warn(warning)
+    click.echo(format_table(graph))
+
+
+@main.command("compile")
+@click.argument("net", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
+@with_dims
+@click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz or a netc checkpoint .pt")
+@click.option("--output-kind", type=click.Choice(["probs", "log-probs", "logits"]), default="probs",
+              show_default=True)
+@click.option("--opset", type=int, default=17, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="seed of the initial parameters")
+@reports_errors
+def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool,
+                    params: str | None, output_kind: str, opset: int, seed: int) -> None:
+    """Compile NET to an ONNX model."""
+    from netc.compiler import compile_graph, save_model
+    from netc.compiler.onnx import CompileOptions
+    from netc.ir import load_graph
+
+    graph = load_graph(net, num_inputs, num_outputs, exec_config)
+    for warning in graph.warnings:
+        warn(warning)
+    values = load_params(params) if params else None
+    model = compile_graph(graph, values, seed, CompileOptions(output_kind, opset), params or "<params>")
+    save_model(model, output)
+
+
+def load_params(path: str) -> dict[str, Any]:
+    """A .npz file, or a trainer checkpoint (which needs torch, loaded only then)."""
+    if path.endswith(".pt"):
+        from netc.trainer.checkpoint import load_params as load_checkpoint_params
+
+        return load_checkpoint_params(path)
+    from netc.ir import load_npz
+
+    return load_npz(path)
+
+
+@main.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@reports_errors
+def info(model: str) -> None:
+    """Print the netc metadata of a compiled MODEL."""
+    import onnx
+
+    from netc.ir import Where
+
+    try:
+        proto = onnx.load(model, load_external_data=False)
+    except Exception as e:  # noqa: BLE001 - onnx raises several types for unreadable files
+        raise NetcError(f"not a readable ONNX model: {e}", Where(model)) from None
+    for prop in proto.metadata_props:
+        value = prop.value if len(prop.value) < 200 else prop.value[:200] + "..."
+        click.echo(f"{prop.key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
