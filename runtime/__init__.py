@@ -1,0 +1,1 @@
+"""netc.runtime: serve compiled netc models on onnxruntime. Never imports torch."""

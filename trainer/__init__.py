@@ -1,0 +1,1 @@
+"""netc.trainer: train the typed IR with PyTorch, RETURNN training semantics."""
