@@ -15,9 +15,6 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
     if "network" in doc.values:
         network = doc.values["network"]
         at = doc.where("network", key="network")
-        if isinstance(network, NonLiteral):
-            raise NetcError("'network' is not a literal", at,
-                            "write the net dict as a literal, or pass --exec-config for a trusted config")
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)
         return network, ("network",)

@@ -47,7 +47,9 @@ def init_params(graph: Graph, seed: int) -> dict[str, np.ndarray]:
             continue
         rng = np.random.default_rng([seed, zlib.crc32(spec.name.encode())])
         values = rng.random(spec.shape, dtype=np.float32)
-        params[spec.name] = (values * np.float32(2 * spec.init_limit) - np.float32(spec.init_limit))
+        values *= np.float32(2 * spec.init_limit)  # in place: models reach 100M+ parameters
+        values -= np.float32(spec.init_limit)
+        params[spec.name] = values
     return params
 
 

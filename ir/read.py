@@ -11,7 +11,7 @@ import ast
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,21 @@ class Document:
         return Where(self.path, line, col, layer, key)
 
 
-def read_file(path: str | Path, exec_config: bool = False) -> Document:
-    """Read a JSON net dict, JSON config or RETURNN Python config."""
-    path = Path(path)
+def read_file(path: str | Path, exec_config: bool = False, overrides: dict[str, Any] | None = None) -> Document:
+    """Read a JSON net dict, JSON config or RETURNN Python config; `overrides` (`++key value`) win."""
+    doc = parse_file(Path(path), exec_config)
+    if overrides:
+        doc = replace(doc, values=doc.values | overrides)
+    for key, value in doc.values.items():
+        if isinstance(value, NonLiteral) and key in NEEDED_KEYS:
+            raise NetcError(f"the value of {key!r} is not a literal; netc does not run config code",
+                            Where(doc.path, value.line, value.col, key=key),
+                            f"write a literal, pass ++{key} VALUE, or pass --exec-config for a trusted config")
+    return doc
+
+
+def parse_file(path: Path, exec_config: bool) -> Document:
+    """The document of one file, by its kind."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from netc.ir.errors import did_you_mean
+
 
 class TimeAxis(Enum):
     """Which time axis a tensor lives on: the input's or the decoder targets'."""
@@ -48,6 +50,11 @@ class ConfigEnum(Enum):
     def known(cls) -> list[str]:
         return [str(w) for w in ({m.value: m for m in cls} | cls.aliases())]
 
+    @classmethod
+    def hint(cls, value: Any) -> str:
+        """What to write instead of an unknown value."""
+        return did_you_mean(str(value), cls.known())
+
 
 class Act(ConfigEnum):
     """Element-wise (or feature-wise) activation functions."""
@@ -88,6 +95,13 @@ class Unit(ConfigEnum):
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
         return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM}
+
+    @classmethod
+    def hint(cls, value: Any) -> str:
+        supported = "supported units: " + ", ".join(cls.known()) + " (all the LSTM of netdict.md section 5)"
+        if str(value).lower() in ("standardlstm", "basiclstm", "lstmblock"):
+            return f"{value} adds a forget-gate bias of 1 and stores its weights differently; {supported}"
+        return supported
 
 
 class Loss(ConfigEnum):

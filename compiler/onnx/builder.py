@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 
 class OnnxBuilder:
-    """Collects nodes and initializers; every value name is made unique once, here."""
+    """Builds one model in place; every value name is made unique once, here.
+
+    NOTE: nodes and initializers go straight into `model.graph`: onnx.helper's make_graph and
+    make_model copy every weight twice, which dominates compile time for large models.
+    """
 
     def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[TensorProto] = []
+        self.model = onnx.ModelProto()
+        self.graph = self.model.graph
         self.used_names: set[str] = set()
         self.constants: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
 
@@ -36,7 +40,7 @@ class OnnxBuilder:
            **attrs: object) -> str:
         """Add one node; return its output's name (exactly `name`, reserved before, if `exact`)."""
         if exact and name is not None:
-            self.nodes.append(helper.make_node(op_type, list(inputs), [name], name=name, **attrs))
+            self.graph.node.append(helper.make_node(op_type, list(inputs), [name], name=name, **attrs))
             return name
         return self.op_multi(op_type, *inputs, name=name, **attrs)[0]
 
@@ -46,13 +50,17 @@ class OnnxBuilder:
         base = name or op_type
         out_names = [self.fresh(base if i == 0 else f"{base}:{i}") for i in range(outputs)]
         node_name = self.fresh(f"{base}/{op_type}") if name else out_names[0]
-        self.nodes.append(helper.make_node(op_type, list(inputs), out_names, name=node_name, **attrs))
+        self.graph.node.append(helper.make_node(op_type, list(inputs), out_names, name=node_name, **attrs))
         return out_names
 
     def initializer(self, name: str, value: np.ndarray) -> str:
         """A constant tensor stored in the model (onnxruntime pre-packs constant weights)."""
         unique = self.fresh(name)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), unique))
+        tensor = self.graph.initializer.add()
+        tensor.name = unique
+        tensor.data_type = helper.np_dtype_to_tensor_dtype(value.dtype)
+        tensor.dims.extend(value.shape)
+        tensor.raw_data = np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<"), copy=False).tobytes()
         return unique
 
     def const(self, value: np.ndarray | list[int] | int | float, dtype: type = np.int64) -> str:

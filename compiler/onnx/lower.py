@@ -74,10 +74,13 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     for node in graph.nodes:
         ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
     outputs = declare_outputs(graph, ctx)
-    onnx_graph = helper.make_graph(b.nodes, "netc", inputs, outputs, b.initializers)
-    model = helper.make_model(
-        onnx_graph, opset_imports=[helper.make_opsetid("", options.opset)],
-        producer_name="netc", producer_version=netc.__version__, ir_version=IR_VERSION[options.opset])
+    model = b.model
+    model.graph.name = "netc"
+    model.graph.input.extend(inputs)
+    model.graph.output.extend(outputs)
+    model.ir_version = IR_VERSION[options.opset]
+    model.producer_name, model.producer_version = "netc", netc.__version__
+    model.opset_import.append(helper.make_opsetid("", options.opset))
     helper.set_model_props(model, metadata(graph, options))
     return model
 

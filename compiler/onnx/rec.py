@@ -15,9 +15,8 @@ GATE_ORDER = [NETC_GATES.index(g) for g in ONNX_GATES]
 
 
 def to_onnx_gates(matrix: np.ndarray, n: int) -> np.ndarray:
-    """`(rows, 4n)` in j,i,f,o -> `(1, 4n, rows)` in i,o,f,c, as ONNX's W and R."""
-    blocks = matrix.reshape(matrix.shape[0], 4, n)[:, GATE_ORDER, :]
-    return np.ascontiguousarray(blocks.reshape(matrix.shape[0], 4 * n).T[None])
+    """`(rows, 4n)` in j,i,f,o -> `(1, 4n, rows)` in i,o,f,c, as ONNX's W and R (one copy)."""
+    return np.concatenate([matrix[:, g * n:(g + 1) * n].T for g in GATE_ORDER])[None]
 
 
 def onnx_lstm_weights(W: np.ndarray, W_re: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from netc.ir.errors import NetcError, Where, did_you_mean
 from netc.ir.types import ConfigEnum, DropoutNoise, Loss
 
+At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
 MAX_DIM = 1 << 20  # larger feature dims are refused before anything is allocated
 NO_INPUT = ((), [], None, "null", "none", ["null"], ["none"])
 
@@ -49,17 +50,17 @@ class Layer:
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
 
-    def check(self, at: Where) -> None:
+    def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""
         if not 0.0 <= self.dropout < 1.0:
-            raise NetcError("dropout must be in [0, 1)", at.at_key("dropout"), f"got {self.dropout}")
+            raise NetcError("dropout must be in [0, 1)", at("dropout"), f"got {self.dropout}")
         if self.L2 < 0:
-            raise NetcError("L2 must be >= 0", at.at_key("L2"), f"got {self.L2}")
+            raise NetcError("L2 must be >= 0", at("L2"), f"got {self.L2}")
         if not self.sources and not self.is_decoder:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
-                            at.at_key("from"), 'remove "from" to read "data", or name a source layer')
+                            at("from"), 'remove "from" to read "data", or name a source layer')
 
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         """The shape rule: output feature dim from the concatenated input dim (0: no input)."""
         raise NotImplementedError
 
@@ -81,16 +82,16 @@ class Layer:
         return self.sources
 
 
-def check_n_out(n_out: int | None, at: Where) -> None:
+def check_n_out(n_out: int | None, at: At) -> None:
     """n_out, when given, is a positive dim small enough to allocate."""
     if n_out is not None and not 1 <= n_out <= MAX_DIM:
-        raise NetcError(f"n_out must be between 1 and {MAX_DIM}", at.at_key("n_out"), f"got {n_out}")
+        raise NetcError(f"n_out must be between 1 and {MAX_DIM}", at("n_out"), f"got {n_out}")
 
 
-def matching_n_out(n_out: int | None, got: int, at: Where, why: str) -> int:
+def matching_n_out(n_out: int | None, got: int, at: At, why: str) -> int:
     """The layer's n_out, which must equal the dim its inputs give when it is set."""
     if n_out is not None and n_out != got:
-        raise NetcError(f"n_out is {n_out}, but {why} is {got}", at.at_key("n_out"),
+        raise NetcError(f"n_out is {n_out}, but {why} is {got}", at("n_out"),
                         f"set n_out to {got} or remove it")
     return got
 
@@ -121,11 +122,11 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         name = FIELD_NAME.get(key, key)
         values[name] = parse_sources(value, at) if name == "sources" else coerce(value, hints[name], at)
     layer = cls(**values)
-    layer.check(where_of("class"))
+    layer.check(where_of)
     return layer
 
 
-def parse_sources(value: Any, at: Where) -> tuple[str, ...]:
+def parse_sources(value: Any, at: At) -> tuple[str, ...]:
     """`from` in all its forms; the empty tuple means no input."""
     if isinstance(value, str):
         value = [value]
@@ -137,7 +138,7 @@ def parse_sources(value: Any, at: Where) -> tuple[str, ...]:
     return tuple("data" if v == "data:data" else v for v in value)
 
 
-def coerce(value: Any, tp: Any, at: Where) -> Any:
+def coerce(value: Any, tp: Any, at: At) -> Any:
     """Check and convert one option value to its declared field type."""
     args = typing.get_args(tp)
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
@@ -149,8 +150,7 @@ def coerce(value: Any, tp: Any, at: Where) -> Any:
         try:
             return tp.from_config(value)
         except (ValueError, TypeError):
-            hint = did_you_mean(str(value), tp.known())
-            raise NetcError(f"unknown value {value!r}", at, hint) from None
+            raise NetcError(f"unknown value {value!r}", at, tp.hint(value)) from None
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -160,11 +160,11 @@ def coerce(value: Any, tp: Any, at: Where) -> Any:
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise NetcError(f"expected a whole number, got {value!r}", at)
+        raise NetcError(f"expected a whole number, got {value!r}", at, unquote_hint(value))
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
-        raise NetcError(f"expected a finite number, got {value!r}", at)
+        raise NetcError(f"expected a finite number, got {value!r}", at, unquote_hint(value))
     if tp is str:
         if isinstance(value, str):
             return value
@@ -180,7 +180,18 @@ def coerce(value: Any, tp: Any, at: Where) -> Any:
     raise TypeError(f"no reader for option type {tp}")  # a schema bug, not a user error
 
 
-def read_options_struct(tp: Any, value: Any, at: Where) -> Any:
+def unquote_hint(value: Any) -> str | None:
+    """A number written as a string is a common slip."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return None
+        return f"write {value} without quotes"
+    return None
+
+
+def read_options_struct(tp: Any, value: Any, at: At) -> Any:
     """A nested option dict such as `loss_opts`."""
     if not isinstance(value, dict):
         raise NetcError(f"expected a dict, got {value!r}", at)

@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from netc.ir.errors import NetcError, Where
-from netc.ir.layers.base import Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.errors import NetcError
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
 from netc.ir.types import Act
 
 
@@ -18,15 +18,15 @@ class Affine(Layer):
     n_out: int | None = None
     with_bias: bool = True
 
-    def check(self, at: Where) -> None:
+    def check(self, at: At) -> None:
         super().check(at)
         check_n_out(self.n_out, at)
 
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         if self.loss is not None or (self.n_out is None and self.defaults_to_target):
             return matching_n_out(self.n_out, env.target_dim(), at, f"the dim of target {self.target!r}")
         if self.n_out is None:
-            raise NetcError("n_out is required", at.at_key("n_out"),
+            raise NetcError("n_out is required", at("n_out"),
                             "set n_out, or give the layer a loss so its target sets it")
         return self.n_out
 

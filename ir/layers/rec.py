@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from netc.ir.errors import NetcError, Where
-from netc.ir.layers.base import Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.errors import NetcError
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
 from netc.ir.types import Direction, Unit
 
 
@@ -30,21 +30,21 @@ class Rec(Layer):
     def dependencies(self) -> tuple[str, ...]:
         return self.sources + (self.encoder or ())
 
-    def check(self, at: Where) -> None:
+    def check(self, at: At) -> None:
         check_n_out(self.n_out, at)
         if self.is_decoder and self.sources:
-            raise NetcError("a decoder (a rec layer with 'encoder') takes no input", at.at_key("from"),
+            raise NetcError("a decoder (a rec layer with 'encoder') takes no input", at("from"),
                             'add "from": "null"; the decoder is driven by its encoders\' final states')
         if self.encoder == ():
-            raise NetcError("'encoder' is empty", at.at_key("encoder"), "list the encoder rec layers")
+            raise NetcError("'encoder' is empty", at("encoder"), "list the encoder rec layers")
         super().check(at)
 
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         if self.is_decoder:
             total = sum(env.feature(e) for e in self.encoder or ())
             return matching_n_out(self.n_out, total, at, "the sum of the encoders' n_out")
         if self.n_out is None:
-            raise NetcError("n_out is required", at.at_key("n_out"), "set n_out to the LSTM size")
+            raise NetcError("n_out is required", at("n_out"), "set n_out to the LSTM size")
         return self.n_out
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:

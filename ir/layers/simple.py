@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from netc.ir.errors import NetcError, Where
-from netc.ir.layers.base import Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.errors import NetcError
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
 from netc.ir.types import Act
 
 
@@ -16,11 +16,11 @@ class PassThrough(Layer):
 
     n_out: int | None = None
 
-    def check(self, at: Where) -> None:
+    def check(self, at: At) -> None:
         super().check(at)
         check_n_out(self.n_out, at)
 
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: Where) -> int:
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         return matching_n_out(self.n_out, in_feature, at, "the dim of its input")
 
 
@@ -39,10 +39,10 @@ class Activation(PassThrough):
 
     class_name: ClassVar[str] = "activation"
 
-    def check(self, at: Where) -> None:
+    def check(self, at: At) -> None:
         super().check(at)
         if self.activation is None:
-            raise NetcError("'activation' is required", at.at_key("activation"),
+            raise NetcError("'activation' is required", at("activation"),
                             'add e.g. "activation": "relu"')
 
 

@@ -38,7 +38,7 @@ def infer_types(graph: Graph) -> Graph:
     for node in graph.nodes:
         time = time_axis(types, node)
         in_feature = sum(types[s].feature for s in node.sources)
-        feature = node.layer.out_feature(in_feature, NodeShapeEnv(graph, types, node), node.where)
+        feature = node.layer.out_feature(in_feature, NodeShapeEnv(graph, types, node), node.at)
         types[node.name] = SeqType(time, feature)
         typed.append(replace(node, type=types[node.name]))
     return replace(graph, nodes=tuple(typed))
