@@ -7,7 +7,7 @@ from typing import Any
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
-from .read import Document, NonLiteral
+from .read import Document
 
 
 def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:

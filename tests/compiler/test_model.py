@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-
 from netc.compiler import compile_graph
 from netc.compiler.onnx import LOWER, CompileOptions
 from netc.ir import NetcError, load_graph
 from netc.ir.layers import LAYER_TYPES
+
 from tests.helpers import EXAMPLES, ragged_batch, session
 
 EXAMPLE_NETS = sorted(p.name for p in EXAMPLES.glob("*.json"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from netc.ir import Dims, Document, NetcError, TimeAxis, graph_from_document, verify
 from netc.ir.layers import Linear, Rec
 from netc.ir.types import Act, Direction

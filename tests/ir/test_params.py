@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from netc.ir import Document, graph_from_document, init_params, param_specs
 
 NET = {"enc": {"class": "rec", "n_out": 3}, "dec": {"class": "rec", "from": None, "encoder": ["enc"]},

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from netc.ir import NetcError, read_file
 
 
