@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +9,7 @@ import onnx
 import onnxruntime as ort
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("NETC_SHARED", REPO.parent / "shared"))
-EXAMPLES = SHARED / "examples"
+EXAMPLES = REPO / "examples"  # copies of shared/examples/, the seed networks
 
 
 def ragged_batch(rng: np.random.Generator, lengths: list[int], num_inputs: int,

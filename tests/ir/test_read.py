@@ -48,7 +48,8 @@ def test_python_config_reads_literals_and_notes_the_rest(tmp_path: Path) -> None
         "log_dir = os.path.join('a', 'b')\nprint('hi')\nlearning_rates = [0.1, -1e-3]\n")))
     assert doc.values["num_inputs"] == 9 and doc.values["learning_rates"] == [0.1, -0.001]
     assert doc.where("network", "output", "loss").line == 4
-    assert "line 2: import" in doc.notes[0] and "log_dir (not a literal)" in doc.notes[0] and "line 6: expr" in doc.notes[0]
+    for note in ("line 2: import", "log_dir (not a literal)", "line 6: expr"):
+        assert note in doc.notes[0]
 
 
 def test_overrides_replace_non_literal_values(tmp_path: Path) -> None:
