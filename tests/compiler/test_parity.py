@@ -165,8 +165,13 @@ def compile_case(case: Case, seed: int = 0) -> Compiled:
     return Compiled(case, params, session(model))
 
 
-def batch(case: Case, seed: int = 1, garbage: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    x, lens = ragged_batch(np.random.default_rng(seed), list(case.lengths), F, garbage)
+def batch(case: Case, seed: int = 1, garbage: float = 100.0, extra: int = 0
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A ragged batch of the case's lengths, with `extra` garbage frames after the longest sequence."""
+    rng = np.random.default_rng(seed)
+    x, lens = ragged_batch(rng, list(case.lengths), F, garbage)
+    tail = garbage * rng.standard_normal((x.shape[0], extra, F))
+    x = np.concatenate([x, tail.astype(np.float32)], axis=1)
     targets = None if case.targets is None else np.asarray(case.targets, np.int32)
     return x, lens, targets
 
@@ -187,7 +192,8 @@ def assert_parity(compiled: Compiled, x: np.ndarray, lens: np.ndarray, targets: 
     expected_lens = lens if targets is None else targets
     np.testing.assert_array_equal(y_lens, expected_lens)
     np.testing.assert_array_equal(ref_lens, expected_lens)
-    assert y.shape == ref.shape == (len(lens), int(expected_lens.max()), ref.shape[2])
+    steps = x.shape[1] if targets is None else int(targets.max())  # decoders: the longest target
+    assert y.shape == ref.shape == (len(lens), steps, ref.shape[2])
     valid = valid_mask(expected_lens, y.shape[1])
     # not vacuous: the reference is finite and varies over frames, sequences and features
     assert np.all(np.isfinite(ref[valid])) and np.std(ref[valid], axis=0).min() > 1e-4
@@ -314,3 +320,14 @@ def test_inputs_change_outputs() -> None:
     y1 = compiled.run(*batch(case, seed=1)[:2], None)[0]
     y2 = compiled.run(*batch(case, seed=2)[:2], None)[0]
     assert max_valid_diff(y1, y2, np.asarray(case.lengths)) > 100 * ATOL
+
+
+@pytest.mark.parametrize("case_id", ["ff_relu_tanh", "blstm_2layer", "lstm_backward_stack",
+                                     "seq2seq_encbff_dec(1, -1)"])
+@pytest.mark.parametrize("lengths", [(2, 4, 1), (3,)], ids=["batch3", "batch1"])
+def test_time_longer_than_every_sequence(case_id: str, lengths: tuple[int, ...]) -> None:
+    """`1 <= len <= time`: trailing frames that no sequence uses are padding too (and batch size 1 works)."""
+    case = next(c for c in CASES if c.id == case_id)
+    targets = None if case.targets is None else tuple(case.targets[:len(lengths)])
+    case = Case(case.id, case.net, case.num_outputs, case.kind, lengths, targets)
+    assert_parity(compile_case(case), *batch(case, extra=3))
