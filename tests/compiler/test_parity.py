@@ -8,15 +8,17 @@ classic bugs: permuted gates, a reversal of the padded tensor, a decoder that lo
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
-from dataclasses import dataclass
 
 import numpy as np
+import onnx
 import pytest
 from netc.compiler import compile_graph
 from netc.compiler.onnx import CompileOptions
 from netc.ir import Document, graph_from_document, param_specs
+from onnx import numpy_helper
 
 from tests.helpers import EXAMPLES, ragged_batch, session
 from tests.reference import ACTIVATIONS, GATES, Variant, reference_output
@@ -27,7 +29,7 @@ LENGTHS = [4, 1, 6, 3]  # a length-1 sequence and a full-length one, not sorted
 TARGETS = [2, 7, 1, 5]  # decoder lengths, independent of LENGTHS (the longest exceeds the input's)
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Case:
     """One parity case: a net dict, the batch's lengths and how to compile it."""
 
@@ -35,6 +37,7 @@ class Case:
     net: dict
     num_outputs: int = 4
     kind: str = "probs"
+    opset: int = 17
     lengths: tuple[int, ...] = tuple(LENGTHS)
     targets: tuple[int, ...] | None = None
 
@@ -115,6 +118,16 @@ CASES = [
            seq2seq(encs, dirs), targets=tuple(TARGETS))
       for encs in ({"ef": 1}, {"eb": -1}, {"ef": 1, "eb": -1}, {"eb": -1, "ef": 1, "ef2": 1})
       for dirs in ((1,), (-1,), (1, -1))],
+    *[Case(f"opset{v}_gelu_selu_softmax", {"h": {"class": "linear", "n_out": 6, "activation": "gelu"},
+                                          "a": {"class": "activation", "activation": "selu", "from": "h"},
+                                          "l": rec(3, -1, ["a", "h"]), "output": out("l")},
+           kind=k, opset=v) for v, k in ((14, "probs"), (20, "log-probs"), (21, "probs"))],
+    Case("softmax_hidden_layer", {"s": {"class": "softmax", "n_out": 5}, "output": out("s")}, kind="log-probs"),
+    Case("output_is_rec", {"l": rec(3), "output": rec(4, -1, "l")}),
+    Case("output_is_copy_of_data", {"output": {"class": "copy"}}),
+    Case("odd_layer_names", {"output:size1": rec(3, -1), "fw/W": {"class": "linear", "n_out": 3, "from": "data:data"},
+                             "a b": {"class": "copy", "from": ["output:size1", "fw/W"]},
+                             "#comment": "ignored", "output": out("a b")}),
     Case("seq2seq_default_n_out_log_probs", seq2seq({"ef": 1, "eb": -1}, (1, -1), n_out=False),
          kind="log-probs", targets=(3, 1, 4, 2)),
     Case("seq2seq_decoder_stack", {"e": rec(3, -1), "d": {"class": "rec", "from": [], "encoder": ["e"], "n_out": 3},
@@ -136,13 +149,14 @@ def draw_params(graph: object, rng: np.random.Generator) -> dict[str, np.ndarray
     return params
 
 
-@dataclass
+@dataclasses.dataclass
 class Compiled:
     """A compiled case with its parameters and a way to run a batch through onnxruntime."""
 
     case: Case
     params: dict[str, np.ndarray]
     sess: object
+    model: onnx.ModelProto
 
     def run(self, x: np.ndarray, lens: np.ndarray, targets: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         feed = {"data": x, "data:size1": lens}
@@ -161,8 +175,8 @@ class Compiled:
 def compile_case(case: Case, seed: int = 0) -> Compiled:
     graph = graph_from_document(Document("<test>", json.loads(json.dumps(case.net))), F, case.num_outputs)
     params = draw_params(graph, np.random.default_rng(seed))
-    model = compile_graph(graph, params, options=CompileOptions(output_kind=case.kind))
-    return Compiled(case, params, session(model))
+    model = compile_graph(graph, params, options=CompileOptions(output_kind=case.kind, opset=case.opset))
+    return Compiled(case, params, session(model), model)
 
 
 def batch(case: Case, seed: int = 1, garbage: float = 100.0, extra: int = 0
@@ -329,5 +343,51 @@ def test_time_longer_than_every_sequence(case_id: str, lengths: tuple[int, ...])
     """`1 <= len <= time`: trailing frames that no sequence uses are padding too (and batch size 1 works)."""
     case = next(c for c in CASES if c.id == case_id)
     targets = None if case.targets is None else tuple(case.targets[:len(lengths)])
-    case = Case(case.id, case.net, case.num_outputs, case.kind, lengths, targets)
+    case = dataclasses.replace(case, lengths=lengths, targets=targets)
     assert_parity(compile_case(case), *batch(case, extra=3))
+
+
+def drop_sequence_lens(model: onnx.ModelProto) -> None:
+    for node in model.graph.node:
+        if node.op_type == "LSTM":
+            node.input[4] = ""
+
+
+def flip_first_direction(model: onnx.ModelProto) -> None:
+    attr = next(a for n in model.graph.node if n.op_type == "LSTM" for a in n.attribute if a.name == "direction")
+    attr.s = b"reverse" if attr.s == b"forward" else b"forward"
+
+
+def swap_gates_in_R(model: onnx.ModelProto) -> None:
+    """Swap ONNX's i and f blocks of every recurrent matrix."""
+    for k, init in enumerate(model.graph.initializer):
+        if init.name.endswith("/R"):
+            r = numpy_helper.to_array(init).copy()
+            n = r.shape[1] // 4
+            r[:, :n], r[:, 2 * n:3 * n] = r[:, 2 * n:3 * n].copy(), r[:, :n].copy()
+            model.graph.initializer[k].CopyFrom(numpy_helper.from_array(r, init.name))
+
+
+def unmask_output(model: onnx.ModelProto) -> None:
+    """The final output without zeroed padded frames."""
+    node = next(n for n in model.graph.node if "output" in n.output)
+    data = next(i for i in node.input if i not in {init.name for init in model.graph.initializer}
+                and "valid" not in i and "mask" not in i)
+    node.op_type, node.input[:] = "Identity", [data]
+    del node.attribute[:]
+
+
+@pytest.mark.parametrize("mutate", [drop_sequence_lens, flip_first_direction, swap_gates_in_R, unmask_output])
+@pytest.mark.parametrize("case_id", ["blstm_2layer", "seq2seq_encfb_dec(1, -1)"])
+def test_mutated_models_fail_parity(case_id: str, mutate: object) -> None:
+    """The harness, not only the reference, has teeth: a compiled model broken on purpose fails assert_parity."""
+    case = next(c for c in CASES if c.id == case_id)
+    compiled = compile_case(case)
+    x, lens, targets = batch(case)
+    assert_parity(compiled, x, lens, targets)
+    broken = onnx.ModelProto()
+    broken.CopyFrom(compiled.model)
+    mutate(broken)
+    compiled = dataclasses.replace(compiled, sess=session(broken), model=broken)
+    with pytest.raises(AssertionError):
+        assert_parity(compiled, x, lens, targets)
