@@ -167,8 +167,8 @@ class Compiled:
 
     def reference(self, x: np.ndarray, lens: np.ndarray, targets: np.ndarray | None,
                   params: dict[str, np.ndarray] | None = None, variant: Variant = Variant()) -> np.ndarray:
-        y, y_lens = reference_output(self.case.net, self.params if params is None else params, x, lens,
-                                     targets, self.case.kind, variant)
+        y, _ = reference_output(self.case.net, self.params if params is None else params, x, lens,
+                                targets, self.case.kind, variant)
         return y
 
 
