@@ -109,8 +109,9 @@ def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto
                   b.const(1, np.int32), name="output/frames")
     valid = b.op("Less", b.op("Unsqueeze", frames, b.const([0]), name="output/frames_row"),
                  b.op("Unsqueeze", lengths, b.const([1]), name="output/lengths_col"), name="output/valid")
-    mask = b.op("Cast", b.op("Unsqueeze", valid, b.const([2]), name="output/valid3"), name="output/mask", to=FLOAT)
-    b.op("Mul", y, mask, name="output", exact=True)
+    # NOTE: Where, not Mul by a 0/1 mask: padded garbage may become inf (exp, square) and inf * 0 is NaN.
+    valid3 = b.op("Unsqueeze", valid, b.const([2]), name="output/valid3")
+    b.op("Where", valid3, y, b.const(np.float32(0), np.float32), name="output", exact=True)
     b.op("Identity", lengths, name="output:size1", exact=True)
     return [tensor_info("output", FLOAT, ["batch", "out_time", out.out_type.feature]),
             tensor_info("output:size1", INT32, ["batch"])]
