@@ -269,6 +269,10 @@ def read_python_config(file: str, text: str) -> Document:
     except SyntaxError as e:
         raise NetcError(f"Python syntax error: {e.msg}", Where(file, e.lineno, e.offset),
                         python_syntax_hint(e)) from None
+    except (MemoryError, RecursionError):
+        # NOTE: CPython's parser gives up on deeply nested brackets this way, not with a SyntaxError.
+        raise NetcError("the config nests brackets too deeply to parse", Where(file),
+                        "a net dict is a flat dict of layers") from None
     values: dict[str, Any] = {}
     positions: dict[Path_, tuple[int, int]] = {}
     ignored: list[str] = []
@@ -281,7 +285,7 @@ def read_python_config(file: str, text: str) -> Document:
         assert isinstance(stmt, (ast.Assign, ast.AnnAssign))
         positions[(target,)] = (stmt.lineno, stmt.col_offset + 1)
         try:
-            values[target] = literal(stmt.value, (target,), positions)
+            values[target] = literal(stmt.value, (target,), positions, file)
         except ValueError:
             values[target] = NonLiteral(stmt.lineno, stmt.col_offset + 1)
             ignored.append(f"line {stmt.lineno}: {target} (not a literal)")
@@ -302,10 +306,13 @@ def is_docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
-def literal(node: ast.expr | None, path: Path_, positions: dict[Path_, tuple[int, int]]) -> Any:
+def literal(node: ast.expr | None, path: Path_, positions: dict[Path_, tuple[int, int]], file: str) -> Any:
     """Like `ast.literal_eval`, recording the position of every dict key."""
     if node is None:
         raise ValueError
+    if len(path) > MAX_DEPTH:
+        raise NetcError(f"nesting deeper than {MAX_DEPTH} levels", Where(file, node.lineno, node.col_offset + 1),
+                        "a net dict is a flat dict of layers")
     positions.setdefault(path, (node.lineno, node.col_offset + 1))
     if isinstance(node, ast.Dict):
         result = {}
@@ -315,10 +322,10 @@ def literal(node: ast.expr | None, path: Path_, positions: dict[Path_, tuple[int
                 raise ValueError
             sub = (*path, str(key))
             positions[sub] = (key_node.lineno, key_node.col_offset + 1)
-            result[key] = literal(value_node, sub, positions)
+            result[key] = literal(value_node, sub, positions, file)
         return result
     if isinstance(node, (ast.List, ast.Tuple)):
-        items = [literal(item, (*path, str(i)), positions) for i, item in enumerate(node.elts)]
+        items = [literal(item, (*path, str(i)), positions, file) for i, item in enumerate(node.elts)]
         return items if isinstance(node, ast.List) else tuple(items)
     value = ast.literal_eval(node)
     if isinstance(value, float) and not math.isfinite(value):
