@@ -286,7 +286,7 @@ def read_python_config(file: str, text: str) -> Document:
         positions[(target,)] = (stmt.lineno, stmt.col_offset + 1)
         try:
             values[target] = literal(stmt.value, (target,), positions, file)
-        except ValueError:
+        except (ValueError, TypeError):  # TypeError: e.g. a set holding a dict, `{{}}`
             values[target] = NonLiteral(stmt.lineno, stmt.col_offset + 1)
             ignored.append(f"line {stmt.lineno}: {target} (not a literal)")
     notes = (f"ignored (netc reads literals only): {'; '.join(ignored)}",) if ignored else ()

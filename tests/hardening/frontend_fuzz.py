@@ -101,7 +101,16 @@ def check_case(directory: Path, suffix: str, text: str) -> str:
     source.write_text(text, encoding="utf-8", errors="surrogatepass")
     out = directory / "out.onnx"
     try:
-        graph = load_graph(source, 40 if suffix == ".json" else None, 1000)
+        return compile_or_fail(source, out, text)
+    finally:
+        out.unlink(missing_ok=True)
+        source.unlink()
+
+
+def compile_or_fail(source: Path, out: Path, text: str) -> str:
+    """"ok" or "error" (a located NetcError, no output, no temporary files); anything else fails."""
+    try:
+        graph = load_graph(source, 40 if source.suffix == ".json" else None, 1000)
         if sum(s.size for s in param_specs(graph)) <= MAX_COMPILED_PARAMS:
             save_model(compile_graph(graph), out)
         outcome = "ok"
@@ -112,8 +121,6 @@ def check_case(directory: Path, suffix: str, text: str) -> str:
             f"error does not name the file: {message}\ninput: {text!r}"
         assert not out.exists(), "no output file after an error"
         outcome = "error"
-    leftovers = {p.name for p in directory.iterdir()} - {source.name, out.name}
+    leftovers = {p.name for p in source.parent.iterdir()} - {source.name, out.name}
     assert not leftovers, f"temporary files left behind: {leftovers}"
-    out.unlink(missing_ok=True)
-    source.unlink()
     return outcome
