@@ -49,3 +49,13 @@ def pick_device(name: str) -> torch.device:
 def shutdown(ranks: Ranks) -> None:
     if ranks.world > 1 and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def ranks_agree(params: list[torch.Tensor], ranks: Ranks) -> bool:
+    """Whether every rank holds exactly rank 0's parameters (checked once at the end of training)."""
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    reference = flat.clone()
+    dist.broadcast(reference, 0)
+    differs = torch.tensor([float(not torch.equal(flat, reference))], device=flat.device)
+    dist.all_reduce(differs)
+    return float(differs) == 0.0

@@ -13,7 +13,7 @@ from netc.ir import NetcError, Where, canonical_json, check_params
 
 from .batching import Batch, collate
 from .checkpoint import checkpoint_path, load_checkpoint, newest_checkpoint, save_checkpoint
-from .distributed import all_sum, init_ranks, pick_device, shutdown
+from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
 from .loss import Stats, frame_ce, l2_term, loss_nodes, normalized
 from .lr_control import LrControl, read_lr_file, write_lr_file
 from .model import NetModel
@@ -49,6 +49,9 @@ class Trainer:
         try:
             for epoch in range(self.restore(), self.config.num_epochs + 1):
                 self.run_epoch(epoch)
+            if self.ranks.world > 1:
+                agree = ranks_agree(self.params, self.ranks)
+                self.say(f"parameters {'identical' if agree else 'DIFFER'} on {self.ranks.world} ranks")
         finally:
             shutdown(self.ranks)
 

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-from netc.cli import main
 from netc.data import DummyDataset, HdfReader, Task12AXDataset
 from netc.data.generating import targets_12ax
 from netc.trainer.ordering import seq_order
+
+from netc.cli import main
 
 
 def test_dummy_dataset_documented_example():
