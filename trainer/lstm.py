@@ -20,7 +20,7 @@ def torch_gates(matrix: torch.Tensor) -> torch.Tensor:
     """`(rows, 4n)` in j,i,f,o -> `(4n, rows)` in i,f,g,o, as torch's `weight_ih`/`weight_hh`."""
     rows, n4 = matrix.shape
     blocks = matrix.reshape(rows, 4, n4 // 4)[:, list(TORCH_GATE_ORDER), :]
-    return blocks.reshape(rows, n4).t()
+    return blocks.reshape(rows, n4).t().contiguous()  # the CPU kernel is slow on strided weights
 
 
 def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
