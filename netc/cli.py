@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from netc.ir import NetcError
+from netc.ir import NetcError, Where
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,8 +106,6 @@ def info(model: str) -> None:
     """Print the netc metadata of a compiled MODEL."""
     import onnx
 
-    from netc.ir import Where
-
     try:
         proto = onnx.load(model, load_external_data=False)
     except Exception as e:  # noqa: BLE001 - onnx raises several types for unreadable files
@@ -115,6 +113,53 @@ def info(model: str) -> None:
     for prop in proto.metadata_props:
         value = prop.value if len(prop.value) < 200 else prop.value[:200] + "..."
         click.echo(f"{prop.key}: {value}")
+
+
+OVERRIDES = {"ignore_unknown_options": True}
+
+
+@main.command(context_settings=OVERRIDES)
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@click.option("--exec-config", is_flag=True, help="run a trusted Python config instead of reading literals")
+@reports_errors
+def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
+    """Train the network of CONFIG with PyTorch; `++key value` pairs override config keys."""
+    from netc.trainer.setup import prepare
+
+    setup = prepare(config, overrides, exec_config)
+    from netc.trainer.loop import Trainer  # imports torch, only for training
+
+    trainer = Trainer(setup, log=lambda line: click.echo(line))
+    if trainer.ranks.is_main:
+        if setup.ignored:
+            warn(f"config keys ignored by netc: {', '.join(setup.ignored)}")
+        for warning in trainer.graph.warnings:
+            warn(warning)
+    trainer.run()
+
+
+@main.command("dump-dataset", context_settings=OVERRIDES)
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+@click.option("--dataset", "role", type=click.Choice(["train", "dev", "eval"]), default="train", show_default=True)
+@click.option("--epoch", type=click.IntRange(1), default=1, show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="the .hdf file to write")
+@click.option("--exec-config", is_flag=True, help="run a trusted Python config instead of reading literals")
+@reports_errors
+def dump_dataset(config: str, overrides: tuple[str, ...], role: str, epoch: int, output: str,
+                 exec_config: bool) -> None:
+    """Write the sequences the trainer reads in EPOCH, in its order, as a RETURNN HDF file."""
+    from netc.data import write_hdf
+    from netc.trainer.setup import prepare
+
+    setup = prepare(config, overrides, exec_config)
+    if role not in setup.datasets:
+        raise NetcError(f"the config has no {role!r} dataset", Where(config))
+    corpus, _, order, skipped = setup.epoch(role, epoch)
+    dataset = setup.datasets[role]
+    count = write_hdf(output, (corpus[int(i)] for i in order), dataset.num_inputs, dataset.target_dims)
+    click.echo(f"wrote {count} sequences to {output}" + (f" ({skipped} skipped by max_seq_length)" if skipped else ""))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,124 @@
+"""Valid frames/s of netc's trainer on 3xBLSTM-500 vs hand-written PyTorch loops (ratios from one run).
+
+3 x BLSTM-500, F=40, 1000 classes, ragged lengths 100-200, B=16, forward + backward + Adam.
+Compares: the netc trainer's step, a hand-written padded nn.LSTM loop with in-length reversal,
+and nn.LSTM on pack_padded_sequence. Usage: python bench/train.py [--steps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from netc.data import HdfSeq, write_hdf
+from netc.trainer.loop import Trainer
+from netc.trainer.lstm import reverse_within_length, valid_mask
+from netc.trainer.setup import prepare
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+F_IN, CLASSES, HIDDEN, LAYERS, BATCH = 40, 1000, 500, 3, 16
+EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "blstm3.json"
+
+
+def ragged_batches(steps: int, rng: np.random.Generator) -> list[list[HdfSeq]]:
+    return [[HdfSeq(f"s{k}-{b}", rng.standard_normal((n, F_IN)).astype(np.float32),
+                    {"classes": rng.integers(0, CLASSES, n).astype(np.int32)})
+             for b, n in enumerate(rng.integers(100, 201, BATCH))] for k in range(steps + 1)]
+
+
+def bench_netc(batches: list[list[HdfSeq]], directory: Path) -> float:
+    """The real trainer step (collate, model, CE, Adam) on an HDF file of the same sequences."""
+    seqs = [s for batch in batches for s in batch]
+    write_hdf(directory / "data.hdf", seqs, F_IN, {"classes": CLASSES})
+    config = {"train": str(directory / "data.hdf"), "network": json.loads(EXAMPLE.read_text()),
+              "optimizer": {"class": "adam"}, "learning_rate": 1e-3, "device": "cpu",
+              "model": str(directory / "model")}
+    (directory / "c.json").write_text(json.dumps(config))
+    trainer = Trainer(prepare(str(directory / "c.json")), log=lambda line: None, progress=False)
+    corpus, _, _, _ = trainer.setup.epoch("train", 1)
+    groups = [np.arange(k * BATCH, (k + 1) * BATCH) for k in range(len(batches))]
+    return timed(lambda k: trainer.train_step(corpus, groups[k]), batches)
+
+
+class HandLSTM(torch.nn.Module):
+    """3 x BLSTM + softmax written directly with nn.LSTM; `packed` selects pack_padded_sequence."""
+
+    def __init__(self, packed: bool):
+        super().__init__()
+        self.packed = packed
+        dims = [F_IN] + [2 * HIDDEN] * (LAYERS - 1)
+        self.fw = torch.nn.ModuleList(torch.nn.LSTM(d, HIDDEN, batch_first=True) for d in dims)
+        self.bw = torch.nn.ModuleList(torch.nn.LSTM(d, HIDDEN, batch_first=True) for d in dims)
+        self.out = torch.nn.Linear(2 * HIDDEN, CLASSES)
+
+    def run(self, lstm: torch.nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
+        return lstm(x)[0]
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = valid_mask(lengths, x.shape[1])[:, :, None].float()
+        for fw, bw in zip(self.fw, self.bw):
+            y_bw = reverse_within_length(self.run(bw, reverse_within_length(x, lengths), lengths), lengths)
+            x = torch.cat([self.run(fw, x, lengths), y_bw], dim=2) * mask
+        return self.out(x)
+
+
+def bench_hand(batches: list[list[HdfSeq]], packed: bool) -> float:
+    model = HandLSTM(packed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    tensors = []
+    for batch in batches:
+        lengths = torch.tensor([len(s.features) for s in batch])
+        x = torch.zeros(len(batch), int(lengths.max()), F_IN)
+        y = torch.zeros(len(batch), int(lengths.max()), dtype=torch.int64)
+        for b, s in enumerate(batch):
+            x[b, : len(s.features)] = torch.from_numpy(s.features)
+            y[b, : len(s.features)] = torch.from_numpy(s.targets["classes"].astype(np.int64))
+        tensors.append((x, lengths, y))
+
+    def step(k: int) -> None:
+        x, lengths, y = tensors[k]
+        mask = valid_mask(lengths, x.shape[1])
+        loss = torch.nn.functional.cross_entropy(model(x, lengths)[mask], y[mask], reduction="sum")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return timed(step, batches)
+
+
+def timed(step, batches: list[list[HdfSeq]]) -> float:  # noqa: ANN001
+    """Valid frames/s over all steps after the first (warm-up)."""
+    step(0)
+    start = time.perf_counter()
+    for k in range(1, len(batches)):
+        step(k)
+    frames = sum(len(s.features) for batch in batches[1:] for s in batch)
+    return frames / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    batches = ragged_batches(args.steps, np.random.default_rng(0))
+    with tempfile.TemporaryDirectory() as tmp:
+        netc_fps = bench_netc(batches, Path(tmp))
+    padded_fps = bench_hand(batches, packed=False)
+    packed_fps = bench_hand(batches[:2], packed=True)  # one timed step: packing is slow
+    print(f"threads {torch.get_num_threads()}, {args.steps} timed steps of B={BATCH}, lengths 100-200")
+    print(f"netc train step        {netc_fps:8.0f} valid frames/s")
+    print(f"hand padded + reversal {padded_fps:8.0f} valid frames/s   netc ratio {netc_fps / padded_fps:.2f}x")
+    print(f"hand pack_padded       {packed_fps:8.0f} valid frames/s   netc ratio {netc_fps / packed_fps:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

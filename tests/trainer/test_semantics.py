@@ -1,0 +1,112 @@
+"""Training semantics of netdict.md section 7 and training.md: objective, dropout, batching, newbob, config."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from netc.ir import Document, NetcError, load_graph
+from netc.ir.types import DropoutNoise
+from netc.trainer.config import TrainConfig, apply_overrides, read_train_config
+from netc.trainer.context import RunContext
+from netc.trainer.loop import Trainer
+from netc.trainer.loss import l2_term
+from netc.trainer.lr_control import LrControl, read_lr_file, write_lr_file
+from netc.trainer.model import NetModel
+from netc.trainer.ordering import make_batches, seq_order, skip_long
+from netc.trainer.setup import prepare
+
+NET = {"hid": {"class": "linear", "activation": "tanh", "n_out": 5, "L2": 0.1},
+       "output": {"class": "softmax", "loss": "ce", "from": "hid"}}
+
+
+def write_config(tmp_path, **keys):
+    config = {"train": {"class": "DummyDataset", "input_dim": 3, "output_dim": 4, "num_seqs": 6, "seq_len": 5},
+              "network": NET, "model": str(tmp_path / "model"), "batch_size": 100, "learning_rate": 1.0} | keys
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def newbob(scores, kind="newbob"):
+    control = LrControl(TrainConfig(learning_rate=0.01, learning_rate_control=kind))
+    for epoch, score in enumerate(scores, 1):
+        control.lr(epoch)
+        control.record(epoch, {"dev_score": score, "train_score": 5.0})
+    return control.lr(len(scores) + 1)
+
+
+def test_newbob_documented_decisions():
+    assert newbob([1.99, 1.9]) == pytest.approx(0.01)
+    assert newbob([1.99, 1.985]) == pytest.approx(0.005)
+    assert newbob([1.99, 1.9], "newbob_abs") == pytest.approx(0.01)  # -0.09 is below the -0.01 threshold
+    assert newbob([1.99, 1.985], "newbob_abs") == pytest.approx(0.005)
+    assert newbob([1.99, 1.985], "constant") == pytest.approx(0.01)
+
+
+def test_learning_rate_file_round_trip(tmp_path):
+    control = LrControl(TrainConfig(learning_rate=0.01))
+    control.record(1, {"dev_score": 1.5, "train_score": 2.0})
+    write_lr_file(str(tmp_path / "lr"), control)
+    assert "1: EpochData(learningRate=0.01" in (tmp_path / "lr").read_text()
+    assert read_lr_file(str(tmp_path / "lr")) == control.state()["epochs"]
+
+
+def test_l2_covers_all_params_of_the_layer_including_biases(tmp_path):
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(NET))
+    graph = load_graph(path, 3, 4)
+    params = dict(NetModel(graph, seed=1).named_parameters())
+    with torch.no_grad():
+        params["hid/b"].fill_(2.0)
+    expected = 0.1 * (params["hid/W"].square().sum() + 5 * 4.0)
+    torch.testing.assert_close(l2_term(graph, params), expected)
+
+
+def test_dropout_mask_is_shared_by_frames_and_sequences_by_default():
+    ctx = RunContext(None, {}, {}, training=True, noise=torch.Generator().manual_seed(0))
+    x = torch.ones(4, 6, 50)
+    mask = ctx.dropout_mask(x, 0.5, DropoutNoise.PER_FEATURE)
+    assert mask.shape == (1, 1, 50) and set(mask.unique().tolist()) == {0.0, 2.0}
+    per_element = ctx.dropout_mask(x, 0.5, DropoutNoise.PER_ELEMENT)
+    assert per_element.shape == x.shape and not torch.equal(per_element[0], per_element[1])
+
+
+def test_normalized_loss_is_the_sum_divided_by_frames(tmp_path):
+    """One SGD step (lr 1): the update of a layer without L2 scales with 1/frames when normalized."""
+    updates = {}
+    for flag in (False, True):
+        trainer = Trainer(prepare(write_config(tmp_path, use_normalized_loss=flag)), log=lambda line: None)
+        before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+        corpus, _, order, _ = trainer.setup.epoch("train", 1)
+        trainer.train_step(corpus, order)
+        updates[flag] = {k: v - before[k] for k, v in trainer.model.state_dict().items()}
+    frames = 6 * 5
+    assert updates[False]["output/W"].abs().max() > 1e-3
+    torch.testing.assert_close(updates[True]["output/W"] * frames, updates[False]["output/W"], atol=1e-5, rtol=1e-4)
+
+
+def test_batches_count_padded_frames_and_max_seqs():
+    lengths = np.array([10, 30, 20, 5, 50, 100])
+    batches = make_batches(np.arange(6), lengths, batch_size=60, max_seqs=2)
+    assert [b.tolist() for b in batches] == [[0, 1], [2, 3], [4], [5]]  # 100 > 60 forms its own batch
+    order, skipped = skip_long(np.arange(6), lengths, 40)
+    assert order.tolist() == [0, 1, 2, 3] and skipped == 2
+    assert seq_order("sorted", lengths, 1).tolist() == [3, 0, 2, 1, 4, 5]
+    assert seq_order("sorted_reverse", lengths, 1).tolist() == [5, 4, 1, 2, 0, 3]
+    assert sorted(seq_order("laplace:3", lengths, 1).tolist()) == list(range(6))
+
+
+def test_overrides_and_bad_values_are_located_errors(tmp_path):
+    doc = Document("c.json", {"num_epochs": 3, "optimizer": {"class": "adam"}})
+    config = read_train_config(apply_overrides(doc, ["++num_epochs", "7", "++batching", "sorted"]))
+    assert config.num_epochs == 7 and config.batching == "sorted" and config.optimizer == "adam"
+    with pytest.raises(NetcError, match="num_epochs"):
+        read_train_config(Document("c.json", {"num_epochs": "five"}))
+    with pytest.raises(NetcError, match="unknown optimizer"):
+        read_train_config(Document("c.json", {"optimizer": {"class": "adagrad"}}))
+    with pytest.raises(NetcError, match="no such HDF file"):
+        prepare(write_config(tmp_path, train="missing.hdf"))
+    assert read_train_config(Document("c.json", {"adam": True})).optimizer == "adam"

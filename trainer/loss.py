@@ -1,0 +1,81 @@
+"""The objective of netdict.md section 7: CE summed over valid frames (or normalized), plus L2."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from netc.ir import Act, Graph, NetcError, Node, TimeAxis
+from netc.ir.layers import Linear, Softmax
+
+from .batching import Batch
+from .context import RunContext
+from .lstm import valid_mask
+
+
+@dataclass
+class Stats:
+    """Sums over real frames, for the reported score (CE / frames) and error (frame error rate)."""
+
+    ce: float = 0.0
+    errors: float = 0.0
+    frames: float = 0.0
+
+    def add(self, other: torch.Tensor) -> None:
+        ce, errors, frames = other.tolist()
+        self.ce, self.errors, self.frames = self.ce + ce, self.errors + errors, self.frames + frames
+
+    @property
+    def score(self) -> float:
+        return self.ce / max(self.frames, 1.0)
+
+    @property
+    def error(self) -> float:
+        return self.errors / max(self.frames, 1.0)
+
+
+def loss_nodes(graph: Graph) -> list[Node]:
+    """Layers with `loss: ce`; each must produce logits (softmax, or linear with softmax activation)."""
+    nodes = [n for n in graph.nodes if n.layer.loss is not None]
+    for node in nodes:
+        layer = node.layer
+        if not (isinstance(layer, Softmax) or (isinstance(layer, Linear) and layer.activation in
+                                                (Act.SOFTMAX, Act.LOG_SOFTMAX))):
+            raise NetcError("loss 'ce' needs a softmax layer (or a linear layer with softmax activation)",
+                            node.at("loss"), 'make it {"class": "softmax", "loss": "ce"}')
+    if not nodes:
+        raise NetcError("the network has no layer with a loss; there is nothing to train", graph.output.where,
+                        'add "loss": "ce" to the output layer')
+    return nodes
+
+
+def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
+    """`[ce_sum, errors, frames]` of one loss layer over its valid frames."""
+    logits = ctx.logits[node.name]
+    key = node.layer.target
+    if key not in batch.targets:
+        raise NetcError(f"the dataset has no target {key!r}", node.at("target"),
+                        f"the dataset has: {', '.join(batch.targets) or 'no targets'}")
+    lengths = ctx.lengths[node.out_type.time]
+    if node.out_type.time is TimeAxis.DATA and not torch.equal(batch.target_lengths[key].to(lengths), lengths):
+        raise NetcError(f"target {key!r} is not frame-aligned with the input (other lengths)", node.at("target"),
+                        "an encoder-decoder net (a decoder rec layer) reads targets of their own length")
+    mask = valid_mask(lengths, logits.shape[1])
+    targets = batch.targets[key][:, : logits.shape[1]][mask]
+    picked = logits[mask]
+    ce = F.cross_entropy(picked, targets, reduction="sum")
+    errors = (picked.argmax(dim=-1) != targets).sum()
+    return torch.stack([ce, errors.to(ce.dtype), mask.sum().to(ce.dtype)])
+
+
+def l2_term(graph: Graph, params: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """`L2 * sum p^2` over every parameter of each layer with L2, biases included."""
+    terms = [node.layer.L2 * params[name].square().sum() for node in graph.nodes if node.layer.L2 > 0
+             for name in params if name.startswith(f"{node.name}/")]
+    return torch.stack(terms).sum() if terms else None
+
+
+def normalized(node: Node, config_default: bool) -> bool:
+    flag = node.layer.loss_opts.use_normalized_loss
+    return config_default if flag is None else flag

@@ -1,0 +1,87 @@
+"""Typed IR -> torch computation, one lowering rule per layer class (mirrors compiler/onnx/lower.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from netc.ir import Act, Direction, Node
+from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
+
+from .context import RunContext
+from .lstm import lstm_forward
+
+ACTIVATIONS: dict[Act, Callable[[torch.Tensor], torch.Tensor]] = {
+    Act.IDENTITY: lambda x: x,
+    Act.RELU: torch.relu,
+    Act.TANH: torch.tanh,
+    Act.SIGMOID: torch.sigmoid,
+    Act.SOFTMAX: lambda x: torch.softmax(x, dim=-1),
+    Act.LOG_SOFTMAX: lambda x: torch.log_softmax(x, dim=-1),
+    Act.ELU: F.elu,
+    Act.SELU: F.selu,
+    Act.GELU: F.gelu,
+    Act.SOFTPLUS: F.softplus,
+    Act.SWISH: F.silu,
+    Act.ABS: torch.abs,
+    Act.EXP: torch.exp,
+    Act.SQUARE: torch.square,
+}
+
+
+def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
+    """x W + b."""
+    y = ctx.source(node) @ ctx.param(node, "W")
+    return y + ctx.param(node, "b") if layer.with_bias else y
+
+
+def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:
+    y = affine(node, layer, ctx)
+    if layer.activation in (Act.SOFTMAX, Act.LOG_SOFTMAX):
+        ctx.logits[node.name] = y
+    return ACTIVATIONS[layer.activation](y)
+
+
+def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
+    ctx.logits[node.name] = affine(node, layer, ctx)
+    return torch.softmax(ctx.logits[node.name], dim=-1)
+
+
+def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
+    """An LSTM; a decoder runs on the classes axis from its encoders' final states, with no input."""
+    params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
+    time = node.out_type.time
+    lengths = ctx.lengths[time]
+    if layer.is_decoder:
+        encoders = layer.encoder or ()
+        initial = tuple(torch.cat([ctx.final_states[e][k] for e in encoders], dim=1) for k in (0, 1))
+        steps = int(lengths.max())
+        x = params[2].new_zeros(lengths.shape[0], steps, 1)
+    else:
+        initial, x = None, ctx.source(node)
+    y, states = lstm_forward(x, lengths, params, layer.direction is Direction.BACKWARD, initial,
+                             final_states=node.name in ctx.encoders)
+    if states is not None:
+        ctx.final_states[node.name] = states
+    return y
+
+
+def lower_identity(node: Node, layer: PassThrough, ctx: RunContext) -> torch.Tensor:
+    """copy, and dropout (its dropout applies to the input, in training only)."""
+    return ctx.source(node)
+
+
+def lower_activation(node: Node, layer: Activation, ctx: RunContext) -> torch.Tensor:
+    return ACTIVATIONS[layer.activation or Act.IDENTITY](ctx.source(node))
+
+
+LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
+    Linear: lower_linear,
+    Softmax: lower_softmax,
+    Rec: lower_rec,
+    Copy: lower_identity,
+    Dropout: lower_identity,
+    Activation: lower_activation,
+}

@@ -1,0 +1,112 @@
+"""Learning-rate control (training.md): constant, newbob, newbob_abs, newbob_multi_epoch, and the file."""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netc.ir import NetcError, Where
+
+from .config import TrainConfig
+
+
+@dataclass
+class LrControl:
+    """Per epoch: the learning rate used and the scores reached. The decision uses dev_score, else train_score."""
+
+    config: TrainConfig
+    epochs: dict[int, dict[str, Any]] = field(default_factory=dict)  # epoch -> {"lr": .., "scores": {..}}
+
+    def lr(self, epoch: int) -> float:
+        """The learning rate of an epoch (decided once, then kept)."""
+        if epoch not in self.epochs:
+            self.epochs[epoch] = {"lr": self.decide(epoch), "scores": {}}
+        return float(self.epochs[epoch]["lr"])
+
+    def record(self, epoch: int, scores: dict[str, float]) -> None:
+        self.lr(epoch)
+        self.epochs[epoch]["scores"] = dict(scores)
+
+    def decide(self, epoch: int) -> float:
+        c = self.config
+        if c.learning_rates:
+            return c.learning_rates[min(epoch, len(c.learning_rates)) - 1]
+        previous = self.epochs.get(epoch - 1)
+        if previous is None:
+            return c.learning_rate
+        lr = float(previous["lr"])
+        if c.learning_rate_control != "constant" and self.should_decay(epoch - 1):
+            lr = max(lr * c.learning_rate_decay, c.min_learning_rate)
+        return lr
+
+    def score(self, epoch: int) -> float | None:
+        scores = self.epochs.get(epoch, {}).get("scores", {})
+        return scores.get("dev_score", scores.get("train_score"))
+
+    def should_decay(self, last: int) -> bool:
+        """Newbob: compare the last epoch's score with the one before (or windows of epochs)."""
+        c = self.config
+        if c.learning_rate_control == "newbob_multi_epoch":
+            return self.multi_epoch_decay(last)
+        new, old = self.score(last), self.score(last - 1)
+        if new is None or old is None:
+            return False
+        if c.learning_rate_control == "newbob_abs":
+            return new - old > c.newbob_error_threshold
+        return (new - old) / abs(new) > c.newbob_relative_error_threshold if new != 0 else False
+
+    def multi_epoch_decay(self, last: int) -> bool:
+        """Every `update_interval` epochs: mean score of the last N epochs vs the N before, relative."""
+        c = self.config
+        n = c.newbob_multi_num_epochs
+        if last % c.newbob_multi_update_interval != 0:
+            return False
+        recent = [self.score(e) for e in range(last - n + 1, last + 1)]
+        before = [self.score(e) for e in range(last - 2 * n + 1, last - n + 1)]
+        if None in recent or None in before:
+            return False
+        new, old = sum(recent) / n, sum(before) / n  # type: ignore[arg-type]
+        return (new - old) / abs(new) > c.newbob_relative_error_threshold if new != 0 else False
+
+    def state(self) -> dict[str, Any]:
+        return {"epochs": {int(e): {"lr": float(v["lr"]), "scores": dict(v["scores"])}
+                           for e, v in self.epochs.items()}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.epochs = {int(e): {"lr": float(v["lr"]), "scores": dict(v["scores"])}
+                       for e, v in state["epochs"].items()}
+
+
+def write_lr_file(path: str, control: LrControl) -> None:
+    """RETURNN's format: `{epoch: EpochData(learningRate=.., error={...}), ...}`, written atomically."""
+    lines = ["{"]
+    for epoch in sorted(control.epochs):
+        entry = control.epochs[epoch]
+        scores = ", ".join(f"{k!r}: {v!r}" for k, v in sorted(entry["scores"].items()))
+        lines.append(f"  {epoch}: EpochData(learningRate={entry['lr']!r}, error={{{scores}}}),")
+    lines.append("}")
+    tmp = f"{path}.tmp{os.getpid()}"
+    Path(tmp).write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def read_lr_file(path: str) -> dict[int, dict[str, Any]]:
+    """Read RETURNN's learning-rate file (literals only, nothing is executed)."""
+    try:
+        tree = ast.parse(Path(path).read_text(), mode="eval")
+        if not isinstance(tree.body, ast.Dict):
+            raise ValueError("not a dict")
+        return {ast.literal_eval(k): epoch_data(v) for k, v in zip(tree.body.keys, tree.body.values)}
+    except (OSError, SyntaxError, ValueError, TypeError) as e:
+        raise NetcError(f"not a readable learning-rate file: {e}", Where(path),
+                        "delete it, or fix the entry; it is rewritten after every epoch") from None
+
+
+def epoch_data(node: ast.expr) -> dict[str, Any]:
+    if not isinstance(node, ast.Call) or any(k.arg not in ("learningRate", "error") for k in node.keywords):
+        raise ValueError("entries are EpochData(learningRate=..., error={...})")
+    values = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+    return {"lr": float(values["learningRate"]), "scores": dict(values.get("error", {}))}

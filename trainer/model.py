@@ -1,0 +1,42 @@
+"""A torch module built from the typed IR; its parameters carry the netdict.md section 8 names."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from netc.ir import Graph, NetcError, TimeAxis, init_params
+from netc.ir.layers import Rec
+
+from .context import RunContext
+from .lower import LOWER
+
+
+class NetModel(torch.nn.Module):
+    """The network of a Graph. `state_dict()` keys are `layer/W`, `layer/rec/W_re`, ... (RETURNN TF)."""
+
+    def __init__(self, graph: Graph, params: dict[str, np.ndarray] | None = None, seed: int = 42):
+        super().__init__()
+        self.graph = graph
+        values = init_params(graph, seed) if params is None else params
+        for name, value in values.items():
+            if "." in name:
+                raise NetcError(f"parameter {name!r}: layer names with '.' cannot be trained with torch",
+                                graph[name.split("/")[0]].where, "rename the layer")
+            self.register_parameter(name, torch.nn.Parameter(torch.from_numpy(np.array(value, np.float32))))
+        self.encoders = frozenset(e for n in graph.nodes if isinstance(n.layer, Rec) for e in n.layer.encoder or ())
+
+    def named_values(self) -> dict[str, np.ndarray]:
+        """Parameters as float32 numpy arrays under their section 8 names."""
+        return {name: p.detach().cpu().numpy().copy() for name, p in self.named_parameters()}
+
+    def forward(self, data: torch.Tensor, lengths: torch.Tensor, target_lengths: torch.Tensor | None = None,
+                noise: torch.Generator | None = None) -> RunContext:
+        """Run every layer on `data [B, T, F]`; returns the context holding each layer's output and logits."""
+        axes = {TimeAxis.DATA: lengths}
+        if target_lengths is not None:
+            axes[TimeAxis.CLASSES] = target_lengths
+        ctx = RunContext(self.graph, dict(self.named_parameters()), axes, self.training, noise, self.encoders)
+        ctx.values["data"] = data
+        for node in self.graph.nodes:
+            ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
+        return ctx
