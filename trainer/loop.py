@@ -29,6 +29,9 @@ class Trainer:
 
     def __init__(self, setup: Setup, log: Log = print, progress: bool | None = None):
         self.setup, self.config, self.log, self.progress = setup, setup.config, log, progress
+        # NOTE: as TensorFlow does by default. Without it, small LSTM states and Adam moments decay into
+        # denormals and an epoch of RETURNN's 12AX demo takes 150x longer (2:38 instead of 0:01).
+        torch.set_flush_denormal(True)
         self.graph = setup.graph()
         self.losses = loss_nodes(self.graph)
         self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
