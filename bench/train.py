@@ -22,7 +22,7 @@ from netc.trainer.setup import prepare
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 F_IN, CLASSES, HIDDEN, LAYERS, BATCH = 40, 1000, 500, 3, 16
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "blstm3.json"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "blstm3.json"
 
 
 def ragged_batches(steps: int, rng: np.random.Generator) -> list[list[HdfSeq]]:
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     torch.manual_seed(0)
+    torch.set_flush_denormal(True)  # as the netc trainer does, so all three run under the same FP mode
     batches = ragged_batches(args.steps, np.random.default_rng(0))
     with tempfile.TemporaryDirectory() as tmp:
         netc_fps = bench_netc(batches, Path(tmp))
