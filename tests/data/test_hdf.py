@@ -7,7 +7,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from netc.data import HdfReader, HdfSeq, write_hdf
 from netc.ir import NetcError
 
