@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
 from netc.compiler import compile_graph
 from netc.compiler.onnx import CompileOptions
 from netc.ir import Act, Document, graph_from_document, param_specs
 from netc.trainer.model import NetModel
+
 from tests.helpers import ragged_batch, session
 
 NUM_INPUTS, NUM_OUTPUTS = 3, 5
