@@ -31,6 +31,11 @@ def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise NetcError(f"cannot write the checkpoint: {e.strerror or e}", Where(path),
+                        "free disk space or point `model` elsewhere; earlier checkpoints are unchanged, "
+                        "and running again resumes after the newest") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -58,11 +63,17 @@ def load_params(path: str) -> dict[str, np.ndarray]:
     return {str(k): v.detach().cpu().float().numpy() for k, v in params.items()}
 
 
-def newest_checkpoint(prefix: str) -> tuple[int, str] | None:
-    """The highest-numbered complete `<prefix>.NNN.pt` (temporary files never match)."""
+def complete_checkpoints(prefix: str) -> list[tuple[int, str]]:
+    """Every complete `<prefix>.NNN.pt`, newest first (temporary files never match)."""
     base = Path(prefix)
     directory = base.parent if str(base.parent) else Path(".")
     pattern = re.compile(re.escape(base.name) + r"\.(\d{3,})\.pt")
     found = [(int(m.group(1)), str(directory / m.group(0)))
              for p in directory.glob(f"{base.name}.*.pt") if (m := pattern.fullmatch(p.name))]
-    return max(found) if found else None
+    return sorted(found, reverse=True)
+
+
+def newest_checkpoint(prefix: str) -> tuple[int, str] | None:
+    """The highest-numbered complete checkpoint."""
+    found = complete_checkpoints(prefix)
+    return found[0] if found else None

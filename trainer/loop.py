@@ -12,7 +12,7 @@ from netc.data import Corpus
 from netc.ir import NetcError, Where, canonical_json, check_params
 
 from .batching import Batch, collate
-from .checkpoint import checkpoint_path, load_checkpoint, newest_checkpoint, save_checkpoint
+from .checkpoint import checkpoint_path, complete_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
 from .loss import Stats, frame_ce, l2_term, loss_nodes, normalized
 from .lr_control import LrControl, read_lr_file, write_lr_file
@@ -86,7 +86,7 @@ class Trainer:
         bar = ProgressBar(len(batches), self.progress if self.ranks.is_main else False)
         total = torch.zeros(3, dtype=torch.float64)
         for step, indices in enumerate(batches, 1):
-            total += self.train_step(corpus, indices)
+            total += self.train_step(corpus, indices, (epoch, step))
             bar.update(step, float(total[2]), float(total[0] / max(float(total[2]), 1.0)))
         bar.close()
         stats = Stats()
@@ -106,8 +106,8 @@ class Trainer:
         ctx = model(batch.data, batch.lengths, target_lengths, self.noise)
         return [frame_ce(node, ctx, batch) for node in self.losses]
 
-    def train_step(self, corpus: Corpus, indices: np.ndarray) -> torch.Tensor:
-        """One update on a global batch; returns this rank's stats of the reported loss layer."""
+    def train_step(self, corpus: Corpus, indices: np.ndarray, at: tuple[int, int] = (0, 0)) -> torch.Tensor:
+        """One update on a global batch (epoch and step `at`); returns this rank's stats of the reported loss."""
         batch, weight = self.local_batch(corpus, indices)
         per_layer = self.run_model(batch, self.forward)
         frames = all_sum(torch.stack([s[2].detach() for s in per_layer]), self.ranks)
@@ -118,11 +118,22 @@ class Trainer:
         l2 = l2_term(self.graph, dict(self.model.named_parameters()))
         if l2 is not None:
             objective = objective + l2
+        self.stop_unless_finite(objective, at)
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         clip_gradients(self.config, self.params)
         self.optimizer.step()
         return per_layer[self.losses.index(self.reported)].detach().double().cpu() * weight
+
+    def stop_unless_finite(self, objective: torch.Tensor, at: tuple[int, int]) -> None:
+        """Stop before a NaN/inf loss reaches the parameters; every rank stops at the same step."""
+        bad = all_sum((~torch.isfinite(objective.detach())).double().reshape(1), self.ranks)
+        if bad.item():
+            newest = newest_checkpoint(self.config.model)
+            kept = f"the last good checkpoint is {newest[1]}" if newest else "no checkpoint was written yet"
+            raise NetcError(f"the training loss is {objective.item()} at epoch {at[0]}, step {at[1]}; "
+                            f"stopped before updating the parameters", Where(self.setup.doc.path),
+                            f"{kept}; lower learning_rate or set gradient_clip, then run again to resume")
 
     @torch.no_grad()
     def evaluate(self, role: str, epoch: int) -> Stats:
@@ -153,20 +164,29 @@ class Trainer:
         })
 
     def restore(self) -> int:
-        """The first epoch to run: after the newest complete checkpoint (`start_epoch auto`) or as set."""
+        """The first epoch to run: after the newest loadable checkpoint (`start_epoch auto`) or as set."""
         start = self.config.start_epoch
         if start == "auto":
-            newest = newest_checkpoint(self.config.model)
-            if newest is None:
-                return 1
-            epoch, path = newest
-        elif start == 1:
+            return self.restore_newest()
+        if start == 1:
             return 1
         else:
             epoch, path = int(start) - 1, checkpoint_path(self.config.model, int(start) - 1)
         self.load(path, epoch)
         self.say(f"resuming after epoch {epoch} from {path}")
         return epoch + 1
+
+    def restore_newest(self) -> int:
+        """Resume after the newest checkpoint that loads; a damaged one is reported and skipped."""
+        for epoch, path in complete_checkpoints(self.config.model):
+            try:
+                self.load(path, epoch)
+            except NetcError as e:
+                self.say(f"warning: skipping damaged checkpoint {path}: {e.message}")
+                continue
+            self.say(f"resuming after epoch {epoch} from {path}")
+            return epoch + 1
+        return 1
 
     def load(self, path: str, epoch: int) -> None:
         """Parameters, optimizer, lr control and dropout RNG from a checkpoint."""
