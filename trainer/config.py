@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from netc.ir import Document, NetcError
@@ -49,17 +49,17 @@ class TrainConfig:
     use_normalized_loss: bool = False
 
 
-def apply_overrides(doc: Document, args: list[str] | tuple[str, ...]) -> Document:
-    """RETURNN's `++key value` command-line pairs replace config keys (values read as literals)."""
-    values = dict(doc.values)
+def parse_overrides(args: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """RETURNN's `++key value` command-line pairs (values read as literals; a bare word is a string)."""
     if len(args) % 2 or not all(a.startswith("++") for a in args[::2]):
         raise NetcError(f"expected '++key value' pairs, got {' '.join(args)}", hint="e.g. ++num_epochs 3")
+    values: dict[str, Any] = {}
     for key, text in zip(args[::2], args[1::2]):
         try:
             values[key[2:]] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            values[key[2:]] = text  # a bare word is a string, as in RETURNN
-    return replace(doc, values=values)
+            values[key[2:]] = text
+    return values
 
 
 def ignored_keys(doc: Document) -> list[str]:

@@ -8,7 +8,7 @@ import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
 from netc.ir import Dims, Document, Graph, NetcError, graph_from_document, read_file
 
-from .config import TrainConfig, apply_overrides, ignored_keys, read_train_config
+from .config import TrainConfig, ignored_keys, parse_overrides, read_train_config
 from .ordering import make_batches, seq_order, skip_long
 
 ROLES = ("train", "dev", "eval")
@@ -48,7 +48,7 @@ class Setup:
 
 def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config: bool = False) -> Setup:
     """Read the config file, apply `++key value` overrides, open the datasets."""
-    doc = apply_overrides(read_file(path, exec_config), overrides)
+    doc = read_file(path, exec_config, parse_overrides(overrides))
     config = read_train_config(doc)
     if "train" not in doc.values:
         raise NetcError("the config has no 'train' dataset", doc.where(), 'set train = "data.hdf" or a dataset dict')

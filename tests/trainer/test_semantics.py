@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import torch
-from netc.ir import Document, NetcError, load_graph
+from netc.ir import Document, NetcError, load_graph, read_file
 from netc.ir.types import DropoutNoise
-from netc.trainer.config import TrainConfig, apply_overrides, read_train_config
+from netc.trainer.config import TrainConfig, parse_overrides, read_train_config
 from netc.trainer.context import RunContext
 from netc.trainer.loop import Trainer
 from netc.trainer.loss import l2_term
@@ -100,8 +100,10 @@ def test_batches_count_padded_frames_and_max_seqs():
 
 
 def test_overrides_and_bad_values_are_located_errors(tmp_path):
-    doc = Document("c.json", {"num_epochs": 3, "optimizer": {"class": "adam"}})
-    config = read_train_config(apply_overrides(doc, ["++num_epochs", "7", "++batching", "sorted"]))
+    path = tmp_path / "c.config"
+    path.write_text("num_epochs = 3\noptimizer = {'class': 'adam'}\nbatching = pick()\n")
+    doc = read_file(path, overrides=parse_overrides(["++num_epochs", "7", "++batching", "sorted"]))
+    config = read_train_config(doc)
     assert config.num_epochs == 7 and config.batching == "sorted" and config.optimizer == "adam"
     with pytest.raises(NetcError, match="num_epochs"):
         read_train_config(Document("c.json", {"num_epochs": "five"}))
