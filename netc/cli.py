@@ -72,9 +72,12 @@ def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config
               show_default=True)
 @click.option("--opset", type=int, default=17, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="seed of the initial parameters")
+@click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
+@click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
 def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool,
-                    params: str | None, output_kind: str, opset: int, seed: int) -> None:
+                    params: str | None, output_kind: str, opset: int, seed: int, streaming: bool,
+                    quantize: str | None) -> None:
     """Compile NET to an ONNX model."""
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
@@ -84,7 +87,8 @@ def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: 
     for warning in graph.warnings:
         warn(warning)
     values = load_params(params) if params else None
-    model = compile_graph(graph, values, seed, CompileOptions(output_kind, opset), params or "<params>")
+    options = CompileOptions(output_kind, opset, streaming, quantize)
+    model = compile_graph(graph, values, seed, options, params or "<params>")
     save_model(model, output)
 
 
