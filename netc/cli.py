@@ -103,6 +103,38 @@ def load_params(path: str) -> dict[str, Any]:
     return load_npz(path)
 
 
+@main.command("run")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="features: a RETURNN HDF file")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+              help="posteriors: an HDF file with the same sequence tags")
+@click.option("--batch-size", type=click.IntRange(1), default=20000, show_default=True,
+              help="padded frames (longest x count) per batch")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(1), help="onnxruntime threads (default: all cores)")
+@reports_errors
+def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None) -> None:
+    """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
+    import warnings
+
+    from netc.data import HdfReader
+    from netc.runtime import Model
+    from netc.runtime.hdf import run_hdf
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = Model(model, device, threads, batch_frames=batch_size)
+    for w in caught:
+        warn(str(w.message))
+    if not sys.stderr.isatty():
+        count = run_hdf(runner, data, output)
+    else:
+        total = int(HdfReader(data).input_lengths.sum())
+        with click.progressbar(length=total, label="frames", file=sys.stderr) as bar:
+            count = run_hdf(runner, data, output, bar.update)
+    click.echo(f"{count} sequences -> {output}", err=True)
+
+
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @reports_errors
