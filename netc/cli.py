@@ -116,6 +116,7 @@ def load_params(path: str) -> dict[str, Any]:
 def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None) -> None:
     """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
     import warnings
+    from contextlib import closing
 
     from netc.data import HdfReader
     from netc.runtime import Model
@@ -129,7 +130,8 @@ def run_command(model: str, data: str, output: str, batch_size: int, device: str
     if not sys.stderr.isatty():
         count = run_hdf(runner, data, output)
     else:
-        total = int(HdfReader(data).input_lengths.sum())
+        with closing(HdfReader(data)) as reader:
+            total = int(reader.input_lengths.sum())
         with click.progressbar(length=total, label="frames", file=sys.stderr) as bar:
             count = run_hdf(runner, data, output, bar.update)
     click.echo(f"{count} sequences -> {output}", err=True)

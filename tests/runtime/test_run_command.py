@@ -67,3 +67,13 @@ def test_encoder_decoder_without_targets_in_the_file(models, tmp_path):
     result = CliRunner().invoke(main, ["run", str(models["seq2seq"].path), "--data", str(tmp_path / "in.hdf"),
                                        "-o", str(tmp_path / "out.hdf")])
     assert result.exit_code == 2 and "has no 'classes' targets" in result.output
+
+
+def test_progress_reports_every_frame_once(models, tmp_path):
+    from netc.runtime.hdf import run_hdf
+
+    write_features(tmp_path / "in.hdf")
+    seen: list[int] = []
+    model = Model(models["blstm"].path, threads=1, batch_frames=2)  # windows of 32 frames
+    assert run_hdf(model, tmp_path / "in.hdf", tmp_path / "out.hdf", seen.append) == len(TAGS)
+    assert sum(seen) == sum(LENGTHS) and len(seen) > 1
