@@ -64,15 +64,21 @@ def pairs(prefix: str, fw: str, bw: str, count: int) -> list[tuple[str, str]]:
     return [(f"{prefix}{k}{fw}", f"{prefix}{k}{bw}") for k in range(count)]
 
 
-def best_time(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of `repeat` runs after one warm-up (the machine is shared: the best is the least disturbed)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def best_times(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Each function's fastest run, timed in alternating rounds after one warm-up each.
+
+    The machine is shared: alternating spreads load changes over all candidates, and the best run
+    is the least disturbed one.
+    """
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def corpus(count: int, seed: int = 0) -> list[np.ndarray]:
@@ -114,19 +120,20 @@ def log_diff(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.abs(np.log(p) - np.log(q)).max())
 
 
-def throughput(model: Model, net: TorchBlstm, seqs: list[np.ndarray], repeat: int) -> dict[str, float]:
-    """Valid frames/s of the three ways over the corpus."""
+def throughput(models: dict[str, Model], net: TorchBlstm, seqs: list[np.ndarray], repeat: int
+               ) -> dict[str, float]:
+    """Valid frames/s over the corpus: netc (fp32, int8), torch packed, torch padded, side by side."""
     frames = sum(len(s) for s in seqs)
-    batches = torch_batches(seqs, model.batch_frames)
+    batches = torch_batches(seqs, models["netc"].batch_frames)
 
     def torch_run(packed: bool) -> None:
         with torch.no_grad():
             for x, lens in batches:
                 net.packed(x, lens) if packed else net.padded(x)
 
-    return {"netc": frames / best_time(lambda: model(seqs), repeat),
-            "torch packed": frames / best_time(lambda: torch_run(True), repeat),
-            "torch padded": frames / best_time(lambda: torch_run(False), repeat)}
+    fns: dict[str, Callable[[], object]] = {name: (lambda m=m: m(seqs)) for name, m in models.items()}
+    fns.update({"torch packed": lambda: torch_run(True), "torch padded": lambda: torch_run(False)})
+    return {name: frames / t for name, t in best_times(fns, repeat).items()}
 
 
 def lstm_flops_per_frame(n_in: int, n: int, layers: int, classes: int) -> float:
@@ -138,10 +145,14 @@ def lstm_flops_per_frame(n_in: int, n: int, layers: int, classes: int) -> float:
     return flops + 2 * width * classes
 
 
-def gemm_peak(threads: int, size: int = 2048, repeat: int = 5) -> float:
-    """numpy (OpenBLAS) fp32 GEMM GFLOP/s on this machine now."""
-    a, b = (np.random.default_rng(0).standard_normal((size, size)).astype(np.float32) for _ in range(2))
-    return 2 * size**3 / best_time(lambda: a @ b, repeat) / 1e9
+def full_batch_gflops(model: Model, repeat: int, size: int = 2048) -> dict[str, float]:
+    """GFLOP/s of the model on B=16, T=200 and of numpy's (OpenBLAS) fp32 GEMM, side by side."""
+    rng = np.random.default_rng(4)
+    full, lens = rng.standard_normal((16, 200, F)).astype(np.float32), np.full(16, 200, np.int32)
+    a, b = (rng.standard_normal((size, size)).astype(np.float32) for _ in range(2))
+    t = best_times({"netc": lambda: model.run(full, lens), "gemm": lambda: a @ b}, repeat)
+    return {"netc": lstm_flops_per_frame(F, 500, 3, C) * 16 * 200 / t["netc"] / 1e9,
+            "gemm": 2 * size**3 / t["gemm"] / 1e9}
 
 
 def latency(directory: Path, threads: int, repeat: int) -> dict[str, float]:
@@ -150,16 +161,28 @@ def latency(directory: Path, threads: int, repeat: int) -> dict[str, float]:
     model = Model(path, threads=threads)
     net = TorchBlstm(params, [("fw_0", "bw_0"), ("fw_1", "bw_1")])
     x = np.random.default_rng(3).standard_normal((500, F)).astype(np.float32)
-    with torch.no_grad():
-        want = net.padded(torch.from_numpy(x)[None])[0].numpy()
-    if log_diff(model([x])[0], want) > 1e-4:
-        raise SystemExit("netc and torch disagree on the latency model")
 
-    def torch_once() -> None:
+    def torch_once() -> np.ndarray:
         with torch.no_grad():
-            net.padded(torch.from_numpy(x)[None])
+            return net.padded(torch.from_numpy(x)[None])[0].numpy()
 
-    return {"netc": 1e3 * best_time(lambda: model([x]), repeat), "torch": 1e3 * best_time(torch_once, repeat)}
+    if log_diff(model([x])[0], torch_once()) > 1e-4:
+        raise SystemExit("netc and torch disagree on the latency model")
+    t = best_times({"netc": lambda: model([x]), "torch": torch_once}, repeat)
+    return {name: 1e3 * v for name, v in t.items()}
+
+
+def report(fps: dict[str, float], gflops: dict[str, float], ms: dict[str, float]) -> None:
+    for name, value in fps.items():
+        print(f"  {name:13s} {value:10.0f} valid frames/s")
+    print(f"ratio netc / torch packed = {fps['netc'] / fps['torch packed']:.2f}  (target >= 2.0)")
+    print(f"ratio netc / torch padded = {fps['netc'] / fps['torch padded']:.2f}  (target >= 1.2)")
+    print(f"ratio int8 / fp32 = {fps['int8'] / fps['netc']:.2f}  (target >= 2)")
+    print(f"full batches B=16 T=200: {gflops['netc']:.1f} GFLOP/s; numpy fp32 GEMM {gflops['gemm']:.1f} GFLOP/s "
+          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'auto')}) "
+          f"-> {100 * gflops['netc'] / gflops['gemm']:.1f}% of peak (target >= 80%)")
+    print(f"latency T=500 2xBLSTM-300 batch 1: netc {ms['netc']:.1f} ms, torch {ms['torch']:.1f} ms "
+          f"-> netc {ms['torch'] / ms['netc']:.2f}x faster")
 
 
 def main() -> None:
@@ -167,40 +190,25 @@ def main() -> None:
     parser.add_argument("--seqs", type=int, default=500, help="corpus size (500 in the issue; fewer for quick runs)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-frames", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="timed rounds (the best counts)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     directory = Path(tempfile.mkdtemp(prefix="netc-bench-"))
-    path, params = build("blstm3.json", directory)
-    int8_path, _ = build("blstm3.json", directory, "int8")
-    model = Model(path, threads=args.threads, batch_frames=args.batch_frames)
-    int8 = Model(int8_path, threads=args.threads, batch_frames=args.batch_frames)
+    (path, params), (int8_path, _) = build("blstm3.json", directory), build("blstm3.json", directory, "int8")
+    models = {name: Model(p, threads=args.threads, batch_frames=args.batch_frames)
+              for name, p in (("netc", path), ("int8", int8_path))}
     net = TorchBlstm(params, pairs("lstm", "_fw", "_bw", 3))
     seqs = corpus(args.seqs)
     print(f"3xBLSTM-500, F={F}, C={C}, {len(seqs)} seqs, {sum(map(len, seqs))} frames, {args.threads} threads, "
-          f"batches of <= {args.batch_frames} padded frames")
-    print(f"check: max |log netc - log torch| = {check_outputs(model, net, seqs[:6]):.2e}", flush=True)
-    fps = throughput(model, net, seqs, args.repeat)
-    for name, value in fps.items():
-        print(f"  {name:13s} {value:10.0f} valid frames/s", flush=True)
-    print(f"ratio netc / torch packed = {fps['netc'] / fps['torch packed']:.2f}  (target >= 2.0)")
-    print(f"ratio netc / torch padded = {fps['netc'] / fps['torch padded']:.2f}  (target >= 1.2)")
-    full = np.random.default_rng(4).standard_normal((16, 200, F)).astype(np.float32)
-    lens = np.full(16, 200, np.int32)
-    flops = lstm_flops_per_frame(F, 500, 3, C) * 16 * 200
-    gflops = flops / best_time(lambda: model.run(full, lens), args.repeat + 1) / 1e9
-    peak = gemm_peak(args.threads)
-    print(f"full batches B=16 T=200: {gflops:.1f} GFLOP/s; numpy fp32 GEMM peak {peak:.1f} GFLOP/s "
-          f"(OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'auto')}) "
-          f"-> {100 * gflops / peak:.1f}% of peak (target >= 80%)", flush=True)
-    int8_fps = sum(map(len, seqs)) / best_time(lambda: int8(seqs), args.repeat)
-    deviation = max(float(np.abs(a - b).max()) for a, b in zip(model(seqs[:20]), int8(seqs[:20])))
-    print(f"int8: {int8_fps:.0f} frames/s = {int8_fps / fps['netc']:.2f}x fp32 (target >= 2); size "
-          f"{int8_path.stat().st_size / 2**20:.1f} MiB vs {path.stat().st_size / 2**20:.1f} MiB; "
-          f"max |int8 - fp32| {deviation:.3e} (probabilities)", flush=True)
-    ms = latency(directory, args.threads, args.repeat + 3)
-    print(f"latency T=500 2xBLSTM-300 batch 1: netc {ms['netc']:.1f} ms, torch {ms['torch']:.1f} ms "
-          f"-> {ms['torch'] / ms['netc']:.2f}x")
+          f"batches of <= {args.batch_frames} padded frames; load average before: {os.getloadavg()[0]:.1f}")
+    print(f"check: max |log netc - log torch| = {check_outputs(models['netc'], net, seqs[:6]):.2e}", flush=True)
+    deviation = max(float(np.abs(a - b).max()) for a, b in zip(models["netc"](seqs[:20]), models["int8"](seqs[:20])))
+    print(f"int8: {int8_path.stat().st_size / 2**20:.1f} MiB vs fp32 {path.stat().st_size / 2**20:.1f} MiB; "
+          f"max |int8 - fp32| = {deviation:.3e} (probabilities, 20 seqs)", flush=True)
+    fps = throughput(models, net, seqs, args.repeat)
+    gflops = full_batch_gflops(models["netc"], args.repeat + 2)
+    report(fps, gflops, latency(directory, args.threads, args.repeat + 2))
+    print(f"load average after: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores; other work skews all figures)")
 
 
 if __name__ == "__main__":

@@ -14,14 +14,10 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def providers_for(device: str) -> list[str]:
-    """The provider list for a device; `cuda` without CUDA falls back to the CPU with a warning."""
+    """The provider list for a device: CUDA first where onnxruntime has it and the device is not `cpu`."""
     if device not in DEVICES:
         raise NetcError(f"unknown device {device!r}", hint="use auto, cpu or cuda")
-    has_cuda = CUDA in ort.get_available_providers()
-    if device == "cuda" and not has_cuda:
-        warnings.warn("CUDA is not available to onnxruntime (install onnxruntime-gpu); running on the CPU",
-                      RuntimeWarning, stacklevel=3)
-    if device != "cpu" and has_cuda:
+    if device != "cpu" and CUDA in ort.get_available_providers():
         return [CUDA, CPU]
     return [CPU]
 
@@ -48,10 +44,14 @@ def open_session(path: str | Path, device: str = "auto", threads: int | None = N
     path = str(path)
     if not Path(path).is_file():
         raise NetcError("no such model file", Where(path))
-    providers = providers_for(device)
     try:
-        return ort.InferenceSession(path, session_options(threads, share), providers=providers)
+        session = ort.InferenceSession(path, session_options(threads, share), providers=providers_for(device))
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types for unreadable models
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise NetcError(f"not a loadable ONNX model: {first_line}", Where(path),
                         "the file may be truncated or not an ONNX model; recompile it with netc compile") from None
+    if device == "cuda" and CUDA not in session.get_providers():
+        # NOTE: also when onnxruntime-gpu is installed but cannot load the CUDA libraries.
+        warnings.warn("CUDA is not available to onnxruntime (install onnxruntime-gpu and CUDA); running on the CPU",
+                      RuntimeWarning, stacklevel=3)
+    return session
