@@ -202,9 +202,10 @@ def main() -> None:
     print(f"3xBLSTM-500, F={F}, C={C}, {len(seqs)} seqs, {sum(map(len, seqs))} frames, {args.threads} threads, "
           f"batches of <= {args.batch_frames} padded frames; load average before: {os.getloadavg()[0]:.1f}")
     print(f"check: max |log netc - log torch| = {check_outputs(models['netc'], net, seqs[:6]):.2e}", flush=True)
-    deviation = max(float(np.abs(a - b).max()) for a, b in zip(models["netc"](seqs[:20]), models["int8"](seqs[:20])))
+    pairs_out = list(zip(models["netc"](seqs[:20]), models["int8"](seqs[:20])))
     print(f"int8: {int8_path.stat().st_size / 2**20:.1f} MiB vs fp32 {path.stat().st_size / 2**20:.1f} MiB; "
-          f"max |int8 - fp32| = {deviation:.3e} (probabilities, 20 seqs)", flush=True)
+          f"max |int8 - fp32| = {max(float(np.abs(a - b).max()) for a, b in pairs_out):.3e} (probabilities), "
+          f"max |log int8 - log fp32| = {max(log_diff(a, b) for a, b in pairs_out):.3e} (20 seqs)", flush=True)
     fps = throughput(models, net, seqs, args.repeat)
     gflops = full_batch_gflops(models["netc"], args.repeat + 2)
     report(fps, gflops, latency(directory, args.threads, args.repeat + 2))
