@@ -6,6 +6,8 @@ import numpy as np
 import onnx
 from netc.runtime import Model
 
+from tests.helpers import session
+
 from .conftest import sequences
 
 
@@ -27,4 +29,7 @@ def test_int8_model_has_quantized_lstms_and_keeps_metadata(models):
     meta = {p.key: p.value for p in proto.metadata_props}
     assert meta["netc.quantize"] == "int8" and meta["netc.num_inputs"] == "5"
     assert proto.ir_version == 8
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    session(models["blstm-int8"].path)
     assert models["blstm-int8"].path.stat().st_size < models["blstm"].path.stat().st_size

@@ -12,6 +12,8 @@ from netc.compiler.onnx import CompileOptions
 from netc.ir import NetcError, load_graph
 from netc.runtime import Model
 
+from tests.helpers import session
+
 from .conftest import NETS, C, F, sequences
 from .reference import forward
 
@@ -53,6 +55,8 @@ def test_streaming_io_names_and_metadata(models):
     assert [o.name for o in proto.graph.output] == ["output", "output:size1", "l1:h", "l1:c", "l2:h", "l2:c"]
     assert {p.key: p.value for p in proto.metadata_props}["netc.streaming"] == "true"
     onnx.checker.check_model(proto, full_check=True)
+    onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    session(models["uni-stream"].path)  # strict shape and type inference in onnxruntime
 
 
 @pytest.mark.parametrize(("name", "layer", "message"), [
