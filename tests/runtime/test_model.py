@@ -117,3 +117,13 @@ def test_importing_the_runtime_imports_neither_torch_nor_the_compiler():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_session_options():
+    from netc.runtime.session import session_options
+
+    shared, own = session_options(2, share=True), session_options(None, share=False)
+    assert shared.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # onnxruntime's default: spinning
+        own.get_session_config_entry("session.intra_op.allow_spinning")
+    assert shared.intra_op_num_threads == 2 and shared.graph_optimization_level.name == "ORT_ENABLE_ALL"
