@@ -7,18 +7,22 @@ from collections.abc import Sequence
 import numpy as np
 
 DEFAULT_BATCH_FRAMES = 20000
+# A sequence joins a batch only if it is at most this fraction shorter than the batch's longest:
+# padded frames cost as much as valid ones, so small corpora get several small, tight batches.
+DEFAULT_MAX_SPREAD = 0.1
 
 
-def buckets(lengths: Sequence[int], max_frames: int = DEFAULT_BATCH_FRAMES) -> list[list[int]]:
-    """Indices grouped into batches, longest first, each with `max_len * count <= max_frames`.
-
-    A sequence longer than `max_frames` forms a batch of its own.
+def buckets(lengths: Sequence[int], max_frames: int = DEFAULT_BATCH_FRAMES,
+            max_spread: float = DEFAULT_MAX_SPREAD) -> list[list[int]]:
+    """Indices grouped into batches, longest first, each with `max_len * count <= max_frames`
+    and every length `>= (1 - max_spread) * max_len`. A sequence longer than `max_frames` is a batch of its own.
     """
     order = sorted(range(len(lengths)), key=lambda i: -int(lengths[i]))
     batches: list[list[int]] = []
     for i in order:
         # Sorted longest first, so a batch's padded length is the length of its first sequence.
-        if batches and int(lengths[batches[-1][0]]) * (len(batches[-1]) + 1) <= max_frames:
+        longest = int(lengths[batches[-1][0]]) if batches else 0
+        if batches and longest * (len(batches[-1]) + 1) <= max_frames and lengths[i] >= (1 - max_spread) * longest:
             batches[-1].append(i)
         else:
             batches.append([i])
