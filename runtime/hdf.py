@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,16 +19,23 @@ WINDOW_BATCHES = 16
 def run_hdf(model: Model, source: str | Path, target: str | Path,
             progress: Callable[[int], None] | None = None) -> int:
     """Write `model`'s outputs for `source` to `target` (atomically); returns the number of sequences."""
+    check_writable(Path(target))
     reader = HdfReader(source)
     try:
         check_dim(model, reader)
         targets = target_lengths(model, reader)
         seqs = iter_outputs(model, reader, targets, progress or (lambda frames: None))
         return write_hdf(target, seqs, model.info.num_outputs or 0)
-    except OSError as e:
-        raise NetcError(f"cannot write the output: {e.strerror or e}", Where(str(target))) from None
     finally:
         reader.close()
+
+
+def check_writable(target: Path) -> None:
+    """Fail before any work when the output cannot be written."""
+    directory = target.parent
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK) or target.is_dir():
+        raise NetcError("cannot write the output here", Where(str(target)),
+                        "check that the output directory exists and is writable")
 
 
 def check_dim(model: Model, reader: HdfReader) -> None:

@@ -77,3 +77,10 @@ def test_progress_reports_every_frame_once(models, tmp_path):
     model = Model(models["blstm"].path, threads=1, batch_frames=2)  # windows of 32 frames
     assert run_hdf(model, tmp_path / "in.hdf", tmp_path / "out.hdf", seen.append) == len(TAGS)
     assert sum(seen) == sum(LENGTHS) and len(seen) > 1
+
+
+def test_unwritable_output_exits_2_before_any_work(models, tmp_path):
+    write_features(tmp_path / "in.hdf")
+    result = CliRunner().invoke(main, ["run", str(models["blstm"].path), "--data", str(tmp_path / "in.hdf"),
+                                       "-o", str(tmp_path / "no" / "such" / "out.hdf")])
+    assert result.exit_code == 2 and "cannot write the output here" in result.output
