@@ -11,13 +11,15 @@ import onnx
 from netc.ir import Graph, NetcError, Where, check_params, init_params
 
 from .onnx import CompileOptions, lower_graph
+from .onnx.quantize import quantize_model
 
 
 def compile_graph(graph: Graph, params: dict[str, np.ndarray] | None = None, seed: int = 42,
                   options: CompileOptions = CompileOptions(), params_file: str = "<params>") -> onnx.ModelProto:
     """Lower a typed graph with given parameters (checked) or seeded initial ones."""
     params = init_params(graph, seed) if params is None else check_params(graph, params, params_file)
-    return lower_graph(graph, params, options)
+    model = lower_graph(graph, params, options)
+    return quantize_model(model, options.quantize) if options.quantize else model
 
 
 def save_model(model: onnx.ModelProto, path: str | Path) -> None:

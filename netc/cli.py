@@ -72,9 +72,12 @@ def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config
               show_default=True)
 @click.option("--opset", type=int, default=17, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="seed of the initial parameters")
+@click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
+@click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
 def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool,
-                    params: str | None, output_kind: str, opset: int, seed: int) -> None:
+                    params: str | None, output_kind: str, opset: int, seed: int, streaming: bool,
+                    quantize: str | None) -> None:
     """Compile NET to an ONNX model."""
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
@@ -84,7 +87,8 @@ def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: 
     for warning in graph.warnings:
         warn(warning)
     values = load_params(params) if params else None
-    model = compile_graph(graph, values, seed, CompileOptions(output_kind, opset), params or "<params>")
+    options = CompileOptions(output_kind, opset, streaming, quantize)
+    model = compile_graph(graph, values, seed, options, params or "<params>")
     save_model(model, output)
 
 
@@ -97,6 +101,40 @@ def load_params(path: str) -> dict[str, Any]:
     from netc.ir import load_npz
 
     return load_npz(path)
+
+
+@main.command("run")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="features: a RETURNN HDF file")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+              help="posteriors: an HDF file with the same sequence tags")
+@click.option("--batch-size", type=click.IntRange(1), default=20000, show_default=True,
+              help="padded frames (longest x count) per batch")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=click.IntRange(1), help="onnxruntime threads (default: all cores)")
+@reports_errors
+def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None) -> None:
+    """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
+    import warnings
+    from contextlib import closing
+
+    from netc.data import HdfReader
+    from netc.runtime import Model
+    from netc.runtime.hdf import run_hdf
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = Model(model, device, threads, batch_frames=batch_size)
+    for w in caught:
+        warn(str(w.message))
+    if not sys.stderr.isatty():
+        count = run_hdf(runner, data, output)
+    else:
+        with closing(HdfReader(data)) as reader:
+            total = int(reader.input_lengths.sum())
+        with click.progressbar(length=total, label="frames", file=sys.stderr) as bar:
+            count = run_hdf(runner, data, output, bar.update)
+    click.echo(f"{count} sequences -> {output}", err=True)
 
 
 @main.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
 from netc.ir import Act, Graph, Node, TimeAxis
 from onnx import numpy_helper
 
@@ -28,6 +29,9 @@ class LowerContext:
     encoders: frozenset[str] = frozenset()  # rec layers whose final states a decoder reads
     output_act: Act | None = None  # replaces the output layer's activation (--output-kind)
     opset: int = 17
+    streaming: bool = False  # rec states are graph inputs and outputs (streaming.py)
+    state_inputs: list[onnx.ValueInfoProto] = field(default_factory=list)
+    state_outputs: list[onnx.ValueInfoProto] = field(default_factory=list)
 
     def activation(self, node: Node, act: Act) -> Act:
         """The activation a layer applies: its own, except where --output-kind changes the output's."""

@@ -19,6 +19,7 @@ from .context import DATA, LowerContext
 from .linear import lower_linear, lower_softmax
 from .rec import lower_rec
 from .simple import lower_activation, lower_identity
+from .streaming import check_streaming
 
 LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Linear: lower_linear,
@@ -43,6 +44,8 @@ class CompileOptions:
 
     output_kind: str = "probs"
     opset: int = DEFAULT_OPSET
+    streaming: bool = False  # rec states as graph inputs and outputs (streaming.py)
+    quantize: str | None = None  # "int8": dynamic quantization of the weights (quantize.py)
 
 
 def output_activation(graph: Graph, kind: str) -> Act | None:
@@ -63,11 +66,14 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     if options.opset not in IR_VERSION:
         raise NetcError(f"opset {options.opset} is not supported",
                         hint=f"use one of {min(IR_VERSION)}..{max(IR_VERSION)} (default {DEFAULT_OPSET})")
+    if options.streaming:
+        check_streaming(graph)
     b = OnnxBuilder()
     time_major = any(isinstance(n.layer, Rec) for n in graph.nodes)
     encoders = frozenset(e for n in graph.nodes if isinstance(n.layer, Rec) for e in n.layer.encoder or ())
     ctx = LowerContext(graph, params, b, time_major, encoders=encoders,
-                       output_act=output_activation(graph, options.output_kind), opset=options.opset)
+                       output_act=output_activation(graph, options.output_kind), opset=options.opset,
+                       streaming=options.streaming)
     inputs = declare_inputs(graph, ctx)
     for name in OUTPUT_NAMES:
         b.reserve(name)
@@ -76,8 +82,8 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     outputs = declare_outputs(graph, ctx)
     model = b.model
     model.graph.name = "netc"
-    model.graph.input.extend(inputs)
-    model.graph.output.extend(outputs)
+    model.graph.input.extend(inputs + ctx.state_inputs)
+    model.graph.output.extend(outputs + ctx.state_outputs)
     model.ir_version = IR_VERSION[options.opset]
     model.producer_name, model.producer_version = "netc", netc.__version__
     model.opset_import.append(helper.make_opsetid("", options.opset))
@@ -128,5 +134,7 @@ def metadata(graph: Graph, options: CompileOptions) -> dict[str, str]:
         "netc.opset": str(options.opset),
         "netc.encoder_decoder": str(graph.is_encoder_decoder).lower(),
         "netc.output_time": graph.output.out_type.time.value,
+        "netc.streaming": str(options.streaming).lower(),
+        "netc.quantize": options.quantize or "none",
     }
 

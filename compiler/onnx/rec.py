@@ -7,6 +7,7 @@ from netc.ir import Direction, Node, TimeAxis
 from netc.ir.layers import Rec
 
 from .context import LowerContext
+from .streaming import final_states, initial_states
 
 # netc (RETURNN TF) stores gates as j, i, f, o; ONNX wants i, o, f, c (c = j).
 NETC_GATES = "jifo"
@@ -38,7 +39,9 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
                         name=f"{node.name}/initial_{'hc'[k]}", axis=2) for k in (0, 1)]
     else:
         x = ctx.source(node)
-    needs_states = node.name in ctx.encoders
+    if ctx.streaming:
+        initial = initial_states(node, ctx)
+    needs_states = node.name in ctx.encoders or ctx.streaming
     y, *states = b.op_multi(
         "LSTM", x, b.initializer(f"{node.name}/W", W), b.initializer(f"{node.name}/R", R),
         b.initializer(f"{node.name}/B", B), ctx.lengths[node.out_type.time], *initial,
@@ -46,4 +49,6 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
         direction="forward" if layer.direction is Direction.FORWARD else "reverse")
     if needs_states:
         ctx.final_states[node.name] = (states[0], states[1])
+    if ctx.streaming:
+        final_states(node, ctx, states[0], states[1])
     return b.op("Squeeze", y, b.const([1]), name=f"{node.name}/squeeze")

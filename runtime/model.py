@@ -1,0 +1,98 @@
+"""`Model`: a compiled netc model served on onnxruntime, batched by frames, safe to share between threads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnxruntime as ort
+
+from .batching import DEFAULT_BATCH_FRAMES, buckets, pad
+from .checks import as_features, check_lengths, check_sequences, check_targets
+from .info import DATA, DATA_LENGTHS, OUTPUT, OUTPUT_LENGTHS, TARGET_LENGTHS, read_info
+from .session import CUDA, open_session
+
+if TYPE_CHECKING:
+    from .stream import Stream
+
+
+class Model:
+    """A compiled model: `model(list_of_(T, F)_arrays) -> list_of_(T, C)_arrays`.
+
+    `device`: auto, cpu or cuda (cuda without CUDA falls back to the CPU with a warning). `threads`:
+    onnxruntime's intra-op threads. `share`: threads sleep instead of spinning, for processes that also
+    run torch. `batch_frames`: the padded frames (max_len x count) per onnxruntime call.
+    """
+
+    def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None, share: bool = False,
+                 batch_frames: int = DEFAULT_BATCH_FRAMES):
+        self.session = open_session(path, device, threads, share)
+        self.info = read_info(self.session, str(path))
+        self.device = "cuda" if CUDA in self.session.get_providers() else "cpu"
+        self.batch_frames = batch_frames
+        outputs = {a.name for a in self.session.get_outputs()}
+        self.output_names = [OUTPUT] + [OUTPUT_LENGTHS] * (OUTPUT_LENGTHS in outputs)
+        self.output_names += [s.output for s in self.info.states]
+
+    def __call__(self, seqs: Sequence[np.ndarray], target_lengths: Sequence[int] | None = None) -> list[np.ndarray]:
+        """Per-sequence outputs in input order; sequences of similar length are batched together."""
+        arrays = check_sequences(seqs, self.info)
+        targets = check_targets(target_lengths, len(arrays), self.info)
+        results: list[np.ndarray] = [np.empty(0)] * len(arrays)
+        for batch in buckets([len(a) for a in arrays], self.batch_frames):
+            data, lens = pad([arrays[i] for i in batch])
+            out, out_lens = self.run_checked(data, lens, None if targets is None else targets[batch])
+            for b, i in enumerate(batch):
+                results[i] = out[b, : out_lens[b]].copy()
+        return results
+
+    def run(self, data: np.ndarray, lens: np.ndarray, target_lengths: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """One padded batch `[B, T, F]` with lengths `[B]` -> `output` `[B, T', C]` and `output:size1`."""
+        data = as_features(data, "data", 3, self.info)
+        lens = check_lengths(lens, "lens", data.shape[0], data.shape[1])
+        return self.run_checked(data, lens, check_targets(target_lengths, data.shape[0], self.info))
+
+    def run_checked(self, data: np.ndarray, lens: np.ndarray, targets: np.ndarray | None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run validated inputs (zero states for a streaming model)."""
+        states = {s.input: np.zeros((len(lens), s.size), np.float32) for s in self.info.states}
+        outputs = self.execute(self.feeds(data, lens, targets, states))
+        out_lens = outputs.get(OUTPUT_LENGTHS, lens if targets is None else targets)
+        return outputs[OUTPUT], np.asarray(out_lens, np.int32)
+
+    def feeds(self, data: np.ndarray, lens: np.ndarray, targets: np.ndarray | None,
+              states: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The graph inputs by name."""
+        feeds = {DATA: data, DATA_LENGTHS: lens, **states}
+        if targets is not None:
+            feeds[TARGET_LENGTHS] = targets
+        return feeds
+
+    def execute(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One onnxruntime call; on CUDA through IO binding. Safe from many threads at once."""
+        if self.device == "cuda":
+            return self.execute_bound(feeds)
+        return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
+
+    def execute_bound(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """CUDA: features go to the GPU once; lengths stay in host memory, where the LSTM kernel reads them."""
+        binding = self.session.io_binding()
+        for name, value in feeds.items():
+            if value.dtype == np.int32:
+                binding.bind_cpu_input(name, value)
+            else:
+                binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(value, "cuda", 0))
+        for name in self.output_names:
+            binding.bind_output(name, "cpu")
+        self.session.run_with_iobinding(binding)
+        return dict(zip(self.output_names, binding.copy_outputs_to_cpu()))
+
+    def stream(self) -> Stream:
+        """A stateful stream over one sequence (models compiled with --streaming)."""
+        from .stream import Stream
+
+        return Stream(self)
+
