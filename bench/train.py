@@ -2,7 +2,7 @@
 
 3 x BLSTM-500, F=40, 1000 classes, ragged lengths 100-200, B=16, forward + backward + Adam.
 Compares: the netc trainer's step, a hand-written padded nn.LSTM loop with in-length reversal,
-and nn.LSTM on pack_padded_sequence. Usage: python bench/train.py [--steps 3]
+and nn.LSTM on pack_padded_sequence; all three with blstm3.json's dropout and L2. Usage: python bench/train.py [--steps 3]
 """
 
 from __future__ import annotations
@@ -45,6 +45,14 @@ def bench_netc(batches: list[list[HdfSeq]], directory: Path) -> float:
     return timed(lambda k: trainer.train_step(corpus, groups[k]), batches)
 
 
+DROPOUT, L2 = 0.1, 0.01  # as blstm3.json sets on every layer, so both sides train the same network
+
+
+def dropout(x: torch.Tensor) -> torch.Tensor:
+    """One mask per feature shared by the batch (RETURNN's default), inverted."""
+    return x * (torch.rand(1, 1, x.shape[2]) >= DROPOUT).to(x.dtype) / (1 - DROPOUT)
+
+
 class HandLSTM(torch.nn.Module):
     """3 x BLSTM + softmax written directly with nn.LSTM; `packed` selects pack_padded_sequence."""
 
@@ -65,9 +73,10 @@ class HandLSTM(torch.nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         mask = valid_mask(lengths, x.shape[1])[:, :, None].float()
         for fw, bw in zip(self.fw, self.bw):
+            x = dropout(x)
             y_bw = reverse_within_length(self.run(bw, reverse_within_length(x, lengths), lengths), lengths)
             x = torch.cat([self.run(fw, x, lengths), y_bw], dim=2) * mask
-        return self.out(x)
+        return self.out(dropout(x))
 
 
 def bench_hand(batches: list[list[HdfSeq]], packed: bool) -> float:
@@ -87,6 +96,7 @@ def bench_hand(batches: list[list[HdfSeq]], packed: bool) -> float:
         x, lengths, y = tensors[k]
         mask = valid_mask(lengths, x.shape[1])
         loss = torch.nn.functional.cross_entropy(model(x, lengths)[mask], y[mask], reduction="sum")
+        loss = loss + L2 * sum((p * p).sum() for p in model.parameters())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
