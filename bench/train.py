@@ -2,7 +2,8 @@
 
 3 x BLSTM-500, F=40, 1000 classes, ragged lengths 100-200, B=16, forward + backward + Adam.
 Compares: the netc trainer's step, a hand-written padded nn.LSTM loop with in-length reversal,
-and nn.LSTM on pack_padded_sequence; all three with blstm3.json's dropout and L2. Usage: python bench/train.py [--steps 3]
+and nn.LSTM on pack_padded_sequence; all three with blstm3.json's dropout and L2.
+Usage: python bench/train.py [--steps 3]
 """
 
 from __future__ import annotations
