@@ -70,3 +70,14 @@ def test_dump_dataset_writes_the_epoch_in_training_order(tmp_path):
     assert np.array_equal(reader[1].targets["classes"], seqs[expected[1]].targets["classes"])
     assert reader.num_inputs == 9 and reader.target_dim("classes") == 2
     assert f"({30 - len(expected)} skipped" in result.output
+
+
+def test_12ax_choice_makes_exactly_randints_draw():
+    from netc.data.generating import choice
+
+    for seed in range(50):
+        expected, got = np.random.RandomState((seed, 3)), np.random.RandomState((seed, 3))
+        for k in [2, 3, 9, 2, 5] * 40:
+            options = tuple(str(i) for i in range(k))
+            assert choice(got, options) == options[expected.randint(0, k)]
+            assert got.random_sample() == expected.uniform()
