@@ -1,0 +1,60 @@
+"""Runtime under load: 8 threads call one Model with random ragged batches for a bounded time.
+
+Every result equals the sequential result of the same sequences, and resident memory stops growing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from netc.compiler import compile_graph, save_model
+from netc.ir import Document, graph_from_document
+from netc.runtime import Model
+
+NET = {"fw": {"class": "rec", "n_out": 16}, "bw": {"class": "rec", "n_out": 16, "direction": -1},
+       "output": {"class": "softmax", "from": ["fw", "bw"]}}
+THREADS, SECONDS, POOL = 8, 4.0, 40
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_eight_threads_match_sequential_results_and_memory_stays_flat(tmp_path: Path) -> None:
+    graph = graph_from_document(Document("load.json", NET), 6, 11)
+    save_model(compile_graph(graph, seed=3), tmp_path / "m.onnx")
+    model = Model(tmp_path / "m.onnx", device="cpu", threads=1, batch_frames=200)
+    rng = np.random.default_rng(0)
+    pool = [rng.standard_normal((int(n), 6)).astype(np.float32) for n in rng.integers(1, 60, POOL)]
+    expected = [model([seq])[0] for seq in pool]
+    failures: list[str] = []
+    calls = [0] * THREADS
+    memory: list[int] = []
+
+    def worker(k: int) -> None:
+        local = np.random.default_rng(k)
+        deadline = time.monotonic() + SECONDS
+        while time.monotonic() < deadline and not failures:
+            picks = local.choice(POOL, size=int(local.integers(1, 9)))
+            for i, out in zip(picks, model([pool[i] for i in picks])):
+                if not np.array_equal(out, expected[i]):
+                    failures.append(f"thread {k}: sequence {i} differs")
+            calls[k] += 1
+            if k == 0 and calls[0] % 20 == 0:
+                memory.append(resident_bytes())
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=SECONDS + 60)
+    assert not any(t.is_alive() for t in threads), "a call hung"
+    assert not failures, failures[:3]
+    assert min(calls) > 5, f"every thread made progress: {calls}"
+    assert len(memory) >= 4
+    half = len(memory) // 2
+    assert max(memory[half:]) - max(memory[:half]) < 16 << 20, f"memory grows: {memory}"
