@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from netc.ir import Act, Graph, NetcError, Node, TimeAxis
+from netc.ir import Act, Graph, NetcError, Node, TimeAxis, param_specs
 from netc.ir.layers import Linear, Softmax
 
 from .batching import Batch
@@ -71,8 +71,8 @@ def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
 
 def l2_term(graph: Graph, params: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """`L2 * sum p^2` over every parameter of each layer with L2, biases included."""
-    terms = [node.layer.L2 * params[name].square().sum() for node in graph.nodes if node.layer.L2 > 0
-             for name in params if name.startswith(f"{node.name}/")]
+    l2 = {node.name: node.layer.L2 for node in graph.nodes}
+    terms = [l2[spec.layer] * params[spec.name].square().sum() for spec in param_specs(graph) if l2[spec.layer] > 0]
     return torch.stack(terms).sum() if terms else None
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from netc.ir import Document, NetcError, load_graph, read_file
+from netc.ir import Document, NetcError, graph_from_document, load_graph, param_specs, read_file
 from netc.ir.types import DropoutNoise
 from netc.trainer.config import TrainConfig, parse_overrides, read_train_config
 from netc.trainer.context import RunContext
@@ -112,3 +112,14 @@ def test_overrides_and_bad_values_are_located_errors(tmp_path):
     with pytest.raises(NetcError, match="no such HDF file"):
         prepare(write_config(tmp_path, train="missing.hdf"))
     assert read_train_config(Document("c.json", {"adam": True})).optimizer == "adam"
+
+
+def test_l2_counts_each_layers_own_parameters_even_when_names_nest():
+    from netc.trainer.loss import l2_term
+
+    doc = Document("n.json", {"a": {"class": "linear", "n_out": 2, "L2": 0.5},
+                              "a/b": {"class": "linear", "n_out": 2, "from": "a"},
+                              "output": {"class": "softmax", "from": "a/b", "loss": "ce"}})
+    graph = graph_from_document(doc, 3, 4)
+    params = {s.name: torch.ones(s.shape) for s in param_specs(graph)}
+    assert float(l2_term(graph, params)) == 0.5 * (3 * 2 + 2)
