@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import onnx
-from netc.ir import Graph, NetcError, Where, check_params, init_params
+from netc.ir import Graph, check_params, init_params
+from netc.ir.files import atomic_output
 
 from .onnx import CompileOptions, lower_graph
 from .onnx.quantize import quantize_model
@@ -23,20 +22,7 @@ def compile_graph(graph: Graph, params: dict[str, np.ndarray] | None = None, see
 
 
 def save_model(model: onnx.ModelProto, path: str | Path) -> None:
-    """Write to a temporary file beside the target, then rename: never a half-written model."""
-    path = Path(path)
+    """Write the model atomically: never a half-written file under the final name."""
     data = model.SerializeToString(deterministic=True)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise NetcError(f"cannot write the output: {e.strerror}", Where(str(path)),
-                        "check that the output directory exists and is writable") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise NetcError(f"cannot write the output: {e.strerror}", Where(str(path))) from None
-
+    with atomic_output(path, "output") as tmp:
+        tmp.write_bytes(data)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from netc.ir import NetcError, Where
+from netc.ir.files import atomic_output
 
 
 @dataclass(frozen=True)
@@ -87,28 +86,20 @@ def write_hdf(path: str | Path, seqs: Iterable[HdfSeq], num_inputs: int,
 
     target_dims = target_dims or {}
     keys = sorted(target_dims)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            count, frames = write_datasets(f, seqs, num_inputs, keys)
-            f.attrs["inputPattSize"] = num_inputs
-            f.attrs["numDims"] = 1
-            f.attrs["numSeqs"] = count
-            f.attrs["numTimesteps"] = frames
-            f.attrs["numLabels"] = target_dims.get("classes", next(iter(target_dims.values()), 0))
-            if keys:
-                size = f.create_group("targets/size")
-                for key in keys:
-                    size.attrs[key] = target_dims[key]
-                labels = f.create_group("targets/labels")
-                for key in keys:
-                    labels.create_dataset(key, data=np.array([str(i).encode() for i in range(target_dims[key])]))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "HDF file") as tmp, h5py.File(tmp, "w") as f:
+        count, frames = write_datasets(f, seqs, num_inputs, keys)
+        f.attrs["inputPattSize"] = num_inputs
+        f.attrs["numDims"] = 1
+        f.attrs["numSeqs"] = count
+        f.attrs["numTimesteps"] = frames
+        f.attrs["numLabels"] = target_dims.get("classes", next(iter(target_dims.values()), 0))
+        if keys:
+            size = f.create_group("targets/size")
+            for key in keys:
+                size.attrs[key] = target_dims[key]
+            labels = f.create_group("targets/labels")
+            for key in keys:
+                labels.create_dataset(key, data=np.array([str(i).encode() for i in range(target_dims[key])]))
     return count
 
 

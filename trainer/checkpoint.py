@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from netc.ir import NetcError, Where
+from netc.ir.files import atomic_output
 
 FORMAT = 1
 
@@ -20,25 +20,18 @@ def checkpoint_path(prefix: str, epoch: int) -> str:
 
 
 def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
-    """Write to a temporary file beside the target, then rename: a crash never leaves a half file."""
+    """Write atomically and durably: a crash never leaves a half-written checkpoint under its name."""
     target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise NetcError(f"cannot write the checkpoint: {e.strerror or e}", Where(path),
-                        "free disk space or point `model` elsewhere; earlier checkpoints are unchanged, "
-                        "and running again resumes after the newest") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise NetcError(f"cannot create the checkpoint directory: {e.strerror or e}", Where(path),
+                        "point `model` at a writable directory") from None
+    with atomic_output(target, "checkpoint", "free disk space or point `model` elsewhere; earlier checkpoints "
+                       "are unchanged, and running again resumes after the newest") as tmp, open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, **payload}, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:

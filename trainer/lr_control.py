@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netc.ir import NetcError, Where
+from netc.ir.files import atomic_output
 
 from .config import TrainConfig
 
@@ -88,9 +88,8 @@ def write_lr_file(path: str, control: LrControl) -> None:
         scores = ", ".join(f"{k!r}: {v!r}" for k, v in sorted(entry["scores"].items()))
         lines.append(f"  {epoch}: EpochData(learningRate={entry['lr']!r}, error={{{scores}}}),")
     lines.append("}")
-    tmp = f"{path}.tmp{os.getpid()}"
-    Path(tmp).write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    with atomic_output(path, "learning-rate file") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
 
 
 def read_lr_file(path: str) -> dict[int, dict[str, Any]]:

@@ -89,3 +89,10 @@ def test_damaged_newest_checkpoint_is_skipped(tmp_path: Path, damage: str) -> No
     assert "warning: skipping damaged checkpoint" in out and "model.002.pt" in out
     assert "resuming after epoch 1" in out
     assert_same(final_params(tmp_path / "run"), final_params(tmp_path / "whole"))
+
+
+def test_unwritable_model_directory_is_a_message(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    code, _, err = train(config(tmp_path / "run", model=str(tmp_path / "file" / "sub" / "model")))
+    assert code == 2
+    assert "cannot create the checkpoint directory" in err and "point `model` at a writable directory" in err
