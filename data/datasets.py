@@ -101,6 +101,11 @@ HDF_CLASS = "HDFDataset"
 IGNORED_OPTIONS = frozenset({"seq_ordering", "partition_epoch", "cache_byte_size", "use_cache_manager"})
 
 
+def ignored_options(value: Any) -> list[str]:
+    """RETURNN dataset options netc does not apply (reported to the user, never dropped silently)."""
+    return sorted(k for k in value if k in IGNORED_OPTIONS) if isinstance(value, dict) else []
+
+
 def dataset_from_config(value: Any, at: Where) -> Dataset:
     """A path, comma-separated paths, a list of paths, or a dataset dict (training.md)."""
     if isinstance(value, str):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
+from netc.data.datasets import ignored_options
 from netc.ir import Dims, Document, Graph, NetcError, graph_from_document, read_file
 
 from .config import TrainConfig, ignored_keys, parse_overrides, read_train_config
@@ -54,4 +55,5 @@ def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config:
         raise NetcError("the config has no 'train' dataset", doc.where(), 'set train = "data.hdf" or a dataset dict')
     datasets = {role: dataset_from_config(doc.values[role], doc.where(role, key=role))
                 for role in ROLES if doc.values.get(role) is not None}
-    return Setup(doc, config, datasets, tuple(ignored_keys(doc)))
+    dataset_options = [f"{role}.{option}" for role in datasets for option in ignored_options(doc.values[role])]
+    return Setup(doc, config, datasets, tuple(ignored_keys(doc) + dataset_options))

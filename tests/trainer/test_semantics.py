@@ -123,3 +123,14 @@ def test_l2_counts_each_layers_own_parameters_even_when_names_nest():
     graph = graph_from_document(doc, 3, 4)
     params = {s.name: torch.ones(s.shape) for s in param_specs(graph)}
     assert float(l2_term(graph, params)) == 0.5 * (3 * 2 + 2)
+
+
+def test_unused_config_keys_and_dataset_options_are_reported(tmp_path):
+    from netc.trainer.setup import prepare
+
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({
+        "train": {"class": "DummyDataset", "input_dim": 3, "output_dim": 4, "num_seqs": 4, "seq_len": 5,
+                  "partition_epoch": 2},
+        "network": {"output": {"class": "softmax", "loss": "ce"}}, "use_tensorflow": True}))
+    assert prepare(str(path)).ignored == ("use_tensorflow", "train.partition_epoch")
