@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -23,9 +23,6 @@ class SeqType:
     time: TimeAxis
     feature: int
     dtype: str = "float32"
-
-    def with_feature(self, feature: int) -> SeqType:
-        return replace(self, feature=feature)
 
     def __str__(self) -> str:
         return f"[B,T_{self.time.value},{self.feature}]"

@@ -130,7 +130,7 @@ def parse_sources(value: Any, at: At) -> tuple[str, ...]:
     """`from` in all its forms; the empty tuple means no input."""
     if isinstance(value, str):
         value = [value]
-    if value in NO_INPUT or (isinstance(value, list) and value in NO_INPUT):
+    if value in NO_INPUT:
         return ()
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise NetcError("'from' must be a layer name or a list of layer names", at,
