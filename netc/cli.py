@@ -26,6 +26,15 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def require_torch(purpose: str) -> None:
+    """torch is an optional dependency (the `train` extra); say how to get it instead of a traceback."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise NetcError(f"{purpose} needs PyTorch, which is not installed",
+                        hint='pip install torch==2.13.0 (or pip install "netc[train]")')
+
+
 def warn(message: str) -> None:
     click.echo(f"netc: warning: {message}", err=True)
 
@@ -95,6 +104,7 @@ def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: 
 def load_params(path: str) -> dict[str, Any]:
     """A .npz file, or a trainer checkpoint (which needs torch, loaded only then)."""
     if path.endswith(".pt"):
+        require_torch("reading a .pt checkpoint")
         from netc.trainer.checkpoint import load_params as load_checkpoint_params
 
         return load_checkpoint_params(path)
@@ -166,6 +176,7 @@ def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
     from netc.trainer.setup import prepare
 
     setup = prepare(config, overrides, exec_config)
+    require_torch("netc train")
     from netc.trainer.loop import Trainer  # imports torch, only for training
 
     trainer = Trainer(setup, log=lambda line: click.echo(line))

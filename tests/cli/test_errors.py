@@ -124,3 +124,20 @@ def test_real_process_exits_2_without_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert "key 'n out': unknown option" in proc.stderr and "did you mean 'n_out'?" in proc.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_missing_torch_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    """torch is optional (the train extra): without it, reading a checkpoint says what to install."""
+    (tmp_path / "m.pt").write_bytes(b"x")
+    code = (
+        "import importlib.machinery, importlib.util\n"
+        "def find_spec(name, package=None):  # as if torch were not installed\n"
+        "    return None if name == 'torch' else importlib.machinery.PathFinder.find_spec(name)\n"
+        "importlib.util.find_spec = find_spec\n"
+        "from netc.cli import main\n"
+        f"main(['compile', {str(EXAMPLES / 'ff2.json')!r}, '-o', 'm.onnx', '--num-inputs', '4', '--num-outputs', '5',"
+        " '--params', 'm.pt'])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "reading a .pt checkpoint needs PyTorch" in proc.stderr and "pip install torch==2.13.0" in proc.stderr
