@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from netc.data import HdfSeq, write_hdf
 from netc.trainer.loop import Trainer
-from netc.trainer.lstm import reverse_within_length, valid_mask
 from netc.trainer.setup import prepare
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -44,6 +43,17 @@ def bench_netc(batches: list[list[HdfSeq]], directory: Path) -> float:
     corpus, _, _, _ = trainer.setup.epoch("train", 1)
     groups = [np.arange(k * BATCH, (k + 1) * BATCH) for k in range(len(batches))]
     return timed(lambda k: trainer.train_step(corpus, groups[k]), batches)
+
+
+def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    return torch.arange(steps)[None, :] < lengths[:, None]
+
+
+def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Frame t of sequence b -> frame len_b-1-t on valid frames; padded frames stay."""
+    t = torch.arange(x.shape[1])[None, :]
+    index = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+    return x.gather(1, index[:, :, None].expand(-1, -1, x.shape[2]))
 
 
 DROPOUT, L2 = 0.1, 0.01  # as blstm3.json sets on every layer, so both sides train the same network

@@ -11,7 +11,6 @@ from netc.ir.layers import Linear, Softmax
 
 from .batching import Batch
 from .context import RunContext
-from .lstm import valid_mask
 
 
 @dataclass
@@ -51,22 +50,21 @@ def loss_nodes(graph: Graph) -> list[Node]:
 
 
 def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
-    """`[ce_sum, errors, frames]` of one loss layer over its valid frames."""
+    """`[ce_sum, errors, frames]` of one loss layer over its frames (packed: every frame is real)."""
     logits = ctx.logits[node.name]
     key = node.layer.target
     if key not in batch.targets:
         raise NetcError(f"the dataset has no target {key!r}", node.at("target"),
                         f"the dataset has: {', '.join(batch.targets) or 'no targets'}")
-    lengths = ctx.lengths[node.out_type.time]
-    if node.out_type.time is TimeAxis.DATA and not torch.equal(batch.target_lengths[key].to(lengths), lengths):
-        raise NetcError(f"target {key!r} is not frame-aligned with the input (other lengths)", node.at("target"),
+    packing = ctx.packings[node.out_type.time]
+    if not torch.equal(batch.target_lengths[key].to(packing.lengths), packing.lengths):
+        axis = "the input" if node.out_type.time is TimeAxis.DATA else "the decoder's time axis"
+        raise NetcError(f"target {key!r} is not frame-aligned with {axis} (other lengths)", node.at("target"),
                         "an encoder-decoder net (a decoder rec layer) reads targets of their own length")
-    mask = valid_mask(lengths, logits.shape[1])
-    targets = batch.targets[key][:, : logits.shape[1]][mask]
-    picked = logits[mask]
-    ce = F.cross_entropy(picked, targets, reduction="sum")
-    errors = (picked.argmax(dim=-1) != targets).sum()
-    return torch.stack([ce, errors.to(ce.dtype), mask.sum().to(ce.dtype)])
+    targets = packing.pack(batch.targets[key])
+    ce = F.cross_entropy(logits, targets, reduction="sum")
+    errors = (logits.argmax(dim=-1) != targets).sum()
+    return torch.stack([ce, errors.to(ce.dtype), ce.new_tensor(float(packing.frames))])
 
 
 def l2_term(graph: Graph, params: dict[str, torch.Tensor]) -> torch.Tensor | None:

@@ -51,19 +51,14 @@ def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
 def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     """An LSTM; a decoder runs on the classes axis from its encoders' final states, with no input."""
     params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
-    time = node.out_type.time
-    lengths = ctx.lengths[time]
+    packing = ctx.packings[node.out_type.time]
     if layer.is_decoder:
         encoders = layer.encoder or ()
         initial = tuple(torch.cat([ctx.final_states[e][k] for e in encoders], dim=1) for k in (0, 1))
-        steps = int(lengths.max())
-        x = params[2].new_zeros(lengths.shape[0], steps, 1)
+        x = params[2].new_zeros(packing.frames, 0)
     else:
         initial, x = None, ctx.source(node)
-    y, states = lstm_forward(x, lengths, params, layer.direction is Direction.BACKWARD, initial,
-                             final_states=node.name in ctx.encoders)
-    if states is not None:
-        ctx.final_states[node.name] = states
+    y, ctx.final_states[node.name] = lstm_forward(x, packing, params, layer.direction is Direction.BACKWARD, initial)
     return y
 
 

@@ -1,106 +1,120 @@
-"""The LSTM of netdict.md section 5 on torch's fused kernel, exact on every valid frame.
+"""The LSTM of netdict.md section 5 on packed batches, with a hand-written backward pass.
 
-Parameters stay in RETURNN layout (gates j, i, f, o); they are reordered to torch's i, f, g, o
-inside forward with differentiable indexing, so gradients flow to the RETURNN-layout tensors.
-A backward layer reverses each sequence within its own length, runs forward, and reverses back.
+Parameters stay in RETURNN's layout and gate order (j, i, f, o). The input projection `x W + b` is
+one matrix product over all frames of the batch (padded frames are never computed); the recurrence
+runs step by step over the packed frames, so the sequences active at a step are the first state
+rows, a finished sequence keeps its final state and a backward layer starts every sequence at its
+own last frame. The gradient of `W_re` is one matrix product over all frames after the loop, not
+one small product per step. Two kernels compute the same thing: the native one (native/lstm.cpp)
+for CPU tensors, and a portable one built from torch operations for other devices, or where no C++
+compiler is available.
 """
 
 from __future__ import annotations
 
-import torch
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from collections.abc import Sequence
 
-# netc (RETURNN TF) gate blocks j, i, f, o -> torch's i, f, g, o (g = j).
-TORCH_GATE_ORDER = (1, 2, 0, 3)
-RETURNN_GATE_ORDER = tuple(TORCH_GATE_ORDER.index(g) for g in range(4))  # its inverse
+import torch
+
+from . import native
+from .packing import Packing
 
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-class TorchGates(torch.autograd.Function):
-    """`(rows, 4n)` in j,i,f,o -> `(4n, rows)` in i,f,g,o; the gradient is the inverse permutation.
+def portable_forward(xproj: torch.Tensor, W_re: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
+                     sizes: Sequence[int], backward: bool) -> tuple[torch.Tensor, ...]:
+    """What `netc::lstm_forward` computes: y, final h, final c, then gates, c_prev, tanh(c), h_prev for backward."""
+    frames, n = xproj.shape[0], W_re.shape[0]
+    gates = xproj.new_empty(frames, 4 * n)
+    y, tanh_c, c_prev, h_prev = (xproj.new_empty(frames, n) for _ in range(4))
+    h, c = h0.clone(), c0.clone()
+    for t, first in ordered_steps(sizes, backward):
+        rows, k = slice(first, first + sizes[t]), sizes[t]
+        h_prev[rows], c_prev[rows] = h[:k], c[:k]
+        g = gates[rows]
+        torch.addmm(xproj[rows], h_prev[rows], W_re, out=g)
+        g[:, :n].tanh_()
+        g[:, n:].sigmoid_()
+        j, i, f, o = g.split(n, dim=1)
+        c[:k] = torch.addcmul(f * c_prev[rows], i, j)
+        torch.tanh(c[:k], out=tanh_c[rows])
+        torch.mul(o, tanh_c[rows], out=y[rows])
+        h[:k] = y[rows]
+    return y, h, c, gates, c_prev, tanh_c, h_prev
 
-    NOTE: plain fancy indexing back-propagates through a zero-filled index_put of every weight
-    (about 3% of a 3xBLSTM-500 training step); a permutation needs only one copy each way.
-    """
+
+def portable_backward(grad_y: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.Tensor, W_re: torch.Tensor,
+                      gates: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor, h_prev: torch.Tensor,
+                      sizes: Sequence[int], backward: bool) -> tuple[torch.Tensor, ...]:
+    """What `netc::lstm_backward` computes: gradients of xproj, W_re, h0 and c0."""
+    n = W_re.shape[0]
+    grad_gates = torch.empty_like(gates)
+    dh, dc = grad_h.clone(), grad_c.clone()
+    for t, first in reversed(ordered_steps(sizes, backward)):
+        rows, k = slice(first, first + sizes[t]), sizes[t]
+        j, i, f, o = gates[rows].split(n, dim=1)
+        tc = tanh_c[rows]
+        d_out = dh[:k] + grad_y[rows]
+        d_cell = dc[:k] + d_out * o * (1 - tc * tc)
+        torch.cat([d_cell * i * (1 - j * j), d_cell * j * i * (1 - i), d_cell * c_prev[rows] * f * (1 - f),
+                   d_out * tc * o * (1 - o)], dim=1, out=grad_gates[rows])
+        dc[:k] = d_cell * f
+        dh[:k] = grad_gates[rows] @ W_re.t()
+    return grad_gates, h_prev.t() @ grad_gates, dh, dc
+
+
+def ordered_steps(sizes: Sequence[int], backward: bool) -> list[tuple[int, int]]:
+    """(step, first packed row) in the order the recurrence visits them."""
+    firsts = [0] * len(sizes)
+    for t in range(1, len(sizes)):
+        firsts[t] = firsts[t - 1] + sizes[t - 1]
+    steps = list(zip(range(len(sizes)), firsts))
+    return steps[::-1] if backward else steps
+
+
+def uses_native(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and native.load()
+
+
+class PackedLstm(torch.autograd.Function):
+    """y, final h, final c of the recurrence over packed `xproj [frames, 4n]` from state rows `h0, c0`."""
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, matrix: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        rows, n4 = matrix.shape
-        blocks = matrix.reshape(rows, 4, n4 // 4)[:, list(TORCH_GATE_ORDER), :]
-        return blocks.reshape(rows, n4).t().contiguous()  # the CPU kernel is slow on strided weights
+    def forward(ctx: torch.autograd.function.FunctionCtx, xproj: torch.Tensor, W_re: torch.Tensor,  # noqa: D102
+                h0: torch.Tensor, c0: torch.Tensor, sizes: tuple[int, ...], backward: bool) -> tuple[torch.Tensor, ...]:
+        run = torch.ops.netc.lstm_forward if uses_native(xproj) else portable_forward
+        y, h, c, *saved = run(xproj.contiguous(), W_re, h0.contiguous(), c0.contiguous(), list(sizes), backward)
+        ctx.save_for_backward(W_re, *saved)
+        ctx.sizes, ctx.backward, ctx.states = sizes, backward, h0.shape[0]
+        return y, h, c
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        n4, rows = grad.shape
-        blocks = grad.t().reshape(rows, 4, n4 // 4)[:, list(RETURNN_GATE_ORDER), :]
-        return blocks.reshape(rows, n4)
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_y: torch.Tensor | None,  # noqa: D102
+                 grad_h: torch.Tensor | None, grad_c: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        W_re, gates, c_prev, tanh_c, h_prev = ctx.saved_tensors
+        frames, states, n = gates.shape[0], ctx.states, W_re.shape[0]
+        grad_y = grad_y if grad_y is not None else gates.new_zeros(frames, n)
+        grad_h = grad_h if grad_h is not None else gates.new_zeros(states, n)
+        grad_c = grad_c if grad_c is not None else gates.new_zeros(states, n)
+        run = torch.ops.netc.lstm_backward if uses_native(gates) else portable_backward
+        grads = run(grad_y.contiguous(), grad_h.contiguous(), grad_c.contiguous(), W_re, gates, c_prev, tanh_c,
+                    h_prev, list(ctx.sizes), ctx.backward)
+        return (*grads, None, None)
 
 
-def torch_gates(matrix: torch.Tensor) -> torch.Tensor:
-    """`(rows, 4n)` in j,i,f,o -> `(4n, rows)` in i,f,g,o, as torch's `weight_ih`/`weight_hh`."""
-    return TorchGates.apply(matrix)
+def lstm_forward(x: torch.Tensor, packing: Packing, params: tuple[torch.Tensor, ...], backward: bool,
+                 initial: State | None = None) -> tuple[torch.Tensor, State]:
+    """y `[frames, n]` (packed) and each sequence's final state `[B, n]` in batch order.
 
-
-def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    """`[B, T]` bool, True on frames `t < len`."""
-    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
-
-
-def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Frame t of sequence b -> frame len_b-1-t on valid frames; padded frames stay. An involution."""
-    steps = x.shape[1]
-    t = torch.arange(steps, device=x.device)[None, :]
-    index = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
-    return x.gather(1, index[:, :, None].expand(-1, -1, x.shape[2]))
-
-
-def fused_weights(W: torch.Tensor, W_re: torch.Tensor, b: torch.Tensor) -> list[torch.Tensor]:
-    """torch's `[w_ih, w_hh, b_ih, b_hh]`; the whole bias in `b_ih`. A decoder's empty W is a zero column."""
-    w_ih = torch_gates(W) if W.shape[0] > 0 else W.new_zeros(W.shape[1], 1)
-    b_ih = torch_gates(b[None, :])[:, 0]
-    return [w_ih, torch_gates(W_re), b_ih, torch.zeros_like(b_ih)]
-
-
-def run_kernel(x: torch.Tensor, weights: list[torch.Tensor], initial: State) -> tuple[torch.Tensor, State]:
-    """One forward pass of the fused LSTM kernel on `[B, T, F]` (batch-major)."""
-    # NOTE: torch._VF.lstm is what nn.LSTM calls; using it directly lets the weights be computed tensors.
-    y, h, c = torch._VF.lstm(x, initial, weights, True, 1, 0.0, torch.is_grad_enabled(), False, True)
-    return y, (h[0], c[0])
-
-
-def lstm_forward(x: torch.Tensor, lengths: torch.Tensor, params: tuple[torch.Tensor, ...], backward: bool,
-                 initial: State | None = None, final_states: bool = False) -> tuple[torch.Tensor, State | None]:
-    """y `[B, T, n]` with padded frames exactly 0; final states per sequence when asked.
-
-    Final states: forward after frame len-1, backward after frame 0. The padded kernel's final
-    state sits at the padded end, so a layer whose final states are read runs packed instead.
+    Final states: forward after frame len-1, backward after frame 0. A decoder passes `x` with 0 features.
     """
-    weights = fused_weights(*params)
-    n = params[1].shape[0]
+    W, W_re, b = params
+    n = W_re.shape[0]
+    xproj = torch.addmm(b, x, W) if W.shape[0] else b.expand(packing.frames, 4 * n)
     if initial is None:
-        zeros = x.new_zeros(1, x.shape[0], n)
-        initial = (zeros, zeros)
+        h0 = c0 = x.new_zeros(len(packing.lengths), n)
     else:
-        initial = (initial[0][None].contiguous(), initial[1][None].contiguous())
-    if backward:
-        x = reverse_within_length(x, lengths)
-    if final_states:
-        y, state = run_packed(x, lengths, weights, initial)
-    else:
-        y, state = run_kernel(x, weights, initial)
-        state = None
-    if backward:
-        y = reverse_within_length(y, lengths)
-    return y * valid_mask(lengths, y.shape[1])[:, :, None].to(y.dtype), state
-
-
-def run_packed(x: torch.Tensor, lengths: torch.Tensor, weights: list[torch.Tensor],
-               initial: State) -> tuple[torch.Tensor, State]:
-    """The kernel on a packed batch: its final states are each sequence's own last state."""
-    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    h0, c0 = (s.index_select(1, packed.sorted_indices) for s in initial)
-    out, h, c = torch._VF.lstm(packed.data, packed.batch_sizes, (h0, c0), weights, True, 1, 0.0, False, False)
-    y, _ = pad_packed_sequence(type(packed)(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-                               batch_first=True, total_length=x.shape[1])
-    return y, (h[0].index_select(0, packed.unsorted_indices), c[0].index_select(0, packed.unsorted_indices))
+        h0, c0 = (packing.to_rows(s) for s in initial)
+    y, h, c = PackedLstm.apply(xproj, W_re, h0, c0, packing.sizes, backward)
+    return y, (packing.from_rows(h), packing.from_rows(c))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from netc.ir import Graph, NetcError, TimeAxis, init_params
-from netc.ir.layers import Rec
 
 from .context import RunContext
 from .lower import LOWER
+from .packing import Packing
 
 
 class NetModel(torch.nn.Module):
@@ -23,7 +23,6 @@ class NetModel(torch.nn.Module):
                 raise NetcError(f"parameter {name!r}: layer names with '.' cannot be trained with torch",
                                 graph[name.split("/")[0]].where, "rename the layer")
             self.register_parameter(name, torch.nn.Parameter(torch.from_numpy(np.array(value, np.float32))))
-        self.encoders = frozenset(e for n in graph.nodes if isinstance(n.layer, Rec) for e in n.layer.encoder or ())
 
     def named_values(self) -> dict[str, np.ndarray]:
         """Parameters as float32 numpy arrays under their section 8 names."""
@@ -31,12 +30,12 @@ class NetModel(torch.nn.Module):
 
     def forward(self, data: torch.Tensor, lengths: torch.Tensor, target_lengths: torch.Tensor | None = None,
                 noise: torch.Generator | None = None) -> RunContext:
-        """Run every layer on `data [B, T, F]`; returns the context holding each layer's output and logits."""
-        axes = {TimeAxis.DATA: lengths}
+        """Run every layer on padded `data [B, T, F]`; the context holds each layer's packed output and logits."""
+        packings = {TimeAxis.DATA: Packing.of(lengths)}
         if target_lengths is not None:
-            axes[TimeAxis.CLASSES] = target_lengths
-        ctx = RunContext(self.graph, dict(self.named_parameters()), axes, self.training, noise, self.encoders)
-        ctx.values["data"] = data
+            packings[TimeAxis.CLASSES] = Packing.of(target_lengths)
+        ctx = RunContext(self.graph, dict(self.named_parameters()), packings, self.training, noise)
+        ctx.values["data"] = packings[TimeAxis.DATA].pack(data)
         for node in self.graph.nodes:
             ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
         return ctx

@@ -100,7 +100,7 @@ def test_random_network_onnx_equals_torch(net: dict, lengths: list[int], target_
     with torch.no_grad():
         ctx = NetModel(graph, params).eval()(torch.from_numpy(x), torch.from_numpy(lens).long(),
                                              torch.from_numpy(out_lens).long() if graph.is_encoder_decoder else None)
-    got = ctx.values["output"].numpy()
+    got = ctx.padded("output").numpy()
     np.testing.assert_array_equal(got_lens, out_lens)
     for b, n in enumerate(out_lens):
         np.testing.assert_allclose(got[b, :n], expected[b, :n], atol=1e-5, rtol=0, err_msg=str(net))

@@ -1,14 +1,19 @@
-"""The fused LSTM against a plain step-by-step reference of netdict.md section 5 (float64, autograd)."""
+"""The packed LSTM (native and portable kernels) against a plain step-by-step reference of netdict.md section 5.
+
+Float64 and autograd on the reference side; the kernels' hand-written backward passes must agree.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from netc.trainer.lstm import lstm_forward, reverse_within_length
+from netc.trainer import lstm, native
+from netc.trainer.lstm import lstm_forward
+from netc.trainer.packing import Packing
 
 
 def reference_lstm(x, lengths, W, W_re, b, backward, initial=None):
-    """Section 5 literally: masked steps, state carried over padding, padded outputs 0."""
+    """Section 5 literally on padded `[B, T, F]`: masked steps, state carried over padding, padded outputs 0."""
     B, T, _ = x.shape
     n = W_re.shape[0]
     h, c = initial if initial is not None else (x.new_zeros(B, n), x.new_zeros(B, n))
@@ -24,45 +29,83 @@ def reference_lstm(x, lengths, W, W_re, b, backward, initial=None):
     return torch.stack(outputs, dim=1), (h, c)
 
 
-def tiny_problem(n_in=3, n=4):
+def tiny_problem(n_in=3, n=4, lengths=(5, 1, 3, 5, 2)):
     g = torch.Generator().manual_seed(0)
-    lengths = torch.tensor([5, 1, 3, 5])
-    x = torch.randn(4, 5, n_in, generator=g, dtype=torch.float64) * 2
-    x[1, 1:] = 100.0  # garbage in padded frames must not matter
-    x[2, 3:] = -100.0
-    params = [torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) * 0.5
+    lengths = torch.tensor(lengths)
+    x = torch.randn(len(lengths), int(lengths.max()), n_in, generator=g, dtype=torch.float64) * 2
+    for b, length in enumerate(lengths.tolist()):
+        x[b, length:] = 100.0 * (-1) ** b  # garbage in padded frames must not matter
+    params = [(torch.randn(*s, generator=g, dtype=torch.float64) * 0.5).requires_grad_()
               for s in ((n_in, 4 * n), (n, 4 * n), (4 * n,))]
-    initial = tuple(torch.randn(4, n, generator=g, dtype=torch.float64) for _ in range(2))
-    return x.requires_grad_(), lengths, [p.detach().requires_grad_() for p in params], initial
+    initial = tuple(torch.randn(len(lengths), n, generator=g, dtype=torch.float64, requires_grad=True)
+                    for _ in range(2))
+    return x.requires_grad_(), lengths, params, initial
+
+
+@pytest.fixture(params=["native", "portable"])
+def kernel(request, monkeypatch):
+    """Run each test once with the C++ kernel and once with the torch-operations kernel."""
+    if request.param == "native":
+        assert native.load(), "the native kernel must build where the tests run (g++ and ninja are installed)"
+    else:
+        monkeypatch.setattr(lstm, "uses_native", lambda x: False)
+    return request.param
 
 
 @pytest.mark.parametrize("backward", [False, True])
-@pytest.mark.parametrize("final_states", [False, True])
-def test_lstm_outputs_states_and_gradients_match_reference(backward, final_states):
+@pytest.mark.parametrize("with_initial", [False, True])
+def test_lstm_outputs_states_and_gradients_match_reference(kernel, backward, with_initial):
     x, lengths, params, initial = tiny_problem()
-    y, states = lstm_forward(x, lengths, tuple(params), backward, initial, final_states=final_states)
+    initial = initial if with_initial else None
+    packing = Packing.of(lengths)
+    y, states = lstm_forward(packing.pack(x), packing, tuple(params), backward, initial)
     y_ref, states_ref = reference_lstm(x, lengths, *params, backward, initial)
-    torch.testing.assert_close(y, y_ref, atol=1e-12, rtol=1e-10)
-    weights = torch.linspace(-1, 1, y.numel(), dtype=torch.float64).reshape(y.shape)
-    loss, loss_ref = (y * weights).sum(), (y_ref * weights).sum()
-    if final_states:
-        torch.testing.assert_close(states[0], states_ref[0], atol=1e-12, rtol=1e-10)
-        torch.testing.assert_close(states[1], states_ref[1], atol=1e-12, rtol=1e-10)
-        loss, loss_ref = loss + states[1].sum(), loss_ref + states_ref[1].sum()
-    grads = torch.autograd.grad(loss, [x, *params])
-    grads_ref = torch.autograd.grad(loss_ref, [x, *params])
+    torch.testing.assert_close(packing.unpack(y), y_ref, atol=1e-12, rtol=1e-10)
+    for state, state_ref in zip(states, states_ref):
+        torch.testing.assert_close(state, state_ref, atol=1e-12, rtol=1e-10)
+    weights = torch.linspace(-1, 1, y_ref.numel(), dtype=torch.float64).reshape(y_ref.shape)
+    loss = (packing.unpack(y) * weights).sum() + states[1].sum() - 2 * states[0].sum()
+    loss_ref = (y_ref * weights).sum() + states_ref[1].sum() - 2 * states_ref[0].sum()
+    inputs = [x, *params, *(initial or ())]
+    for g, g_ref in zip(torch.autograd.grad(loss, inputs), torch.autograd.grad(loss_ref, inputs)):
+        torch.testing.assert_close(g, g_ref, atol=1e-10, rtol=1e-8)
+
+
+def test_decoder_without_input_matches_reference(kernel):
+    """A decoder: no input features, only the bias before the recurrence, initial state from encoders."""
+    _, lengths, (_, W_re, b), initial = tiny_problem()
+    W = torch.zeros(0, W_re.shape[1], dtype=torch.float64)
+    packing = Packing.of(lengths)
+    y, _ = lstm_forward(torch.zeros(packing.frames, 0, dtype=torch.float64), packing, (W, W_re, b), False, initial)
+    y_ref, _ = reference_lstm(torch.zeros(5, 5, 0, dtype=torch.float64), lengths, W, W_re, b, False, initial)
+    torch.testing.assert_close(packing.unpack(y), y_ref, atol=1e-12, rtol=1e-10)
+    grads = torch.autograd.grad(packing.unpack(y).sum(), [W_re, b, *initial])
+    grads_ref = torch.autograd.grad(y_ref.sum(), [W_re, b, *initial])
     for g, g_ref in zip(grads, grads_ref):
         torch.testing.assert_close(g, g_ref, atol=1e-10, rtol=1e-8)
 
 
-def test_padded_outputs_are_exactly_zero():
-    x, lengths, params, _ = tiny_problem()
-    for backward in (False, True):
-        y, _ = lstm_forward(x, lengths, tuple(params), backward)
-        assert torch.all(y[1, 1:] == 0) and torch.all(y[2, 3:] == 0)
+def test_float32_kernels_agree_with_each_other(monkeypatch):
+    x, lengths, params, _ = tiny_problem(n_in=7, n=33, lengths=(40, 1, 17, 40, 39, 2))
+    packing = Packing.of(lengths)
+    inputs = [packing.pack(x).float().detach().requires_grad_(), *(p.float().detach().requires_grad_()
+                                                                  for p in params)]
+    results = []
+    for use_native in (True, False):
+        monkeypatch.setattr(lstm, "uses_native", lambda t, use_native=use_native: use_native and native.load())
+        y, (h, c) = lstm_forward(inputs[0], packing, tuple(inputs[1:]), True)
+        results.append([y, h, c, *torch.autograd.grad(y.square().sum() + c.sum(), inputs)])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-def test_reverse_within_length_reverses_valid_frames_only():
-    x = torch.arange(8.0).reshape(2, 4, 1)
-    got = reverse_within_length(x, torch.tensor([4, 2]))[..., 0]
-    assert got.tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]
+def test_packing_round_trip_orders_frames_time_major_longest_first():
+    packing = Packing.of(torch.tensor([2, 3, 1]))
+    assert packing.sizes == (3, 2, 1)
+    assert packing.seq.tolist() == [1, 0, 2, 1, 0, 1] and packing.step.tolist() == [0, 0, 0, 1, 1, 2]
+    padded = torch.arange(9.0).reshape(3, 3, 1)
+    unpacked = packing.unpack(packing.pack(padded))[..., 0]
+    assert unpacked.tolist() == [[0, 1, 0], [3, 4, 5], [6, 0, 0]]
+    states = torch.tensor([[10.0], [20.0], [30.0]])
+    assert packing.to_rows(states)[:, 0].tolist() == [20, 10, 30]
+    assert torch.equal(packing.from_rows(packing.to_rows(states)), states)

@@ -53,7 +53,7 @@ def compare_with_ort(graph, params, target_lengths=None):
         tl = None if target_lengths is None else torch.tensor(target_lengths)
         with torch.no_grad():
             ctx = torch_model(torch.from_numpy(x), torch.from_numpy(lens).long(), tl)
-        got = (ctx.logits["output"] if kind == "logits" else ctx.values["output"]).numpy()
+        got = ctx.padded("output", logits=kind == "logits").numpy()
         out_lens = lens if target_lengths is None else np.asarray(target_lengths)
         for b, n in enumerate(out_lens):
             np.testing.assert_allclose(got[b, :n], expected[b, :n], atol=1e-5, rtol=0)

@@ -1,0 +1,57 @@
+"""The CPU LSTM kernel (lstm.cpp), compiled on first use and cached, as RETURNN does with NativeLstm2.
+
+The build takes about half a minute once per machine, torch version and source; later runs load the
+cached library in milliseconds. Without a C++ compiler, training falls back to the portable kernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("lstm.cpp")
+DISABLE = "NETC_NATIVE_LSTM"  # set to 0 to use the portable kernel
+
+
+def cache_dir() -> Path:
+    """`$NETC_CACHE_DIR` or `~/.cache/netc`, then one folder per source, torch and Python version."""
+    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), torch.__version__.encode(), sys.version.encode(),
+                                     platform.machine().encode()])).hexdigest()[:16]
+    root = Path(os.environ.get("NETC_CACHE_DIR") or Path.home() / ".cache" / "netc")
+    return root / "native" / f"lstm-{key}"
+
+
+def load() -> bool:
+    """Make `torch.ops.netc.lstm_forward/backward` available; False (with a warning) if it cannot be built."""
+    if os.environ.get(DISABLE, "1") == "0":
+        return False
+    if hasattr(torch.ops.netc, "lstm_forward"):
+        return True
+    directory = cache_dir()
+    library = directory / "netc_lstm.so"
+    try:
+        if library.exists():
+            torch.ops.load_library(str(library))
+        else:
+            build(directory)
+    except Exception as error:  # whatever stops the build (no compiler, no ninja, ...): use the portable kernel
+        warnings.warn(f"the native LSTM kernel could not be built ({type(error).__name__}: {error}); training "
+                      f"uses the portable kernel, slower on small layers. Install a C++ compiler (g++) to fix.",
+                      stacklevel=2)
+        return False
+    return True
+
+
+def build(directory: Path) -> None:
+    from torch.utils import cpp_extension  # imports setuptools: only when a build is needed
+
+    directory.mkdir(parents=True, exist_ok=True)
+    print(f"netc: building the native LSTM kernel in {directory} (once)", file=sys.stderr, flush=True)
+    cpp_extension.load(name="netc_lstm", sources=[str(SOURCE)], build_directory=str(directory),
+                       extra_cflags=["-O3"], is_python_module=False, verbose=False)
