@@ -26,14 +26,13 @@ def portable_forward(xproj: torch.Tensor, W_re: torch.Tensor, h0: torch.Tensor, 
                      sizes: Sequence[int], backward: bool) -> tuple[torch.Tensor, ...]:
     """What `netc::lstm_forward` computes: y, final h, final c, then gates, c_prev, tanh(c), h_prev for backward."""
     frames, n = xproj.shape[0], W_re.shape[0]
-    gates = xproj.new_empty(frames, 4 * n)
+    gates = xproj.clone()  # x W + b; the recurrent product is added step by step
     y, tanh_c, c_prev, h_prev = (xproj.new_empty(frames, n) for _ in range(4))
     h, c = h0.clone(), c0.clone()
     for t, first in ordered_steps(sizes, backward):
         rows, k = slice(first, first + sizes[t]), sizes[t]
         h_prev[rows], c_prev[rows] = h[:k], c[:k]
-        g = gates[rows]
-        torch.addmm(xproj[rows], h_prev[rows], W_re, out=g)
+        g = gates[rows].addmm_(h_prev[rows], W_re)
         g[:, :n].tanh_()
         g[:, n:].sigmoid_()
         j, i, f, o = g.split(n, dim=1)
@@ -48,7 +47,7 @@ def portable_backward(grad_y: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.
                       gates: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor, h_prev: torch.Tensor,
                       sizes: Sequence[int], backward: bool) -> tuple[torch.Tensor, ...]:
     """What `netc::lstm_backward` computes: gradients of xproj, W_re, h0 and c0."""
-    n = W_re.shape[0]
+    n, W_re_t = W_re.shape[0], W_re.t().contiguous()
     grad_gates = torch.empty_like(gates)
     dh, dc = grad_h.clone(), grad_c.clone()
     for t, first in reversed(ordered_steps(sizes, backward)):
@@ -60,7 +59,7 @@ def portable_backward(grad_y: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.
         torch.cat([d_cell * i * (1 - j * j), d_cell * j * i * (1 - i), d_cell * c_prev[rows] * f * (1 - f),
                    d_out * tc * o * (1 - o)], dim=1, out=grad_gates[rows])
         dc[:k] = d_cell * f
-        dh[:k] = grad_gates[rows] @ W_re.t()
+        torch.mm(grad_gates[rows], W_re_t, out=dh[:k])
     return grad_gates, h_prev.t() @ grad_gates, dh, dc
 
 

@@ -37,19 +37,17 @@ inline T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
-// rows k of `out` = `bias` rows + h (k x n) @ W (n x 4n), W contiguous.
+// k rows of gates (holding x W + b) += h (k x n) @ W (n x 4n), W contiguous.
 template <typename T>
-void recurrent_product(Tensor& out, const Tensor& bias, const Tensor& h, const Tensor& W, int64_t k, int64_t n) {
+void add_recurrent_product(Tensor& gates, const Tensor& h, const Tensor& W, int64_t k, int64_t n) {
   if (k * n * 4 * n >= kSmallStep) {
-    at::addmm_out(out, bias, h, W);
+    gates.addmm_(h, W);
     return;
   }
   const int64_t n4 = 4 * n;
-  T* o = out.data_ptr<T>();
-  const T* b = bias.data_ptr<T>();
+  T* o = gates.data_ptr<T>();
   const T* x = h.data_ptr<T>();
   const T* w = W.data_ptr<T>();
-  std::memcpy(o, b, k * n4 * sizeof(T));
   for (int64_t r = 0; r < k; ++r)
     for (int64_t u = 0; u < n; ++u) {
       const T value = x[r * n + u];
@@ -57,23 +55,25 @@ void recurrent_product(Tensor& out, const Tensor& bias, const Tensor& h, const T
     }
 }
 
-// dh (k x n) = grad_gates (k x 4n) @ W^T, W (n x 4n) contiguous.
+// dh (k x n) = grad_gates (k x 4n) @ W^T, given W^T (4n x n) contiguous.
 template <typename T>
-void state_gradient(Tensor& dh, const Tensor& grad_gates, const Tensor& W, int64_t k, int64_t n) {
+void state_gradient(Tensor& dh, const Tensor& grad_gates, const Tensor& W_t, int64_t k, int64_t n) {
   if (k * n * 4 * n >= kSmallStep) {
-    at::mm_out(dh, grad_gates, W.t());
+    at::mm_out(dh, grad_gates, W_t);
     return;
   }
   const int64_t n4 = 4 * n;
   T* d = dh.data_ptr<T>();
   const T* g = grad_gates.data_ptr<T>();
-  const T* w = W.data_ptr<T>();
-  for (int64_t r = 0; r < k; ++r)
-    for (int64_t u = 0; u < n; ++u) {
-      T sum = 0;
-      for (int64_t col = 0; col < n4; ++col) sum += g[r * n4 + col] * w[u * n4 + col];
-      d[r * n + u] = sum;
+  const T* w = W_t.data_ptr<T>();
+  for (int64_t r = 0; r < k; ++r) {
+    T* row = d + r * n;
+    for (int64_t u = 0; u < n; ++u) row[u] = 0;
+    for (int64_t col = 0; col < n4; ++col) {
+      const T value = g[r * n4 + col];
+      for (int64_t u = 0; u < n; ++u) row[u] += value * w[col * n + u];
     }
+  }
 }
 
 // Gates j, i, f, o of k rows: tanh on j, sigmoid on i, f, o, in place.
@@ -105,19 +105,19 @@ void tanh_into(Tensor& out, const Tensor& in, int64_t k, int64_t n) {
 
 // Returns y, final h, final c, and for the backward pass: activated gates, c_prev, tanh(c), h_prev (packed).
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
-    const Tensor& xproj_in, const Tensor& W_re_in, const Tensor& h0, const Tensor& c0, c10::IntArrayRef sizes,
+    const Tensor& xproj, const Tensor& W_re_in, const Tensor& h0, const Tensor& c0, c10::IntArrayRef sizes,
     bool backward) {
-  const Tensor xproj = xproj_in.contiguous(), W_re = W_re_in.contiguous();
+  const Tensor W_re = W_re_in.contiguous();
   const int64_t frames = xproj.size(0), n = W_re.size(0), steps = static_cast<int64_t>(sizes.size());
-  Tensor gates = at::empty({frames, 4 * n}, xproj.options());
-  Tensor y = at::empty({frames, n}, xproj.options());
-  Tensor tanh_c = at::empty({frames, n}, xproj.options());
-  Tensor c_prev = at::empty({frames, n}, xproj.options());
-  Tensor h_prev = at::empty({frames, n}, xproj.options());
+  Tensor gates = xproj.clone(at::MemoryFormat::Contiguous);  // x W + b; the recurrent product is added
+  Tensor y = at::empty({frames, n}, gates.options());
+  Tensor tanh_c = at::empty({frames, n}, gates.options());
+  Tensor c_prev = at::empty({frames, n}, gates.options());
+  Tensor h_prev = at::empty({frames, n}, gates.options());
   Tensor h = h0.contiguous().clone();
   Tensor c = c0.contiguous().clone();
   const std::vector<int64_t> offsets = offsets_of(sizes);
-  AT_DISPATCH_FLOATING_TYPES(xproj.scalar_type(), "netc_lstm_forward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "netc_lstm_forward", [&] {
     scalar_t* h_ptr = h.data_ptr<scalar_t>();
     scalar_t* c_ptr = c.data_ptr<scalar_t>();
     for (int64_t s = 0; s < steps; ++s) {
@@ -126,7 +126,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
       Tensor hp = h_prev.narrow(0, first, k), g = gates.narrow(0, first, k), tc = tanh_c.narrow(0, first, k);
       std::memcpy(hp.data_ptr<scalar_t>(), h_ptr, k * n * sizeof(scalar_t));
       std::memcpy(c_prev.data_ptr<scalar_t>() + first * n, c_ptr, k * n * sizeof(scalar_t));
-      recurrent_product<scalar_t>(g, xproj.narrow(0, first, k), hp, W_re, k, n);
+      add_recurrent_product<scalar_t>(g, hp, W_re, k, n);
       activate_gates<scalar_t>(g, k, n);
       const scalar_t* g_ptr = g.data_ptr<scalar_t>();
       for (int64_t r = 0; r < k; ++r) {
@@ -151,8 +151,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
 std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
     const Tensor& grad_y_in, const Tensor& grad_h, const Tensor& grad_c, const Tensor& W_re_in, const Tensor& gates,
     const Tensor& c_prev, const Tensor& tanh_c, const Tensor& h_prev, c10::IntArrayRef sizes, bool backward) {
-  const Tensor grad_y = grad_y_in.contiguous(), W_re = W_re_in.contiguous();
-  const int64_t frames = gates.size(0), n = W_re.size(0), steps = static_cast<int64_t>(sizes.size());
+  const Tensor grad_y = grad_y_in.contiguous(), W_re_t = W_re_in.t().contiguous();
+  const int64_t frames = gates.size(0), n = W_re_in.size(0), steps = static_cast<int64_t>(sizes.size());
   Tensor grad_gates = at::empty({frames, 4 * n}, gates.options());
   Tensor dh = grad_h.contiguous().clone();
   Tensor dc = grad_c.contiguous().clone();
@@ -183,7 +183,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
         }
       }
       Tensor dh_rows = dh.narrow(0, 0, k);
-      state_gradient<scalar_t>(dh_rows, grad_gates.narrow(0, first, k), W_re, k, n);
+      state_gradient<scalar_t>(dh_rows, grad_gates.narrow(0, first, k), W_re_t, k, n);
     }
   });
   return {grad_gates, at::mm(h_prev.t(), grad_gates), dh, dc};
