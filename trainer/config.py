@@ -37,7 +37,7 @@ class TrainConfig:
     newbob_relative_error_threshold: float = -0.01
     newbob_error_threshold: float = -0.01
     newbob_multi_num_epochs: int = 5
-    newbob_multi_update_interval: int = 1
+    newbob_multi_update_interval: int | None = None  # RETURNN's default: newbob_multi_num_epochs
     min_learning_rate: float = 0.0
     learning_rate_file: str | None = None
     model: str = "model"
@@ -75,11 +75,11 @@ def read_train_config(doc: Document) -> TrainConfig:
     fields = {name: get(name, type(getattr(defaults, name)), getattr(defaults, name))
               for name in ("num_epochs", "batch_size", "learning_rate", "optimizer_epsilon", "gradient_clip",
                            "gradient_clip_global_norm", "learning_rate_decay", "newbob_relative_error_threshold",
-                           "newbob_error_threshold", "newbob_multi_num_epochs", "newbob_multi_update_interval",
-                           "min_learning_rate", "model", "save_interval", "target", "random_seed", "device",
-                           "use_normalized_loss")}
+                           "newbob_error_threshold", "newbob_multi_num_epochs", "min_learning_rate", "model",
+                           "save_interval", "target", "random_seed", "device", "use_normalized_loss")}
     fields.update(
         max_seqs=get("max_seqs", int, None), max_seq_length=get("max_seq_length", int, None),
+        newbob_multi_update_interval=get("newbob_multi_update_interval", int, None),
         batching=read_ordering(get), learning_rates=tuple(get("learning_rates", list, [])),
         learning_rate_control=get.choice("learning_rate_control", LR_CONTROLS, "constant"),
         learning_rate_file=get("learning_rate_file", str, None), start_epoch=read_start_epoch(get),

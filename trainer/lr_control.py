@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class LrControl:
         if previous is None:
             return c.learning_rate
         lr = float(previous["lr"])
-        if c.learning_rate_control != "constant" and self.should_decay(epoch - 1):
+        if c.learning_rate_control != "constant" and self.should_decay(epoch):
             lr = max(lr * c.learning_rate_decay, c.min_learning_rate)
         return lr
 
@@ -46,30 +47,31 @@ class LrControl:
         scores = self.epochs.get(epoch, {}).get("scores", {})
         return scores.get("dev_score", scores.get("train_score"))
 
-    def should_decay(self, last: int) -> bool:
-        """Newbob: compare the last epoch's score with the one before (or windows of epochs)."""
+    def should_decay(self, epoch: int) -> bool:
+        """Newbob, deciding the learning rate of `epoch`: did the score of the epochs before improve enough?"""
         c = self.config
         if c.learning_rate_control == "newbob_multi_epoch":
-            return self.multi_epoch_decay(last)
-        new, old = self.score(last), self.score(last - 1)
+            return self.multi_epoch_decay(epoch)
+        new, old = self.score(epoch - 1), self.score(epoch - 2)
         if new is None or old is None:
             return False
         if c.learning_rate_control == "newbob_abs":
             return new - old > c.newbob_error_threshold
-        return (new - old) / abs(new) > c.newbob_relative_error_threshold if new != 0 else False
+        return relative_change(old, new) > c.newbob_relative_error_threshold
 
-    def multi_epoch_decay(self, last: int) -> bool:
-        """Every `update_interval` epochs: mean score of the last N epochs vs the N before, relative."""
+    def multi_epoch_decay(self, epoch: int) -> bool:
+        """RETURNN's NewbobMultiEpoch: at epochs 1, 1+k, 1+2k, ... (k = update interval, default N), the mean
+        relative change between consecutive scores of the last N+1 epochs before `epoch`."""
         c = self.config
-        n = c.newbob_multi_num_epochs
-        if last % c.newbob_multi_update_interval != 0:
+        interval = c.newbob_multi_update_interval or c.newbob_multi_num_epochs
+        if interval > 1 and epoch % interval != 1:
             return False
-        recent = [self.score(e) for e in range(last - n + 1, last + 1)]
-        before = [self.score(e) for e in range(last - 2 * n + 1, last - n + 1)]
-        if None in recent or None in before:
+        last = sorted(e for e in self.epochs if e < epoch)[-(c.newbob_multi_num_epochs + 1):]
+        scores = [self.score(e) for e in last]
+        if len(scores) < 2 or None in scores:
             return False
-        new, old = sum(recent) / n, sum(before) / n  # type: ignore[arg-type]
-        return (new - old) / abs(new) > c.newbob_relative_error_threshold if new != 0 else False
+        changes = [relative_change(old, new) for old, new in zip(scores, scores[1:])]
+        return sum(changes) / len(changes) > c.newbob_relative_error_threshold
 
     def state(self) -> dict[str, Any]:
         return {"epochs": {int(e): {"lr": float(v["lr"]), "scores": dict(v["scores"])}
@@ -78,6 +80,13 @@ class LrControl:
     def load_state(self, state: dict[str, Any]) -> None:
         self.epochs = {int(e): {"lr": float(v["lr"]), "scores": dict(v["scores"])}
                        for e, v in state["epochs"].items()}
+
+
+def relative_change(old: float, new: float) -> float:
+    """RETURNN's relative error `(new - old) / |new|`; a new score of 0 is an improvement (or no change)."""
+    if new == 0:
+        return 0.0 if old == 0 else -math.inf
+    return (new - old) / abs(new)
 
 
 def write_lr_file(path: str, control: LrControl) -> None:

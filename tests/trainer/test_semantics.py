@@ -30,12 +30,18 @@ def write_config(tmp_path, **keys):
     return str(path)
 
 
-def newbob(scores, kind="newbob"):
-    control = LrControl(TrainConfig(learning_rate=0.01, learning_rate_control=kind))
+def newbob_rates(scores, kind="newbob", **keys):
+    """The learning rate of every epoch, and of the one after the last score."""
+    control = LrControl(TrainConfig(learning_rate=0.01, learning_rate_control=kind, **keys))
+    rates = []
     for epoch, score in enumerate(scores, 1):
-        control.lr(epoch)
+        rates.append(control.lr(epoch))
         control.record(epoch, {"dev_score": score, "train_score": 5.0})
-    return control.lr(len(scores) + 1)
+    return [*rates, control.lr(len(scores) + 1)]
+
+
+def newbob(scores, kind="newbob"):
+    return newbob_rates(scores, kind)[-1]
 
 
 def test_newbob_documented_decisions():
@@ -44,6 +50,23 @@ def test_newbob_documented_decisions():
     assert newbob([1.99, 1.9], "newbob_abs") == pytest.approx(0.01)  # -0.09 is below the -0.01 threshold
     assert newbob([1.99, 1.985], "newbob_abs") == pytest.approx(0.005)
     assert newbob([1.99, 1.985], "constant") == pytest.approx(0.01)
+
+
+MULTI_EPOCH_SCORES = [2.0, 1.8, 1.7, 1.69, 1.688, 1.687, 1.6, 1.5, 1.49, 1.489, 1.4889, 1.48888]
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    ({}, [0.01] * 13),
+    ({"newbob_multi_num_epochs": 3}, [0.01] * 6 + [0.005] * 6 + [0.0025]),
+    ({"newbob_multi_num_epochs": 3, "newbob_multi_update_interval": 1},
+     [0.01] * 6 + [0.005] * 5 + [0.0025, 0.00125]),
+    ({"newbob_multi_num_epochs": 2, "newbob_multi_update_interval": 2, "min_learning_rate": 0.004},
+     [0.01] * 6 + [0.005] * 4 + [0.004] * 3),
+])
+def test_newbob_multi_epoch_decides_as_returnn(keys, expected):
+    """Expected rates computed with RETURNN 1.20261022's NewbobMultiEpoch (learning_rate 0.01, the same
+    dev scores): decisions only at epochs 1, 1+k, ...; mean relative change over the last N+1 epochs."""
+    assert newbob_rates(MULTI_EPOCH_SCORES, "newbob_multi_epoch", **keys) == pytest.approx(expected)
 
 
 def test_learning_rate_file_round_trip(tmp_path):
