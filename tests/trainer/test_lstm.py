@@ -5,6 +5,11 @@ Float64 and autograd on the reference side; the kernels' hand-written backward p
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from netc.trainer import lstm, native
@@ -109,3 +114,25 @@ def test_packing_round_trip_orders_frames_time_major_longest_first():
     states = torch.tensor([[10.0], [20.0], [30.0]])
     assert packing.to_rows(states)[:, 0].tolist() == [20, 10, 30]
     assert torch.equal(packing.from_rows(packing.to_rows(states)), states)
+
+
+def test_without_a_compiler_training_warns_and_uses_the_portable_kernel(tmp_path):
+    """No C++ compiler (CXX is `false`) and an empty kernel cache: a warning that says how to fix it, and the
+    same training result as the native kernel's run."""
+    net = {"lstm": {"class": "rec", "n_out": 3, "direction": -1},
+           "output": {"class": "softmax", "loss": "ce", "from": "lstm"}}
+    config = {"train": {"class": "DummyDataset", "input_dim": 2, "output_dim": 3, "num_seqs": 4, "seq_len": 5},
+              "network": net, "num_epochs": 2, "learning_rate": 0.1}
+    lines = {}
+    for name, env in (("native", {}), ("no compiler", {"CXX": "false", "NETC_CACHE_DIR": str(tmp_path / "cache")})):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(config | {"model": str(tmp_path / name / "model")}))
+        result = subprocess.run([sys.executable, "-m", "netc", "train", str(path)], capture_output=True, text=True,
+                                env=os.environ | env)
+        assert result.returncode == 0, result.stderr
+        lines[name] = [line for line in result.stdout.splitlines() if line.startswith("epoch")]
+        if name == "no compiler":
+            assert "the native LSTM kernel could not be built" in result.stderr
+            assert "Install a C++ compiler (g++)" in result.stderr
+    assert [line.split(" elapsed")[0] for line in lines["no compiler"]] == \
+        [line.split(" elapsed")[0] for line in lines["native"]]

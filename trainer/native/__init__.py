@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,10 +22,14 @@ DISABLE = "NETC_NATIVE_LSTM"  # set to 0 to use the portable kernel
 
 
 def cache_dir() -> Path:
-    """`$NETC_CACHE_DIR` or `~/.cache/netc`, then one folder per source, torch and Python version."""
+    """`$NETC_CACHE_DIR` or `~/.cache/netc` (else the temp folder), one folder per source, torch and Python."""
     key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), torch.__version__.encode(), sys.version.encode(),
                                      platform.machine().encode()])).hexdigest()[:16]
     root = Path(os.environ.get("NETC_CACHE_DIR") or Path.home() / ".cache" / "netc")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        root = Path(tempfile.gettempdir()) / f"netc-cache-{os.getuid()}"
     return root / "native" / f"lstm-{key}"
 
 
@@ -49,9 +55,15 @@ def load() -> bool:
 
 
 def build(directory: Path) -> None:
+    """Compile into `directory/build` and load; the library then appears under its cached name atomically,
+    so a process starting meanwhile (another torchrun rank) never loads a half-written file."""
     from torch.utils import cpp_extension  # imports setuptools: only when a build is needed
 
-    directory.mkdir(parents=True, exist_ok=True)
+    build_dir = directory / "build"
+    build_dir.mkdir(parents=True, exist_ok=True)
     print(f"netc: building the native LSTM kernel in {directory} (once)", file=sys.stderr, flush=True)
-    cpp_extension.load(name="netc_lstm", sources=[str(SOURCE)], build_directory=str(directory),
-                       extra_cflags=["-O3"], is_python_module=False, verbose=False)
+    built = cpp_extension.load(name="netc_lstm", sources=[str(SOURCE)], build_directory=str(build_dir),
+                               extra_cflags=["-O3"], is_python_module=False, verbose=False)
+    temporary = directory / f".netc_lstm.so.{os.getpid()}"
+    shutil.copyfile(built, temporary)
+    os.replace(temporary, directory / "netc_lstm.so")
