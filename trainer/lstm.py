@@ -1,13 +1,13 @@
 """The LSTM of netdict.md section 5 on packed batches, with a hand-written backward pass.
 
-Parameters stay in RETURNN's layout and gate order (j, i, f, o). The input projection `x W + b` is
-one matrix product over all frames of the batch (padded frames are never computed); the recurrence
-runs step by step over the packed frames, so the sequences active at a step are the first state
-rows, a finished sequence keeps its final state and a backward layer starts every sequence at its
-own last frame. The gradient of `W_re` is one matrix product over all frames after the loop, not
-one small product per step. Two kernels compute the same thing: the native one (native/lstm.cpp)
-for CPU tensors, and a portable one built from torch operations for other devices, or where no C++
-compiler is available.
+Parameters stay in RETURNN's layout and gate order (j, i, f, o). The input projection `x W + b` is one
+matrix product over all frames of the batch (padded frames are never computed), written straight into
+the buffer where the recurrence adds its products. The recurrence runs step by step over the packed
+frames, so the sequences active at a step are the first state rows, a finished sequence keeps its final
+state and a backward layer starts every sequence at its own last frame. The gradient of `W_re` is one
+matrix product over all frames after the loop, not one small product per step. Two kernels compute the
+same thing: the native one (native/lstm.cpp) for CPU tensors, and a portable one built from torch
+operations for other devices, or where no C++ compiler is available.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from .packing import Packing
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-def portable_forward(xproj: torch.Tensor, W_re: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
+def portable_forward(gates: torch.Tensor, W_re: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor,
                      sizes: Sequence[int], backward: bool) -> tuple[torch.Tensor, ...]:
-    """What `netc::lstm_forward` computes: y, final h, final c, then gates, c_prev, tanh(c), h_prev for backward."""
-    frames, n = xproj.shape[0], W_re.shape[0]
-    gates = xproj.clone()  # x W + b; the recurrent product is added step by step
-    y, tanh_c, c_prev, h_prev = (xproj.new_empty(frames, n) for _ in range(4))
+    """What `netc::lstm_forward` computes: y, final h, final c, then c_prev, tanh(c), h_prev for backward.
+
+    `gates` holds x W + b; the recurrent products are added in place and the activated gates left there.
+    """
+    frames, n = gates.shape[0], W_re.shape[0]
+    y, tanh_c, c_prev, h_prev = (gates.new_empty(frames, n) for _ in range(4))
     h, c = h0.clone(), c0.clone()
     for t, first in ordered_steps(sizes, backward):
         rows, k = slice(first, first + sizes[t]), sizes[t]
@@ -40,13 +42,13 @@ def portable_forward(xproj: torch.Tensor, W_re: torch.Tensor, h0: torch.Tensor, 
         torch.tanh(c[:k], out=tanh_c[rows])
         torch.mul(o, tanh_c[rows], out=y[rows])
         h[:k] = y[rows]
-    return y, h, c, gates, c_prev, tanh_c, h_prev
+    return y, h, c, c_prev, tanh_c, h_prev
 
 
 def portable_backward(grad_y: torch.Tensor, grad_h: torch.Tensor, grad_c: torch.Tensor, W_re: torch.Tensor,
                       gates: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor, h_prev: torch.Tensor,
                       sizes: Sequence[int], backward: bool) -> tuple[torch.Tensor, ...]:
-    """What `netc::lstm_backward` computes: gradients of xproj, W_re, h0 and c0."""
+    """What `netc::lstm_backward` computes: gradients of the gate pre-activations, W_re, h0 and c0."""
     n, W_re_t = W_re.shape[0], W_re.t().contiguous()
     grad_gates = torch.empty_like(gates)
     dh, dc = grad_h.clone(), grad_c.clone()
@@ -77,29 +79,33 @@ def uses_native(x: torch.Tensor) -> bool:
 
 
 class PackedLstm(torch.autograd.Function):
-    """y, final h, final c of the recurrence over packed `xproj [frames, 4n]` from state rows `h0, c0`."""
+    """y, final h, final c of an LSTM layer over packed `x [frames, F]` from state rows `h0, c0`."""
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, xproj: torch.Tensor, W_re: torch.Tensor,  # noqa: D102
-                h0: torch.Tensor, c0: torch.Tensor, sizes: tuple[int, ...], backward: bool) -> tuple[torch.Tensor, ...]:
-        run = torch.ops.netc.lstm_forward if uses_native(xproj) else portable_forward
-        y, h, c, *saved = run(xproj.contiguous(), W_re, h0.contiguous(), c0.contiguous(), list(sizes), backward)
-        ctx.save_for_backward(W_re, *saved)
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, W: torch.Tensor,  # noqa: D102
+                W_re: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, sizes: tuple[int, ...],
+                backward: bool) -> tuple[torch.Tensor, ...]:
+        gates = torch.addmm(b, x, W)  # a decoder's W has no rows: the bias alone
+        run = torch.ops.netc.lstm_forward if uses_native(gates) else portable_forward
+        y, h, c, *saved = run(gates, W_re, h0.contiguous(), c0.contiguous(), list(sizes), backward)
+        ctx.save_for_backward(x, W, W_re, gates, *saved)
         ctx.sizes, ctx.backward, ctx.states = sizes, backward, h0.shape[0]
         return y, h, c
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad_y: torch.Tensor | None,  # noqa: D102
                  grad_h: torch.Tensor | None, grad_c: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
-        W_re, gates, c_prev, tanh_c, h_prev = ctx.saved_tensors
+        x, W, W_re, gates, c_prev, tanh_c, h_prev = ctx.saved_tensors
         frames, states, n = gates.shape[0], ctx.states, W_re.shape[0]
         grad_y = grad_y if grad_y is not None else gates.new_zeros(frames, n)
         grad_h = grad_h if grad_h is not None else gates.new_zeros(states, n)
         grad_c = grad_c if grad_c is not None else gates.new_zeros(states, n)
         run = torch.ops.netc.lstm_backward if uses_native(gates) else portable_backward
-        grads = run(grad_y.contiguous(), grad_h.contiguous(), grad_c.contiguous(), W_re, gates, c_prev, tanh_c,
-                    h_prev, list(ctx.sizes), ctx.backward)
-        return (*grads, None, None)
+        grad_gates, grad_W_re, grad_h0, grad_c0 = run(
+            grad_y.contiguous(), grad_h.contiguous(), grad_c.contiguous(), W_re, gates, c_prev, tanh_c, h_prev,
+            list(ctx.sizes), ctx.backward)
+        grad_x = grad_gates @ W.t() if ctx.needs_input_grad[0] else None
+        return grad_x, x.t() @ grad_gates, grad_W_re, grad_gates.sum(dim=0), grad_h0, grad_c0, None, None
 
 
 def lstm_forward(x: torch.Tensor, packing: Packing, params: tuple[torch.Tensor, ...], backward: bool,
@@ -109,11 +115,9 @@ def lstm_forward(x: torch.Tensor, packing: Packing, params: tuple[torch.Tensor, 
     Final states: forward after frame len-1, backward after frame 0. A decoder passes `x` with 0 features.
     """
     W, W_re, b = params
-    n = W_re.shape[0]
-    xproj = torch.addmm(b, x, W) if W.shape[0] else b.expand(packing.frames, 4 * n)
     if initial is None:
-        h0 = c0 = x.new_zeros(len(packing.lengths), n)
+        h0 = c0 = x.new_zeros(len(packing.lengths), W_re.shape[0])
     else:
         h0, c0 = (packing.to_rows(s) for s in initial)
-    y, h, c = PackedLstm.apply(xproj, W_re, h0, c0, packing.sizes, backward)
+    y, h, c = PackedLstm.apply(x, W, W_re, b, h0, c0, packing.sizes, backward)
     return y, (packing.from_rows(h), packing.from_rows(c))

@@ -2,7 +2,8 @@
 //
 // Packed: frames time-major without padding; step t holds the sizes[t] sequences longer than t,
 // longest first, so the active sequences of every step are a prefix of the state rows. Gates are
-// in RETURNN's order j, i, f, o; xproj = x W + b is computed outside (one GEMM over all frames).
+// in RETURNN's order j, i, f, o. The caller passes `gates` holding x W + b (one GEMM over all frames);
+// the forward pass adds the recurrent products into it and leaves the activated gates there.
 // A backward layer walks the steps from the last to the first: a sequence starts at its own last
 // frame because its rows stay untouched (at the initial state) until it becomes active.
 #include <ATen/ATen.h>
@@ -103,13 +104,13 @@ void tanh_into(Tensor& out, const Tensor& in, int64_t k, int64_t n) {
   for (int64_t e = 0; e < k * n; ++e) o[e] = std::tanh(x[e]);
 }
 
-// Returns y, final h, final c, and for the backward pass: activated gates, c_prev, tanh(c), h_prev (packed).
-std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
-    const Tensor& xproj, const Tensor& W_re_in, const Tensor& h0, const Tensor& c0, c10::IntArrayRef sizes,
-    bool backward) {
+// Returns y, final h, final c, and for the backward pass: c_prev, tanh(c), h_prev (packed). `gates` is
+// overwritten with the activated gates, also needed by the backward pass.
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
+    Tensor gates, const Tensor& W_re_in, const Tensor& h0, const Tensor& c0, c10::IntArrayRef sizes, bool backward) {
+  TORCH_CHECK(gates.is_contiguous(), "netc::lstm_forward: gates must be contiguous");
   const Tensor W_re = W_re_in.contiguous();
-  const int64_t frames = xproj.size(0), n = W_re.size(0), steps = static_cast<int64_t>(sizes.size());
-  Tensor gates = xproj.clone(at::MemoryFormat::Contiguous);  // x W + b; the recurrent product is added
+  const int64_t frames = gates.size(0), n = W_re.size(0), steps = static_cast<int64_t>(sizes.size());
   Tensor y = at::empty({frames, n}, gates.options());
   Tensor tanh_c = at::empty({frames, n}, gates.options());
   Tensor c_prev = at::empty({frames, n}, gates.options());
@@ -144,10 +145,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
       std::memcpy(h_ptr, y_ptr, k * n * sizeof(scalar_t));
     }
   });
-  return {y, h, c, gates, c_prev, tanh_c, h_prev};
+  return {y, h, c, c_prev, tanh_c, h_prev};
 }
 
-// Gradients of xproj, W_re, h0 and c0 from those of y, the final h and the final c.
+// Gradients of the gate pre-activations, W_re, h0 and c0 from those of y, the final h and the final c.
 std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
     const Tensor& grad_y_in, const Tensor& grad_h, const Tensor& grad_c, const Tensor& W_re_in, const Tensor& gates,
     const Tensor& c_prev, const Tensor& tanh_c, const Tensor& h_prev, c10::IntArrayRef sizes, bool backward) {
