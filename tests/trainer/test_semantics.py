@@ -157,3 +157,11 @@ def test_unused_config_keys_and_dataset_options_are_reported(tmp_path):
                   "partition_epoch": 2},
         "network": {"output": {"class": "softmax", "loss": "ce"}}, "use_tensorflow": True}))
     assert prepare(str(path)).ignored == ("use_tensorflow", "train.partition_epoch")
+
+
+def test_training_leaves_the_process_floating_point_mode_as_it_was(tmp_path):
+    """Denormals are flushed during training (as TensorFlow does) and representable again afterwards."""
+    tiny = torch.tensor([1e-40])
+    assert float(tiny * 1.0) != 0.0
+    Trainer(prepare(write_config(tmp_path, num_epochs=1)), log=lambda line: None, progress=False).run()
+    assert float(tiny * 1.0) != 0.0
