@@ -1,8 +1,9 @@
 """Valid frames/s of netc's trainer on 3xBLSTM-500 vs hand-written PyTorch loops (ratios from one run).
 
 3 x BLSTM-500, F=40, 1000 classes, ragged lengths 100-200, B=16, forward + backward + Adam.
-Compares: the netc trainer's step, a hand-written padded nn.LSTM loop with in-length reversal,
-and nn.LSTM on pack_padded_sequence; all three with blstm3.json's dropout and L2.
+Compares: the netc trainer's step, a hand-written padded nn.LSTM loop with in-length reversal (torch
+runs it on oneDNN's fused RNN kernel), and nn.LSTM on pack_padded_sequence; all three with blstm3.json's
+dropout and L2. netc and the padded loop take turns step by step.
 Usage: python bench/train.py [--steps 3]
 """
 
@@ -12,6 +13,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,10 @@ def ragged_batches(steps: int, rng: np.random.Generator) -> list[list[HdfSeq]]:
              for b, n in enumerate(rng.integers(100, 201, BATCH))] for k in range(steps + 1)]
 
 
-def bench_netc(batches: list[list[HdfSeq]], directory: Path) -> float:
+Step = Callable[[int], None]  # runs training step k (k = 0 is the warm-up)
+
+
+def netc_step(batches: list[list[HdfSeq]], directory: Path) -> Step:
     """The real trainer step (collate, model, CE, Adam) on an HDF file of the same sequences."""
     seqs = [s for batch in batches for s in batch]
     write_hdf(directory / "data.hdf", seqs, F_IN, {"classes": CLASSES})
@@ -42,7 +47,7 @@ def bench_netc(batches: list[list[HdfSeq]], directory: Path) -> float:
     trainer = Trainer(prepare(str(directory / "c.json")), log=lambda line: None, progress=False)
     corpus, _, _, _ = trainer.setup.epoch("train", 1)
     groups = [np.arange(k * BATCH, (k + 1) * BATCH) for k in range(len(batches))]
-    return timed(lambda k: trainer.train_step(corpus, groups[k]), batches)
+    return lambda k: trainer.train_step(corpus, groups[k])
 
 
 def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -90,7 +95,7 @@ class HandLSTM(torch.nn.Module):
         return self.out(dropout(x))
 
 
-def bench_hand(batches: list[list[HdfSeq]], packed: bool) -> float:
+def hand_step(batches: list[list[HdfSeq]], packed: bool) -> Step:
     model = HandLSTM(packed)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     tensors = []
@@ -112,17 +117,22 @@ def bench_hand(batches: list[list[HdfSeq]], packed: bool) -> float:
         loss.backward()
         optimizer.step()
 
-    return timed(step, batches)
+    return step
 
 
-def timed(step, batches: list[list[HdfSeq]]) -> float:  # noqa: ANN001
-    """Valid frames/s over all steps after the first (warm-up)."""
-    step(0)
-    start = time.perf_counter()
+def interleaved(steps: dict[str, Step], batches: list[list[HdfSeq]]) -> dict[str, float]:
+    """Valid frames/s of each loop over steps 1.., taking turns step by step so that both see the same
+    machine state (a 2-core VM drifts by 10-20% over a minute); step 0 warms each up."""
+    seconds = dict.fromkeys(steps, 0.0)
+    for step in steps.values():
+        step(0)
     for k in range(1, len(batches)):
-        step(k)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step(k)
+            seconds[name] += time.perf_counter() - start
     frames = sum(len(s.features) for batch in batches[1:] for s in batch)
-    return frames / (time.perf_counter() - start)
+    return {name: frames / spent for name, spent in seconds.items()}
 
 
 def main() -> None:
@@ -133,9 +143,10 @@ def main() -> None:
     torch.set_flush_denormal(True)  # as the netc trainer does, so all three run under the same FP mode
     batches = ragged_batches(args.steps, np.random.default_rng(0))
     with tempfile.TemporaryDirectory() as tmp:
-        netc_fps = bench_netc(batches, Path(tmp))
-    padded_fps = bench_hand(batches, packed=False)
-    packed_fps = bench_hand(batches[:2], packed=True)  # one timed step: packing is slow
+        fps = interleaved({"netc": netc_step(batches, Path(tmp)), "padded": hand_step(batches, packed=False)},
+                          batches)
+    netc_fps, padded_fps = fps["netc"], fps["padded"]
+    packed_fps = interleaved({"packed": hand_step(batches[:2], packed=True)}, batches[:2])["packed"]  # slow
     print(f"threads {torch.get_num_threads()}, {args.steps} timed steps of B={BATCH}, lengths 100-200")
     print(f"netc train step        {netc_fps:8.0f} valid frames/s")
     print(f"hand padded + reversal {padded_fps:8.0f} valid frames/s   netc ratio {netc_fps / padded_fps:.2f}x")
