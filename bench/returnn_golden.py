@@ -1,0 +1,73 @@
+"""Write RETURNN's own training trajectory on the 12AX demo (without dropout) as a golden file for the tests.
+
+RETURNN runs twice: with learning rate 0 for one epoch (its checkpoint is the initial parameters), then from
+those parameters with the demo settings for 2 epochs. The file holds both parameter sets (netdict.md section 8
+names, as RETURNN stores them) and the per-epoch scores; tests/trainer/test_returnn_parity.py trains netc from
+the same initial parameters and must reach the same scores and parameters.
+Usage: python bench/returnn_golden.py --returnn /path/to/python-with-returnn -o tests/trainer/data/returnn_12ax.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from train12ax import DEMO
+
+EPOCHS = 2
+NETWORK = {"fw0": {"class": "rec", "unit": "NativeLstm2", "n_out": 10, "from": "data"},
+           "output": {"class": "softmax", "loss": "ce", "from": ["fw0"]}}
+DUMP = """import json, sys, tensorflow as tf
+reader = tf.train.load_checkpoint(sys.argv[1])
+names = [k for k in reader.get_variable_to_shape_map() if k.startswith(("fw0/", "output/")) and "Adam" not in k]
+print(json.dumps({k: reader.get_tensor(k).tolist() for k in sorted(names)}))
+"""
+
+
+def returnn(python: str, directory: Path, name: str, **keys: object) -> str:
+    config = directory / f"{name}.config"
+    values = DEMO | {"network": NETWORK, "task": "train", "use_tensorflow": True, "chunking": "0",
+                     "log_verbosity": 3, "model": str(directory / name / "model")} | keys
+    config.write_text("#!rnn.py\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    env = os.environ | {"DISABLE_CUDA": "1"}  # a CPU run: no CUDA build of the native op even where nvcc exists
+    return subprocess.run([python, "-m", "returnn", str(config)], capture_output=True, text=True, env=env,
+                          check=True).stdout
+
+
+def params(python: str, checkpoint: Path) -> dict:
+    out = subprocess.run([python, "-c", DUMP, str(checkpoint)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--returnn", metavar="PYTHON", required=True)
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        returnn(args.returnn, directory, "init", learning_rate=0.0, num_epochs=1)
+        log = returnn(args.returnn, directory, "train", num_epochs=EPOCHS,
+                      import_model_train_epoch1=str(directory / "init" / "model.001"))
+        version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
+                                  "print(returnn.__version__, tf.__version__)"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        train = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
+        dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
+        golden = {"made_by": f"bench/returnn_golden.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
+                  "config": DEMO | {"network": NETWORK, "num_epochs": EPOCHS},
+                  "epochs": [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
+                              "dev_error": float(d[1])} for t, d in zip(train, dev)],
+                  "initial": params(args.returnn, directory / "init" / "model.001"),
+                  "final": params(args.returnn, directory / "train" / f"model.{EPOCHS:03d}")}
+    Path(args.output).write_text(json.dumps(golden, indent=1) + "\n")
+    print(f"wrote {args.output}: {len(golden['epochs'])} epochs, {len(golden['final'])} parameters")
+
+
+if __name__ == "__main__":
+    main()
