@@ -78,6 +78,14 @@ def uses_native(x: torch.Tensor) -> bool:
     return x.device.type == "cpu" and native.load()
 
 
+def onednn_weight(weight: torch.Tensor) -> torch.Tensor | None:
+    """`weight` (out x in) prepacked for oneDNN's GEMM, which the native kernel then uses for the per-step
+    products; None where torch has no oneDNN (the kernel then calls MKL/BLAS through ATen)."""
+    if weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+        return None
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
+
+
 class PackedLstm(torch.autograd.Function):
     """y, final h, final c of an LSTM layer over packed `x [frames, F]` from state rows `h0, c0`."""
 
@@ -86,8 +94,12 @@ class PackedLstm(torch.autograd.Function):
                 W_re: torch.Tensor, b: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, sizes: tuple[int, ...],
                 backward: bool) -> tuple[torch.Tensor, ...]:
         gates = torch.addmm(b, x, W)  # a decoder's W has no rows: the bias alone
-        run = torch.ops.netc.lstm_forward if uses_native(gates) else portable_forward
-        y, h, c, *saved = run(gates, W_re, h0.contiguous(), c0.contiguous(), list(sizes), backward)
+        h0, c0 = h0.contiguous(), c0.contiguous()
+        if uses_native(gates):
+            y, h, c, *saved = torch.ops.netc.lstm_forward(gates, W_re, onednn_weight(W_re.t()), h0, c0, list(sizes),
+                                                          backward)
+        else:
+            y, h, c, *saved = portable_forward(gates, W_re, h0, c0, sizes, backward)
         ctx.save_for_backward(x, W, W_re, gates, *saved)
         ctx.sizes, ctx.backward, ctx.states = sizes, backward, h0.shape[0]
         return y, h, c
@@ -100,10 +112,13 @@ class PackedLstm(torch.autograd.Function):
         grad_y = grad_y if grad_y is not None else gates.new_zeros(frames, n)
         grad_h = grad_h if grad_h is not None else gates.new_zeros(states, n)
         grad_c = grad_c if grad_c is not None else gates.new_zeros(states, n)
-        run = torch.ops.netc.lstm_backward if uses_native(gates) else portable_backward
-        grad_gates, grad_W_re, grad_h0, grad_c0 = run(
-            grad_y.contiguous(), grad_h.contiguous(), grad_c.contiguous(), W_re, gates, c_prev, tanh_c, h_prev,
-            list(ctx.sizes), ctx.backward)
+        grads = grad_y.contiguous(), grad_h.contiguous(), grad_c.contiguous()
+        if uses_native(gates):
+            grad_gates, grad_W_re, grad_h0, grad_c0 = torch.ops.netc.lstm_backward(
+                *grads, W_re, onednn_weight(W_re), gates, c_prev, tanh_c, h_prev, list(ctx.sizes), ctx.backward)
+        else:
+            grad_gates, grad_W_re, grad_h0, grad_c0 = portable_backward(
+                *grads, W_re, gates, c_prev, tanh_c, h_prev, ctx.sizes, ctx.backward)
         grad_x = grad_gates @ W.t() if ctx.needs_input_grad[0] else None
         return grad_x, x.t() @ grad_gates, grad_W_re, grad_gates.sum(dim=0), grad_h0, grad_c0, None, None
 

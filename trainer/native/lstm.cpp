@@ -1,4 +1,4 @@
-// The LSTM recurrence of netdict.md section 5 over a packed batch, on the CPU (netc/trainer/kernels.py).
+// The LSTM recurrence of netdict.md section 5 over a packed batch, on the CPU (netc/trainer/lstm.py).
 //
 // Packed: frames time-major without padding; step t holds the sizes[t] sequences longer than t,
 // longest first, so the active sequences of every step are a prefix of the state rows. Gates are
@@ -8,6 +8,8 @@
 // frame because its rows stay untouched (at the initial state) until it becomes active.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
 #include <torch/library.h>
 
 #include <cmath>
@@ -38,11 +40,32 @@ inline T sigmoid(T x) {
   return T(1) / (T(1) + std::exp(-x));
 }
 
-// k rows of gates (holding x W + b) += h (k x n) @ W (n x 4n), W contiguous.
+// x @ weight^T with a weight prepacked by mkldnn::_reorder_linear_weight: oneDNN's GEMM, about 15% faster
+// than MKL's for these few-row products on the CPUs measured (AMD EPYC: 327 vs 384 us for 16x500x2000).
+Tensor onednn_linear(const Tensor& x, const Tensor& packed_weight) {
+  static const c10::OperatorHandle op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  torch::jit::Stack stack;
+  stack.emplace_back(x);
+  stack.emplace_back(packed_weight);
+  stack.emplace_back(c10::IValue());  // no bias
+  stack.emplace_back(c10::IValue(std::string("none")));  // no post-op
+  stack.emplace_back(c10::IValue(c10::List<std::optional<c10::Scalar>>()));
+  stack.emplace_back(c10::IValue());
+  op.callBoxed(&stack);
+  return stack.back().toTensor();
+}
+
+// k rows of gates (holding x W + b) += h (k x n) @ W (n x 4n), W contiguous; `onednn_weight`: W^T for oneDNN.
 template <typename T>
-void add_recurrent_product(Tensor& gates, const Tensor& h, const Tensor& W, int64_t k, int64_t n) {
+void add_recurrent_product(Tensor& gates, const Tensor& h, const Tensor& W,
+                           const std::optional<Tensor>& onednn_weight, int64_t k, int64_t n) {
   if (k * n * 4 * n >= kSmallStep) {
-    gates.addmm_(h, W);
+    if (onednn_weight.has_value()) {
+      gates.add_(onednn_linear(h, *onednn_weight));
+    } else {
+      gates.addmm_(h, W);
+    }
     return;
   }
   const int64_t n4 = 4 * n;
@@ -56,11 +79,16 @@ void add_recurrent_product(Tensor& gates, const Tensor& h, const Tensor& W, int6
     }
 }
 
-// dh (k x n) = grad_gates (k x 4n) @ W^T, given W^T (4n x n) contiguous.
+// dh (k x n) = grad_gates (k x 4n) @ W^T, given W^T (4n x n) contiguous; `onednn_weight`: W for oneDNN.
 template <typename T>
-void state_gradient(Tensor& dh, const Tensor& grad_gates, const Tensor& W_t, int64_t k, int64_t n) {
+void state_gradient(Tensor& dh, const Tensor& grad_gates, const Tensor& W_t,
+                    const std::optional<Tensor>& onednn_weight, int64_t k, int64_t n) {
   if (k * n * 4 * n >= kSmallStep) {
-    at::mm_out(dh, grad_gates, W_t);
+    if (onednn_weight.has_value()) {
+      dh.copy_(onednn_linear(grad_gates, *onednn_weight));
+    } else {
+      at::mm_out(dh, grad_gates, W_t);
+    }
     return;
   }
   const int64_t n4 = 4 * n;
@@ -107,7 +135,8 @@ void tanh_into(Tensor& out, const Tensor& in, int64_t k, int64_t n) {
 // Returns y, final h, final c, and for the backward pass: c_prev, tanh(c), h_prev (packed). `gates` is
 // overwritten with the activated gates, also needed by the backward pass.
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
-    Tensor gates, const Tensor& W_re_in, const Tensor& h0, const Tensor& c0, c10::IntArrayRef sizes, bool backward) {
+    Tensor gates, const Tensor& W_re_in, const std::optional<Tensor>& onednn_weight, const Tensor& h0,
+    const Tensor& c0, c10::IntArrayRef sizes, bool backward) {
   TORCH_CHECK(gates.is_contiguous(), "netc::lstm_forward: gates must be contiguous");
   const Tensor W_re = W_re_in.contiguous();
   const int64_t frames = gates.size(0), n = W_re.size(0), steps = static_cast<int64_t>(sizes.size());
@@ -127,7 +156,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
       Tensor hp = h_prev.narrow(0, first, k), g = gates.narrow(0, first, k), tc = tanh_c.narrow(0, first, k);
       std::memcpy(hp.data_ptr<scalar_t>(), h_ptr, k * n * sizeof(scalar_t));
       std::memcpy(c_prev.data_ptr<scalar_t>() + first * n, c_ptr, k * n * sizeof(scalar_t));
-      add_recurrent_product<scalar_t>(g, hp, W_re, k, n);
+      add_recurrent_product<scalar_t>(g, hp, W_re, onednn_weight, k, n);
       activate_gates<scalar_t>(g, k, n);
       const scalar_t* g_ptr = g.data_ptr<scalar_t>();
       for (int64_t r = 0; r < k; ++r) {
@@ -150,8 +179,9 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
 
 // Gradients of the gate pre-activations, W_re, h0 and c0 from those of y, the final h and the final c.
 std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
-    const Tensor& grad_y_in, const Tensor& grad_h, const Tensor& grad_c, const Tensor& W_re_in, const Tensor& gates,
-    const Tensor& c_prev, const Tensor& tanh_c, const Tensor& h_prev, c10::IntArrayRef sizes, bool backward) {
+    const Tensor& grad_y_in, const Tensor& grad_h, const Tensor& grad_c, const Tensor& W_re_in,
+    const std::optional<Tensor>& onednn_weight, const Tensor& gates, const Tensor& c_prev, const Tensor& tanh_c,
+    const Tensor& h_prev, c10::IntArrayRef sizes, bool backward) {
   const Tensor grad_y = grad_y_in.contiguous(), W_re_t = W_re_in.t().contiguous();
   const int64_t frames = gates.size(0), n = W_re_in.size(0), steps = static_cast<int64_t>(sizes.size());
   Tensor grad_gates = at::empty({frames, 4 * n}, gates.options());
@@ -184,7 +214,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
         }
       }
       Tensor dh_rows = dh.narrow(0, 0, k);
-      state_gradient<scalar_t>(dh_rows, grad_gates.narrow(0, first, k), W_re_t, k, n);
+      state_gradient<scalar_t>(dh_rows, grad_gates.narrow(0, first, k), W_re_t, onednn_weight, k, n);
     }
   });
   return {grad_gates, at::mm(h_prev.t(), grad_gates), dh, dc};
