@@ -13,6 +13,7 @@
 #include <torch/library.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <tuple>
 #include <vector>
@@ -56,51 +57,31 @@ Tensor onednn_linear(const Tensor& x, const Tensor& packed_weight) {
   return stack.back().toTensor();
 }
 
-// k rows of gates (holding x W + b) += h (k x n) @ W (n x 4n), W contiguous; `onednn_weight`: W^T for oneDNN.
+// One per-step product: out (k x cols) = a (k x inner) @ w (inner x cols, contiguous), added to out when
+// `accumulate`. `onednn_weight` is w^T prepacked for oneDNN. The forward pass adds h @ W_re into the gates
+// (which hold x W + b); the backward pass sets dh = grad_gates @ W_re^T.
 template <typename T>
-void add_recurrent_product(Tensor& gates, const Tensor& h, const Tensor& W,
-                           const std::optional<Tensor>& onednn_weight, int64_t k, int64_t n) {
-  if (k * n * 4 * n >= kSmallStep) {
+void step_product(Tensor& out, const Tensor& a, const Tensor& w, const std::optional<Tensor>& onednn_weight,
+                  bool accumulate) {
+  const int64_t k = a.size(0), inner = a.size(1), cols = w.size(1);
+  if (k * inner * cols >= kSmallStep) {
     if (onednn_weight.has_value()) {
-      gates.add_(onednn_linear(h, *onednn_weight));
+      const Tensor product = onednn_linear(a, *onednn_weight);
+      accumulate ? out.add_(product) : out.copy_(product);
     } else {
-      gates.addmm_(h, W);
+      accumulate ? out.addmm_(a, w) : at::mm_out(out, a, w);
     }
     return;
   }
-  const int64_t n4 = 4 * n;
-  T* o = gates.data_ptr<T>();
-  const T* x = h.data_ptr<T>();
-  const T* w = W.data_ptr<T>();
-  for (int64_t r = 0; r < k; ++r)
-    for (int64_t u = 0; u < n; ++u) {
-      const T value = x[r * n + u];
-      for (int64_t col = 0; col < n4; ++col) o[r * n4 + col] += value * w[u * n4 + col];
-    }
-}
-
-// dh (k x n) = grad_gates (k x 4n) @ W^T, given W^T (4n x n) contiguous; `onednn_weight`: W for oneDNN.
-template <typename T>
-void state_gradient(Tensor& dh, const Tensor& grad_gates, const Tensor& W_t,
-                    const std::optional<Tensor>& onednn_weight, int64_t k, int64_t n) {
-  if (k * n * 4 * n >= kSmallStep) {
-    if (onednn_weight.has_value()) {
-      dh.copy_(onednn_linear(grad_gates, *onednn_weight));
-    } else {
-      at::mm_out(dh, grad_gates, W_t);
-    }
-    return;
-  }
-  const int64_t n4 = 4 * n;
-  T* d = dh.data_ptr<T>();
-  const T* g = grad_gates.data_ptr<T>();
-  const T* w = W_t.data_ptr<T>();
+  T* o = out.data_ptr<T>();
+  const T* x = a.data_ptr<T>();
+  const T* weight = w.data_ptr<T>();
   for (int64_t r = 0; r < k; ++r) {
-    T* row = d + r * n;
-    for (int64_t u = 0; u < n; ++u) row[u] = 0;
-    for (int64_t col = 0; col < n4; ++col) {
-      const T value = g[r * n4 + col];
-      for (int64_t u = 0; u < n; ++u) row[u] += value * w[col * n + u];
+    T* row = o + r * cols;
+    if (!accumulate) std::fill(row, row + cols, T(0));
+    for (int64_t i = 0; i < inner; ++i) {
+      const T value = x[r * inner + i];
+      for (int64_t col = 0; col < cols; ++col) row[col] += value * weight[i * cols + col];
     }
   }
 }
@@ -156,7 +137,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lstm_forward(
       Tensor hp = h_prev.narrow(0, first, k), g = gates.narrow(0, first, k), tc = tanh_c.narrow(0, first, k);
       std::memcpy(hp.data_ptr<scalar_t>(), h_ptr, k * n * sizeof(scalar_t));
       std::memcpy(c_prev.data_ptr<scalar_t>() + first * n, c_ptr, k * n * sizeof(scalar_t));
-      add_recurrent_product<scalar_t>(g, hp, W_re, onednn_weight, k, n);
+      step_product<scalar_t>(g, hp, W_re, onednn_weight, /*accumulate=*/true);
       activate_gates<scalar_t>(g, k, n);
       const scalar_t* g_ptr = g.data_ptr<scalar_t>();
       for (int64_t r = 0; r < k; ++r) {
@@ -214,7 +195,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_backward(
         }
       }
       Tensor dh_rows = dh.narrow(0, 0, k);
-      state_gradient<scalar_t>(dh_rows, grad_gates.narrow(0, first, k), W_re_t, onednn_weight, k, n);
+      step_product<scalar_t>(dh_rows, grad_gates.narrow(0, first, k), W_re_t, onednn_weight, /*accumulate=*/false);
     }
   });
   return {grad_gates, at::mm(h_prev.t(), grad_gates), dh, dc};
