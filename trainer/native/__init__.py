@@ -6,6 +6,7 @@ cached library in milliseconds. Without a C++ compiler, training falls back to t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
@@ -16,6 +17,7 @@ import warnings
 from pathlib import Path
 
 import torch
+from netc.ir.files import atomic_output
 
 SOURCE = Path(__file__).with_name("lstm.cpp")
 DISABLE = "NETC_NATIVE_LSTM"  # set to 0 to use the portable kernel
@@ -33,8 +35,12 @@ def cache_dir() -> Path:
     return root / "native" / f"lstm-{key}"
 
 
+@functools.cache
 def load() -> bool:
-    """Make `torch.ops.netc.lstm_forward/backward` available; False (with a warning) if it cannot be built."""
+    """Make `torch.ops.netc.lstm_forward/backward` available; False (with a warning) if it cannot be built.
+
+    Decided once per process: every LSTM call asks, and a failed build is neither retried nor re-warned.
+    """
     if os.environ.get(DISABLE, "1") == "0":
         return False
     if hasattr(torch.ops.netc, "lstm_forward"):
@@ -64,6 +70,5 @@ def build(directory: Path) -> None:
     print(f"netc: building the native LSTM kernel in {directory} (once)", file=sys.stderr, flush=True)
     built = cpp_extension.load(name="netc_lstm", sources=[str(SOURCE)], build_directory=str(build_dir),
                                extra_cflags=["-O3"], is_python_module=False, verbose=False)
-    temporary = directory / f".netc_lstm.so.{os.getpid()}"
-    shutil.copyfile(built, temporary)
-    os.replace(temporary, directory / "netc_lstm.so")
+    with atomic_output(directory / "netc_lstm.so", "native LSTM kernel") as temporary:
+        shutil.copyfile(built, temporary)
