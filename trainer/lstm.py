@@ -81,7 +81,8 @@ def uses_native(x: torch.Tensor) -> bool:
 def onednn_weight(weight: torch.Tensor) -> torch.Tensor | None:
     """`weight` (out x in) prepacked for oneDNN's GEMM, which the native kernel then uses for the per-step
     products; None where torch has no oneDNN (the kernel then calls MKL/BLAS through ATen)."""
-    if weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available():
+    if (weight.dtype != torch.float32 or not torch.backends.mkldnn.is_available()
+            or not hasattr(torch.ops.mkldnn, "_reorder_linear_weight")):
         return None
     return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
 

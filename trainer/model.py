@@ -32,7 +32,7 @@ class NetModel(torch.nn.Module):
                 noise: torch.Generator | None = None) -> RunContext:
         """Run every layer on padded `data [B, T, F]`; the context holds each layer's packed output and logits."""
         packings = {TimeAxis.DATA: Packing.of(lengths)}
-        if target_lengths is not None:
+        if target_lengths is not None and self.graph.is_encoder_decoder:  # only decoders run on the classes axis
             packings[TimeAxis.CLASSES] = Packing.of(target_lengths)
         ctx = RunContext(self.graph, dict(self.named_parameters()), packings, self.training, noise)
         ctx.values["data"] = packings[TimeAxis.DATA].pack(data)
