@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from train12ax import DEMO
+from train12ax import DEMO, RETURNN_ENV, write_returnn_config
 
 EPOCHS = 2
 NETWORK = {"fw0": {"class": "rec", "unit": "NativeLstm2", "n_out": 10, "from": "data"},
@@ -30,13 +30,10 @@ print(json.dumps({k: reader.get_tensor(k).tolist() for k in sorted(names)}))
 
 
 def returnn(python: str, directory: Path, name: str, **keys: object) -> str:
-    config = directory / f"{name}.config"
-    values = DEMO | {"network": NETWORK, "task": "train", "use_tensorflow": True, "chunking": "0",
-                     "log_verbosity": 3, "model": str(directory / name / "model")} | keys
-    config.write_text("#!rnn.py\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()))
-    env = os.environ | {"DISABLE_CUDA": "1"}  # a CPU run: no CUDA build of the native op even where nvcc exists
-    return subprocess.run([python, "-m", "returnn", str(config)], capture_output=True, text=True, env=env,
-                          check=True).stdout
+    config = write_returnn_config(directory / f"{name}.config",
+                                  {"network": NETWORK, "model": str(directory / name / "model")} | keys)
+    return subprocess.run([python, "-m", "returnn", str(config)], capture_output=True, text=True,
+                          env=os.environ | RETURNN_ENV, check=True).stdout
 
 
 def params(python: str, checkpoint: Path) -> dict:

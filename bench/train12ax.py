@@ -10,6 +10,7 @@ Usage: python bench/train12ax.py [--seeds 0 1 2 3 4] [--returnn /path/to/python]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -35,19 +36,27 @@ def netc_command(directory: Path, seed: int, epochs: int) -> list[str]:
     return [sys.executable, "-m", "netc", "train", str(config), "++random_seed", str(seed)]
 
 
+# DISABLE_CUDA: RETURNN would compile its native op for CUDA when it finds nvcc, even on a CPU-only run.
+RETURNN_ENV = {"DISABLE_CUDA": "1"}
+
+
+def write_returnn_config(path: Path, keys: dict) -> Path:
+    """The demo as a RETURNN config file (TensorFlow back end, one `key = value` line per key)."""
+    values = DEMO | {"task": "train", "use_tensorflow": True, "chunking": "0", "log_verbosity": 3} | keys
+    path.write_text("#!rnn.py\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    return path
+
+
 def returnn_command(python: str, directory: Path, seed: int, epochs: int) -> list[str]:
-    config = directory / f"returnn-{seed}-{epochs}.config"
-    keys = DEMO | {"task": "train", "use_tensorflow": True, "chunking": "0", "num_epochs": epochs,
-                   "model": str(directory / f"returnn{seed}-{epochs}" / "m"), "log_verbosity": 3}
-    config.write_text("#!rnn.py\n" + "".join(f"{k} = {v!r}\n" for k, v in keys.items()))
+    config = write_returnn_config(directory / f"returnn-{seed}-{epochs}.config",
+                                  {"num_epochs": epochs, "model": str(directory / f"returnn{seed}-{epochs}" / "m")})
     return [python, "-m", "returnn", str(config), "++random_seed", str(seed)]
 
 
 def run(command: list[str]) -> tuple[float, float]:
     """Final dev FER and wall seconds of one whole training process."""
     start = time.perf_counter()
-    # DISABLE_CUDA: RETURNN would compile its op for CUDA when it finds nvcc, even on a CPU-only run.
-    result = subprocess.run(command, capture_output=True, text=True, env=os.environ | {"DISABLE_CUDA": "1"})
+    result = subprocess.run(command, capture_output=True, text=True, env=os.environ | RETURNN_ENV)
     wall = time.perf_counter() - start
     fers = re.findall(r"^dev: score [0-9.e-]+ error ([0-9.e-]+)", result.stdout + result.stderr, re.MULTILINE)
     if result.returncode or not fers:
@@ -60,9 +69,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--returnn", metavar="PYTHON", help="a Python with RETURNN (and TensorFlow) installed")
     args = parser.parse_args()
-    tools = {"netc": lambda d, seed, epochs: netc_command(d, seed, epochs)}
+    tools = {"netc": netc_command}
     if args.returnn:
-        tools["RETURNN"] = lambda d, seed, epochs: returnn_command(args.returnn, d, seed, epochs)
+        tools["RETURNN"] = functools.partial(returnn_command, args.returnn)
     results: dict[str, list[tuple[float, float]]] = {tool: [] for tool in tools}
     with tempfile.TemporaryDirectory() as tmp:
         for command in tools.values():
