@@ -14,7 +14,7 @@ from netc.ir import NetcError, Where, canonical_json, check_params
 from .batching import Batch, collate
 from .checkpoint import checkpoint_path, complete_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
-from .loss import Stats, frame_ce, l2_term, loss_nodes, normalized
+from .loss import Stats, frame_ce, l2_term, loss_nodes, missing_target, normalized
 from .lr_control import LrControl, read_lr_file, write_lr_file
 from .model import NetModel
 from .optim import clip_gradients, make_optimizer, set_lr
@@ -105,6 +105,9 @@ class Trainer:
     def run_model(self, batch: Batch, model: torch.nn.Module) -> list[torch.Tensor]:
         """`[ce_sum, errors, frames]` per loss layer."""
         target_lengths = batch.target_lengths.get(self.config.target)
+        if target_lengths is None and self.graph.is_encoder_decoder:  # decoders run over the target's frames
+            decoder = next(n for n in self.graph.nodes if n.layer.is_decoder)
+            raise missing_target(self.config.target, decoder.at("encoder"), batch)
         ctx = model(batch.data, batch.lengths, target_lengths, self.noise)
         return [frame_ce(node, ctx, batch) for node in self.losses]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from netc.ir import Act, Graph, NetcError, Node, TimeAxis, param_specs
+from netc.ir import Act, Graph, NetcError, Node, TimeAxis, Where, param_specs
 from netc.ir.layers import Linear, Softmax
 
 from .batching import Batch
@@ -54,8 +54,7 @@ def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     logits = ctx.logits[node.name]
     key = node.layer.target
     if key not in batch.targets:
-        raise NetcError(f"the dataset has no target {key!r}", node.at("target"),
-                        f"the dataset has: {', '.join(batch.targets) or 'no targets'}")
+        raise missing_target(key, node.at("target"), batch)
     packing = ctx.packings[node.out_type.time]
     if not torch.equal(batch.target_lengths[key].to(packing.lengths), packing.lengths):
         axis = "the input" if node.out_type.time is TimeAxis.DATA else "the decoder's time axis"
@@ -65,6 +64,11 @@ def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     ce = F.cross_entropy(logits, targets, reduction="sum")
     errors = (logits.argmax(dim=-1) != targets).sum()
     return torch.stack([ce, errors.to(ce.dtype), ce.new_tensor(float(packing.frames))])
+
+
+def missing_target(key: str, where: Where, batch: Batch) -> NetcError:
+    return NetcError(f"the dataset has no target {key!r}", where,
+                     f"the dataset has: {', '.join(batch.targets) or 'no targets'}")
 
 
 def l2_term(graph: Graph, params: dict[str, torch.Tensor]) -> torch.Tensor | None:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from netc.data import HdfSeq, write_hdf
 from netc.ir import Document, NetcError, graph_from_document, load_graph, param_specs, read_file
 from netc.ir.types import DropoutNoise
 from netc.trainer.config import TrainConfig, parse_overrides, read_train_config
@@ -165,3 +166,13 @@ def test_training_leaves_the_process_floating_point_mode_as_it_was(tmp_path):
     assert float(tiny * 1.0) != 0.0
     Trainer(prepare(write_config(tmp_path, num_epochs=1)), log=lambda line: None, progress=False).run()
     assert float(tiny * 1.0) != 0.0
+
+
+def test_decoder_without_a_target_in_the_dataset_is_a_located_error(tmp_path):
+    write_hdf(tmp_path / "feats.hdf", [HdfSeq(f"s{i}", np.ones((4 + i, 3), np.float32), {}) for i in range(3)], 3, {})
+    net = {"enc": {"class": "rec", "n_out": 4}, "dec": {"class": "rec", "from": "null", "encoder": ["enc"]},
+           "output": {"class": "softmax", "loss": "ce", "from": "dec"}}
+    config = write_config(tmp_path, train=str(tmp_path / "feats.hdf"), network=net, num_outputs=4)
+    with pytest.raises(NetcError, match="the dataset has no target 'classes'") as error:
+        Trainer(prepare(config), log=lambda line: None, progress=False).run()
+    assert error.value.where.layer == "dec" and error.value.where.key == "encoder"
