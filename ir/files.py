@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +21,12 @@ def atomic_output(path: str | Path, what: str, hint: str = WRITABLE_HINT) -> Ite
     becomes a NetcError naming the file.
     """
     path = Path(path)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
+        # Not mkstemp: its files are private (0600); a model or checkpoint gets the umask's mode, as with open().
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as e:
         raise NetcError(f"cannot write the {what}: {e.strerror or e}", Where(str(path)), hint) from None
-    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,14 @@ def test_unwritable_place_is_a_located_error(tmp_path: Path) -> None:
         with atomic_output(tmp_path / "file" / "m.001.pt", "checkpoint"):
             pass
     assert str(tmp_path / "file" / "m.001.pt") in str(error.value)
+
+
+def test_the_target_gets_the_umask_mode_not_a_private_one(tmp_path: Path) -> None:
+    """A compiled model must be readable by the decoding service's user, as any file the user writes."""
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "model.onnx", "ONNX model") as tmp:
+            tmp.write_bytes(b"model")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "model.onnx").stat().st_mode) == 0o644
