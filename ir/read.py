@@ -60,7 +60,7 @@ def read_file(path: str | Path, exec_config: bool = False, overrides: dict[str, 
     if overrides:
         doc = replace(doc, values=doc.values | overrides)
     for key, value in doc.values.items():
-        if isinstance(value, NonLiteral) and key in NEEDED_KEYS:
+        if isinstance(value, Opaque) and key in NEEDED_KEYS:
             raise NetcError(f"the value of {key!r} is not a literal; netc does not run config code",
                             Where(doc.path, value.line, value.col, key=key),
                             f"write a literal, pass ++{key} VALUE, or pass --exec-config for a trusted config")
@@ -255,11 +255,16 @@ NEEDED_KEYS = frozenset({
 })
 
 
-class NonLiteral:
-    """A config value that is not a literal; an error only if netc needs it."""
+@dataclass(frozen=True)
+class Opaque:
+    """A config value netc could not compute without running the config; an error only where it is needed.
 
-    def __init__(self, line: int, col: int):
-        self.line, self.col = line, col
+    `reason` says what blocked it (e.g. "calls get_login_username() imported from returnn.util.basic").
+    """
+
+    line: int
+    col: int
+    reason: str = "not a literal"
 
 
 def read_python_config(file: str, text: str) -> Document:
@@ -287,7 +292,7 @@ def read_python_config(file: str, text: str) -> Document:
         try:
             values[target] = literal(stmt.value, (target,), positions, file)
         except (ValueError, TypeError):  # TypeError: e.g. a set holding a dict, `{{}}`
-            values[target] = NonLiteral(stmt.lineno, stmt.col_offset + 1)
+            values[target] = Opaque(stmt.lineno, stmt.col_offset + 1)
             ignored.append(f"line {stmt.lineno}: {target} (not a literal)")
     notes = (f"ignored (netc reads literals only): {'; '.join(ignored)}",) if ignored else ()
     return Document(file, values, positions, notes)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netc.ir import Document, NetcError
-from netc.ir.read import NEEDED_KEYS, NonLiteral
+from netc.ir.read import NEEDED_KEYS, Opaque
 
 OPTIMIZERS = ("sgd", "adam", "nadam", "adamw")
 LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
@@ -99,7 +99,7 @@ class KeyReader:
         if key not in self.doc.values or self.doc.values[key] is None:
             return default
         value = self.doc.values[key]
-        if isinstance(value, NonLiteral):
+        if isinstance(value, Opaque):
             raise self.error(key, "is not a literal", "write a literal value, or override it with ++key value")
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
