@@ -6,6 +6,7 @@ from typing import Any
 
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
+from .keys import needed
 from .layers import CLASSES, Rec, read_layer
 from .read import Document
 
@@ -13,7 +14,7 @@ from .read import Document
 def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The net dict of a file (a config's `network`, or the whole file) and its key path."""
     if "network" in doc.values:
-        network = doc.values["network"]
+        network = needed(doc, "network")
         at = doc.where("network", key="network")
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)

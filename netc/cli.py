@@ -64,12 +64,25 @@ def main() -> None:
 @reports_errors
 def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
     """Validate NET and print its typed IR as a table."""
-    from netc.ir import format_table, load_graph
+    from netc.ir import format_table
 
-    graph = load_graph(net, num_inputs, num_outputs, exec_config)
+    click.echo(format_table(load_network(net, num_inputs, num_outputs, exec_config)))
+
+
+def load_network(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> Any:
+    """check/compile: only the network and its dims are read; the other keys are accounted for as warnings."""
+    from netc.data.datasets import network_dims
+    from netc.ir import graph_from_document, read_file
+    from netc.ir.keys import CHECK, account
+
+    doc = read_file(net, exec_config)
+    for line in account(doc, CHECK).warnings():
+        warn(line)
+    dims = network_dims(doc, num_inputs, num_outputs)
+    graph = graph_from_document(doc, num_inputs, num_outputs, dims)
     for warning in graph.warnings:
         warn(warning)
-    click.echo(format_table(graph))
+    return graph
 
 
 @main.command("compile")
@@ -90,11 +103,8 @@ def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: 
     """Compile NET to an ONNX model."""
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
-    from netc.ir import load_graph
 
-    graph = load_graph(net, num_inputs, num_outputs, exec_config)
-    for warning in graph.warnings:
-        warn(warning)
+    graph = load_network(net, num_inputs, num_outputs, exec_config)
     values = load_params(params) if params else None
     options = CompileOptions(output_kind, opset, streaming, quantize)
     model = compile_graph(graph, values, seed, options, params or "<params>")
@@ -173,19 +183,28 @@ OVERRIDES = {"ignore_unknown_options": True}
 @reports_errors
 def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
     """Train the network of CONFIG with PyTorch; `++key value` pairs override config keys."""
-    from netc.trainer.setup import prepare
+    from netc.trainer.setup import LogFiles, check_device, prepare
 
     setup = prepare(config, overrides, exec_config)
     require_torch("netc train")
+    check_device(setup)
     from netc.trainer.loop import Trainer  # imports torch, only for training
 
-    trainer = Trainer(setup, log=lambda line: click.echo(line))
-    if trainer.ranks.is_main:
-        if setup.ignored:
-            warn(f"config keys ignored by netc: {', '.join(setup.ignored)}")
-        for warning in trainer.graph.warnings:
-            warn(warning)
-    trainer.run()
+    files = LogFiles(setup.config)
+
+    def log(line: str) -> None:
+        click.echo(line)
+        files.write(line)
+
+    try:
+        trainer = Trainer(setup, log=log)
+        if trainer.ranks.is_main:
+            for warning in (*setup.warnings, *trainer.graph.warnings):
+                warn(warning)
+                files.write(f"netc: warning: {warning}")
+        trainer.run()
+    finally:
+        files.close()
 
 
 @main.command("dump-dataset", context_settings=OVERRIDES)
@@ -200,9 +219,12 @@ def dump_dataset(config: str, overrides: tuple[str, ...], role: str, epoch: int,
                  exec_config: bool) -> None:
     """Write the sequences the trainer reads in EPOCH, in its order, as a RETURNN HDF file."""
     from netc.data import write_hdf
+    from netc.ir.keys import DUMP
     from netc.trainer.setup import prepare
 
-    setup = prepare(config, overrides, exec_config)
+    setup = prepare(config, overrides, exec_config, DUMP, (role,))
+    for warning in setup.warnings:
+        warn(warning)
     if role not in setup.datasets:
         raise NetcError(f"the config has no {role!r} dataset", Where(config))
     corpus, _, order, skipped = setup.epoch(role, epoch)
