@@ -70,10 +70,10 @@ def rules(rule: Rule, names: str) -> dict[str, Rule]:
 NETWORK = Used(frozenset({CHECK, TRAIN}))
 DATA_ORDER = Used(frozenset({TRAIN, DUMP}))
 TRAINING = Used(frozenset({TRAIN}))
-RETURNN_ONLY = "only steers RETURNN itself (back end, processes, caches)"
+RETURNN_ONLY = "they steer only RETURNN itself: back end, processes, caches"
 LOGGING = "RETURNN's own logging, debugging and profiling"
 OTHER_TASKS = "options of RETURNN's forward/search/eval tasks (netc: compile, then netc run)"
-THEANO_NET = "the line format's network description, which RETURNN itself dropped (a `network` dict wins)"
+THEANO_NET = "network description of RETURNN's line format; `network` replaces it"
 
 # NOTE: the semantics not implemented yet; each entry is one line to remove once netc implements it.
 NOT_IMPLEMENTED: dict[str, Rule] = {
@@ -235,7 +235,7 @@ def account(doc: Document, command: str, extra_ignored: Iterable[tuple[str, str]
         elif isinstance(rule, Differs) and not is_one_of(value, rule.neutral):
             differs.append(f"{key} ({'not computed' if isinstance(value, Opaque) else repr(value)})")
         elif isinstance(rule, Differs):
-            by_reason.setdefault("RETURNN's no-op value", []).append(key)
+            by_reason.setdefault("their values are RETURNN's no-ops", []).append(key)
         elif isinstance(rule, Refused) and command in rule.commands and not is_one_of(value, rule.accepted):
             needed(doc, key)
             raise NetcError(f"{key} = {value!r}: {rule.reason}", doc.where(key, key=key), rule.hint)

@@ -159,7 +159,7 @@ def read_optimizer(doc: Document, get: KeyReader) -> tuple[str, tuple[tuple[str,
 
 
 def read_start_epoch(get: KeyReader) -> str | int:
-    value = get.doc.values.get("start_epoch", "auto")
+    value = needed(get.doc, "start_epoch", "auto")
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
         return value
     raise get.error("start_epoch", f"must be 'auto' or an epoch >= 1, got {value!r}")
@@ -189,7 +189,7 @@ def read_device(get: KeyReader) -> str:
     RETURNN: config.py `tf_should_use_gpu`, torch/engine.py `get_device_from_config_opt`, Theano Device.py.
     Several devices ("gpu0,gpu1", a list) are refused: netc runs one process per device under torchrun.
     """
-    value = get.doc.values.get("device")
+    value = needed(get.doc, "device")
     if isinstance(value, (list, tuple)) or (isinstance(value, str) and "," in value):
         raise get.error("device", f"several devices {value!r}: one netc process trains on one device",
                         "set device gpu and run torchrun --nproc-per-node N -m netc train CONFIG")

@@ -62,13 +62,14 @@ def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config:
     if command == TRAIN and not values["train"]:
         raise NetcError("the config has no 'train' dataset", doc.where("train", key="train"),
                         'set train = "data.hdf" or a dataset dict, or pass ++train data.hdf')
-    datasets = {role: dataset_from_config(value, doc.where(role, key=role), lambda name: needed(doc, name))
-                for role, value in values.items() if value}
-    ignored = [(f"{role}.{option}", IGNORED_OPTIONS[option]) for role in datasets
+    present = [role for role in roles if values[role]]
+    ignored = [(f"{role}.{option}", IGNORED_OPTIONS[option]) for role in present
                for option in ignored_options(values[role])]
-    differs = [f"{role}.{option}" for role in datasets for option in differing_options(values[role])]
+    differs = [f"{role}.{option}" for role in present for option in differing_options(values[role])]
     warnings = account(doc, command, ignored, differs).warnings()
     config = read_train_config(doc) if command == TRAIN else read_data_config(doc)
+    datasets = {role: dataset_from_config(values[role], doc.where(role, key=role), lambda name: needed(doc, name))
+                for role in present}
     return Setup(doc, config, datasets, tuple(warnings))
 
 

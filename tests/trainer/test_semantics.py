@@ -158,7 +158,7 @@ def test_unused_config_keys_and_dataset_options_are_reported(tmp_path):
                   "partition_epoch": 2},
         "network": {"output": {"class": "softmax", "loss": "ce"}}, "use_tensorflow": True}))
     assert prepare(str(path)).warnings == (
-        "ignored config keys (only steers RETURNN itself (back end, processes, caches)): use_tensorflow",
+        "ignored config keys (they steer only RETURNN itself: back end, processes, caches): use_tensorflow",
         "not implemented, training will differ from RETURNN: train.partition_epoch (2)")
 
 
