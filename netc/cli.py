@@ -70,19 +70,24 @@ def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config
 
 
 def load_network(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> Any:
-    """check/compile: only the network and its dims are read; the other keys are accounted for as warnings."""
-    from netc.data.datasets import network_dims
-    from netc.ir import graph_from_document, read_file
-    from netc.ir.keys import CHECK, account
+    """check/compile: read NET, print the warnings, return the typed graph."""
+    from netc.ir import read_file
 
-    doc = read_file(net, exec_config)
-    for line in account(doc, CHECK).warnings():
-        warn(line)
-    dims = network_dims(doc, num_inputs, num_outputs)
-    graph = graph_from_document(doc, num_inputs, num_outputs, dims)
-    for warning in graph.warnings:
+    graph, warnings = network_of(read_file(net, exec_config), num_inputs, num_outputs)
+    for warning in warnings:
         warn(warning)
     return graph
+
+
+def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tuple[Any, list[str]]:
+    """Only the network and its dims are read; the other keys are accounted for as warnings (ir/keys.py)."""
+    from netc.data.datasets import network_dims
+    from netc.ir import graph_from_document
+    from netc.ir.keys import CHECK, account
+
+    warnings = account(doc, CHECK).warnings()
+    graph = graph_from_document(doc, num_inputs, num_outputs, network_dims(doc, num_inputs, num_outputs))
+    return graph, [*warnings, *graph.warnings]
 
 
 @main.command("compile")

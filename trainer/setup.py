@@ -57,7 +57,11 @@ def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config:
     `command` is `train` (every training key) or `dump-dataset` (only the keys that order the data); a
     command never reads another command's keys, so their opaque values do not stop it.
     """
-    doc = read_file(path, exec_config, parse_overrides(overrides))
+    return setup_of(read_file(path, exec_config, parse_overrides(overrides)), command, roles)
+
+
+def setup_of(doc: Document, command: str = TRAIN, roles: tuple[str, ...] = ROLES) -> Setup:
+    """`prepare` for a read document: account for every key, read `command`'s keys, open the datasets."""
     values = {role: needed(doc, role) for role in roles}
     if command == TRAIN and not values["train"]:
         raise NetcError("the config has no 'train' dataset", doc.where("train", key="train"),
