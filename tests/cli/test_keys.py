@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from netc.cli import network_of
 from netc.data import HdfSeq, write_hdf
 from netc.ir import Document, NetcError
 from netc.ir.read import Opaque
 from netc.trainer.loop import Trainer
 from netc.trainer.setup import setup_of
 
+from netc.cli import network_of
 from tests.cli.test_errors import run_cli
 from tests.helpers import EXAMPLES
 
@@ -81,7 +81,8 @@ def test_a_gpu_config_without_a_gpu_is_a_clear_error(tmp_path: Path, monkeypatch
     (tmp_path / "hybrid.json").write_text(json.dumps(hybrid(tmp_path, train=hdf(tmp_path / "t.hdf", 50, 4501))))
     code, stderr = run_cli(["train", "hybrid.json", "++dev", "t.hdf"], tmp_path)
     assert code == 2
-    assert re.search(r"hybrid.json:\d+:\d+, key 'device': device 'gpu' asks for a GPU, but PyTorch finds no GPU", stderr)
+    assert re.search(r"hybrid.json:\d+:\d+, key 'device': device 'gpu' asks for a GPU, but PyTorch finds no GPU",
+                     stderr)
 
 
 def demo_document() -> Document:
