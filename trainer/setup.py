@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -84,6 +85,9 @@ def check_device(setup: Setup) -> None:
     device = setup.config.device
     if not device.startswith("cuda"):
         return
+    if ":" in device and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise NetcError(f"device {device!r} names one GPU, but under torchrun each rank takes its own",
+                        setup.doc.where("device", key="device"), "set device gpu (or ++device gpu)")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     index = int(device.partition(":")[2] or 0)
     if index >= count:
