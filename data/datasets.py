@@ -13,8 +13,8 @@ from netc.data.hdf import HdfReader, HdfSeq
 from netc.ir import Dims, NetcError, Where
 from netc.ir.dims import has_data_dims, resolve_dims
 from netc.ir.errors import did_you_mean
-from netc.ir.keys import needed
-from netc.ir.read import Document, Opaque
+from netc.ir.keys import needed, opaque_parts
+from netc.ir.read import Document
 
 
 class Corpus(Protocol):
@@ -218,8 +218,8 @@ def training_dims(value: Any, at: Where, lookup: Callable[[str], Any] = lambda n
     `value` is the config's `train` value; an unreadable or opaque dataset is no error here: the reason is
     returned for the message of a dim that is then missing.
     """
-    if isinstance(value, Opaque):
-        return Dims(), f"the train dataset is not computed ({value.reason})"
+    for _, blocked in opaque_parts(value, ("train",)):
+        return Dims(), f"the train dataset is not computed ({blocked.reason})"
     if not value:
         return Dims(), "the config has no train dataset"
     try:

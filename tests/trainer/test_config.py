@@ -117,6 +117,8 @@ def test_data_netc_cannot_read_says_how_to_go_on(value, message) -> None:
 def test_training_dims_or_why_not(tmp_path) -> None:
     assert training_dims(hdf(tmp_path / "a.hdf"), AT) == (Dims(3, (("classes", 5),)), "")
     assert training_dims(Opaque(3, 9, "calls f()"), AT) == (Dims(), "the train dataset is not computed (calls f())")
+    nested = {"class": "HDFDataset", "files": [Opaque(3, 9, "calls glob()")]}
+    assert training_dims(nested, AT) == (Dims(), "the train dataset is not computed (calls glob())")
     dims, reason = training_dims("sprint:x", AT)
     assert dims == Dims() and reason.startswith("the train dataset gives none: RASR")
 
