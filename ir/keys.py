@@ -71,6 +71,7 @@ NETWORK = Used(frozenset({CHECK, TRAIN}))
 DATA_ORDER = Used(frozenset({TRAIN, DUMP}))
 TRAINING = Used(frozenset({TRAIN}))
 RETURNN_ONLY = "they steer only RETURNN itself: back end, processes, caches"
+CODE_NET = "a network or training step built by code (RETURNN's PyTorch/returnn.frontend API) is not a net dict"
 LOGGING = "RETURNN's own logging, debugging and profiling"
 OTHER_TASKS = "options of RETURNN's forward/search/eval tasks (netc: compile, then netc run)"
 THEANO_NET = "network description of RETURNN's line format; `network` replaces it"
@@ -78,8 +79,8 @@ THEANO_NET = "network description of RETURNN's line format; `network` replaces i
 # NOTE: the semantics not implemented yet; each entry is one line to remove once netc implements it.
 NOT_IMPLEMENTED: dict[str, Rule] = {
     "chunking": Differs((None, 0, "0", "", False)),
-    "pretrain": Differs((None, "", False, "none")),
-    "window": Differs((None, 1)),
+    "pretrain": Differs((None, "", False, {})),
+    "window": Differs((None, 0, 1)),
 }
 
 KEYS: dict[str, Rule] = {
@@ -100,17 +101,29 @@ KEYS: dict[str, Rule] = {
         learning_rate_control_relative_error_relative_lr learning_rate_control_min_num_epochs_per_new_lr
         newbob_relative_error_div_by_old use_learning_rate_control_always reinit_network_each_epoch
         inc_seq_length use_last_best_model reset_updater_vars_mod_step gradient_nan_inf_filter"""),
-    **rules(Differs((None, 1, 1.0)), "newbob_learning_rate_growth"),
+    **rules(Differs((None, 1, 1.0)), "newbob_learning_rate_growth learning_rate_growth"),
+    **rules(Differs((None, 0, -1)), "load_epoch"),
+    **rules(Differs((None, 0, 0.0, False)), """grad_clip maximize_grad_norm enforce_min_len1 shuffle_batches
+        chunk_eval train_in_eval use_dummy_datasets dataset_random_seed_offset"""),
+    **rules(Differs((None,)), """decouple_constraints_factor global_norm_tag gradient_clip_global_norm_tag
+        seq_drop_freq online_shuffle_batches reduction_rate reinit context_window start_batch on_size_limit
+        packed_tensors packed_batch_size packed_batch_cost packed_fallback_allowed substitute_param_expr
+        dataset_pipeline init_new_network_callback init_train_epoch_posthook startup_callback
+        load_model_post_hooks train_dummy_dataset_num_seqs dummy_dataset_num_seqs
+        num_allowed_consec_invalid_gradient_steps"""),
+    **rules(Refused(CODE_NET, "write the network as a `network` dict"), "get_model get_network train_step"),
     **rules(Differs((None,)), """learning_rate_control_error_measure newbob_relative_error_grow_threshold
-        dynamic_learning_rate pretrain_construction_algo pretrain_repetitions pretrain_greedy
-        pretrain_copy_output_layer pretrain_learning_rate extra_updates torch_optimizer_step"""),
+        dynamic_learning_rate extra_updates torch_optimizer_step"""),
+    **rules(Ignored("options of pretrain, which is listed itself when set"), """pretrain_construction_algo
+        pretrain_repetitions pretrain_greedy pretrain_copy_output_layer pretrain_learning_rate"""),
     "sparse_input": Refused("sparse input (class indices as the network's input) is the layers issue's; netc's "
                             "input is dense features", "remove sparse_input", accepted=(None, False)),
     "default_input": Refused("netc's network input is always the data key 'data'", "rename the data key to 'data'",
                              accepted=(None, "data")),
     **rules(Refused("netc starts training from its own initialization and cannot load RETURNN checkpoints",
                     "remove it; to continue a netc run use start_epoch auto", frozenset({TRAIN})),
-            "import_model_train_epoch1 preload_from_files load load_epoch"),
+            "import_model_train_epoch1 preload_from_files load initialize_from_model "
+            "initialize_from_json load_graph"),
     **rules(Ignored(RETURNN_ONLY), """use_tensorflow use_theano backend behavior_version multiprocessing
         update_on_device device_timeout max_engines cache_size compression patch_atfork tf_session_opts
         tf_cudnn_autotune tf_jit tf_amp tf_static_shapes tf_data_provider_capacity tf_run_options
@@ -123,7 +136,14 @@ KEYS: dict[str, Rule] = {
         horovod_param_sync_step horovod_param_sync_time_diff horovod_scale_lr horovod_dataset_distribution
         distributed_tf torch_distributed share_batches update_batch_size stop_for_resubmission_safety_factor
         stop_for_resubmission_when_low_time_left theano_on_unused_input seq_train_parallel dry_run
-        deterministic_train apply_cleanup_old_models_to_optim_states"""),
+        deterministic_train apply_cleanup_old_models_to_optim_states grad_scaler need_data testnet_share_params
+        stream port blocks_mt_model batch_pruning custom_dev_init_code inf_value
+        __debug_dummy_distributed_rank_and_size"""),
+    **rules(Ignored("options of returnn.frontend, which netc does not use"), """rf_att_dropout_broadcast
+        rf_batch_norm_distributed rf_conformer_conv_norm_use_mask rf_dropout_broadcast
+        rf_module_output_keep_dtype rf_moments_float32 rf_moments_use_fixed_masking rf_native_opt
+        rf_packed_att_fast_paths rf_packed_warn_regap rf_scatter_use_fixed_masking
+        rf_specaugment_num_masks_per_seq rf_use_consistent_same_padding"""),
     **rules(Ignored("RASR (Sprint) only"), """sprint_trainer_exec_path sprint_interface_dataset_opts
         sprint_interface_custom_dataset SprintInterfacePythonFeatureScorer sil_label_idx"""),
     **rules(Ignored(LOGGING), """log_format log_batch_size log_grad_norm tf_log_memory_usage tf_log_dir
@@ -134,7 +154,8 @@ KEYS: dict[str, Rule] = {
         debug_shell_in_runner_step debug_shell_first_compute debug_shell_model_broken debug_batch_compute_time
         debug_gradient_norm debug_output_constraints debug_SprintErrorSigOp_perform_time
         dump_model_broken_info use_lovely_tensors ipython web_server_port calculate_exp_loss
-        check_learning_rates pause_after_first_seq analyze_dataset"""),
+        check_learning_rates pause_after_first_seq analyze_dataset blocks_debug_dump_output dump_data dump_json
+        save_graph lm_dataset_debug_limit_line_count"""),
     **rules(Ignored(OTHER_TASKS), """forward_batch_size forward_output_layer forward_use_search forward_data
         forward_override_hdf_output forward_auto_split_batch_on_oom forward_step forward_callback output_file
         output_per_seq_file_format output_per_seq_format eval_output_file eval_output_file_per_seq
@@ -142,7 +163,8 @@ KEYS: dict[str, Rule] = {
         search_do_eval search_output_file search_output_file_format search_output_layer
         search_train_network_layers search_server output_precision prior_scale posterior_scale
         subtract_priors ctc_prior_file onnx_export allow_skipping_seqs_in_forward hyper_param_tuning
-        batch_size_eval max_seqs_eval max_seq_length_eval"""),
+        batch_size_eval max_seqs_eval max_seq_length_eval model_outputs loss_name epoch epoch_start epoch_end
+        sort_dataset data_key exclude combine_labels label_file wer_data eval_learning_rate"""),
     **rules(Ignored("netc keeps every checkpoint it writes"), "cleanup_old_models save_epoch1_initial_model"),
     **rules(Ignored("netc always stops on a non-finite score"), "stop_on_nonfinite_train_score"),
     **rules(Ignored("netc initializes the model itself"), "allow_random_model_init"),

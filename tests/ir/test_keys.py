@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from netc.data.datasets import network_dims
@@ -108,3 +109,10 @@ def test_refused_keys_are_errors_only_for_their_commands() -> None:
         account(sparse, CHECK)
     account(Document("c.config", {"network": NET, "sparse_input": False}), CHECK)
     assert all(rule.reason and rule.hint for rule in KEYS.values() if isinstance(rule, Refused))
+
+
+def test_every_key_returnn_reads_is_in_the_registry() -> None:
+    """tests/ir/data/returnn_keys.txt: written by bench/returnn_keys.py from RETURNN's source (current + Theano)."""
+    keys = (Path(__file__).parent / "data" / "returnn_keys.txt").read_text().split()
+    assert len(keys) > 300
+    assert [k for k in keys if k not in KEYS] == []
