@@ -55,7 +55,7 @@ class Refused:
 
     reason: str
     hint: str
-    commands: frozenset[str] = frozenset(COMMANDS)
+    commands: frozenset[str] = frozenset({CHECK, TRAIN})
     accepted: tuple[Any, ...] = (None,)
 
 
@@ -240,9 +240,9 @@ def account(doc: Document, command: str, extra_ignored: Iterable[tuple[str, str]
 
     `extra_ignored` adds (key, reason) pairs found elsewhere (dataset options: `train.cache_byte_size`),
     `extra_differs` such options that change training (`train.partition_epoch (2)`).
-    A JSON file that is a bare net dict (no `network` key) has no config keys.
+    A file that is a bare net dict (no `network` key, every value a dict) has no config keys.
     """
-    if "network" not in doc.values:
+    if "network" not in doc.values and all(isinstance(v, dict) for v in doc.values.values()):
         return Accounting((), (), ())
     by_reason: dict[str, list[str]] = {}
     differs: list[str] = []
@@ -259,8 +259,8 @@ def account(doc: Document, command: str, extra_ignored: Iterable[tuple[str, str]
         elif isinstance(rule, Differs):
             by_reason.setdefault("their values are RETURNN's no-ops", []).append(key)
         elif isinstance(rule, Refused) and command in rule.commands and not is_one_of(value, rule.accepted):
-            needed(doc, key)
-            raise NetcError(f"{key} = {value!r}: {rule.reason}", doc.where(key, key=key), rule.hint)
+            shown = f"<not computed: {value.reason}>" if isinstance(value, Opaque) else repr(value)
+            raise NetcError(f"{key} = {shown}: {rule.reason}", doc.where(key, key=key), rule.hint)
     for key, reason in extra_ignored:
         by_reason.setdefault(reason, []).append(key)
     differs.extend(extra_differs)

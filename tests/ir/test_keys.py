@@ -88,7 +88,9 @@ def test_keys_are_accounted_for_once_grouped_by_reason() -> None:
 
 
 def test_a_bare_net_dict_has_no_config_keys() -> None:
-    assert account(Document("n.json", NET), CHECK).warnings() == []
+    assert account(Document("n.json", NET | {"dropout": {"class": "dropout", "dropout": 0.1}}), CHECK).warnings() == []
+    with pytest.raises(NetcError, match="built by code"):
+        account(Document("c.config", {"get_network": BLOCKED}), CHECK)
 
 
 def test_not_implemented_semantics_are_marked_in_one_place() -> None:
