@@ -45,3 +45,16 @@ def test_options_win_then_config_then_data_files() -> None:
     doc = Document("c.config", {"num_outputs": 2, "target": "orth"})
     assert resolve_dims(doc, 4, 6, Dims(7, (("orth", 8), ("speaker", 3)))) == Dims(4, (("orth", 6), ("speaker", 3)))
     assert resolve_dims(doc, None, None, Dims(7, (("orth", 8),))) == Dims(7, (("orth", 2),))
+
+
+def test_the_config_target_is_the_default_target_of_loss_layers() -> None:
+    """RETURNN's LayerBase.transform_config_dict: a layer with a loss and no target gets extern_data's default."""
+    from netc.ir import graph_from_document
+
+    net = {"hid": {"class": "linear", "n_out": 4}, "aux": {"class": "softmax", "loss": "ce", "target": "classes"},
+           "output": {"class": "softmax", "loss": "ce", "from": "hid"}}
+    doc = Document("c.config", {"network": net, "num_inputs": 3, "num_outputs": {"orth": 7, "classes": 5},
+                                "target": "orth"})
+    graph = graph_from_document(doc)
+    assert (graph.output.layer.target, graph.output.out_type.feature) == ("orth", 7)
+    assert (graph["aux"].layer.target, graph["hid"].layer.target) == ("classes", "classes")
