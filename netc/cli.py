@@ -60,20 +60,25 @@ def main() -> None:
 
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @with_dims
 @reports_errors
-def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
-    """Validate NET and print its typed IR as a table."""
+def check(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outputs: int | None,
+          exec_config: bool) -> None:
+    """Validate NET and print its typed IR as a table; `++key value` pairs override config keys."""
     from netc.ir import format_table
 
-    click.echo(format_table(load_network(net, num_inputs, num_outputs, exec_config)))
+    click.echo(format_table(load_network(net, overrides, num_inputs, num_outputs, exec_config)))
 
 
-def load_network(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> Any:
-    """check/compile: read NET, print the warnings, return the typed graph."""
+def load_network(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outputs: int | None,
+                 exec_config: bool) -> Any:
+    """check/compile: read NET (with `++key value` overrides), print the warnings, return the typed graph."""
     from netc.ir import read_file
+    from netc.trainer.config import parse_overrides  # torch-free
 
-    graph, warnings = network_of(read_file(net, exec_config), num_inputs, num_outputs)
+    doc = read_file(net, exec_config, parse_overrides(overrides))
+    graph, warnings = network_of(doc, num_inputs, num_outputs)
     for warning in warnings:
         warn(warning)
     return graph
@@ -92,6 +97,7 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
 
 @main.command("compile")
 @click.argument("net", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
 @with_dims
 @click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz or a netc checkpoint .pt")
@@ -102,14 +108,14 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
 @click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
 @click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
-def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool,
-                    params: str | None, output_kind: str, opset: int, seed: int, streaming: bool,
-                    quantize: str | None) -> None:
-    """Compile NET to an ONNX model."""
+def compile_command(net: str, overrides: tuple[str, ...], output: str, num_inputs: int | None,
+                    num_outputs: int | None, exec_config: bool, params: str | None, output_kind: str, opset: int,
+                    seed: int, streaming: bool, quantize: str | None) -> None:
+    """Compile NET to an ONNX model; `++key value` pairs override config keys."""
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
 
-    graph = load_network(net, num_inputs, num_outputs, exec_config)
+    graph = load_network(net, overrides, num_inputs, num_outputs, exec_config)
     values = load_params(params) if params else None
     options = CompileOptions(output_kind, opset, streaming, quantize)
     model = compile_graph(graph, values, seed, options, params or "<params>")

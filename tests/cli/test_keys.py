@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from netc.data import HdfSeq, write_hdf
 from netc.ir import Document, NetcError
 from netc.ir.read import Opaque
 from netc.trainer.loop import Trainer
 from netc.trainer.setup import setup_of
 
-from netc.cli import network_of
+from netc.cli import main, network_of
 from tests.cli.test_errors import run_cli
 from tests.helpers import EXAMPLES
 
@@ -155,3 +156,11 @@ def test_check_compile_and_dump_take_the_dims_from_the_training_hdf_file(tmp_pat
     code, stderr = run_cli(["check", "c.json"], tmp_path)
     assert code == 2
     assert "the input dim is unknown" in stderr and "the train dataset gives none: RASR (Sprint) data" in stderr
+
+
+def test_check_and_compile_take_overrides_for_the_keys_they_need(tmp_path: Path) -> None:
+    (tmp_path / "hybrid.json").write_text(json.dumps(hybrid(tmp_path)))
+    code, _ = run_cli(["compile", "hybrid.json", "++num_inputs", "7", "-o", "h.onnx"], tmp_path)
+    assert code == 0
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "hybrid.json"), "++num_inputs", "7"])
+    assert result.exit_code == 0 and "data      input    -                  data  7 " in result.stdout
