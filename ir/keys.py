@@ -100,11 +100,11 @@ KEYS: dict[str, Rule] = {
         min_seq_length seq_drop shuffle_frames_of_nseqs max_pad_size chunking_variance min_chunk_size
         learning_rate_control_relative_error_relative_lr learning_rate_control_min_num_epochs_per_new_lr
         newbob_relative_error_div_by_old use_learning_rate_control_always reinit_network_each_epoch
-        inc_seq_length use_last_best_model reset_updater_vars_mod_step gradient_nan_inf_filter"""),
+        inc_seq_length use_last_best_model reset_updater_vars_mod_step gradient_nan_inf_filter grad_clip
+        maximize_grad_norm enforce_min_len1 shuffle_batches chunk_eval train_in_eval use_dummy_datasets
+        dataset_random_seed_offset update_batch_size dry_run"""),
     **rules(Differs((None, 1, 1.0)), "newbob_learning_rate_growth learning_rate_growth"),
     **rules(Differs((None, 0, -1)), "load_epoch"),
-    **rules(Differs((None, 0, 0.0, False)), """grad_clip maximize_grad_norm enforce_min_len1 shuffle_batches
-        chunk_eval train_in_eval use_dummy_datasets dataset_random_seed_offset"""),
     **rules(Differs((None,)), """decouple_constraints_factor global_norm_tag gradient_clip_global_norm_tag
         seq_drop_freq online_shuffle_batches reduction_rate reinit context_window start_batch on_size_limit
         packed_tensors packed_batch_size packed_batch_cost packed_fallback_allowed substitute_param_expr
@@ -134,8 +134,8 @@ KEYS: dict[str, Rule] = {
         use_hot_reloading gpu_local_cpu_affinity file_cache_opts reset_dev_memory_caches default_float_dtype
         optimizer_use_locking check_unsupported_device use_horovod horovod_reduce_type horovod_avg_grad
         horovod_param_sync_step horovod_param_sync_time_diff horovod_scale_lr horovod_dataset_distribution
-        distributed_tf torch_distributed share_batches update_batch_size stop_for_resubmission_safety_factor
-        stop_for_resubmission_when_low_time_left theano_on_unused_input seq_train_parallel dry_run
+        distributed_tf torch_distributed share_batches stop_for_resubmission_safety_factor
+        stop_for_resubmission_when_low_time_left theano_on_unused_input seq_train_parallel
         deterministic_train apply_cleanup_old_models_to_optim_states grad_scaler need_data testnet_share_params
         stream port blocks_mt_model batch_pruning custom_dev_init_code inf_value
         __debug_dummy_distributed_rank_and_size"""),
