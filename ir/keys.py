@@ -16,6 +16,7 @@ returnn 1.20261022 and in the Theano-era returnn 1.20190515).
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -178,7 +179,20 @@ def rule_of(key: str) -> Rule | None:
     return KEYS.get(key)
 
 
-# ---------------------------------------------------------------- reading needed values
+# ---------------------------------------------------------------- `++key value` and reading needed values
+
+
+def parse_overrides(args: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """RETURNN's `++key value` command-line pairs (values read as literals; a bare word is a string)."""
+    if len(args) % 2 or not all(a.startswith("++") for a in args[::2]):
+        raise NetcError(f"expected '++key value' pairs, got {' '.join(args)}", hint="e.g. ++num_epochs 3")
+    values: dict[str, Any] = {}
+    for key, text in zip(args[::2], args[1::2]):
+        try:
+            values[key[2:]] = ast.literal_eval(text)
+        except (ValueError, SyntaxError, RecursionError, MemoryError):  # deep brackets: RecursionError
+            values[key[2:]] = text
+    return values
 
 
 def needed(doc: Document, key: str, default: Any = None) -> Any:

@@ -75,7 +75,7 @@ def load_network(net: str, overrides: tuple[str, ...], num_inputs: int | None, n
                  exec_config: bool) -> Any:
     """check/compile: read NET (with `++key value` overrides), print the warnings, return the typed graph."""
     from netc.ir import read_file
-    from netc.trainer.config import parse_overrides  # torch-free
+    from netc.ir.keys import parse_overrides
 
     doc = read_file(net, exec_config, parse_overrides(overrides))
     graph, warnings = network_of(doc, num_inputs, num_outputs)

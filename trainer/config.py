@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from netc.ir import Document, NetcError
 from netc.ir.keys import needed
+from netc.ir.keys import parse_overrides as parse_overrides  # re-exported: `++key value` pairs
 
 OPTIMIZERS = ("sgd", "adam", "nadam", "adamw")
 LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
@@ -50,19 +50,6 @@ class TrainConfig:
     use_normalized_loss: bool = False
     log: tuple[str, ...] = ()  # files that get the log lines too
     log_verbosity: tuple[int, ...] = ()  # per log file (RETURNN: one value for all, default 3)
-
-
-def parse_overrides(args: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """RETURNN's `++key value` command-line pairs (values read as literals; a bare word is a string)."""
-    if len(args) % 2 or not all(a.startswith("++") for a in args[::2]):
-        raise NetcError(f"expected '++key value' pairs, got {' '.join(args)}", hint="e.g. ++num_epochs 3")
-    values: dict[str, Any] = {}
-    for key, text in zip(args[::2], args[1::2]):
-        try:
-            values[key[2:]] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            values[key[2:]] = text
-    return values
 
 
 def read_data_config(doc: Document) -> TrainConfig:
