@@ -170,6 +170,8 @@ def dataset_from_config(value: Any, at: Where, lookup: Callable[[str], Any] = la
         raise NetcError(f"not a dataset: {value!r}", at,
                         'give HDF paths, or a dict such as {"class": "Task12AXDataset", "num_seqs": 1000}')
     name = value["class"]
+    if not isinstance(name, str):
+        raise NetcError(f"a dataset class is a name, got {name!r}", at, 'e.g. {"class": "HDFDataset", "files": [...]}')
     options = {k: v for k, v in value.items()
                if k != "class" and k not in IGNORED_OPTIONS and k not in DIFFERS_OPTIONS}
     if name == HDF_CLASS:
