@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dims import DEFAULT_TARGET, target_name
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
+from .keys import needed
 from .layers import CLASSES, Rec, read_layer
 from .read import Document
 
@@ -13,7 +15,7 @@ from .read import Document
 def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The net dict of a file (a config's `network`, or the whole file) and its key path."""
     if "network" in doc.values:
-        network = doc.values["network"]
+        network = needed(doc, "network")
         at = doc.where("network", key="network")
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)
@@ -24,7 +26,8 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
 def build_graph(doc: Document, dims: Dims) -> Graph:
     """Parse every layer, keep the roots and what they need, in topological order."""
     network, prefix = network_of(doc)
-    nodes = {name: read_node(doc, prefix, name, layer_dict)
+    target = target_name(doc) if prefix else DEFAULT_TARGET
+    nodes = {name: read_node(doc, prefix, name, layer_dict, target)
              for name, layer_dict in network.items() if not str(name).startswith("#")}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
@@ -38,8 +41,12 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.notes, doc.path)
 
 
-def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any) -> Node:
-    """One layer dict -> a Node carrying its layer dataclass and option positions."""
+def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any,
+              target: str = DEFAULT_TARGET) -> Node:
+    """One layer dict -> a Node carrying its layer dataclass and option positions.
+
+    A layer with a loss and no `target` gets the config's `target`, as RETURNN's `LayerBase.transform_config_dict`.
+    """
     where = doc.where(*prefix, str(name), layer=str(name))
     if not isinstance(layer_dict, dict):
         raise NetcError("a layer must be a dict", where, 'write {"class": "linear", "n_out": 512, ...}')
@@ -51,6 +58,8 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
         raise NetcError(f"unknown layer class {layer_class!r}", class_at,
                         did_you_mean(str(layer_class), sorted(CLASSES)))
     options = {k: v for k, v in layer_dict.items() if k != "class"}
+    if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
+        options["target"] = target
     for key in options:
         if not isinstance(key, str):
             raise NetcError(f"option names are strings, got {key!r}", where)

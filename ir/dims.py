@@ -1,4 +1,12 @@
-"""Data dimensions from, in order: command-line options, extern_data, num_inputs/num_outputs."""
+"""Data dimensions from, in order: command-line options, the config (extern_data, else num_inputs/num_outputs),
+the training data files (`fallback`).
+
+Follows RETURNN's `returnn/tf/network.py: _extern_data_types_from_config` and `_num_inputs_outputs_from_config`
+with `returnn/datasets/basic.py: convert_data_dims`: `extern_data`, when set, is the only source (RETURNN then
+ignores num_inputs/num_outputs); a scalar `num_outputs` is the dim of the config's `target` (default
+"classes"); `num_outputs` entries are an int (dim; sparse except for "data"), `[dim, ndim]` (ndim 1: sparse
+class indices, 2: dense features) or a data dict (`dim`, else the last of `shape`).
+"""
 
 from __future__ import annotations
 
@@ -6,19 +14,23 @@ from typing import Any
 
 from .errors import NetcError, Where
 from .graph import Dims
+from .keys import needed
 from .read import Document
 
 DEFAULT_TARGET = "classes"
+DATA = "data"
+SPARSE_INPUT = ("sparse input (class indices as the network's input) is the layers issue's; netc's input is "
+                "dense features")
 
 
 def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int | None = None,
                  fallback: Dims = Dims()) -> Dims:
-    """Combine the dims a user gave; `fallback` holds dims read from data files."""
+    """Combine the dims a user gave; `fallback` holds dims read from data files (only what is missing)."""
     inputs, targets = dims_from_config(doc)
     if num_inputs is not None:
         inputs = num_inputs
     if num_outputs is not None:
-        targets[DEFAULT_TARGET] = num_outputs
+        targets[target_name(doc)] = num_outputs
     if inputs is None:
         inputs = fallback.num_inputs
     for name, dim in fallback.targets:
@@ -26,41 +38,93 @@ def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int 
     return Dims(inputs, tuple(sorted(targets.items())))
 
 
+def has_data_dims(dims: Dims) -> bool:
+    """Whether the input dim and at least one target dim are known (no data file needs opening)."""
+    return dims.num_inputs is not None and bool(dims.targets)
+
+
+def target_name(doc: Document) -> str:
+    """The config's `target` (RETURNN's default target data key)."""
+    name = needed(doc, "target", DEFAULT_TARGET)
+    if name is None:
+        return DEFAULT_TARGET
+    if not isinstance(name, str):
+        raise NetcError(f"target must be a data key name, got {name!r}", doc.where("target", key="target"))
+    return name
+
+
 def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int]]:
-    """`extern_data` wins over `num_inputs`/`num_outputs`."""
-    values = doc.values
+    """The input dim and the target dims a config states (extern_data, else num_inputs/num_outputs)."""
+    if doc.values.get("extern_data") is not None:
+        return dims_from_extern_data(doc)
     inputs: int | None = None
     targets: dict[str, int] = {}
-    if "num_inputs" in values:
-        inputs = positive_dim(values["num_inputs"], doc.where("num_inputs", key="num_inputs"))
-    if "num_outputs" in values:
-        outputs = values["num_outputs"]
-        at = doc.where("num_outputs", key="num_outputs")
-        if isinstance(outputs, dict):
-            for name, spec in outputs.items():
-                dim = positive_dim(spec[0] if isinstance(spec, (list, tuple)) and spec else spec, at)
-                if name == "data":
-                    inputs = inputs if inputs is not None else dim
-                else:
-                    targets[name] = dim
+    if doc.values.get("num_inputs") is not None:
+        inputs = positive_dim(needed(doc, "num_inputs"), doc.where("num_inputs", key="num_inputs"))
+    outputs = needed(doc, "num_outputs")
+    if outputs is None:
+        return inputs, targets
+    at = doc.where("num_outputs", key="num_outputs")
+    if not isinstance(outputs, dict):
+        return inputs, {target_name(doc): positive_dim(outputs, at)}
+    for name, spec in outputs.items():
+        dim, sparse = data_spec(spec, str(name), doc.where("num_outputs", str(name), key="num_outputs"))
+        if name == DATA:
+            inputs = dense_input(dim, sparse, doc.where("num_outputs", DATA, key="num_outputs"))
         else:
-            targets[DEFAULT_TARGET] = positive_dim(outputs, at)
-    extern = values.get("extern_data")
-    if extern is not None:
-        at = doc.where("extern_data", key="extern_data")
-        if not isinstance(extern, dict):
-            raise NetcError("extern_data must be a dict of data keys", at,
-                            'write {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": true}}')
-        for name, spec in extern.items():
-            dim = positive_dim(spec.get("dim") if isinstance(spec, dict) else spec, at)
-            if name == "data":
-                inputs = dim
-            else:
-                targets[name] = dim
+            targets[str(name)] = dim
     return inputs, targets
 
 
+def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int]]:
+    """`extern_data = {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": True}}` (or `[dim, ndim]`)."""
+    extern = needed(doc, "extern_data")
+    at = doc.where("extern_data", key="extern_data")
+    if not isinstance(extern, dict):
+        raise NetcError("extern_data must be a dict of data keys", at,
+                        'write {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": true}}')
+    inputs: int | None = None
+    targets: dict[str, int] = {}
+    for name, spec in extern.items():
+        spec_at = doc.where("extern_data", str(name), key="extern_data")
+        dim, sparse = data_spec(spec, str(name), spec_at)
+        if name == DATA:
+            inputs = dense_input(dim, sparse, spec_at)
+        else:
+            targets[str(name)] = dim
+    return inputs, targets
+
+
+def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
+    """(dim, sparse) of one data key: an int, `[dim, ndim]`, or a data dict (`dim` or `shape`, `sparse`)."""
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return positive_dim(spec, at), name != DATA
+    if isinstance(spec, (list, tuple)):
+        if len(spec) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in spec) or spec[1] < 1:
+            raise NetcError(f"data key {name!r}: expected [dim, ndim] with ndim >= 1, got {list(spec)!r}", at,
+                            "ndim 1: class indices (sparse), 2: feature vectors (dense)")
+        return positive_dim(spec[0], at), spec[1] == 1
+    if isinstance(spec, dict):
+        dim = spec.get("dim")
+        shape = spec.get("shape")
+        if dim is None and isinstance(shape, (list, tuple)) and shape:
+            dim = shape[-1]
+        sparse = bool(spec.get("sparse", False)) or spec.get("sparse_dim") is not None
+        return positive_dim(dim, at), sparse
+    raise NetcError(f"data key {name!r}: expected a dim, [dim, ndim] or a dict, got {spec!r}", at,
+                    '{"dim": 40} for features, {"dim": 1000, "sparse": true} for class indices')
+
+
+def dense_input(dim: int, sparse: bool, at: Where) -> int:
+    if sparse:
+        raise NetcError(SPARSE_INPUT, at, "give 'data' as dense features, e.g. [40, 2] or {\"dim\": 40}")
+    return dim
+
+
 def positive_dim(value: Any, at: Where) -> int:
+    """A dimension: a whole number in [1, 2^20] (a string of digits, as RETURNN's `config.int`, too)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1 << 20:
         return value
     raise NetcError(f"expected a dimension between 1 and {1 << 20}, got {value!r}", at)

@@ -60,20 +60,44 @@ def main() -> None:
 
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @with_dims
 @reports_errors
-def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
-    """Validate NET and print its typed IR as a table."""
-    from netc.ir import format_table, load_graph
+def check(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outputs: int | None,
+          exec_config: bool) -> None:
+    """Validate NET and print its typed IR as a table; `++key value` pairs override config keys."""
+    from netc.ir import format_table
 
-    graph = load_graph(net, num_inputs, num_outputs, exec_config)
-    for warning in graph.warnings:
+    click.echo(format_table(load_network(net, overrides, num_inputs, num_outputs, exec_config)))
+
+
+def load_network(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outputs: int | None,
+                 exec_config: bool) -> Any:
+    """check/compile: read NET (with `++key value` overrides), print the warnings, return the typed graph."""
+    from netc.ir import read_file
+    from netc.ir.keys import parse_overrides
+
+    doc = read_file(net, exec_config, parse_overrides(overrides))
+    graph, warnings = network_of(doc, num_inputs, num_outputs)
+    for warning in warnings:
         warn(warning)
-    click.echo(format_table(graph))
+    return graph
+
+
+def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tuple[Any, list[str]]:
+    """Only the network and its dims are read; the other keys are accounted for as warnings (ir/keys.py)."""
+    from netc.data.datasets import network_dims
+    from netc.ir import graph_from_document
+    from netc.ir.keys import CHECK, account
+
+    warnings = account(doc, CHECK).warnings()
+    graph = graph_from_document(doc, num_inputs, num_outputs, network_dims(doc, num_inputs, num_outputs))
+    return graph, [*warnings, *graph.warnings]
 
 
 @main.command("compile")
 @click.argument("net", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
 @with_dims
 @click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz or a netc checkpoint .pt")
@@ -84,17 +108,14 @@ def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config
 @click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
 @click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
-def compile_command(net: str, output: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool,
-                    params: str | None, output_kind: str, opset: int, seed: int, streaming: bool,
-                    quantize: str | None) -> None:
-    """Compile NET to an ONNX model."""
+def compile_command(net: str, overrides: tuple[str, ...], output: str, num_inputs: int | None,
+                    num_outputs: int | None, exec_config: bool, params: str | None, output_kind: str, opset: int,
+                    seed: int, streaming: bool, quantize: str | None) -> None:
+    """Compile NET to an ONNX model; `++key value` pairs override config keys."""
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
-    from netc.ir import load_graph
 
-    graph = load_graph(net, num_inputs, num_outputs, exec_config)
-    for warning in graph.warnings:
-        warn(warning)
+    graph = load_network(net, overrides, num_inputs, num_outputs, exec_config)
     values = load_params(params) if params else None
     options = CompileOptions(output_kind, opset, streaming, quantize)
     model = compile_graph(graph, values, seed, options, params or "<params>")
@@ -173,19 +194,28 @@ OVERRIDES = {"ignore_unknown_options": True}
 @reports_errors
 def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
     """Train the network of CONFIG with PyTorch; `++key value` pairs override config keys."""
-    from netc.trainer.setup import prepare
+    from netc.trainer.setup import LogFiles, check_device, prepare
 
     setup = prepare(config, overrides, exec_config)
     require_torch("netc train")
+    check_device(setup)
     from netc.trainer.loop import Trainer  # imports torch, only for training
 
-    trainer = Trainer(setup, log=lambda line: click.echo(line))
-    if trainer.ranks.is_main:
-        if setup.ignored:
-            warn(f"config keys ignored by netc: {', '.join(setup.ignored)}")
-        for warning in trainer.graph.warnings:
-            warn(warning)
-    trainer.run()
+    files = LogFiles(setup.config)
+
+    def log(line: str) -> None:
+        click.echo(line)
+        files.write(line)
+
+    try:
+        trainer = Trainer(setup, log=log)
+        if trainer.ranks.is_main:
+            for warning in (*setup.warnings, *trainer.graph.warnings):
+                warn(warning)
+                files.write(f"netc: warning: {warning}")
+        trainer.run()
+    finally:
+        files.close()
 
 
 @main.command("dump-dataset", context_settings=OVERRIDES)
@@ -200,9 +230,12 @@ def dump_dataset(config: str, overrides: tuple[str, ...], role: str, epoch: int,
                  exec_config: bool) -> None:
     """Write the sequences the trainer reads in EPOCH, in its order, as a RETURNN HDF file."""
     from netc.data import write_hdf
+    from netc.ir.keys import DUMP
     from netc.trainer.setup import prepare
 
-    setup = prepare(config, overrides, exec_config)
+    setup = prepare(config, overrides, exec_config, DUMP, (role,))
+    for warning in setup.warnings:
+        warn(warning)
     if role not in setup.datasets:
         raise NetcError(f"the config has no {role!r} dataset", Where(config))
     corpus, _, order, skipped = setup.epoch(role, epoch)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import ast
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from netc.ir import Document, NetcError
-from netc.ir.read import NEEDED_KEYS, Opaque
+from netc.ir.keys import needed
+from netc.ir.keys import parse_overrides as parse_overrides  # re-exported: `++key value` pairs
 
 OPTIMIZERS = ("sgd", "adam", "nadam", "adamw")
 LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
 ORDERINGS = ("default", "sorted", "sorted_reverse", "random")
-EXTRA_KEYS = frozenset({"newbob_multi_num_epochs", "newbob_multi_update_interval"})
-KNOWN_KEYS = NEEDED_KEYS | EXTRA_KEYS
+DEVICES = "auto, cpu, gpu (= cuda), gpuN, cuda, cuda:N"
+MAX_VERBOSITY = 5
 
 
 @dataclass(frozen=True)
@@ -45,38 +46,35 @@ class TrainConfig:
     start_epoch: str | int = "auto"
     target: str = "classes"
     random_seed: int = 42
-    device: str = "auto"
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
     use_normalized_loss: bool = False
+    log: tuple[str, ...] = ()  # files that get the log lines too
+    log_verbosity: tuple[int, ...] = ()  # per log file (RETURNN: one value for all, default 3)
 
 
-def parse_overrides(args: list[str] | tuple[str, ...]) -> dict[str, Any]:
-    """RETURNN's `++key value` command-line pairs (values read as literals; a bare word is a string)."""
-    if len(args) % 2 or not all(a.startswith("++") for a in args[::2]):
-        raise NetcError(f"expected '++key value' pairs, got {' '.join(args)}", hint="e.g. ++num_epochs 3")
-    values: dict[str, Any] = {}
-    for key, text in zip(args[::2], args[1::2]):
-        try:
-            values[key[2:]] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            values[key[2:]] = text
-    return values
-
-
-def ignored_keys(doc: Document) -> list[str]:
-    """Config keys netc does not use; reported once, never silently dropped."""
-    return sorted(k for k in doc.values if k not in KNOWN_KEYS)
+def read_data_config(doc: Document) -> TrainConfig:
+    """Only the keys that pick an epoch's sequences and order (`netc dump-dataset`); the rest keep defaults."""
+    get = KeyReader(doc)
+    config = TrainConfig(batching=read_ordering(get), max_seq_length=get("max_seq_length", int, None))
+    check_ranges(config, get)
+    return config
 
 
 def read_train_config(doc: Document) -> TrainConfig:
     """Check and convert every training key; errors name the file, line and key."""
     get = KeyReader(doc)
+    read_task(get)
     optimizer, options = read_optimizer(doc, get)
     defaults = TrainConfig()
     fields = {name: get(name, type(getattr(defaults, name)), getattr(defaults, name))
               for name in ("num_epochs", "batch_size", "learning_rate", "optimizer_epsilon", "gradient_clip",
-                           "gradient_clip_global_norm", "learning_rate_decay", "newbob_relative_error_threshold",
+                           "gradient_clip_global_norm", "newbob_relative_error_threshold",
                            "newbob_error_threshold", "newbob_multi_num_epochs", "min_learning_rate", "model",
-                           "save_interval", "target", "random_seed", "device", "use_normalized_loss")}
+                           "save_interval", "target", "random_seed", "use_normalized_loss")}
+    # RETURNN: learning_rate_decay, else its older name newbob_learning_rate_decay (learning_rate_control.py)
+    fields["learning_rate_decay"] = get("learning_rate_decay", float,
+                                        get("newbob_learning_rate_decay", float, defaults.learning_rate_decay))
+    fields.update(device=read_device(get), log=read_logs(get), log_verbosity=read_verbosity(get))
     fields.update(
         max_seqs=get("max_seqs", int, None), max_seq_length=get("max_seq_length", int, None),
         newbob_multi_update_interval=get("newbob_multi_update_interval", int, None),
@@ -98,9 +96,7 @@ class KeyReader:
     def __call__(self, key: str, kind: type, default: Any) -> Any:
         if key not in self.doc.values or self.doc.values[key] is None:
             return default
-        value = self.doc.values[key]
-        if isinstance(value, Opaque):
-            raise self.error(key, "is not a literal", "write a literal value, or override it with ++key value")
+        value = needed(self.doc, key)
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if kind is list and isinstance(value, tuple):
@@ -150,7 +146,7 @@ def read_optimizer(doc: Document, get: KeyReader) -> tuple[str, tuple[tuple[str,
 
 
 def read_start_epoch(get: KeyReader) -> str | int:
-    value = get.doc.values.get("start_epoch", "auto")
+    value = needed(get.doc, "start_epoch", "auto")
     if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
         return value
     raise get.error("start_epoch", f"must be 'auto' or an epoch >= 1, got {value!r}")
@@ -163,5 +159,62 @@ def check_ranges(config: TrainConfig, get: KeyReader) -> None:
         value = getattr(config, key)
         if value is not None and value < 1:
             raise get.error(key, f"must be >= 1, got {value}")
-    if config.device not in ("auto", "cpu", "cuda"):
-        raise get.error("device", f"unknown device {config.device!r}", "known: auto, cpu, cuda")
+
+
+def read_task(get: KeyReader) -> None:
+    """`task`: RETURNN's action; `netc train` only trains (returnn/__main__.py: execute_main_task)."""
+    task = get("task", str, "train")
+    if task != "train":
+        raise get.error("task", f"task {task!r}: netc train only trains",
+                        "set task train (or ++task train); to forward, netc compile the network with --params "
+                        "CHECKPOINT and use netc run")
+
+
+def read_device(get: KeyReader) -> str:
+    """`device` in RETURNN's forms: gpu (= cuda), gpuN / gpuX (Theano), cpu / cpuN, and torch's cuda[:N].
+
+    RETURNN: config.py `tf_should_use_gpu`, torch/engine.py `get_device_from_config_opt`, Theano Device.py.
+    Several devices ("gpu0,gpu1", a list) are refused: netc runs one process per device under torchrun.
+    """
+    value = needed(get.doc, "device")
+    if isinstance(value, (list, tuple)) or (isinstance(value, str) and "," in value):
+        raise get.error("device", f"several devices {value!r}: one netc process trains on one device",
+                        "set device gpu and run torchrun --nproc-per-node N -m netc train CONFIG")
+    name = (get("device", str, "auto") or "auto").strip().lower()
+    if name in ("auto", "cpu", "cuda") or (name.startswith("cpu") and name[3:].isdigit()):
+        return "cpu" if name.startswith("cpu") else name
+    if name in ("gpu", "gpux"):
+        return "cuda"
+    index = name[3:] if name.startswith("gpu") else name[5:] if name.startswith("cuda:") else ""
+    if index.isdigit():
+        return f"cuda:{int(index)}"
+    raise get.error("device", f"unknown device {name!r}", f"known: {DEVICES}")
+
+
+def read_logs(get: KeyReader) -> tuple[str, ...]:
+    """`log`: a file name or a list of them (RETURNN's `config.list("log")`); "stdout" is netc's default output.
+
+    "$date" in a name becomes the UTC start time, as RETURNN's log.py does; "|command" targets are refused
+    (netc never runs commands named in a config).
+    """
+    value = needed(get.doc, "log")
+    items = [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
+    names = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise get.error("log", f"a log target is a file name, got {item!r}")
+        if item.startswith("|"):
+            raise get.error("log", f"log target {item!r} pipes into a command; netc never runs commands",
+                            "give a file name")
+        if item != "stdout":
+            names.append(item.replace("$date", time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime())))
+    return tuple(names)
+
+
+def read_verbosity(get: KeyReader) -> tuple[int, ...]:
+    """`log_verbosity`: an int or a list (one per log target), each 0..5 (RETURNN log.py)."""
+    value = needed(get.doc, "log_verbosity")
+    items = [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_VERBOSITY for v in items):
+        raise get.error("log_verbosity", f"must be a verbosity 0..{MAX_VERBOSITY} or a list of them, got {value!r}")
+    return tuple(items)

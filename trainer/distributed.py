@@ -40,9 +40,11 @@ def all_sum(tensor: torch.Tensor, ranks: Ranks) -> torch.Tensor:
 
 
 def pick_device(name: str) -> torch.device:
-    """`auto`: the rank's GPU when there is one, else the CPU."""
+    """`auto`: the rank's GPU when there is one, else the CPU; `cuda:N` (config `gpuN`): that GPU."""
     if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
+    if name.startswith("cuda:"):
+        return torch.device(name)
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 

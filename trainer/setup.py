@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
-from netc.data.datasets import ignored_options
-from netc.ir import Dims, Document, Graph, NetcError, graph_from_document, read_file
+from netc.data.datasets import IGNORED_OPTIONS, differing_options, ignored_options
+from netc.ir import Dims, Document, Graph, NetcError, Where, graph_from_document, read_file
+from netc.ir.keys import TRAIN, account, needed
 
-from .config import TrainConfig, ignored_keys, parse_overrides, read_train_config
+from .config import TrainConfig, parse_overrides, read_data_config, read_train_config
 from .ordering import make_batches, seq_order, skip_long
 
 ROLES = ("train", "dev", "eval")
@@ -22,7 +26,7 @@ class Setup:
     doc: Document
     config: TrainConfig
     datasets: dict[str, Dataset]
-    ignored: tuple[str, ...]
+    warnings: tuple[str, ...]  # the keys netc ignores or does not implement, one line per reason
 
     def graph(self) -> Graph:
         """The typed IR; dims missing from the config come from the training data."""
@@ -47,13 +51,81 @@ class Setup:
         return make_batches(order, lengths, self.config.batch_size, self.config.max_seqs)
 
 
-def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config: bool = False) -> Setup:
-    """Read the config file, apply `++key value` overrides, open the datasets."""
-    doc = read_file(path, exec_config, parse_overrides(overrides))
-    config = read_train_config(doc)
-    if "train" not in doc.values:
-        raise NetcError("the config has no 'train' dataset", doc.where(), 'set train = "data.hdf" or a dataset dict')
-    datasets = {role: dataset_from_config(doc.values[role], doc.where(role, key=role))
-                for role in ROLES if doc.values.get(role) is not None}
-    dataset_options = [f"{role}.{option}" for role in datasets for option in ignored_options(doc.values[role])]
-    return Setup(doc, config, datasets, tuple(ignored_keys(doc) + dataset_options))
+def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config: bool = False,
+            command: str = TRAIN, roles: tuple[str, ...] = ROLES) -> Setup:
+    """Read the config file, apply `++key value` overrides, open the datasets of `roles`.
+
+    `command` is `train` (every training key) or `dump-dataset` (only the keys that order the data); a
+    command never reads another command's keys, so their opaque values do not stop it.
+    """
+    return setup_of(read_file(path, exec_config, parse_overrides(overrides)), command, roles)
+
+
+def setup_of(doc: Document, command: str = TRAIN, roles: tuple[str, ...] = ROLES) -> Setup:
+    """`prepare` for a read document: account for every key, read `command`'s keys, open the datasets."""
+    values = {role: needed(doc, role) for role in roles}
+    if command == TRAIN and not values["train"]:
+        raise NetcError("the config has no 'train' dataset", doc.where("train", key="train"),
+                        'set train = "data.hdf" or a dataset dict, or pass ++train data.hdf')
+    present = [role for role in roles if values[role]]
+    ignored = [(f"{role}.{option}", IGNORED_OPTIONS[option]) for role in present
+               for option in ignored_options(values[role])]
+    differs = [f"{role}.{option}" for role in present for option in differing_options(values[role])]
+    warnings = account(doc, command, ignored, differs).warnings()
+    config = read_train_config(doc) if command == TRAIN else read_data_config(doc)
+    datasets = {role: dataset_from_config(values[role], doc.where(role, key=role), lambda name: needed(doc, name))
+                for role in present}
+    return Setup(doc, config, datasets, tuple(warnings))
+
+
+def check_device(setup: Setup) -> None:
+    """A GPU asked for in `device` must exist (RETURNN: "No GPU device found, but config requested 'gpu'")."""
+    import torch
+
+    device = setup.config.device
+    if not device.startswith("cuda"):
+        return
+    if ":" in device and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise NetcError(f"device {device!r} names one GPU, but under torchrun each rank takes its own",
+                        setup.doc.where("device", key="device"), "set device gpu (or ++device gpu)")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        found = f"only {count} GPU(s)" if count else "no GPU"
+        raise NetcError(f"device {setup.doc.values.get('device', device)!r} asks for a GPU, but PyTorch finds {found}",
+                        setup.doc.where("device", key="device"),
+                        "train on the CPU with ++device cpu, or install a CUDA build of PyTorch")
+
+
+class LogFiles:
+    """The config's `log` files: each gets the log lines too, appended as RETURNN's log.py does.
+
+    A file's folder is created; a file whose `log_verbosity` is 0 gets nothing (netc's lines are RETURNN's
+    verbosity-1 summary lines).
+    """
+
+    def __init__(self, config: TrainConfig):
+        verbosity = config.log_verbosity
+        self.names = [name for i, name in enumerate(config.log)
+                      if (verbosity[i] if i < len(verbosity) else verbosity[0] if len(verbosity) == 1 else 3) >= 1]
+        self.files: list[TextIO] = []
+
+    def write(self, line: str) -> None:
+        """Append one line to every log file (opened on first use: only the rank that logs opens them)."""
+        if len(self.files) < len(self.names):
+            self.files = [open_log(name) for name in self.names]
+        for file in self.files:
+            file.write(line + "\n")
+            file.flush()
+
+    def close(self) -> None:
+        for file in self.files:
+            file.close()
+
+
+def open_log(name: str) -> TextIO:
+    try:
+        Path(name).parent.mkdir(parents=True, exist_ok=True)
+        return open(name, "a", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    except OSError as e:
+        raise NetcError(f"cannot open the log file: {e.strerror}", Where(name), "check the 'log' path") from None

@@ -19,6 +19,7 @@ class Rec(Layer):
     n_out: int | None = None
     direction: Direction = Direction.FORWARD
     encoder: tuple[str, ...] | None = None
+    sampling: int = 1  # RETURNN Theano's RecurrentUnitLayer: scan every n-th frame; 1 = every frame
 
     class_name: ClassVar[str] = "rec"
 
@@ -37,6 +38,10 @@ class Rec(Layer):
                             'add "from": "null"; the decoder is driven by its encoders\' final states')
         if self.encoder == ():
             raise NetcError("'encoder' is empty", at("encoder"), "list the encoder rec layers")
+        if self.sampling != 1:
+            # NOTE: Theano's sampling n runs n interleaved recurrences (frames s, s+n, ...) (NetworkRecurrentLayer.py)
+            raise NetcError(f"sampling {self.sampling} is not supported; netc implements sampling 1 (every frame)",
+                            at("sampling"), "remove sampling or set it to 1")
         super().check(at)
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:

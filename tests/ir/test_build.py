@@ -61,13 +61,15 @@ def test_cycle_is_printed() -> None:
         graph({"output": {"class": "copy", "from": "output"}})
 
 
-def test_config_dims_come_from_extern_data_then_num_outputs() -> None:
-    doc = Document("c.json", {"network": {"output": {"class": "softmax", "loss": "ce"}},
-                              "num_outputs": {"classes": [7, 1], "data": [9, 2]},
-                              "extern_data": {"classes": {"dim": 11, "sparse": True}}})
-    g = graph_from_document(doc)
-    assert g.dims == Dims(9, (("classes", 11),))
-    assert graph_from_document(doc, num_outputs=5).output.out_type.feature == 5
+def test_config_dims_come_from_extern_data_else_num_outputs() -> None:
+    """As RETURNN's _extern_data_types_from_config: extern_data, when set, is the only source."""
+    net = {"output": {"class": "softmax", "loss": "ce"}}
+    both = Document("c.json", {"network": net, "num_outputs": {"classes": [7, 1], "data": [9, 2]},
+                               "extern_data": {"data": {"shape": (None, 8)}, "classes": {"dim": 11, "sparse": True}}})
+    assert graph_from_document(both).dims == Dims(8, (("classes", 11),))
+    legacy = Document("c.json", {"network": net, "num_outputs": {"classes": [7, 1], "data": [9, 2]}})
+    assert graph_from_document(legacy).dims == Dims(9, (("classes", 7),))
+    assert graph_from_document(legacy, num_outputs=5).output.out_type.feature == 5
 
 
 def test_canonical_json_is_stable_and_complete() -> None:

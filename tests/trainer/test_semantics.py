@@ -157,7 +157,9 @@ def test_unused_config_keys_and_dataset_options_are_reported(tmp_path):
         "train": {"class": "DummyDataset", "input_dim": 3, "output_dim": 4, "num_seqs": 4, "seq_len": 5,
                   "partition_epoch": 2},
         "network": {"output": {"class": "softmax", "loss": "ce"}}, "use_tensorflow": True}))
-    assert prepare(str(path)).ignored == ("use_tensorflow", "train.partition_epoch")
+    assert prepare(str(path)).warnings == (
+        "ignored config keys (they steer only RETURNN itself: back end, processes, caches): use_tensorflow",
+        "not implemented, training will differ from RETURNN: train.partition_epoch (2)")
 
 
 def test_training_leaves_the_process_floating_point_mode_as_it_was(tmp_path):
