@@ -12,7 +12,8 @@ from netc.ir.read import NEEDED_KEYS, Opaque
 OPTIMIZERS = ("sgd", "adam", "nadam", "adamw")
 LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
 ORDERINGS = ("default", "sorted", "sorted_reverse", "random")
-EXTRA_KEYS = frozenset({"newbob_multi_num_epochs", "newbob_multi_update_interval"})
+EXTRA_KEYS = frozenset({"newbob_multi_num_epochs", "newbob_multi_update_interval",
+                        "import_model_train_epoch1", "preload_from_files", "load_ignore_missing_vars"})  # initial.py
 KNOWN_KEYS = NEEDED_KEYS | EXTRA_KEYS
 
 
