@@ -5,7 +5,8 @@ RETURNN trains the 12AX demo net (without dropout) for one epoch; its checkpoint
 (`tf.train.load_checkpoint`: every tensor's dtype, shape and values) as returnn_12ax.001.json, for the reader
 test. RETURNN then trains one more epoch from that checkpoint twice, once with `import_model_train_epoch1` and
 once with `preload_from_files` (`init_for_train`); tests/trainer/data/returnn_import.json holds both runs'
-scores and final parameters, which `netc train ++import_model_train_epoch1 PREFIX` must reproduce.
+scores and final parameters, which `netc train ++import_model_train_epoch1 PREFIX` must reproduce, and, for a
+few combinations of both keys (RULES), which file RETURNN took each starting parameter from.
 A second checkpoint, `dtypes.*`, is written by TensorFlow directly (tf.compat.v1 Saver): float64, int32,
 int64, bool and string tensors, scalars, an empty tensor and 400 variables, so that the index spans several
 blocks. String values are written as hex in the JSON files.
@@ -71,6 +72,34 @@ def scores(log: str) -> list[dict[str, float]]:
              "dev_error": float(d[1])} for t, d in zip(train, dev)]
 
 
+# Which file each parameter comes from when both keys are set: RETURNN runs with learning rate 0 (its checkpoint
+# holds the starting parameters) from the preloaded file "A" (the checkpoint above) and the imported file "B"
+# (a random initialisation).
+RULES = {
+    "preload_wins_ignore_params": {
+        "preload_from_files": {"p": {"filename": "A", "init_for_train": True, "ignore_params": ["output/b"]}}},
+    "prefix_mapping_ignore_missing": {
+        "preload_from_files": {"p": {"filename": "A", "init_for_train": True, "prefix": "output/",
+                                     "var_name_mapping": {"W": "output/W"}, "ignore_missing": True}}},
+    "preload_not_for_training": {"preload_from_files": {"p": {"filename": "A"}}},
+}
+
+
+def sources(python: str, directory: Path, name: str, keys: dict, files: dict[str, Path]) -> dict[str, str]:
+    """RETURNN's starting parameters under `keys` (+ import of B): each one's source, "A" or "B"."""
+    def fill(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: str(files[v]) if k == "filename" else fill(v) for k, v in value.items()}
+        return value
+
+    returnn(python, directory, name, num_epochs=1, learning_rate=0.0, import_model_train_epoch1=str(files["B"]),
+            **fill(keys))
+    got = parameters(python, directory / name / "model.001")
+    given = {label: parameters(python, file) for label, file in files.items()}
+    return {param: next(label for label, values in given.items() if values[param] == value)
+            for param, value in got.items()}
+
+
 def parameters(python: str, prefix: Path) -> dict:
     return {k: v["value"] for k, v in dump(python, prefix).items() if k.startswith(tuple(NETWORK))}
 
@@ -89,7 +118,10 @@ def main() -> None:
         imported = returnn(python, directory, "imported", num_epochs=1, import_model_train_epoch1=str(start))
         preloaded = returnn(python, directory, "preloaded", num_epochs=1,
                             preload_from_files={"start": {"filename": str(start), "init_for_train": True}})
-        fresh = returnn(python, directory, "fresh", num_epochs=1)
+        returnn(python, directory, "random", num_epochs=1, learning_rate=0.0)
+        files = {"A": start, "B": directory / "random" / "model.001"}
+        rules = {name: {"keys": keys, "sources": sources(python, directory, name, keys, files)}
+                 for name, keys in RULES.items()}
         subprocess.run([python, "-c", WRITE_DTYPES, str(directory / "dtypes")], check=True, capture_output=True)
         keep(directory / "dtypes", "dtypes", python)
         version = subprocess.run([python, "-c", "import returnn, tensorflow as tf; "
@@ -101,9 +133,9 @@ def main() -> None:
                                                 "final": parameters(python, directory / "imported" / "model.001")},
                   "preload_from_files": {"epochs": scores(preloaded),
                                          "final": parameters(python, directory / "preloaded" / "model.001")},
-                  "random_init": {"epochs": scores(fresh)}}
+                  "rules": rules}
     (TRAINER_DATA / "returnn_import.json").write_text(json.dumps(golden, indent=1) + "\n")
-    print(json.dumps({k: v["epochs"] for k, v in golden.items() if isinstance(v, dict) and "epochs" in v}, indent=1))
+    print(json.dumps({k: v.get("epochs", v) for k, v in golden.items() if k not in ("made_by", "config")}, indent=1))
 
 
 if __name__ == "__main__":

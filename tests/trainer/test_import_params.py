@@ -81,6 +81,18 @@ def test_preload_for_training_starts_from_the_same_parameters_as_the_import(tmp_
     assert_params(got, FILE)
 
 
+@pytest.mark.parametrize("rule", sorted(GOLDEN["rules"]))
+def test_each_parameter_comes_from_the_file_returnn_takes_it_from(tmp_path: Path, rule: str) -> None:
+    """Both keys set: RETURNN's choice per parameter between the preloaded file A and the imported file B."""
+    files = {"A": CKPT, "B": str(tmp_path / "b.npz")}
+    np.savez(files["B"], **{k: -v for k, v in FILE.items()})
+    keys = GOLDEN["rules"][rule]["keys"]
+    preloads = {name: opts | {"filename": files[opts["filename"]]} for name, opts in keys["preload_from_files"].items()}
+    got = starting_params(tmp_path, preload_from_files=preloads, import_model_train_epoch1=files["B"])
+    expected = GOLDEN["rules"][rule]["sources"]
+    assert_params(got, {name: FILE[name] * (1 if source == "A" else -1) for name, source in expected.items()})
+
+
 def test_import_starts_from_exactly_the_files_values_in_every_format(tmp_path: Path) -> None:
     np.savez(tmp_path / "p.npz", **FILE)
     save_checkpoint(str(tmp_path / "p.001.pt"), {"params": {k: torch.from_numpy(v) for k, v in FILE.items()}})
