@@ -159,28 +159,19 @@ class TfCheckpoint:
     def read(self, name: str) -> np.ndarray:
         """One tensor, checked against its crc32c; errors name the data file and the tensor."""
         entry = self.entries[name]
-        file = self.shard_file(entry.shard)
-        try:
-            with open(file, "rb") as f:
-                f.seek(entry.offset)
-                raw = f.read(entry.size)
-        except FileNotFoundError:
-            raise NetcError(f"the data file of tensor {name!r} is missing", Where(file), HINT) from None
-        except OSError as e:
-            raise NetcError(f"cannot read tensor {name!r}: {e.strerror or e}", Where(file)) from None
+        file, raw = self.shard_file(entry.shard), self.raw(entry)
         where = f"tensor {name!r} (bytes {entry.offset}..{entry.offset + entry.size})"
-        if len(raw) != entry.size:
-            raise NetcError(f"the data file ends inside {where}", Where(file), HINT)
         count = math.prod(entry.shape)
-        try:
-            strings = decode_strings(raw, count, entry.shape) if entry.dtype == DT_STRING else None
-        except (ValueError, IndexError):
-            strings = None  # the checksum below reports the damage
-        crc = string_crc(raw, strings) if strings is not None else google_crc32c.value(raw)
-        if crc != unmask(entry.crc32c) or (entry.dtype == DT_STRING and strings is None):
-            raise NetcError(f"checksum mismatch in {where}: the file is damaged", Where(file), HINT)
-        if strings is not None:
+        if entry.dtype == DT_STRING:
+            try:
+                strings = decode_strings(raw, count, entry.shape)
+            except (ValueError, IndexError):
+                strings = None
+            if strings is None or string_crc(raw, strings) != unmask(entry.crc32c):
+                raise NetcError(f"checksum mismatch in {where}: the file is damaged", Where(file), HINT)
             return strings
+        if google_crc32c.value(raw) != unmask(entry.crc32c):
+            raise NetcError(f"checksum mismatch in {where}: the file is damaged", Where(file), HINT)
         if entry.dtype not in DTYPES:
             raise NetcError(f"{where} has TensorFlow dtype number {entry.dtype}, which netc does not read",
                             Where(file), "supported: float16/32/64, (u)int8/16/32/64, bool, string")
@@ -189,6 +180,22 @@ class TfCheckpoint:
             raise NetcError(f"{where} holds {entry.size} bytes, its shape {entry.shape} needs "
                             f"{count * dtype.itemsize}", Where(file), HINT)
         return np.frombuffer(raw, dtype).astype(dtype.newbyteorder("="), copy=True).reshape(entry.shape)
+
+    def raw(self, entry: TensorEntry) -> bytes:
+        """A tensor's bytes from its shard file."""
+        file = self.shard_file(entry.shard)
+        try:
+            with open(file, "rb") as f:
+                f.seek(entry.offset)
+                raw = f.read(entry.size)
+        except FileNotFoundError:
+            raise NetcError(f"the data file of tensor {entry.name!r} is missing", Where(file), HINT) from None
+        except OSError as e:
+            raise NetcError(f"cannot read tensor {entry.name!r}: {e.strerror or e}", Where(file)) from None
+        if len(raw) != entry.size:
+            raise NetcError(f"the data file ends inside tensor {entry.name!r} (bytes {entry.offset}.."
+                            f"{entry.offset + entry.size})", Where(file), HINT)
+        return raw
 
     def read_all(self) -> dict[str, np.ndarray]:
         """Every tensor, by name."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import google_crc32c
@@ -155,3 +156,16 @@ def test_table_with_several_data_blocks() -> None:
     handles = varint(len(data)) + varint(0) + varint(len(data)) + varint(len(index_block) - 5)
     data += index_block + handles.ljust(40, b"\0") + struct.pack("<Q", 0xDB4775248B80FB57)
     assert table_entries(data) == {k: v for pairs in groups for k, v in pairs}
+
+
+def test_damaged_string_tensor_and_unsupported_dtype(tmp_path: Path) -> None:
+    for file in DATA.glob("dtypes.*"):
+        shutil.copyfile(file, tmp_path / file.name)
+    checkpoint = TfCheckpoint(str(tmp_path / "dtypes"))
+    checkpoint.entries["f32"] = replace(checkpoint.entries["f32"], dtype=14)  # bfloat16: numpy has none
+    with pytest.raises(NetcError, match="'f32' .* has TensorFlow dtype number 14, which netc does not read"):
+        checkpoint.read("f32")
+    words = checkpoint.entries["words"]
+    flip_byte(tmp_path / "dtypes.data-00000-of-00001", words.offset + words.size - 2)
+    with pytest.raises(NetcError, match="checksum mismatch in tensor 'words'"):
+        checkpoint.read("words")
