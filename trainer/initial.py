@@ -62,7 +62,7 @@ def read_given_params(doc: Document) -> GivenParams:
             raise NetcError(f"the value of {key!r} is not a literal", doc.where(key, key=key),
                             f"write a literal, or pass ++{key} VALUE")
     path = doc.values.get("import_model_train_epoch1")
-    if path is not None and (not isinstance(path, str) or not path):
+    if path is not None and not isinstance(path, str):  # "" is unset, as in RETURNN
         raise NetcError(f"must be a file name, got {path!r}", doc.where("import_model_train_epoch1",
                                                                          key="import_model_train_epoch1"))
     ignore = doc.values.get("load_ignore_missing_vars", False)
