@@ -115,7 +115,7 @@ def given_values(given: GivenParams, specs: list[ParamSpec], import_model: bool 
             log(f"note: preload_from_files {preload.name!r} has no init_for_train: RETURNN loads it only when "
                 "not training, so netc train does not")
             continue
-        loaded = preload_values(preload, [s for s in specs if s.name not in values])
+        loaded = preload_values(preload, specs, set(values))
         log(f"preloaded {len(loaded)} parameters from {preload.filename} ({preload.name!r})")
         values |= loaded
     if given.import_model and import_model:
@@ -137,8 +137,11 @@ def import_values(given: GivenParams, specs: list[ParamSpec]) -> dict[str, np.nd
     return checked({s.name: file[s.name] for s in specs if s.name in file}, specs, given.import_model)
 
 
-def preload_values(preload: Preload, specs: list[ParamSpec]) -> dict[str, np.ndarray]:
-    """CustomCheckpointLoader: prefix selection, ignore lists, var_name_mapping for names not in the file."""
+def preload_values(preload: Preload, specs: list[ParamSpec], done: set[str]) -> dict[str, np.ndarray]:
+    """CustomCheckpointLoader: prefix selection, ignore lists, var_name_mapping for names not in the file.
+
+    Parameters in `done` (set by an earlier entry) count as selected but are not loaded again.
+    """
     selected: dict[str, str] = {}  # parameter -> its name in the file
     for spec in specs:
         if preload.prefix and preload.prefix not in spec.name:
@@ -151,13 +154,14 @@ def preload_values(preload: Preload, specs: list[ParamSpec]) -> dict[str, np.nda
         raise NetcError(f"no parameter of the network is selected (prefix {preload.prefix!r})", preload.where,
                         "check prefix, ignore_params and ignore_params_prefixes")
     file = read_params(preload.filename)
+    selected = {param: name for param, name in selected.items() if param not in done}
     mapping = dict(preload.var_name_mapping)
     for param, name in selected.items():
         if name not in file and name in mapping:
             selected[param] = mapping[name]
     missing = [s for s in specs if s.name in selected and selected[s.name] not in file]
     found = {param: file[name] for param, name in selected.items() if name in file}
-    if (missing and not preload.ignore_missing) or not found:
+    if missing and (not preload.ignore_missing or not found):
         raise missing_error(missing, file, preload.filename, preload.where,
                             "set ignore_missing, prefix or var_name_mapping in this preload_from_files entry")
     return checked(found, specs, preload.filename)

@@ -160,6 +160,9 @@ def test_preload_missing_ignore_missing_and_order(tmp_path: Path) -> None:
     assert_params(got, {k: v * 3 for k, v in FILE.items()} | {"output/W": FILE["output/W"] * 2})
     got = starting_params(tmp_path, preload_from_files={"a": first}, import_model_train_epoch1=CKPT)
     assert_params(got, FILE | {"output/W": FILE["output/W"] * 2})
+    only_set_already = second | {"ignore_params_prefixes": ["fw0/", "output/b"]}  # selects output/W only
+    got = starting_params(tmp_path, preload_from_files={"a": first, "c": only_set_already})
+    assert_params(got, random_init(tmp_path) | {"output/W": FILE["output/W"] * 2})
 
 
 def test_preload_without_init_for_train_is_for_recognition(tmp_path: Path) -> None:
