@@ -218,3 +218,14 @@ def test_damaged_or_missing_files_exit_2_with_the_file_named(tmp_path: Path) -> 
     config = write_config(tmp_path, TINY)
     result = CliRunner().invoke(main, ["train", config, "++import_model_train_epoch1", str(broken)])
     assert result.exit_code == 2 and "checksum mismatch in tensor" in result.output, result.output
+
+
+def test_a_misspelt_preload_option_is_located_in_a_python_config(tmp_path: Path) -> None:
+    config = tmp_path / "train.config"
+    lines = [f"{key} = {value!r}" for key, value in (TINY | {"model": str(tmp_path / "model")}).items()]
+    config.write_text("#!rnn.py\n" + "\n".join(lines) + "\npreload_from_files = {\n"
+                      "    'base': {'filename': 'x.npz', 'init_for_trian': True},\n}\n")
+    result = CliRunner().invoke(main, ["train", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}:{len(lines) + 3}:" in result.output and "unknown option 'init_for_trian'" in result.output
+    assert "did you mean 'init_for_train'?" in result.output
