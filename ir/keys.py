@@ -92,7 +92,8 @@ KEYS: dict[str, Rule] = {
         use_normalized_loss log log_verbosity learning_rate learning_rates learning_rate_control
         learning_rate_decay newbob_learning_rate_decay newbob_relative_error_threshold newbob_error_threshold
         newbob_multi_num_epochs newbob_multi_update_interval min_learning_rate learning_rate_file optimizer
-        optimizer_epsilon adam nadam adagrad gradient_clip gradient_clip_global_norm"""),
+        optimizer_epsilon adam nadam adagrad gradient_clip gradient_clip_global_norm
+        import_model_train_epoch1 preload_from_files load_ignore_missing_vars"""),
     **NOT_IMPLEMENTED,
     **rules(Differs((None, 1)), "accum_grad_multiple_step"),
     **rules(Differs((None, -1)), "truncation"),
@@ -121,10 +122,10 @@ KEYS: dict[str, Rule] = {
                             "input is dense features", "remove sparse_input", accepted=(None, False)),
     "default_input": Refused("netc's network input is always the data key 'data'", "rename the data key to 'data'",
                              accepted=(None, "data")),
-    **rules(Refused("netc starts training from its own initialization and cannot load RETURNN checkpoints",
-                    "remove it; to continue a netc run use start_epoch auto", frozenset({TRAIN})),
-            "import_model_train_epoch1 preload_from_files load initialize_from_model "
-            "initialize_from_json load_graph"),
+    **rules(Refused("netc starts training from import_model_train_epoch1 or preload_from_files, not from "
+                    "RETURNN's other loading keys", "use import_model_train_epoch1 PATH; to continue a netc run "
+                    "use start_epoch auto", frozenset({TRAIN})),
+            "load initialize_from_model initialize_from_json load_graph"),
     **rules(Ignored(RETURNN_ONLY), """use_tensorflow use_theano backend behavior_version multiprocessing
         update_on_device device_timeout max_engines cache_size compression patch_atfork tf_session_opts
         tf_cudnn_autotune tf_jit tf_amp tf_static_shapes tf_data_provider_capacity tf_run_options

@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from netc.ir import NetcError, Where
+
+if TYPE_CHECKING:
+    from netc.ir import Graph
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,7 +103,8 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
 @with_dims
-@click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz or a netc checkpoint .pt")
+@click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz, a netc checkpoint .pt, "
+              "or a RETURNN checkpoint prefix model.NNN")
 @click.option("--output-kind", type=click.Choice(["probs", "log-probs", "logits"]), default="probs",
               show_default=True)
 @click.option("--opset", type=int, default=17, show_default=True)
@@ -116,22 +120,23 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
     from netc.compiler.onnx import CompileOptions
 
     graph = load_network(net, overrides, num_inputs, num_outputs, exec_config)
-    values = load_params(params) if params else None
+    values = load_params(params, graph) if params else None
     options = CompileOptions(output_kind, opset, streaming, quantize)
     model = compile_graph(graph, values, seed, options, params or "<params>")
     save_model(model, output)
 
 
-def load_params(path: str) -> dict[str, Any]:
-    """A .npz file, or a trainer checkpoint (which needs torch, loaded only then)."""
+def load_params(path: str, graph: Graph) -> dict[str, Any]:
+    """A .npz file, a RETURNN TensorFlow checkpoint prefix, or a trainer checkpoint (needs torch, loaded only then)."""
     if path.endswith(".pt"):
         require_torch("reading a .pt checkpoint")
         from netc.trainer.checkpoint import load_params as load_checkpoint_params
 
         return load_checkpoint_params(path)
-    from netc.ir import load_npz
+    from netc.data.tf_checkpoint import load_arrays
+    from netc.ir.params import param_specs
 
-    return load_npz(path)
+    return load_arrays(path, {spec.name for spec in param_specs(graph)})
 
 
 @main.command("run")

@@ -1,4 +1,6 @@
-"""Checkpoints `<model>.NNN.pt`: written atomically, loaded with `weights_only=True` (no code runs)."""
+"""Checkpoints `<model>.NNN.pt`: written atomically, loaded with `weights_only=True` (no code runs).
+
+Also every parameter file netc reads by name: `.pt`, `.npz`, and RETURNN's TensorFlow checkpoints."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from netc.data.tf_checkpoint import load_arrays
 from netc.ir import NetcError, Where
 from netc.ir.files import atomic_output
 
@@ -54,6 +57,14 @@ def load_params(path: str) -> dict[str, np.ndarray]:
     if not isinstance(params, dict) or not all(isinstance(v, torch.Tensor) for v in params.values()):
         raise NetcError("the checkpoint's params are not a dict of tensors", Where(path))
     return {str(k): v.detach().cpu().float().numpy() for k, v in params.items()}
+
+
+def read_params(path: str) -> dict[str, np.ndarray]:
+    """Named arrays of a netc checkpoint `.pt`, an `.npz`, or a TensorFlow checkpoint prefix (`model.003`).
+
+    A TensorFlow checkpoint also holds non-parameters (`global_step`, optimizer slots): callers pick by name.
+    """
+    return load_params(path) if path.endswith(".pt") else load_arrays(path)
 
 
 def complete_checkpoints(prefix: str) -> list[tuple[int, str]]:

@@ -10,10 +10,12 @@ import numpy as np
 import torch
 from netc.data import Corpus
 from netc.ir import NetcError, Where, canonical_json, check_params
+from netc.ir.params import param_specs
 
 from .batching import Batch, collate
 from .checkpoint import checkpoint_path, complete_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
+from .initial import given_values, read_given_params
 from .loss import Stats, frame_ce, l2_term, loss_nodes, missing_target, normalized
 from .lr_control import LrControl, read_lr_file, write_lr_file
 from .model import NetModel
@@ -38,6 +40,7 @@ class Trainer:
         self.params = list(self.model.parameters())
         self.optimizer = make_optimizer(self.config, self.params)
         self.control = LrControl(self.config)
+        self.given = read_given_params(setup.doc)
         # The same dropout noise on every rank: a per-feature mask is shared by the whole global batch.
         self.noise = torch.Generator().manual_seed(self.config.random_seed)
         self.forward = self.model
@@ -171,15 +174,25 @@ class Trainer:
     def restore(self) -> int:
         """The first epoch to run: after the newest loadable checkpoint (`start_epoch auto`) or as set."""
         start = self.config.start_epoch
-        if start == "auto":
-            return self.restore_newest()
-        if start == 1:
+        if start == "auto" and (resumed := self.restore_newest()) > 1:
+            return resumed
+        if start in ("auto", 1):
+            # RETURNN's get_epoch_model: start_epoch 1 beside existing checkpoints ignores the import.
+            self.start_from_given(import_model=start == "auto" or not complete_checkpoints(self.config.model))
             return 1
         else:
             epoch, path = int(start) - 1, checkpoint_path(self.config.model, int(start) - 1)
         self.load(path, epoch)
         self.say(f"resuming after epoch {epoch} from {path}")
         return epoch + 1
+
+    def start_from_given(self, import_model: bool) -> None:
+        """The first epoch's parameters from `preload_from_files` and `import_model_train_epoch1` (initial.py)."""
+        values = given_values(self.given, param_specs(self.graph), import_model, self.say)
+        with torch.no_grad():
+            for name, p in self.model.named_parameters():
+                if name in values:
+                    p.copy_(torch.from_numpy(values[name]))
 
     def restore_newest(self) -> int:
         """Resume after the newest checkpoint that loads; a damaged one is reported and skipped."""

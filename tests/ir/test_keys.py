@@ -11,12 +11,16 @@ from netc.ir import Document, NetcError, graph_from_document
 from netc.ir.keys import CHECK, KEYS, NOT_IMPLEMENTED, TRAIN, Differs, Refused, Used, account, needed
 from netc.ir.read import Opaque
 from netc.trainer.config import TrainConfig, read_train_config
+from netc.trainer.initial import KEYS as GIVEN_PARAMS_KEYS
+from netc.trainer.initial import read_given_params
 
 NET = {"output": {"class": "softmax", "loss": "ce"}}
 BLOCKED = Opaque(7, 9, "calls get_login_username() imported from returnn.util.basic")
 # Keys used by train that read_train_config does not read: the datasets (trainer/setup.py: prepare), the
-# network and dims (the graph), and adagrad (the optimizer forms of issue 9 item 5, read by read_optimizer).
-NOT_READ_BY_TRAIN_CONFIG = {"train", "dev", "eval", "network", "num_inputs", "num_outputs", "extern_data", "adagrad"}
+# network and dims (the graph), adagrad (the optimizer forms of issue 9 item 5, read by read_optimizer), and the
+# keys of starting from given parameters (trainer/initial.py: read_given_params).
+NOT_READ_BY_TRAIN_CONFIG = {"train", "dev", "eval", "network", "num_inputs", "num_outputs", "extern_data", "adagrad",
+                            *GIVEN_PARAMS_KEYS}
 
 
 def check_graph(doc: Document):
@@ -50,8 +54,17 @@ def test_check_without_config_dims_ignores_an_opaque_train_dataset_until_a_dim_i
 @pytest.mark.parametrize("key", sorted(k for k, rule in KEYS.items() if isinstance(rule, Used)
                                        and TRAIN in rule.commands and k not in NOT_READ_BY_TRAIN_CONFIG))
 def test_train_needs_its_keys_and_says_how_to_give_them(key: str) -> None:
+    assert_needs(read_train_config, key)
+
+
+@pytest.mark.parametrize("key", GIVEN_PARAMS_KEYS)
+def test_starting_from_given_parameters_needs_its_keys(key: str) -> None:
+    assert_needs(read_given_params, key)
+
+
+def assert_needs(read, key: str) -> None:
     with pytest.raises(NetcError) as error:
-        read_train_config(Document("c.config", {key: BLOCKED}))
+        read(Document("c.config", {key: BLOCKED}))
     assert f"{key!r} is needed, but netc cannot compute it without running the config" in error.value.message
     assert "calls get_login_username() imported from returnn.util.basic" in error.value.message
     assert (error.value.where.line, error.value.where.col, error.value.where.key) == (7, 9, key)
@@ -101,11 +114,11 @@ def test_not_implemented_semantics_are_marked_in_one_place() -> None:
 
 
 def test_refused_keys_are_errors_only_for_their_commands() -> None:
-    doc = Document("c.config", {"network": NET, "preload_from_files": {"x": {"filename": "m"}}})
+    doc = Document("c.config", {"network": NET, "load": "m.001"})
     account(doc, CHECK)
-    with pytest.raises(NetcError, match="cannot load RETURNN checkpoints") as error:
+    with pytest.raises(NetcError, match="not from RETURNN's other loading keys") as error:
         account(doc, TRAIN)
-    assert error.value.where.key == "preload_from_files"
+    assert error.value.where.key == "load"
     sparse = Document("c.config", {"network": NET, "sparse_input": True})
     with pytest.raises(NetcError, match="sparse input"):
         account(sparse, CHECK)
