@@ -42,6 +42,10 @@ class CtcOpts:
     }
 
 
+LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing and focal_loss_factor "
+                  "(ce), beam_width, use_native and ctc_opts (ctc)")
+
+
 @dataclass(frozen=True)
 class LossOpts:
     """Per-layer loss options (RETURNN `loss_opts`: `Loss`, `CrossEntropyLoss` and `CtcLoss` arguments)."""
@@ -55,7 +59,7 @@ class LossOpts:
     ctc_opts: CtcOpts = CtcOpts()  # ctc
 
     # RETURNN options netc lacks: an error naming them, never ignored.
-    unsupported: ClassVar[dict[str, str]] = {key: "not implemented in netc" for key in (
+    unsupported: ClassVar[dict[str, str]] = {key: LOSS_OPTS_HINT for key in (
         "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "use_fused", "debug_dump",
         "custom_norm_factor", "custom_inv_norm_factor", "use_flatten_frames", "target_collapse_repeated",
         "auto_clip_target_len", "output_in_log_space", "use_viterbi")}
