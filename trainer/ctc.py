@@ -7,6 +7,8 @@ labels. Both decoders read the raw logits `[T, C]`; the blank is the last class.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -75,6 +77,34 @@ def beam_search(logits: np.ndarray, beam_width: int) -> np.ndarray:
     return np.array(best, np.int32)
 
 
+class Beam:
+    """The kept prefixes with their probabilities, and a heap for the bottom (TF's `gtl::TopN` of leaves)."""
+
+    def __init__(self, width: int):
+        self.width, self.probs, self.order = width, {}, itertools.count()
+        self.heap: list[tuple[np.float32, int, tuple[int, ...], Prob]] = []
+
+    def __contains__(self, prefix: tuple[int, ...]) -> bool:
+        return prefix in self.probs
+
+    def push(self, prefix: tuple[int, ...], prob: Prob) -> None:
+        """Add a prefix; when the beam is full the bottom drops out."""
+        if len(self.probs) >= self.width:
+            del self.probs[self.bottom()[0]]
+        self.probs[prefix] = prob
+        heapq.heappush(self.heap, (prob.total, next(self.order), prefix, prob))
+
+    def bottom(self) -> tuple[tuple[int, ...], np.float32]:
+        """The kept prefix of lowest probability and that probability (stale heap entries skipped)."""
+        while self.probs.get(self.heap[0][2]) is not self.heap[0][3]:
+            heapq.heappop(self.heap)
+        return self.heap[0][2], self.heap[0][0]
+
+    def is_candidate(self, total: np.float32) -> bool:
+        """TF: a nonzero probability, and room in the beam or better than its bottom."""
+        return bool(total > NEG_INF and (len(self.probs) < self.width or total > self.bottom()[1]))
+
+
 def beam_step(leaves: dict[tuple[int, ...], Prob], frame: np.ndarray, width: int) -> dict[tuple[int, ...], Prob]:
     """One frame: update the kept prefixes, then grow children into the beam."""
     centered = frame - frame.max()  # float32, as TF: log-softmax by max and log-sum-exp
@@ -82,7 +112,7 @@ def beam_step(leaves: dict[tuple[int, ...], Prob], frame: np.ndarray, width: int
     blank = len(frame) - 1
     branches = sorted(leaves.items(), key=lambda kv: -kv[1].total)  # TopN::Extract: best first
     old = {prefix: Prob(p.blank, p.label, p.total) for prefix, p in branches}
-    kept: dict[tuple[int, ...], Prob] = {}
+    kept = Beam(width)
     for prefix, p in branches:
         new = Prob(label=p.label)
         if prefix:
@@ -94,18 +124,18 @@ def beam_step(leaves: dict[tuple[int, ...], Prob], frame: np.ndarray, width: int
             new.label = np.float32(new.label + shifted[prefix[-1]])
         new.blank = np.float32(p.total + shifted[blank])
         new.total = log_sum_exp(new.blank, new.label)
-        kept[prefix] = new
+        kept.push(prefix, new)
     children: dict[tuple[int, ...], list[int]] = {}
     for prefix in old:
         if prefix:
             children.setdefault(prefix[:-1], []).append(prefix[-1])
     for prefix, _ in branches:
-        grow_children(kept, old, prefix, children.get(prefix, []), shifted[:blank], width)
-    return kept
+        grow_children(kept, old, prefix, children.get(prefix, []), shifted[:blank])
+    return kept.probs
 
 
-def grow_children(kept: dict[tuple[int, ...], Prob], old: dict[tuple[int, ...], Prob], prefix: tuple[int, ...],
-                  known: list[int], shifted: np.ndarray, width: int) -> None:
+def grow_children(kept: Beam, old: dict[tuple[int, ...], Prob], prefix: tuple[int, ...], known: list[int],
+                  shifted: np.ndarray) -> None:
     """Offer, in label order, every one-label extension of `prefix` that is not in the beam.
 
     As TF's `gtl::TopN` with `is_candidate`: a child enters if the beam has room or it beats the bottom, which
@@ -113,30 +143,17 @@ def grow_children(kept: dict[tuple[int, ...], Prob], old: dict[tuple[int, ...], 
     (TF resets its `oldp`), so it grows no children of its own later in this frame.
     """
     p = old[prefix]
-    if not is_candidate(p.total, kept, width):
+    if not kept.is_candidate(p.total):
         return
     last = prefix[-1] if prefix else -1
     scores = (shifted + np.where(np.arange(len(shifted)) == last, p.blank, p.total)).astype(np.float32)
-    floor = bottom(kept)[1] if len(kept) >= width else NEG_INF
+    floor = kept.bottom()[1] if len(kept.probs) >= kept.width else NEG_INF
     hopeful = set(np.flatnonzero(scores > floor).tolist())  # the floor only rises: the rest is refused
     for label in sorted(hopeful | set(known)):
         child = prefix + (label,)
         if child in kept:
             continue
-        if label in hopeful and is_candidate(scores[label], kept, width):
-            if len(kept) >= width:
-                del kept[bottom(kept)[0]]
-            kept[child] = Prob(NEG_INF, scores[label], scores[label])
+        if label in hopeful and kept.is_candidate(scores[label]):
+            kept.push(child, Prob(NEG_INF, scores[label], scores[label]))
         elif child in old:
             old[child] = Prob()
-
-
-def is_candidate(total: np.float32, kept: dict[tuple[int, ...], Prob], width: int) -> bool:
-    """TF: a nonzero probability, and room in the beam or better than its bottom."""
-    return bool(total > NEG_INF and (len(kept) < width or total > bottom(kept)[1]))
-
-
-def bottom(kept: dict[tuple[int, ...], Prob]) -> tuple[tuple[int, ...], np.float32]:
-    """The kept prefix of lowest probability (the first of equals) and that probability."""
-    prefix = min(kept, key=lambda k: kept[k].total)
-    return prefix, kept[prefix].total
