@@ -50,15 +50,18 @@ VARIANTS: dict[str, tuple[dict, int, str | None]] = {
     "ctc": (CTC_KEYS | {"network": CTC_NET}, 3, "ctc_train.hdf"),
     "ctc_ignore_longer": (CTC_KEYS | {"network": with_loss(CTC_NET, loss_opts={
         "ctc_opts": {"ignore_longer_outputs_than_inputs": True}, "beam_width": 1})}, 2, "ctc_train_long.hdf"),
+    # RETURNN's own CTC (native op): trains an empty target, which TensorFlow's CTC refuses.
+    "ctc_native": (CTC_KEYS | {"network": with_loss(CTC_NET, loss_opts={"use_native": True, "beam_width": 1})},
+                   2, "ctc_train_empty.hdf"),
 }
 
 
-def ctc_seqs(seed: int, count: int, too_long: bool = False) -> list[HdfSeq]:
+def ctc_seqs(seed: int, count: int, too_long: bool = False, empty: bool = False) -> list[HdfSeq]:
     """Sequences of 5 labels (+ blank): each label shows its one-hot feature for 1-3 noisy frames.
 
     Lengths are ragged and include 1 frame (one label, no blank), 2 frames (one label) and a repeated label
-    that needs a blank between; `too_long` adds one sequence whose target does not fit its frames. No target is
-    empty: TensorFlow's CTCLoss refuses one ("Labels length is zero"), and so RETURNN does.
+    that needs a blank between; `too_long` adds one sequence whose target does not fit its frames, `empty` one
+    without labels (TensorFlow's CTCLoss refuses it, "Labels length is zero"; RETURNN's native CTC trains it).
     """
     rng = np.random.RandomState(seed)
     targets = [np.array([4], np.int32), np.array([3], np.int32), np.array([2, 2], np.int32)]
@@ -75,6 +78,9 @@ def ctc_seqs(seed: int, count: int, too_long: bool = False) -> list[HdfSeq]:
         features = rng.normal(0, 0.5, size=(len(frames), 9)).astype(np.float32)
         features[np.arange(len(frames)), frames] += 1.0
         seqs.append(HdfSeq(f"seq-{seed}-{k}", features, {"classes": target}))
+    if empty:
+        seqs.append(HdfSeq(f"seq-{seed}-empty", rng.normal(size=(3, 9)).astype(np.float32),
+                           {"classes": np.zeros(0, np.int32)}))
     if too_long:
         seqs.append(HdfSeq(f"seq-{seed}-long", rng.normal(size=(2, 9)).astype(np.float32),
                            {"classes": np.array([1, 4, 0, 2], np.int32)}))
@@ -86,6 +92,7 @@ def write_ctc_files(directory: Path) -> None:
     dims = {"classes": 5}
     write_hdf(directory / "ctc_train.hdf", ctc_seqs(1, 20), 9, dims)
     write_hdf(directory / "ctc_train_long.hdf", ctc_seqs(1, 20, too_long=True), 9, dims)
+    write_hdf(directory / "ctc_train_empty.hdf", ctc_seqs(1, 20, empty=True), 9, dims)
     write_hdf(directory / "ctc_dev.hdf", ctc_seqs(2, 8), 9, dims)
 
 

@@ -5,7 +5,8 @@ TensorFlow: the initial parameters, RETURNN's per-epoch train/dev scores and err
 after 2-3 epochs without dropout. CE variants train on 12AX (label_smoothing, focal_loss_factor, loss_scale
 with loss_only_on_non_search under plain SGD); CTC variants on small HDF files written by the same script
 (the dev error is TF's beam search of width 100; the second variant ignores a target longer than its input
-and decodes dev by best path with beam_width 1).
+and decodes dev by best path with beam_width 1; the third uses RETURNN's native CTC, which trains an empty
+target).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from netc.trainer.loop import Trainer
 from netc.trainer.setup import prepare
 
 DATA = Path(__file__).parent / "data"
-VARIANTS = ["ce_label_smoothing", "ce_focal_loss", "ce_loss_scale", "ctc", "ctc_ignore_longer"]
+VARIANTS = ["ce_label_smoothing", "ce_focal_loss", "ce_loss_scale", "ctc", "ctc_ignore_longer", "ctc_native"]
 
 
 def golden(name: str) -> dict:
