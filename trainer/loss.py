@@ -170,14 +170,15 @@ def objective(per_layer: Sequence[torch.Tensor], nodes: Sequence[Node], norms: t
 
     `norms[k]` is layer k's norm summed over all ranks (RETURNN's `1 / loss_norm_factor`).
     """
-    total = per_layer[0][0] * 0.0
+    terms = []
     for k, (stats, node) in enumerate(zip(per_layer, nodes)):
         scale = loss_scale(node.layer)
         if scale == 0.0:
             continue
         value = stats[0] * scale
-        total = total + (value / norms[k] if normalized(node, use_normalized_loss) else value)
-    return total
+        terms.append(value / norms[k] if normalized(node, use_normalized_loss) else value)
+    # NOTE: no `0.0 * loss` start: an infinite loss must stay inf (the fault message reports it), not NaN.
+    return sum(terms[1:], terms[0]) if terms else per_layer[0][0] * 0.0  # every scale 0: no gradient
 
 
 def missing_target(key: str, where: Where, batch: Batch) -> NetcError:
