@@ -119,7 +119,11 @@ def ctc_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     key = node.layer.target
     targets, target_lengths = batch.targets[key], batch.target_lengths[key]
     classes = logits.shape[-1]
-    blank = classes - 1 if opts.ctc_opts.blank_index is None else opts.ctc_opts.blank_index % classes
+    blank = classes - 1 if opts.ctc_opts.blank_index is None else opts.ctc_opts.blank_index
+    if not -classes <= blank < classes:
+        raise NetcError(f"blank_index {blank} is outside the layer's {classes} outputs", node.at("loss_opts"),
+                        f"use 0..{classes - 1}, or -1 for the last")
+    blank %= classes
     labels = [t[: int(n)].cpu().numpy() for t, n in zip(targets, target_lengths)]
     feasible = check_ctc_targets(node, labels, lengths.tolist())
     log_probs = F.log_softmax(logits, dim=-1).transpose(0, 1)
