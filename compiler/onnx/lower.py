@@ -64,6 +64,9 @@ def ctc_blank(graph: Graph) -> int | None:
         return None
     index = layer.loss_opts.ctc_opts.blank_index
     classes = graph.output.out_type.feature
+    if index is not None and not -classes <= index < classes:
+        raise NetcError(f"blank_index {index} is outside the layer's {classes} outputs",
+                        graph.output.at("loss_opts"), f"use 0..{classes - 1}, or -1 for the last")
     return classes - 1 if index is None else index % classes
 
 
