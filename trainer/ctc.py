@@ -27,19 +27,25 @@ def greedy_decode(logits: np.ndarray, blank: int) -> np.ndarray:
 
     As `tf.nn.ctc_greedy_decoder` (merge_repeated=True) and RETURNN's `ctc_greedy_decode`.
     """
-    best = np.argmax(logits, axis=-1) if len(logits) else np.zeros(0, np.int64)
+    return collapse(np.argmax(logits, axis=-1) if len(logits) else np.zeros(0, np.int64), blank)
+
+
+def collapse(best: np.ndarray, blank: int) -> np.ndarray:
+    """Frame labels -> CTC labels: repeats merged, then blanks dropped."""
     keep = (best != blank) & np.concatenate([[True], best[1:] != best[:-1]])
     return best[keep].astype(np.int32)
 
 
 def edit_distance(hypothesis: Sequence[int], truth: Sequence[int]) -> int:
     """Levenshtein distance (insertions, deletions, substitutions cost 1), as `tf.edit_distance(normalize=False)`."""
-    row = list(range(len(truth) + 1))
+    truth = np.asarray(truth)
+    steps = np.arange(len(truth) + 1)
+    row = steps
     for i, h in enumerate(hypothesis, 1):
-        diagonal, row[0] = row[0], i
-        for j, t in enumerate(truth, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (h != t))
-    return row[-1]
+        # Deletions and substitutions first; insertions along the row are a running minimum of row - j.
+        best = np.concatenate([[i], np.minimum(row[1:] + 1, row[:-1] + (truth != h))])
+        row = np.minimum.accumulate(best - steps) + steps
+    return int(row[-1])
 
 
 def log_sum_exp(a: np.float32, b: np.float32) -> np.float32:

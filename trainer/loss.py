@@ -23,7 +23,8 @@ from netc.ir.types import Loss
 
 from .batching import Batch
 from .context import RunContext
-from .ctc import beam_search, edit_distance, greedy_decode, required_frames
+from .ctc import beam_search, collapse, edit_distance, required_frames
+from .packing import Packing
 
 
 @dataclass
@@ -132,7 +133,8 @@ def ctc_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     losses = F.ctc_loss(log_probs, padded_targets, lengths, target_lengths, blank=blank, reduction="none",
                         zero_infinity=True)
     value = torch.where(torch.as_tensor(feasible, device=losses.device), losses, 0.0).sum()
-    errors = ctc_errors(ctx.logits[node.name], ctx, labels, beam_width=1 if ctx.training else opts.beam_width)
+    errors = ctc_errors(ctx.logits[node.name], ctx.packings[TimeAxis.DATA], labels,
+                        beam_width=1 if ctx.training else opts.beam_width)
     return torch.stack([value, value.new_tensor(float(errors)), value.new_tensor(float(target_lengths.sum()))])
 
 
@@ -155,17 +157,22 @@ def check_ctc_targets(node: Node, labels: Sequence[np.ndarray], lengths: Sequenc
     return feasible
 
 
-def ctc_errors(packed_logits: torch.Tensor, ctx: RunContext, labels: Sequence[np.ndarray], beam_width: int) -> int:
-    """Summed edit distance of the decodings (best path if `beam_width` is 1, else TF's beam search)."""
-    packing = ctx.packings[TimeAxis.DATA]
-    padded = packing.unpack(packed_logits.detach()).float().cpu().numpy()
-    blank = padded.shape[-1] - 1  # RETURNN decodes with the last label as blank, also with use_native
-    total = 0
-    for seq, (frames, target) in enumerate(zip(packing.lengths.tolist(), labels)):
-        logits = padded[seq, :frames]
-        decoded = greedy_decode(logits, blank) if beam_width == 1 else beam_search(logits, beam_width)
-        total += edit_distance(decoded.tolist(), target.tolist())
-    return total
+def ctc_errors(packed_logits: torch.Tensor, packing: Packing, labels: Sequence[np.ndarray], beam_width: int) -> int:
+    """Summed edit distance of the decodings (best path if `beam_width` is 1, else TF's beam search).
+
+    RETURNN decodes with the last output as blank, also with use_native. Best path needs only the arg-max per
+    frame, so only frame labels leave the device.
+    """
+    logits = packed_logits.detach()
+    blank = logits.shape[-1] - 1
+    lengths = packing.lengths.tolist()
+    if beam_width == 1:
+        best = packing.unpack(logits.argmax(dim=-1)).cpu().numpy()
+        decoded = [collapse(best[seq, :frames], blank) for seq, frames in enumerate(lengths)]
+    else:
+        padded = packing.unpack(logits.float())
+        decoded = [beam_search(padded[seq, :frames].cpu().numpy(), beam_width) for seq, frames in enumerate(lengths)]
+    return sum(edit_distance(d.tolist(), target.tolist()) for d, target in zip(decoded, labels))
 
 
 def objective(per_layer: Sequence[torch.Tensor], nodes: Sequence[Node], norms: torch.Tensor,

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from netc.ir import NetcError, load_graph
 from netc.trainer.batching import Batch
 from netc.trainer.ctc import beam_search, edit_distance, greedy_decode, required_frames
@@ -39,6 +41,19 @@ def test_greedy_equals_tensorflows_and_differs_from_the_beam():
         assert got == tf_decoding("greedy", b), b
         differ += got != tf_decoding("beam100", b)
     assert differ >= 10, "the golden logits must tell best path from beam search"
+
+
+def textbook_edit_distance(h: list[int], t: list[int]) -> int:
+    d = [[i + j if i * j == 0 else 0 for j in range(len(t) + 1)] for i in range(len(h) + 1)]
+    for i in range(1, len(h) + 1):
+        for j in range(1, len(t) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (h[i - 1] != t[j - 1]))
+    return d[-1][-1]
+
+
+@given(st.lists(st.integers(0, 3), max_size=9), st.lists(st.integers(0, 3), max_size=9))
+def test_edit_distance_equals_the_textbook_table(h, t):
+    assert edit_distance(h, t) == textbook_edit_distance(h, t)
 
 
 def test_edit_distance_and_required_frames():
