@@ -125,7 +125,7 @@ def ctc_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
         raise NetcError(f"blank_index {blank} is outside the layer's {classes} outputs", node.at("loss_opts"),
                         f"use 0..{classes - 1}, or -1 for the last")
     blank %= classes
-    labels = [t[: int(n)].cpu().numpy() for t, n in zip(targets, target_lengths)]
+    labels = [t[:n] for t, n in zip(targets.cpu().numpy(), target_lengths.tolist())]
     feasible = check_ctc_targets(node, labels, lengths.tolist())
     log_probs = F.log_softmax(logits, dim=-1).transpose(0, 1)
     padded_targets = targets if targets.shape[1] else targets.new_zeros(len(targets), 1)
