@@ -6,7 +6,9 @@ import json
 
 from .graph import Graph, Node
 from .layers import Affine, Rec, to_config
+from .layers.base import loss_scale
 from .params import param_specs
+from .types import Loss
 
 
 def format_table(graph: Graph) -> str:
@@ -43,9 +45,12 @@ def notes(graph: Graph, node: Node) -> str:
         if layer.is_decoder:
             parts.append("decoder: initial h,c = encoder final states")
     if isinstance(layer, Affine) and layer.n_out is None:
-        parts.append(f"n_out from target {layer.target!r}")
+        blank = " + 1 (CTC blank, the last)" if layer.loss is Loss.CTC else ""
+        parts.append(f"n_out from target {layer.target!r}{blank}")
     if layer.loss is not None:
         parts.append(f"loss {layer.loss.value} on {layer.target!r}")
+        if loss_scale(layer) != 1.0:
+            parts.append(f"loss scale {loss_scale(layer):g}")
     elif node.name == "output" and layer.class_name == "softmax":
         parts.append("no loss: not trained (TF semantics)")
     if layer.dropout:

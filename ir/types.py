@@ -102,9 +102,15 @@ class Unit(ConfigEnum):
 
 
 class Loss(ConfigEnum):
-    """Training losses."""
+    """Training losses (RETURNN `CrossEntropyLoss`, `CtcLoss`)."""
 
     CE = "ce"
+    CTC = "ctc"
+
+    def output_dim(self, target_dim: int) -> int:
+        """The loss layer's n_out for a target of `target_dim` classes: CTC adds the blank (RETURNN
+        `Loss.get_auto_output_layer_dim`)."""
+        return target_dim + 1 if self is Loss.CTC else target_dim
 
 
 class DropoutNoise(ConfigEnum):

@@ -105,15 +105,15 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
 @with_dims
 @click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz, a netc checkpoint .pt, "
               "or a RETURNN checkpoint prefix model.NNN")
-@click.option("--output-kind", type=click.Choice(["probs", "log-probs", "logits"]), default="probs",
-              show_default=True)
+@click.option("--output-kind", type=click.Choice(["probs", "log-probs", "logits"]),
+              help="default: log-probs for a CTC output layer, else probs")
 @click.option("--opset", type=int, default=17, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="seed of the initial parameters")
 @click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
 @click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
 def compile_command(net: str, overrides: tuple[str, ...], output: str, num_inputs: int | None,
-                    num_outputs: int | None, exec_config: bool, params: str | None, output_kind: str, opset: int,
+                    num_outputs: int | None, exec_config: bool, params: str | None, output_kind: str | None, opset: int,
                     seed: int, streaming: bool, quantize: str | None) -> None:
     """Compile NET to an ONNX model; `++key value` pairs override config keys."""
     from netc.compiler import compile_graph, save_model
@@ -148,15 +148,20 @@ def load_params(path: str, graph: Graph) -> dict[str, Any]:
               help="padded frames (longest x count) per batch")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--threads", type=click.IntRange(1), help="onnxruntime threads (default: all cores)")
+@click.option("--ctc-greedy", is_flag=True, help="write a CTC model's best-path labels (sparse HDF), not posteriors")
 @reports_errors
-def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None) -> None:
+def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None,
+                ctc_greedy: bool) -> None:
     """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
     import warnings
     from contextlib import closing
 
     from netc.data import HdfReader
     from netc.runtime import Model
+    from netc.runtime.ctc import run_hdf_ctc_greedy
     from netc.runtime.hdf import run_hdf
+
+    write = run_hdf_ctc_greedy if ctc_greedy else run_hdf  # labels instead of posteriors, same interface
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -164,12 +169,12 @@ def run_command(model: str, data: str, output: str, batch_size: int, device: str
     for w in caught:
         warn(str(w.message))
     if not sys.stderr.isatty():
-        count = run_hdf(runner, data, output)
+        count = write(runner, data, output)
     else:
         with closing(HdfReader(data)) as reader:
             total = int(reader.input_lengths.sum())
         with click.progressbar(length=total, label="frames", file=sys.stderr) as bar:
-            count = run_hdf(runner, data, output, bar.update)
+            count = write(runner, data, output, bar.update)
     click.echo(f"{count} sequences -> {output}", err=True)
 
 

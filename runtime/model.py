@@ -48,6 +48,16 @@ class Model:
                 results[i] = out[b, : out_lens[b]].copy()
         return results
 
+    def ctc_greedy(self, seqs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """A CTC model's best-path labels per sequence (int32 arrays; repeats merged, blanks dropped).
+
+        Raises NetcError for a model not compiled from a CTC output layer (runtime/ctc.py).
+        """
+        from .ctc import ctc_blank, greedy_labels
+
+        blank = ctc_blank(self.info)
+        return [greedy_labels(out, blank) for out in self(seqs)]
+
     def run(self, data: np.ndarray, lens: np.ndarray, target_lengths: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
         """One padded batch `[B, T, F]` with lengths `[B]` -> `output` `[B, T', C]` and `output:size1`."""

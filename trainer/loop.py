@@ -16,7 +16,7 @@ from .batching import Batch, collate
 from .checkpoint import checkpoint_path, complete_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
 from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
 from .initial import given_values, read_given_params
-from .loss import Stats, frame_ce, l2_term, loss_nodes, missing_target, normalized
+from .loss import Stats, l2_term, layer_loss, loss_nodes, missing_target, objective
 from .lr_control import LrControl, read_lr_file, write_lr_file
 from .model import NetModel
 from .optim import clip_gradients, make_optimizer, set_lr
@@ -106,29 +106,28 @@ class Trainer:
         return collate([corpus[int(i)] for i in mine], self.graph.input_type.feature).to(self.device), weight
 
     def run_model(self, batch: Batch, model: torch.nn.Module) -> list[torch.Tensor]:
-        """`[ce_sum, errors, frames]` per loss layer."""
+        """`[loss_sum, errors, norm]` per loss layer (loss.py)."""
         target_lengths = batch.target_lengths.get(self.config.target)
         if target_lengths is None and self.graph.is_encoder_decoder:  # decoders run over the target's frames
             decoder = next(n for n in self.graph.nodes if n.layer.is_decoder)
             raise missing_target(self.config.target, decoder.at("encoder"), batch)
         ctx = model(batch.data, batch.lengths, target_lengths, self.noise)
-        return [frame_ce(node, ctx, batch) for node in self.losses]
+        return [layer_loss(node, ctx, batch) for node in self.losses]
 
     def train_step(self, corpus: Corpus, indices: np.ndarray, at: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """One update on a global batch (epoch and step `at`); returns this rank's stats of the reported loss."""
         batch, weight = self.local_batch(corpus, indices)
         per_layer = self.run_model(batch, self.forward)
         frames = all_sum(torch.stack([s[2].detach() for s in per_layer]), self.ranks)
-        objective = sum(s[0] * weight * (1.0 / frames[k] if normalized(node, self.config.use_normalized_loss)
-                                         else 1.0) for k, (s, node) in enumerate(zip(per_layer, self.losses)))
+        total = objective(per_layer, self.losses, frames, self.config.use_normalized_loss) * weight
         # DDP averages gradients over ranks; scaling by the world size makes them the global sum.
-        objective = objective * self.ranks.world
+        total = total * self.ranks.world
         l2 = l2_term(self.graph, dict(self.model.named_parameters()))
         if l2 is not None:
-            objective = objective + l2
-        self.stop_unless_finite(objective, at)
+            total = total + l2
+        self.stop_unless_finite(total, at)
         self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
+        total.backward()
         clip_gradients(self.config, self.params)
         self.optimizer.step()
         return per_layer[self.losses.index(self.reported)].detach().double().cpu() * weight

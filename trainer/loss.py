@@ -1,25 +1,39 @@
-"""The objective of netdict.md section 7: CE summed over valid frames (or normalized), plus L2."""
+"""The objective of netdict.md section 7 and the reported scores: RETURNN's `CrossEntropyLoss` and `CtcLoss`.
+
+Each loss layer gives `[value, errors, norm]` for a batch: the summed loss (what RETURNN fetches as
+`cost:layer`), the summed errors, and the count RETURNN normalizes both by (`1 / loss_norm_factor`: target
+frames for CE, target labels for CTC). The epoch score is sum(value) / sum(norm). The objective takes each
+value times the layer's scale (`Loss.scale`, `loss_scale`), divided by its norm with `use_normalized_loss`
+(returnn/tf/network.py `LossHolder._prepare`, returnn/tf/layers/basic.py `CrossEntropyLoss`, `CtcLoss`).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, Where, param_specs
 from netc.ir.layers import Linear, Softmax
+from netc.ir.layers.base import loss_scale
+from netc.ir.types import Loss
 
 from .batching import Batch
 from .context import RunContext
+from .ctc import beam_search, collapse, edit_distance, required_frames
+from .packing import Packing
 
 
 @dataclass
 class Stats:
-    """Sums over real frames, for the reported score (CE / frames) and error (frame error rate)."""
+    """Sums over a set, for the reported score (loss / norm) and error (errors / norm)."""
 
-    ce: float = 0.0
+    ce: float = 0.0  # the summed loss value (CE or CTC)
     errors: float = 0.0
-    frames: float = 0.0
+    frames: float = 0.0  # the norm: target frames (CE) or target labels (CTC)
 
     def add(self, other: torch.Tensor) -> None:
         ce, errors, frames = other.tolist()
@@ -35,35 +49,147 @@ class Stats:
 
 
 def loss_nodes(graph: Graph) -> list[Node]:
-    """Layers with `loss: ce`; each must produce logits (softmax, or linear with softmax activation)."""
+    """Layers with a loss; each must produce logits (softmax, or linear with softmax activation)."""
     nodes = [n for n in graph.nodes if n.layer.loss is not None]
     for node in nodes:
         layer = node.layer
+        name = layer.loss.value
         if not (isinstance(layer, Softmax) or (isinstance(layer, Linear) and layer.activation in
                                                 (Act.SOFTMAX, Act.LOG_SOFTMAX))):
-            raise NetcError("loss 'ce' needs a softmax layer (or a linear layer with softmax activation)",
-                            node.at("loss"), 'make it {"class": "softmax", "loss": "ce"}')
+            raise NetcError(f"loss {name!r} needs a softmax layer (or a linear layer with softmax activation)",
+                            node.at("loss"), f'make it {{"class": "softmax", "loss": "{name}"}}')
+        if layer.loss is Loss.CTC and node.out_type.time is not TimeAxis.DATA:
+            raise NetcError("loss 'ctc' on a decoder's time axis: CTC aligns targets to the input's frames",
+                            node.at("loss"), "put the CTC layer on the encoder")
     if not nodes:
         raise NetcError("the network has no layer with a loss; there is nothing to train", graph.output.where,
                         'add "loss": "ce" to the output layer')
     return nodes
 
 
-def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
-    """`[ce_sum, errors, frames]` of one loss layer over its frames (packed: every frame is real)."""
-    logits = ctx.logits[node.name]
+def layer_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
+    """`[value, errors, norm]` of one loss layer on a batch (value differentiable)."""
     key = node.layer.target
     if key not in batch.targets:
         raise missing_target(key, node.at("target"), batch)
+    return ctc_loss(node, ctx, batch) if node.layer.loss is Loss.CTC else frame_ce(node, ctx, batch)
+
+
+def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
+    """CE over the layer's frames (packed: every frame is real), with label smoothing and focal loss."""
+    logits = ctx.logits[node.name]
+    key = node.layer.target
     packing = ctx.packings[node.out_type.time]
     if not torch.equal(batch.target_lengths[key].to(packing.lengths), packing.lengths):
         axis = "the input" if node.out_type.time is TimeAxis.DATA else "the decoder's time axis"
         raise NetcError(f"target {key!r} is not frame-aligned with {axis} (other lengths)", node.at("target"),
-                        "an encoder-decoder net (a decoder rec layer) reads targets of their own length")
+                        'an encoder-decoder net (a decoder rec layer) reads targets of their own length; '
+                        'a target of its own length needs "loss": "ctc"')
     targets = packing.pack(batch.targets[key])
-    ce = F.cross_entropy(logits, targets, reduction="sum")
+    ce = frame_losses(logits, targets, node.layer.loss_opts.label_smoothing,
+                      node.layer.loss_opts.focal_loss_factor).sum()
     errors = (logits.argmax(dim=-1) != targets).sum()
     return torch.stack([ce, errors.to(ce.dtype), ce.new_tensor(float(packing.frames))])
+
+
+def frame_losses(logits: torch.Tensor, targets: torch.Tensor, smoothing: float, focal: float) -> torch.Tensor:
+    """Per frame `[N]`: CE of `logits [N, C]` to `targets [N]`, as RETURNN's `CrossEntropyLoss.get_value`.
+
+    `smoothing`: `smoothing_cross_entropy` (1 - s on the target, s / (C - 1) elsewhere, minus the entropy of
+    that distribution); `focal`: times (1 - p_target) ** focal, differentiated through p_target too.
+    """
+    log_probs = F.log_softmax(logits, dim=-1)
+    nll = -log_probs.gather(1, targets[:, None])[:, 0]
+    loss = nll
+    if smoothing:
+        classes = logits.shape[-1]
+        low = smoothing / (classes - 1)
+        soft = torch.full_like(log_probs, low).scatter_(1, targets[:, None], 1.0 - smoothing)
+        entropy = -((1.0 - smoothing) * math.log(1.0 - smoothing) + (classes - 1) * low * math.log(low + 1e-20))
+        loss = -(soft * log_probs).sum(dim=-1) - entropy
+    if focal:
+        loss = loss * (1.0 - torch.exp(-nll)) ** focal
+    return loss
+
+
+def ctc_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
+    """CTC (TF's `ctc_loss` semantics) summed over sequences; errors: edit distance of the decoding."""
+    opts = node.layer.loss_opts
+    logits = ctx.padded(node.name, logits=True)  # [B, T, C]
+    lengths = ctx.packings[TimeAxis.DATA].lengths
+    key = node.layer.target
+    targets, target_lengths = batch.targets[key], batch.target_lengths[key]
+    classes = logits.shape[-1]
+    blank = classes - 1 if opts.ctc_opts.blank_index is None else opts.ctc_opts.blank_index
+    if not -classes <= blank < classes:
+        raise NetcError(f"blank_index {blank} is outside the layer's {classes} outputs", node.at("loss_opts"),
+                        f"use 0..{classes - 1}, or -1 for the last")
+    blank %= classes
+    labels = [t[:n] for t, n in zip(targets.cpu().numpy(), target_lengths.tolist())]
+    feasible = check_ctc_targets(node, labels, lengths.tolist())
+    log_probs = F.log_softmax(logits, dim=-1).transpose(0, 1)
+    padded_targets = targets if targets.shape[1] else targets.new_zeros(len(targets), 1)
+    # NOTE: zero_infinity only touches infeasible sequences, whose loss is then dropped (TF gives them 0).
+    losses = F.ctc_loss(log_probs, padded_targets, lengths, target_lengths, blank=blank, reduction="none",
+                        zero_infinity=True)
+    value = torch.where(torch.as_tensor(feasible, device=losses.device), losses, 0.0).sum()
+    errors = ctc_errors(ctx.logits[node.name], ctx.packings[TimeAxis.DATA], labels,
+                        beam_width=1 if ctx.training else opts.beam_width)
+    return torch.stack([value, value.new_tensor(float(errors)), value.new_tensor(float(target_lengths.sum()))])
+
+
+def check_ctc_targets(node: Node, labels: Sequence[np.ndarray], lengths: Sequence[int]) -> list[bool]:
+    """Which sequences' targets fit their frames; TF's refusals (empty, too long) as located errors."""
+    opts = node.layer.loss_opts
+    feasible = []
+    for target, frames in zip(labels, lengths):
+        if not len(target) and not opts.use_native:
+            raise NetcError("a target is empty: TensorFlow's CTC loss, and so RETURNN, refuses it "
+                            "(\"Labels length is zero\")", node.at("target"),
+                            'remove sequences without labels, or set loss_opts "use_native": true, "beam_width": 1')
+        need = required_frames(target)
+        if need > frames and not opts.ctc_opts.ignore_longer_outputs_than_inputs:
+            raise NetcError(f"a target of {len(target)} labels needs {need} frames but its input has {frames} "
+                            "(\"Not enough time for target transition sequence\" in RETURNN)", node.at("loss_opts"),
+                            'set loss_opts "ctc_opts": {"ignore_longer_outputs_than_inputs": true}, '
+                            "or remove such sequences")
+        feasible.append(need <= frames)
+    return feasible
+
+
+def ctc_errors(packed_logits: torch.Tensor, packing: Packing, labels: Sequence[np.ndarray], beam_width: int) -> int:
+    """Summed edit distance of the decodings (best path if `beam_width` is 1, else TF's beam search).
+
+    RETURNN decodes with the last output as blank, also with use_native. Best path needs only the arg-max per
+    frame, so only frame labels leave the device.
+    """
+    logits = packed_logits.detach()
+    blank = logits.shape[-1] - 1
+    lengths = packing.lengths.tolist()
+    if beam_width == 1:
+        best = packing.unpack(logits.argmax(dim=-1)).cpu().numpy()
+        decoded = [collapse(best[seq, :frames], blank) for seq, frames in enumerate(lengths)]
+    else:
+        padded = packing.unpack(logits.float())
+        decoded = [beam_search(padded[seq, :frames].cpu().numpy(), beam_width) for seq, frames in enumerate(lengths)]
+    return sum(edit_distance(d.tolist(), target.tolist()) for d, target in zip(decoded, labels))
+
+
+def objective(per_layer: Sequence[torch.Tensor], nodes: Sequence[Node], norms: torch.Tensor,
+              use_normalized_loss: bool) -> torch.Tensor:
+    """Sum over loss layers of value x scale (scale 0: left out), / norm with use_normalized_loss.
+
+    `norms[k]` is layer k's norm summed over all ranks (RETURNN's `1 / loss_norm_factor`).
+    """
+    terms = []
+    for k, (stats, node) in enumerate(zip(per_layer, nodes)):
+        scale = loss_scale(node.layer)
+        if scale == 0.0:
+            continue
+        value = stats[0] * scale
+        terms.append(value / norms[k] if normalized(node, use_normalized_loss) else value)
+    # NOTE: no `0.0 * loss` start: an infinite loss must stay inf (the fault message reports it), not NaN.
+    return sum(terms[1:], terms[0]) if terms else per_layer[0][0] * 0.0  # every scale 0: no gradient
 
 
 def missing_target(key: str, where: Where, batch: Batch) -> NetcError:

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json
 from netc.ir.layers import Activation, Copy, Dropout, Layer, Linear, Rec, Softmax
+from netc.ir.types import Loss
 from onnx import helper
 
 import netc
@@ -42,10 +43,31 @@ LENGTH_INPUTS = {TimeAxis.DATA: "data:size1", TimeAxis.CLASSES: "classes:size1"}
 class CompileOptions:
     """What `netc compile` may change about the model; the defaults are the contract's."""
 
-    output_kind: str = "probs"
+    output_kind: str | None = None  # None: log-probs for a CTC output layer, else probs
     opset: int = DEFAULT_OPSET
     streaming: bool = False  # rec states as graph inputs and outputs (streaming.py)
     quantize: str | None = None  # "int8": dynamic quantization of the weights (quantize.py)
+
+
+def output_kind(graph: Graph, options: CompileOptions) -> str:
+    """The chosen output kind; by default log-probs for a CTC output layer (what CTC decoders read), else probs."""
+    if options.output_kind is not None:
+        return options.output_kind
+    layer = graph.output.layer
+    return "log-probs" if layer.loss is Loss.CTC and isinstance(layer, Softmax) else "probs"
+
+
+def ctc_blank(graph: Graph) -> int | None:
+    """The blank's index among the outputs of a CTC output layer (the last, unless use_native sets one)."""
+    layer = graph.output.layer
+    if layer.loss is not Loss.CTC:
+        return None
+    index = layer.loss_opts.ctc_opts.blank_index
+    classes = graph.output.out_type.feature
+    if index is not None and not -classes <= index < classes:
+        raise NetcError(f"blank_index {index} is outside the layer's {classes} outputs",
+                        graph.output.at("loss_opts"), f"use 0..{classes - 1}, or -1 for the last")
+    return classes - 1 if index is None else index % classes
 
 
 def output_activation(graph: Graph, kind: str) -> Act | None:
@@ -72,7 +94,7 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     time_major = any(isinstance(n.layer, Rec) for n in graph.nodes)
     encoders = frozenset(e for n in graph.nodes if isinstance(n.layer, Rec) for e in n.layer.encoder or ())
     ctx = LowerContext(graph, params, b, time_major, encoders=encoders,
-                       output_act=output_activation(graph, options.output_kind), opset=options.opset,
+                       output_act=output_activation(graph, output_kind(graph, options)), opset=options.opset,
                        streaming=options.streaming)
     inputs = declare_inputs(graph, ctx)
     for name in OUTPUT_NAMES:
@@ -125,16 +147,17 @@ def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto
 
 def metadata(graph: Graph, options: CompileOptions) -> dict[str, str]:
     """What the runtime and `netc info` read back."""
+    blank = ctc_blank(graph)
     return {
         "netc.version": netc.__version__,
         "netc.net": canonical_json(graph),
         "netc.num_inputs": str(graph.input_type.feature),
         "netc.num_outputs": str(graph.output.out_type.feature),
-        "netc.output_kind": options.output_kind,
+        "netc.output_kind": output_kind(graph, options),
         "netc.opset": str(options.opset),
         "netc.encoder_decoder": str(graph.is_encoder_decoder).lower(),
         "netc.output_time": graph.output.out_type.time.value,
         "netc.streaming": str(options.streaming).lower(),
         "netc.quantize": options.quantize or "none",
-    }
+    } | ({} if blank is None else {"netc.ctc_blank": str(blank)})
 

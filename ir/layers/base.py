@@ -28,10 +28,63 @@ class ShapeEnv(typing.Protocol):
 
 
 @dataclass(frozen=True)
+class CtcOpts:
+    """`loss_opts.ctc_opts`: what RETURNN's `CtcLoss` passes on to TensorFlow's `ctc_loss` (or its native one)."""
+
+    ignore_longer_outputs_than_inputs: bool = False  # such sequences get loss 0 and no gradient
+    blank_index: int | None = None  # only with use_native (TF's ctc_loss has none); None: the last label
+
+    unsupported: ClassVar[dict[str, str]] = {
+        "preprocess_collapse_repeated": "netc trains on the targets as they are",
+        "ctc_merge_repeated": "netc's CTC always merges repeated labels (TensorFlow's default)",
+        "label_loop": "netc's CTC always merges repeated labels",
+        "zero_infinity": "see ignore_longer_outputs_than_inputs",
+    }
+
+
+LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing and focal_loss_factor "
+                  "(ce), beam_width, use_native and ctc_opts (ctc)")
+
+
+@dataclass(frozen=True)
 class LossOpts:
-    """Per-layer loss options (RETURNN `loss_opts`)."""
+    """Per-layer loss options (RETURNN `loss_opts`: `Loss`, `CrossEntropyLoss` and `CtcLoss` arguments)."""
 
     use_normalized_loss: bool | None = None
+    scale: float = 1.0  # the objective's factor; scale 0 leaves the loss out of it (the score still reports it)
+    label_smoothing: float = 0.0  # ce
+    focal_loss_factor: float = 0.0  # ce
+    beam_width: int = 100  # ctc: TF's beam search for the dev error; 1: best path
+    use_native: bool = False  # ctc: RETURNN's own CTC (allows empty targets; needs beam_width 1)
+    ctc_opts: CtcOpts = CtcOpts()  # ctc
+
+    # RETURNN options netc lacks: an error naming them, never ignored.
+    unsupported: ClassVar[dict[str, str]] = {key: LOSS_OPTS_HINT for key in (
+        "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "use_fused", "debug_dump",
+        "custom_norm_factor", "custom_inv_norm_factor", "use_flatten_frames", "target_collapse_repeated",
+        "auto_clip_target_len", "output_in_log_space", "use_viterbi")}
+    ONLY_FOR: ClassVar[dict[str, Loss]] = {"label_smoothing": Loss.CE, "focal_loss_factor": Loss.CE,
+                                           "beam_width": Loss.CTC, "use_native": Loss.CTC, "ctc_opts": Loss.CTC}
+
+    def check(self, loss: Loss, at: Where) -> None:
+        """Options of the other loss class, and values RETURNN (or TensorFlow) would refuse at run time."""
+        for key, owner in self.ONLY_FOR.items():
+            if owner is not loss and getattr(self, key) != getattr(LossOpts, key):
+                raise NetcError(f"loss_opts {key!r} is an option of loss {owner.value!r}, not {loss.value!r}", at,
+                                f"remove {key!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise NetcError("label_smoothing must be in [0, 1)", at, f"got {self.label_smoothing}")
+        if self.focal_loss_factor < 0 or self.beam_width < 1:
+            raise NetcError("focal_loss_factor must be >= 0 and beam_width >= 1", at)
+        if self.use_native and self.beam_width > 1:
+            raise NetcError("use_native needs beam_width 1 (RETURNN asserts it: its native CTC decodes by best path)",
+                            at, 'add "beam_width": 1')
+        if self.use_native and self.ctc_opts.ignore_longer_outputs_than_inputs:
+            raise NetcError("ignore_longer_outputs_than_inputs is an option of TensorFlow's CTC, not of use_native",
+                            at, "remove one of them")
+        if not self.use_native and self.ctc_opts.blank_index is not None:
+            raise NetcError("blank_index needs use_native (TensorFlow's CTC takes the last label as blank)", at,
+                            'add "use_native": true and "beam_width": 1, or remove blank_index')
 
 
 @dataclass(frozen=True)
@@ -44,6 +97,8 @@ class Layer:
     L2: float = 0.0
     loss: Loss | None = None
     loss_opts: LossOpts = LossOpts()
+    loss_scale: float = 1.0  # RETURNN's older spelling of loss_opts.scale
+    loss_only_on_non_search: bool = False  # drops the loss in search (never in training, so a no-op here)
     target: str = "classes"
     is_output_layer: bool = False
 
@@ -56,6 +111,7 @@ class Layer:
             raise NetcError("dropout must be in [0, 1)", at("dropout"), f"got {self.dropout}")
         if self.L2 < 0:
             raise NetcError("L2 must be >= 0", at("L2"), f"got {self.L2}")
+        check_loss(self, at)
         if not self.sources and not self.is_decoder:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
                             at("from"), 'remove "from" to read "data", or name a source layer')
@@ -80,6 +136,24 @@ class Layer:
     def dependencies(self) -> tuple[str, ...]:
         """Layers that must be computed before this one (sources, and encoders for decoders)."""
         return self.sources
+
+
+def check_loss(layer: Layer, at: At) -> None:
+    """Loss keys as RETURNN's `LayerBase.transform_config_dict` and the loss classes accept them."""
+    if layer.loss is None:
+        for key, default in (("loss_opts", LossOpts()), ("loss_scale", 1.0)):
+            if getattr(layer, key) != default:
+                raise NetcError(f"{key} without a loss", at(key), f'add "loss": "ce", or remove {key!r}')
+        return
+    if layer.loss_scale != 1.0 and layer.loss_opts.scale not in (1.0, layer.loss_scale):
+        raise NetcError("loss_scale and loss_opts.scale differ", at("loss_scale"),
+                        "RETURNN refuses both together unless equal; keep one")
+    layer.loss_opts.check(layer.loss, at("loss_opts"))
+
+
+def loss_scale(layer: Layer) -> float:
+    """The factor of the layer's loss in the objective: `loss_scale`, else `loss_opts.scale`."""
+    return layer.loss_scale if layer.loss_scale != 1.0 else layer.loss_opts.scale
 
 
 def check_n_out(n_out: int | None, at: At) -> None:
@@ -199,6 +273,8 @@ def read_options_struct(tp: Any, value: Any, at: At) -> Any:
     known = [f.name for f in dataclasses.fields(tp)]
     values = {}
     for key, item in value.items():
+        if key in getattr(tp, "unsupported", {}):
+            raise NetcError(f"RETURNN's option {key!r} is not supported by netc", at, tp.unsupported[key])
         if key not in known:
             raise NetcError(f"unknown entry {key!r}", at, did_you_mean(str(key), known))
         values[key] = coerce(item, hints[key], at)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
-from netc.ir.types import Act
+from netc.ir.types import Act, Loss
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,11 @@ class Affine(Layer):
         check_n_out(self.n_out, at)
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
-        if self.loss is not None or (self.n_out is None and self.defaults_to_target):
+        if self.loss is not None:
+            blank = " + 1 (the CTC blank)" if self.loss is Loss.CTC else ""
+            return matching_n_out(self.n_out, self.loss.output_dim(env.target_dim()), at,
+                                  f"the dim of target {self.target!r}{blank}")
+        if self.n_out is None and self.defaults_to_target:
             return matching_n_out(self.n_out, env.target_dim(), at, f"the dim of target {self.target!r}")
         if self.n_out is None:
             raise NetcError("n_out is required", at("n_out"),
