@@ -95,6 +95,7 @@ class Function:
     evaluator: Evaluator
     node: ast.AST
     global_names: frozenset[str]
+    nonlocal_names: frozenset[str]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:  # from sorted(key=...), min(key=...)
         return self.evaluator.call_function(self, list(args), kwargs, self.node)
@@ -140,10 +141,12 @@ class Method:
 class Scope:
     """Variables of the module or of one function call; `parent` is the defining scope."""
 
-    def __init__(self, parent: Scope | None = None, global_names: frozenset[str] = frozenset()):
+    def __init__(self, parent: Scope | None = None, global_names: frozenset[str] = frozenset(),
+                 nonlocal_names: frozenset[str] = frozenset()):
         self.vars: dict[str, Any] = {}
         self.parent = parent
         self.global_names = global_names
+        self.nonlocal_names = nonlocal_names
 
     @property
     def root(self) -> Scope:
@@ -161,7 +164,12 @@ class Scope:
         return None
 
     def target(self, name: str) -> Scope:
-        return self.root if name in self.global_names else self
+        """The scope an assignment to `name` binds in (`global`, `nonlocal` or this one)."""
+        if name in self.global_names:
+            return self.root
+        if name in self.nonlocal_names and self.parent is not None:
+            return self.parent.find(name) or self.parent
+        return self
 
 
 # ---------------------------------------------------------------- control flow and raised exceptions
@@ -471,7 +479,11 @@ class Evaluator:
                 if handler.name:
                     self.assign(ast.Name(handler.name, ast.Store(), lineno=handler.lineno,
                                          col_offset=handler.col_offset), e.error, scope, handler)
-                self.exec_block(handler.body, scope)
+                try:
+                    self.exec_block(handler.body, scope)
+                finally:
+                    if handler.name:  # Python unbinds the name at the end of the handler
+                        scope.target(handler.name).vars.pop(handler.name, None)
             else:
                 self.exec_block(stmt.orelse, scope)
         finally:
@@ -502,7 +514,8 @@ class Evaluator:
                       scope: Scope) -> Function:
         defaults = [self.eval(d, scope) for d in args.defaults]
         kw_defaults = [MISSING if d is None else self.eval(d, scope) for d in args.kw_defaults]
-        return Function(name, args, body, defaults, kw_defaults, scope, self, node, global_names(body))
+        return Function(name, args, body, defaults, kw_defaults, scope, self, node, declared(body, ast.Global),
+                        declared(body, ast.Nonlocal))
 
     def exec_import(self, stmt: ast.Import | ast.ImportFrom, scope: Scope) -> None:
         line, col = pos(stmt)
@@ -510,7 +523,8 @@ class Evaluator:
             for alias in stmt.names:
                 bound = alias.asname or alias.name.split(".")[0]
                 module = alias.name if alias.asname else alias.name.split(".")[0]
-                value = STAND_INS.get(module) or Imported(line, col, f"{module} is imported", module, module)
+                value = STAND_INS.get(module) or Imported(line, col, f"{bound} is imported from {alias.name}", bound,
+                                                          alias.name)
                 self.bind(bound, value, scope, stmt)
                 self.not_keys.add(bound)
             return
@@ -975,7 +989,7 @@ class Evaluator:
     def call_function(self, function: Function, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         if self.calls >= self.budgets.depth:
             raise self.budget_error(f"{self.budgets.depth} nested calls", node)
-        scope = Scope(function.closure, function.global_names)
+        scope = Scope(function.closure, function.global_names, function.nonlocal_names)
         self.bind_arguments(function, args, kwargs, scope, node)
         self.calls += 1
         try:
@@ -1322,14 +1336,22 @@ def local_names(function: Function) -> frozenset[str]:
     params.update(a.arg for a in (spec.vararg, spec.kwarg) if a is not None)
     body = function.body if isinstance(function.body, list) else []
     stored = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    return frozenset((params | stored) - global_names(body))
+    return frozenset((params | stored) - function.global_names - function.nonlocal_names)
 
 
-def global_names(body: list[ast.stmt] | ast.expr) -> frozenset[str]:
+def declared(body: list[ast.stmt] | ast.expr, kind: type[ast.Global] | type[ast.Nonlocal]) -> frozenset[str]:
+    """The names a function body declares `global` (or `nonlocal`)."""
     if not isinstance(body, list):
         return frozenset()
-    return frozenset(name for stmt in body for n in ast.walk(stmt) if isinstance(n, (ast.Global, ast.Nonlocal))
-                     for name in n.names)
+    names: set[str] = set()
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, kind):
+            names.update(node.names)
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return frozenset(names)
 
 
 def has_jump(stmts: list[ast.stmt]) -> str:
