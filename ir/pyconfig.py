@@ -289,6 +289,7 @@ class Evaluator:
         self.name_at: dict[str, Pos] = {}
         self.not_keys: set[str] = set()  # names bound by import, def, class
         self.star_imports: list[str] = []
+        self.raised: list[str] = []  # reasons of module statements that raised
         self.node: ast.AST | None = None
         self.builtins = BUILTINS
         self.module.vars.update({"__file__": file, "__name__": CONFIG_MODULE_NAME})
@@ -329,6 +330,7 @@ class Evaluator:
             self.exec_stmt(stmt, self.module)
         except Raised as e:
             self.make_opaque(assigned_names([stmt], self.module), e.reason(), stmt, self.module)
+            self.raised.append(e.reason())
         except (OpaqueControl, Refused) as e:
             self.make_opaque(assigned_names([stmt], self.module), e.reason, stmt, self.module)
         except Signal:
@@ -945,6 +947,9 @@ class Evaluator:
                    else frozenset())
         if name in allowed:
             return Method(value, name)
+        if not hasattr(type(value), name):  # Python raises; reading a builtin type's attribute runs nothing
+            raise Raised(AttributeError(f"{type(value).__name__!r} object has no attribute {name!r}"),
+                         getattr(node, "lineno", 0))
         return self.opaque(node, f"the attribute .{name} of a {type(value).__name__} is not evaluated")
 
     def call(self, node: ast.Call, scope: Scope) -> Any:
@@ -1215,6 +1220,8 @@ class Evaluator:
             if isinstance(values[name], Opaque):
                 opaque.append(f"{name} (line {values[name].line}: {values[name].reason})")
         notes = (f"not computed (netc does not run config code): {'; '.join(opaque)}",) if opaque else ()
+        if self.raised:
+            notes += (f"Python errors in the config (RETURNN would stop there): {'; '.join(self.raised)}",)
         return Evaluated(values, positions, notes)
 
 
@@ -1631,4 +1638,25 @@ def evaluate(file: str, tree: ast.Module, budgets: Budgets = Budgets()) -> Evalu
     Raises a located NetcError when a budget is exceeded; a statement that raises in Python makes what it
     assigns opaque instead.
     """
+    check_jumps(file, tree)
     return Evaluator(file, budgets).run(tree)
+
+
+def check_jumps(file: str, tree: ast.Module) -> None:
+    """`break`/`continue` outside a loop and `return` outside a function: Python's compiler refuses them
+    (`ast.parse` does not), so RETURNN cannot run such a config either."""
+    stack: list[tuple[ast.AST, bool, bool]] = [(tree, False, False)]
+    while stack:
+        node, in_loop, in_function = stack.pop()
+        problem = ("'return' outside function" if isinstance(node, ast.Return) and not in_function else
+                   f"'{type(node).__name__.lower()}' outside loop"
+                   if isinstance(node, (ast.Break, ast.Continue)) and not in_loop else None)
+        if problem:
+            raise NetcError(f"Python syntax error: {problem}", Where(file, *pos(node)), "fix the Python syntax")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            in_loop, in_function = False, True
+        elif isinstance(node, ast.ClassDef):
+            in_loop, in_function = False, False
+        for child in ast.iter_child_nodes(node):
+            loop = in_loop or (isinstance(node, (ast.For, ast.While, ast.AsyncFor)) and child not in node.orelse)
+            stack.append((child, loop, in_function))
