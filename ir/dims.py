@@ -6,7 +6,7 @@ from typing import Any
 
 from .errors import NetcError, Where
 from .graph import Dims
-from .read import Document
+from .read import Document, Opaque
 
 DEFAULT_TARGET = "classes"
 
@@ -61,6 +61,10 @@ def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int]]:
 
 
 def positive_dim(value: Any, at: Where) -> int:
+    if isinstance(value, Opaque):
+        raise NetcError(f"netc cannot compute this dimension without running the config: {value.reason}",
+                        Where(at.file, value.line, value.col, key=at.key),
+                        "write the number, pass --num-inputs/--num-outputs, or pass --exec-config for a trusted config")
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1 << 20:
         return value
     raise NetcError(f"expected a dimension between 1 and {1 << 20}, got {value!r}", at)

@@ -211,7 +211,8 @@ class Raised(Exception):  # noqa: N818 - a Python exception raised by the config
         self.line = line
 
     def reason(self) -> str:
-        return f"line {self.line} raises {type(self.error).__name__}: {self.error}"
+        message = str(self.error).replace("'Located'", "'dict'")  # netc's dict with positions is a dict
+        return f"line {self.line} raises {type(self.error).__name__}: {message}"
 
 
 class Refused(Exception):  # noqa: N818 - internal: a construct netc does not evaluate
