@@ -521,7 +521,7 @@ def exec_python_config(file: str, text: str) -> Document:
     except NeedsReturnn as e:
         raise NetcError(f"`import {e}` needs RETURNN, which is not installed", Where(file, failing_line(e, file)),
                         "install RETURNN (pip install returnn), or remove the import") from None
-    except Exception as e:  # noqa: BLE001 - user code may raise anything; report it located
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - user code may raise anything; report it located
         raise NetcError(f"running the config failed: {type(e).__name__}: {e}",
                         Where(file, failing_line(e, file))) from None
     stores = sorted((node.lineno, node.col_offset + 1, node.id) for node in ast.walk(tree)

@@ -201,3 +201,15 @@ def test_exec_config_without_returnn_names_the_import(tmp_path: Path) -> None:
     path = write(tmp_path, "legacy.config", LEGACY_CONFIG)
     out = run_exec_config(path, None)
     assert f"{path}:2" in out and "`import Util` needs RETURNN, which is not installed" in out, out
+
+
+@pytest.mark.parametrize("text, message", [
+    ("import sys\nsys.exit(3)\n", "SystemExit: 3"),
+    ("x = 1\ny = {}['k']\n", "KeyError: 'k'"),
+    ("import tensorflow_not_installed_here\n", "ModuleNotFoundError"),
+])
+def test_exec_config_failures_are_located(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "c.py", text)
+    with pytest.raises(NetcError, match=message) as error:
+        read_file(path, exec_config=True)
+    assert error.value.where.line == text.count("\n")
