@@ -96,6 +96,7 @@ class Function:
     node: ast.AST
     global_names: frozenset[str]
     nonlocal_names: frozenset[str]
+    is_generator: bool
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:  # from sorted(key=...), min(key=...)
         return self.evaluator.call_function(self, list(args), kwargs, self.node)
@@ -518,7 +519,7 @@ class Evaluator:
         defaults = [self.eval(d, scope) for d in args.defaults]
         kw_defaults = [MISSING if d is None else self.eval(d, scope) for d in args.kw_defaults]
         return Function(name, args, body, defaults, kw_defaults, scope, self, node, declared(body, ast.Global),
-                        declared(body, ast.Nonlocal))
+                        declared(body, ast.Nonlocal), bool(declared(body, (ast.Yield, ast.YieldFrom))))
 
     def exec_import(self, stmt: ast.Import | ast.ImportFrom, scope: Scope) -> None:
         line, col = pos(stmt)
@@ -948,10 +949,12 @@ class Evaluator:
                    else frozenset())
         if name in allowed:
             return Method(value, name)
-        if not hasattr(type(value), name):  # Python raises; reading a builtin type's attribute runs nothing
+        if isinstance(value, (*PLAIN_SCALARS, list, dict, tuple, set, frozenset, range)) and \
+                not hasattr(type(value), name):  # Python raises; reading a builtin type's attribute runs nothing
             raise Raised(AttributeError(f"{type(value).__name__!r} object has no attribute {name!r}"),
                          getattr(node, "lineno", 0))
-        return self.opaque(node, f"the attribute .{name} of a {type(value).__name__} is not evaluated")
+        what = value.name if isinstance(value, (Builtin, Function)) else f"a {type(value).__name__}"
+        return self.opaque(node, f"the attribute .{name} of {what} is not evaluated")
 
     def call(self, node: ast.Call, scope: Scope) -> Any:
         function = self.eval(node.func, scope)
@@ -995,6 +998,8 @@ class Evaluator:
     def call_function(self, function: Function, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         if self.calls >= self.budgets.depth:
             raise self.budget_error(f"{self.budgets.depth} nested calls", node)
+        if function.is_generator:
+            return self.opaque(node, f"{function.name}() is a generator function, which netc does not evaluate")
         scope = Scope(function.closure, function.global_names, function.nonlocal_names)
         self.bind_arguments(function, args, kwargs, scope, node)
         self.calls += 1
@@ -1347,16 +1352,14 @@ def local_names(function: Function) -> frozenset[str]:
     return frozenset((params | stored) - function.global_names - function.nonlocal_names)
 
 
-def declared(body: list[ast.stmt] | ast.expr, kind: type[ast.Global] | type[ast.Nonlocal]) -> frozenset[str]:
-    """The names a function body declares `global` (or `nonlocal`)."""
-    if not isinstance(body, list):
-        return frozenset()
+def declared(body: list[ast.stmt] | ast.expr, kind: type | tuple[type, ...]) -> frozenset[str]:
+    """The names a function body declares `global` (or `nonlocal`); for `yield` nodes, a marker name."""
+    stack: list[ast.AST] = list(body) if isinstance(body, list) else [body]
     names: set[str] = set()
-    stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
         if isinstance(node, kind):
-            names.update(node.names)
+            names.update(getattr(node, "names", ["yield"]))
         elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             stack.extend(ast.iter_child_nodes(node))
     return frozenset(names)

@@ -519,7 +519,7 @@ def exec_python_config(file: str, text: str) -> Document:
     try:
         exec(compile(tree, file, "exec"), scope)  # noqa: S102 - the user asked to run this trusted config
     except NeedsReturnn as e:
-        raise NetcError(f"`import {e}` needs RETURNN, which is not installed", Where(file, failing_line(e, file)),
+        raise NetcError(f"importing {e} needs RETURNN, which is not installed", Where(file, failing_line(e, file)),
                         "install RETURNN (pip install returnn), or remove the import") from None
     except (Exception, SystemExit) as e:  # noqa: BLE001 - user code may raise anything; report it located
         raise NetcError(f"running the config failed: {type(e).__name__}: {e}",

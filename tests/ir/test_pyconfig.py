@@ -364,6 +364,9 @@ NEVER_RUN = {
     "class": "class C:\n    pass\nx = C",
     "with": "with open('/etc/hostname') as f:\n    x = f.read()",
     "star import": "from returnn.util.basic import *\nx = get_login_username()",
+    "generator": "def g():\n    yield 1\nx = g()",
+    "builtin attribute": "x = dict.fromkeys('ab')",
+    "decorator": "def deco(f):\n    return f\n@deco\ndef g():\n    pass\nx = g",
 }
 
 

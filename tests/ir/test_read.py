@@ -200,7 +200,7 @@ def test_exec_config_resolves_legacy_modules_through_returnn(tmp_path: Path) -> 
 def test_exec_config_without_returnn_names_the_import(tmp_path: Path) -> None:
     path = write(tmp_path, "legacy.config", LEGACY_CONFIG)
     out = run_exec_config(path, None)
-    assert f"{path}:2" in out and "`import Util` needs RETURNN, which is not installed" in out, out
+    assert f"{path}:2" in out and "importing Util needs RETURNN, which is not installed" in out, out
 
 
 @pytest.mark.parametrize("text, message", [
