@@ -407,9 +407,9 @@ class Evaluator:
             raise Raised(error if isinstance(error, BaseException) else RuntimeError("raise"), stmt.lineno)
         else:
             kind = type(stmt).__name__.lower()
-            self.make_opaque(assigned_names([stmt], scope), f"a {kind} statement (line {stmt.lineno}) is not "
+            self.make_opaque(assigned_names([stmt], scope), f"the {kind} statement of line {stmt.lineno} is not "
                              "evaluated", stmt, scope)
-            if isinstance(stmt, ast.ClassDef):
+            if isinstance(stmt, (ast.ClassDef, ast.AsyncFunctionDef)):
                 self.not_keys.add(stmt.name)
 
     def exec_if(self, stmt: ast.If, scope: Scope) -> None:
@@ -1429,8 +1429,16 @@ def simple(name: str, function: Callable[..., Any], kind: type | None = None, it
     def run(ev: Evaluator, node: ast.Call, args: list[Any], kwargs: dict[str, Any], _: dict) -> Any:
         if render:
             ev.rendered(args, node)
-        return ev.real(node, function, *args, **kwargs)
+        return ev.real(node, function, *args, **builtin_key(ev, node, kwargs))
     return run
+
+
+def builtin_key(ev: Evaluator, node: ast.Call, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`key=len` (an accepted builtin) as a Python callable for sorted/min/max."""
+    key = kwargs.get("key")
+    if isinstance(key, Builtin):
+        return {**kwargs, "key": lambda value: ev.apply(key, [value], node)}
+    return kwargs
 
 
 @builtin("range", range)
@@ -1512,7 +1520,7 @@ def min_max(name: str, function: Callable[..., Any]) -> Builtin:
     @builtin(name)
     def run(ev: Evaluator, node: ast.Call, args: list[Any], kwargs: dict[str, Any], _: dict) -> Any:
         values = ev.items(args[0], node) if len(args) == 1 else args
-        return ev.real(node, function, values, **kwargs)
+        return ev.real(node, function, values, **builtin_key(ev, node, kwargs))
     return run
 
 

@@ -166,6 +166,7 @@ r7 = sorted(['bb', 'a', 'ccc'], key=lambda s: -len(s))
 r8 = list(map(lambda x: x + 1, [1, 2]))
 r9 = list(filter(None, [0, 1, '', 'a']))
 r10 = max([3, 1, 2], key=lambda v: -v)
+r12 = sorted(['bb', 'a'], key=len), min('ab', 'c', key=len)
 def noreturn():
     pass
 r11 = noreturn()
