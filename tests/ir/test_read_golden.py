@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,13 @@ def test_configs_netc_cannot_build_say_why(name: str, message: str) -> None:
     with pytest.raises(NetcError, match=re.escape(message)) as error:
         load_graph(EXAMPLES / "real" / name)
     assert error.value.where.file is not None and error.value.hint
+
+
+def test_netc_check_prints_the_demo_style_net(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "netc", "check", str(EXAMPLES / "real" / "demo_style.config")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[2:] if line.strip()}
+    assert {name: rows.get(name) for name in ("lstm0_fw", "lstm0_bw", "lstm1_fw", "lstm1_bw", "output")} == {
+        "lstm0_fw": "rec", "lstm0_bw": "rec", "lstm1_fw": "rec", "lstm1_bw": "rec", "output": "softmax"}
+    assert "model (line 34: calls get_login_username() imported from returnn.util.basic)" in result.stderr
