@@ -310,8 +310,11 @@ class Evaluator:
             raise self.budget_error(f"{self.budgets.steps:,} evaluation steps")
 
     def check_size(self, value: Any, node: ast.AST) -> Any:
-        if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)) and len(value) > self.budgets.size:
-            raise self.budget_error(f"{self.budgets.size:,} elements or characters in one value", node)
+        """Refuse a result over the size budget; building a big value costs steps (1 per 64 elements)."""
+        if isinstance(value, (str, bytes, list, tuple, dict, set, frozenset)):
+            if len(value) > self.budgets.size:
+                raise self.budget_error(f"{self.budgets.size:,} elements or characters in one value", node)
+            self.steps += len(value) >> 6
         if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > self.budgets.int_bits:
             raise self.budget_error(f"{self.budgets.int_bits:,}-bit integers", node)
         return value
