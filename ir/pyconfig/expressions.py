@@ -117,7 +117,9 @@ class Expressions:
             return self.opaque(node, f"uses the builtin {name}(), which netc does not evaluate")
         if self.star_imports:
             return self.opaque(node, f"{name} may come from `from {self.star_imports[0]} import *`")
-        raise Raised(NameError(f"name {name!r} is not defined"), node.lineno)
+        python = {"true": "True", "false": "False", "null": "None"}.get(name)
+        fix = f" (JSON's {name} is {python} in a Python config)" if python else ""
+        raise Raised(NameError(f"name {name!r} is not defined{fix}"), node.lineno)
 
     def truth(self, value: Any) -> bool:
         if isinstance(value, (range, *PLAIN_SCALARS, dict, list, tuple, set, frozenset)):

@@ -326,6 +326,7 @@ def test_mutations_with_opaque_keys_make_the_variable_opaque_and_values_stay_in_
     ("x = {}['k']", "line 1 raises KeyError: 'k'"),
     ("x = undefined_name + 1", "line 1 raises NameError: name 'undefined_name' is not defined"),
     ("x = [1][5]", "line 1 raises IndexError"),
+    ("x = {'a': true}", "line 1 raises NameError: name 'true' is not defined (JSON's true is True in a Python config)"),
     ("x = int('abc')", "line 1 raises ValueError"),
     ("x = 'a' + 1", "line 1 raises TypeError"),
     ("def f():\n    return {}['k']\nx = f()", "line 2 raises KeyError"),
