@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import NetcError, Where
@@ -120,19 +124,51 @@ class ConfigView:
         self.typed_dict.update(values)
 
 
-def exec_python_config(file: str, text: str) -> Document:
+EXEC_SECONDS = 300.0  # a config that runs longer (an endless loop, `input()`) is an error, not a hang
+
+
+class TooLong(BaseException):
+    """Raised in the config's code when it runs past the time limit (a BaseException: `except Exception`
+    in the config cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TooLong in the running code after `seconds` (SIGALRM; only in the main thread, else no limit)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TooLong()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> Document:
     """Run a trusted config as Python, as RETURNN does (`--exec-config`; `Config.load_file`, `custom_exec`).
 
     The config sees `config` (RETURNN's reading API), `__file__` and `__name__` as in RETURNN, and imports
     RETURNN's legacy module names (`import Util`, `from Pretrain import ...`) through RETURNN when it is
-    installed. Errors: NetcError at the failing line (naming the import that needs RETURNN).
+    installed. Errors: NetcError at the failing line (naming the import that needs RETURNN), also when it
+    runs longer than `seconds`.
     """
     tree = parse_python(file, text)
     scope: dict[str, Any] = {"__file__": file, "__name__": CONFIG_MODULE_NAME,
                              "__builtins__": {**vars(builtins), "__import__": returnn_import}}
     scope["config"] = ConfigView(scope)
     try:
-        exec(compile(tree, file, "exec"), scope)  # noqa: S102 - the user asked to run this trusted config
+        with time_limit(seconds):
+            exec(compile(tree, file, "exec"), scope)  # noqa: S102 - the user asked to run this trusted config
+    except TooLong as e:
+        raise NetcError(f"running the config takes longer than {seconds:g} s", Where(file, failing_line(e, file)),
+                        "RETURNN would wait here too; fix the loop or the input() it waits in") from None
     except NeedsReturnn as e:
         raise NetcError(f"importing {e} needs RETURNN, which is not installed", Where(file, failing_line(e, file)),
                         "install RETURNN (pip install returnn), or remove the import") from None

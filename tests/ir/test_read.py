@@ -213,3 +213,12 @@ def test_exec_config_failures_are_located(tmp_path: Path, text: str, message: st
     with pytest.raises(NetcError, match=message) as error:
         read_file(path, exec_config=True)
     assert error.value.where.line == text.count("\n")
+
+
+def test_exec_config_that_never_ends_is_a_located_error(tmp_path: Path) -> None:
+    from netc.ir.exec_config import exec_python_config
+
+    text = "x = 1\nwhile True:\n    try:\n        x += 1\n    except Exception:\n        pass\n"
+    with pytest.raises(NetcError, match="takes longer than 0.2 s") as error:
+        exec_python_config(str(write(tmp_path, "c.py", text)), text, seconds=0.2)
+    assert error.value.where.line in (2, 3, 4, 5, 6)
