@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netc.ir.errors import NetcError
+from netc.ir.pyconfig.library import config_object
 from netc.ir.pyconfig.values import (
     EXCEPTIONS,
     NEVER_RUN,
@@ -109,8 +110,7 @@ class Expressions:
         if name in EXCEPTIONS:
             return EXCEPTIONS[name]
         if name == "config":
-            return self.opaque(node, "uses RETURNN's `config` object, which exists only when RETURNN runs the "
-                               "config")
+            return config_object(self)
         if name in NEVER_RUN:
             return self.opaque(node, f"uses {name}(), which netc never runs")
         if name in vars(builtins):

@@ -256,3 +256,24 @@ STAND_INS: dict[str, StandIn] = {
     }),
 }
 
+
+CONFIG_METHODS = ("has", "is_typed", "typed_value", "opt_typed_value", "value", "int", "float", "bool", "is_true",
+                  "list", "int_list", "float_list")
+
+
+def config_object(ev: Evaluator) -> StandIn:
+    """RETURNN's `config` as a config sees it while it loads: its reading API over the values assigned so far
+    (the module namespace is RETURNN's `typed_dict`); a value with an opaque part reads as opaque."""
+    def method(name: str) -> Builtin:
+        def run(ev: Evaluator, node: ast.Call, args: list[Any], kwargs: dict[str, Any], _: dict) -> Any:
+            from netc.ir.exec_config import ConfigView  # NOTE: here: exec_config imports the reader
+
+            key = args[0] if args else kwargs.get("key")
+            blocker = find_opaque([args, kwargs], ev.tick)
+            if blocker is None and name not in ("has", "is_typed") and isinstance(key, str):
+                blocker = find_opaque(ev.module.vars.get(key), ev.tick)
+            if blocker is not None:
+                return ev.opaque(node, blocker.reason)
+            return ev.real(node, getattr(ConfigView(ev.module.vars), name), *args, **kwargs)
+        return Builtin(f"config.{name}", run)
+    return StandIn("config", {name: method(name) for name in CONFIG_METHODS})

@@ -362,7 +362,7 @@ NEVER_RUN = {
     "argv": "import sys\nx = sys.argv[1:]",
     "file system": "import os\nx = os.listdir('/')",
     "exists": "import os\nx = os.path.exists('/')",
-    "config object": "x = config.typed_value('a')",
+    "config object": "x = config.get_of_type('a', int)",
     "class": "class C:\n    pass\nx = C",
     "with": "with open('/etc/hostname') as f:\n    x = f.read()",
     "star import": "from returnn.util.basic import *\nx = get_login_username()",
@@ -446,3 +446,12 @@ def test_self_containing_values_and_deep_nesting_stay_bounded() -> None:
     while isinstance(value, list):
         value, depth = value[0], depth + 1
     assert isinstance(value, Opaque) and depth <= 65
+
+
+def test_config_object_reads_the_values_assigned_so_far() -> None:
+    values = evaluated(
+        "import os\na = 3\nlrs = [0.1, 0.2]\nenv = os.environ['X']\nx = config.typed_value('a')\n"
+        "y = config.int('missing', 7)\nz = config.has('a'), config.has('later'), config.has('env')\n"
+        "w = config.value('lrs', None)\nv = config.typed_value('env')\nlater = 1\n")
+    assert values["x"] == 3 and values["y"] == 7 and values["z"] == (True, False, True)
+    assert values["w"] == "0.1,0.2" and values["v"].reason == "reads os.environ (the environment)"
