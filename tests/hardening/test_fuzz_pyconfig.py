@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from netc.ir import NetcError, read_file
+from netc.ir import NetcError, graph_from_document, read_file
 from netc.ir.pyconfig import Budgets, evaluate, find_opaque
 
 from tests.hardening.frontend_fuzz import mutate_text
@@ -174,8 +174,8 @@ def test_mutated_configs_read_or_fail_located(tmp_path: Path, seed: int) -> None
     path.write_text(mutate_config(rng, rng.choice(SEEDS)), encoding="utf-8", errors="surrogatepass")
     try:
         doc = read_file(path, budgets=SMALL)
+        assert doc.kind in ("python", "json", "line")
+        graph_from_document(doc)  # the network and dims, as `netc check` builds them
     except NetcError as e:
         message = str(e)
         assert str(path) in message and "Traceback" not in message and "internal error" not in message, message
-        return
-    assert doc.kind in ("python", "json", "line")
