@@ -315,6 +315,8 @@ def read_line_format(file: str, text: str) -> Document:
             raise NetcError(
                 "RETURNN reads this file in its line format (`key value` per line), because it starts neither "
                 "with '#!' nor with '{'; this line is not `key value`", where,
+                "the file starts with a byte-order mark (U+FEFF), which hides its first character from RETURNN: "
+                "save it as UTF-8 without BOM" if text.startswith("\ufeff") else
                 "for a Python config make '#!rnn.py' the first line (RETURNN reads a file as Python only then, "
                 "or when its name ends in .py)" if looks_python else "write `key value` on each line")
         key, value = parts

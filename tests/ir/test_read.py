@@ -105,6 +105,7 @@ def test_line_format_values_are_typed_as_returnns_readers(tmp_path: Path) -> Non
     ("num_inputs = 40\n", "#!rnn.py"),
     ("import os\nnetwork = {}\n", "#!rnn.py"),
     ("lonely\n", "key value"),
+    ("\ufeff#!rnn.py\nnetwork = {}\n", "byte-order mark"),
 ])
 def test_line_format_refuses_lines_it_cannot_read(tmp_path: Path, text: str, hint: str) -> None:
     with pytest.raises(NetcError, match="line format") as error:
