@@ -101,7 +101,7 @@ class Evaluator(Statements, Expressions, Calls, Strings):
     def make_opaque(self, names: set[str], reason: str, node: ast.AST, scope: Scope) -> None:
         line, col = pos(node)
         for name in names:
-            target = scope.target(name)
+            target = scope.find(name) or scope.target(name)  # a global changed in place is the global's
             target.vars[name] = Opaque(line, col, reason)
             if target is self.module:
                 self.name_at.setdefault(name, (line, col))

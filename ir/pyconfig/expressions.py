@@ -192,11 +192,12 @@ class Expressions:
         left = self.eval(node.left, scope)
         for op, right_node in zip(node.ops, node.comparators):
             right = self.eval(right_node, scope)
+            identity = isinstance(op, (ast.Is, ast.IsNot))  # needs no content, only the objects
             for value in (left, right):
-                blocker = find_opaque(value, self.tick)
-                if blocker is not None:
+                blocker = value if isinstance(value, Opaque) or identity else find_opaque(value, self.tick)
+                if isinstance(blocker, Opaque):
                     return self.opaque(node, blocker.reason)
-            if isinstance(op, (ast.Is, ast.IsNot)):
+            if identity:
                 result = (left is right) == isinstance(op, ast.Is)
             else:
                 result = self.real(node, COMPARES[type(op)], left, right)

@@ -18,7 +18,8 @@ def root_name(node: ast.expr) -> str | None:
 def assigned_names(stmts: list[ast.stmt], scope: Scope | None = None) -> set[str]:
     """Names a block may bind or change: assignment targets, defs, imports, receivers of mutating methods.
 
-    Calls of functions defined in the config add what those functions change outside themselves.
+    Calls of functions defined in the config add what those functions change outside themselves, and the
+    variables passed to them.
     """
     names: set[str] = set()
     seen_functions: set[int] = set()
@@ -45,6 +46,11 @@ def assigned_names(stmts: list[ast.stmt], scope: Scope | None = None) -> set[str
             if isinstance(node.func, ast.Name) and scope is not None:
                 owner = scope.find(node.func.id)
                 function = owner.vars[node.func.id] if owner else None
+                if isinstance(function, Function):  # it may change any value passed to it
+                    for arg in (*node.args, *(k.value for k in node.keywords)):
+                        root = root_name(arg)
+                        if root and root not in local:
+                            names.add(root)
                 if isinstance(function, Function) and id(function) not in seen_functions and \
                         isinstance(function.body, list):
                     seen_functions.add(id(function))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from netc.ir.pyconfig.branches import calls_config_functions, merge_values, values_held_elsewhere
 from netc.ir.pyconfig.facts import assigned_names, declared, has_jump, root_name
-from netc.ir.pyconfig.library import STAND_INS
+from netc.ir.pyconfig.library import STAND_INS, deep_copy
 from netc.ir.pyconfig.values import (
     MISSING,
     Break,
@@ -17,6 +18,7 @@ from netc.ir.pyconfig.values import (
     Opaque,
     OpaqueControl,
     Raised,
+    Refused,
     Return,
     Scope,
     find_opaque,
@@ -89,12 +91,39 @@ class Statements:
     def exec_if(self, stmt: ast.If, scope: Scope) -> None:
         test = self.eval(stmt.test, scope)
         if isinstance(test, Opaque):
-            self.opaque_branch(stmt.body + stmt.orelse, f"assigned under `if` on an opaque condition (line "
-                               f"{stmt.lineno}: {test.reason})", stmt, scope)
+            reason = f"assigned under `if` on an opaque condition (line {stmt.lineno}: {test.reason})"
+            body = stmt.body + stmt.orelse
+            if scope is not self.module or has_jump(body) or calls_config_functions(body, scope) or \
+                    values_held_elsewhere(scope) or not self.both_branches(stmt, reason):
+                self.opaque_branch(body, reason, stmt, scope)
         elif self.truth(test):
             self.exec_block(stmt.body, scope)
         else:
             self.exec_block(stmt.orelse, scope)
+
+    def both_branches(self, stmt: ast.If, reason: str) -> bool:
+        """Run both branches of a module-level `if` on copies of the variables and keep what they agree on
+        (`branches.merge_values`). False, with the variables as before, when a branch raises."""
+        before = self.module.vars
+        results = []
+        for branch in (stmt.body, stmt.orelse):
+            self.module.vars = deep_copy(before, self, {})
+            try:
+                self.exec_block(branch, self.module)
+            except (Raised, Refused, OpaqueControl):
+                self.module.vars = before
+                return False
+            results.append(self.module.vars)
+        memo: dict[tuple[int, int], Any] = {}
+        merged = {}
+        for name in [*results[0], *(n for n in results[1] if n not in results[0])]:
+            if name in results[0] and name in results[1]:
+                merged[name] = merge_values(results[0][name], results[1][name], pos(stmt), reason, self.tick, memo)
+            else:
+                merged[name] = Opaque(*pos(stmt), reason)
+                self.name_at.setdefault(name, pos(stmt))
+        self.module.vars = merged
+        return True
 
     def opaque_branch(self, body: list[ast.stmt], reason: str, node: ast.AST, scope: Scope) -> None:
         """Code that may or may not run: what it assigns is opaque; a jump out of it makes the rest opaque."""

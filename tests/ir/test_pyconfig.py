@@ -305,10 +305,34 @@ def test_control_flow_on_opaque_values_makes_what_it_assigns_opaque() -> None:
         "    kept = 3\nfor f in os.listdir('/'):\n    loop = f\nn = 0\nwhile os.getenv('X'):\n    n += 1\n"
         "def pick():\n    if os.path.isdir('/d'):\n        return 1\n    return 2\nchoice = pick()\n"
         "out = []\nfor i in range(3):\n    if os.path.isfile(str(i)):\n        break\n    out.append(i)\n")
-    assert values["other"] == 1
-    for key in ("network", "kept", "loop", "n", "choice", "out"):
-        assert isinstance(values[key], Opaque), key
-    assert "if` on an opaque condition (line 4: calls os.path.exists()" in values["network"].reason
+    assert values["other"] == 1 and values["network"]["a"] == 1
+    for value in (values["network"]["b"], values["kept"], values["loop"], values["n"], values["choice"],
+                  values["out"]):
+        assert isinstance(value, Opaque), value
+    assert "if` on an opaque condition (line 4: calls os.path.exists()" in values["network"]["b"].reason
+
+
+def test_both_branches_of_an_opaque_if_keep_what_they_agree_on() -> None:
+    values = evaluated(
+        "import os\nnet = {'h': {'n_out': 3}, 'o': {'from': 'h'}}\nx = {}\ny = x\n"
+        "if os.environ.get('X'):\n    net['o']['dropout'] = 0.1\n    lr = 0.1\n    x['k'] = 1\n    only_a = 1\n"
+        "else:\n    lr = 0.1\n    net['h']['n_out'] = 3\n    only_b = 2\n"
+        "y['j'] = 2\nsame = x is y\n")
+    assert values["net"]["h"] == {"n_out": 3} and values["net"]["o"]["from"] == "h"
+    assert isinstance(values["net"]["o"]["dropout"], Opaque)
+    assert values["lr"] == 0.1 and values["same"] is True and values["x"]["j"] == 2
+    assert isinstance(values["only_a"], Opaque) and isinstance(values["only_b"], Opaque)
+
+
+@pytest.mark.parametrize("text", [
+    "def add(n):\n    n['k'] = 1\nif os.getenv('X'):\n    add(net)\n",  # a config function may change anything
+    "if os.getenv('X'):\n    net['k'] = 1 / 0\n",  # a branch that raises
+    "def f():\n    if os.getenv('X'):\n        net['k'] = 1\n    return 0\nf()\n",  # inside a function
+    "def f(d=[]):\n    return d\nif os.getenv('X'):\n    net['k'] = 1\n",  # a function holds its own list
+])
+def test_opaque_if_falls_back_to_making_what_it_changes_opaque(text: str) -> None:
+    values = evaluated("import os\nnet = {'a': 1}\n" + text)
+    assert isinstance(values["net"], Opaque)
 
 
 def test_mutations_with_opaque_keys_make_the_variable_opaque_and_values_stay_in_place() -> None:
