@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from netc.ir.pyconfig.branches import calls_config_functions, merge_values, values_held_elsewhere
+from netc.ir.pyconfig.branches import calls_config_functions, merge_branches, values_held_elsewhere
 from netc.ir.pyconfig.facts import assigned_names, declared, has_jump, root_name
 from netc.ir.pyconfig.library import STAND_INS, deep_copy
 from netc.ir.pyconfig.values import (
@@ -114,15 +114,9 @@ class Statements:
                 self.module.vars = before
                 return False
             results.append(self.module.vars)
-        memo: dict[tuple[int, int], Any] = {}
-        merged = {}
-        for name in [*results[0], *(n for n in results[1] if n not in results[0])]:
-            if name in results[0] and name in results[1]:
-                merged[name] = merge_values(results[0][name], results[1][name], pos(stmt), reason, self.tick, memo)
-            else:
-                merged[name] = Opaque(*pos(stmt), reason)
-                self.name_at.setdefault(name, pos(stmt))
-        self.module.vars = merged
+        self.module.vars = merge_branches(*results, pos(stmt), reason, self.tick)
+        for name in self.module.vars:
+            self.name_at.setdefault(name, pos(stmt))
         return True
 
     def opaque_branch(self, body: list[ast.stmt], reason: str, node: ast.AST, scope: Scope) -> None:

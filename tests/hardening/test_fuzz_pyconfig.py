@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from netc.ir import NetcError, graph_from_document, read_file
-from netc.ir.pyconfig import Budgets, evaluate, find_opaque
+from netc.ir.exec_config import TooLong, time_limit
+from netc.ir.pyconfig import Budgets, Opaque, evaluate, find_opaque
 
 from tests.hardening.frontend_fuzz import mutate_text
 from tests.helpers import EXAMPLES
@@ -179,3 +180,70 @@ def test_mutated_configs_read_or_fail_located(tmp_path: Path, seed: int) -> None
     except NetcError as e:
         message = str(e)
         assert str(path) in message and "Traceback" not in message and "internal error" not in message, message
+
+
+def known_parts_agree(ours: Any, theirs: Any) -> bool:
+    """Every part of our value that is not opaque equals Python's."""
+    if isinstance(ours, Opaque):
+        return True
+    if isinstance(ours, dict):
+        return isinstance(theirs, dict) and set(ours) == set(theirs) and all(
+            known_parts_agree(v, theirs[k]) for k, v in ours.items())
+    if isinstance(ours, (list, tuple)):
+        return type(ours) is type(theirs) and len(ours) == len(theirs) and all(map(known_parts_agree, ours, theirs))
+    return type(ours) is type(theirs) and ours == theirs
+
+
+def indent(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
+
+
+def safe_statements(depth: int = 0) -> st.SearchStrategy[list[str]]:
+    """Statements that do not raise: ints and dicts of ints changed in place, under known and opaque ifs."""
+    number = st.sampled_from(["0", "1", "2", "a", "a + 1", "a * 2", "len(xs)", "len(net)"])
+    key = st.sampled_from(["'p'", "'q'", "'r'"])
+    simple = st.one_of(
+        number.map(lambda e: [f"a = {e}"]), number.map(lambda e: [f"a += {e}"]),
+        st.tuples(key, number).map(lambda t: [f"net[{t[0]}] = {t[1]}"]),
+        st.tuples(key, number).map(lambda t: [f"net[{t[0]}] = {{'n': {t[1]}}}"]),
+        number.map(lambda e: [f"xs.append({e})"]), number.map(lambda e: [f"c = {e}"]),
+        st.just(["alias = net"]), st.just(["net = dict(net)"]), st.just(["alias['s'] = 5"]),
+        st.just(["pair = (net, xs)"]), st.just(["pair[0]['t'] = 1"]), st.just(["xs = [net]"]),
+        st.just(["xs[0]['u'] = 2"]),
+    )
+    if depth >= 2:
+        return simple
+    body = st.lists(safe_statements(depth + 1), min_size=1, max_size=3).map(lambda blocks: sum(blocks, []))
+    return st.one_of(
+        simple, simple,
+        st.tuples(body, body).map(lambda t: ["if os.getenv('X'):", *indent(t[0]), "else:", *indent(t[1])]),
+        st.tuples(number, body).map(lambda t: [f"if {t[0]} > 1:", *indent(t[1])]),
+        body.map(lambda lines: ["for i in range(2):", *indent(lines)]),
+    )
+
+
+SAFE_PREAMBLE = "import os\na, net, xs, alias, pair = 1, {}, [{}], {}, ({}, [])\n"
+programs_with_opaque_ifs = st.lists(safe_statements(), min_size=2, max_size=6).map(
+    lambda blocks: SAFE_PREAMBLE + "\n".join(sum(blocks, [])) + "\n")
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(text=programs_with_opaque_ifs)
+def test_opaque_conditions_keep_only_what_holds_either_way(text: str) -> None:
+    """Run by Python with the condition true and with it false, every value netc calls known is the same."""
+    try:
+        result = evaluate(FILE, ast.parse(text), SMALL)
+    except (SyntaxError, NetcError):
+        return
+    if "raises" in " ".join(result.notes):
+        return
+    for condition in ("True", "False"):
+        try:
+            with time_limit(10):  # a branch netc did not run may loop forever in Python
+                theirs = python_values(text.replace("os.getenv('X')", condition))
+        except (Exception, TooLong):  # noqa: BLE001 - that variant fails in Python: nothing to compare
+            continue
+        for key, value in result.values.items():
+            assert key in theirs or isinstance(value, Opaque), (key, condition, text)
+            assert key not in theirs or known_parts_agree(plain(value), theirs[key]), (key, condition, text)

@@ -305,11 +305,11 @@ def test_control_flow_on_opaque_values_makes_what_it_assigns_opaque() -> None:
         "    kept = 3\nfor f in os.listdir('/'):\n    loop = f\nn = 0\nwhile os.getenv('X'):\n    n += 1\n"
         "def pick():\n    if os.path.isdir('/d'):\n        return 1\n    return 2\nchoice = pick()\n"
         "out = []\nfor i in range(3):\n    if os.path.isfile(str(i)):\n        break\n    out.append(i)\n")
-    assert values["other"] == 1 and values["network"]["a"] == 1
-    for value in (values["network"]["b"], values["kept"], values["loop"], values["n"], values["choice"],
+    assert values["other"] == 1
+    for value in (values["network"], values["kept"], values["loop"], values["n"], values["choice"],
                   values["out"]):
         assert isinstance(value, Opaque), value
-    assert "if` on an opaque condition (line 4: calls os.path.exists()" in values["network"]["b"].reason
+    assert "if` on an opaque condition (line 4: calls os.path.exists()" in values["network"].reason
 
 
 def test_both_branches_of_an_opaque_if_keep_what_they_agree_on() -> None:
@@ -317,10 +317,10 @@ def test_both_branches_of_an_opaque_if_keep_what_they_agree_on() -> None:
         "import os\nnet = {'h': {'n_out': 3}, 'o': {'from': 'h'}}\nx = {}\ny = x\n"
         "if os.environ.get('X'):\n    net['o']['dropout'] = 0.1\n    lr = 0.1\n    x['k'] = 1\n    only_a = 1\n"
         "else:\n    lr = 0.1\n    net['h']['n_out'] = 3\n    only_b = 2\n"
-        "y['j'] = 2\nsame = x is y\n")
-    assert values["net"]["h"] == {"n_out": 3} and values["net"]["o"]["from"] == "h"
-    assert isinstance(values["net"]["o"]["dropout"], Opaque)
-    assert values["lr"] == 0.1 and values["same"] is True and values["x"]["j"] == 2
+        "y['j'] = 2\n")
+    assert values["net"]["h"] == {"n_out": 3}, "the same keys and values in both branches"
+    assert isinstance(values["net"]["o"], Opaque), "a key added in one branch: which keys it has is unknown"
+    assert values["lr"] == 0.1 and isinstance(values["x"], Opaque) and isinstance(values["y"], Opaque)
     assert isinstance(values["only_a"], Opaque) and isinstance(values["only_b"], Opaque)
 
 
