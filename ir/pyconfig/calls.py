@@ -87,10 +87,13 @@ class Calls:
             else:
                 kwargs[keyword.arg] = value
                 keyword_at[keyword.arg] = pos(keyword)
-        if isinstance(function, Imported):
-            return self.opaque(node, f"calls {function.name}() imported from {function.module}")
         if isinstance(function, Opaque):
-            return self.opaque(node, function.reason)
+            reason = (f"calls {function.name}() imported from {function.module}" if isinstance(function, Imported)
+                      else function.reason)
+            # NOTE: code netc does not run may change the containers passed to it (or keep them)
+            self.escape(self.containers([*args, *kwargs.values()]), f"passed to code netc does not run ({reason})",
+                        node, scope)
+            return self.opaque(node, reason)
         if isinstance(function, Function):
             return self.call_function(function, args, kwargs, node)
         if isinstance(function, Builtin):
@@ -109,6 +112,7 @@ class Calls:
         scope = Scope(function.closure, function.global_names, function.nonlocal_names)
         self.bind_arguments(function, args, kwargs, scope, node)
         self.calls += 1
+        self.frames.append(scope)
         try:
             if isinstance(function.body, ast.expr):
                 return self.eval(function.body, scope)
@@ -121,6 +125,7 @@ class Calls:
             return None
         finally:
             self.calls -= 1
+            self.frames.pop()
         return None
 
     def bind_arguments(self, function: Function, args: list[Any], kwargs: dict[str, Any], scope: Scope,
@@ -179,7 +184,7 @@ class Calls:
             if name in MUTATING:
                 if root:
                     self.make_opaque({root}, f"line {node.lineno} changes {root} with an opaque value "
-                                     f"({blocker.reason})", node, scope)
+                                     f"({blocker.reason})", node, scope, {root})
                 return self.opaque(node, blocker.reason)
             return self.opaque(node, blocker.reason)
         if isinstance(receiver, Located) and name in ("copy", "update", "setdefault"):

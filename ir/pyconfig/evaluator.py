@@ -9,7 +9,7 @@ from typing import Any
 from netc.ir.errors import NetcError, Where
 from netc.ir.pyconfig.calls import Calls
 from netc.ir.pyconfig.expressions import Expressions
-from netc.ir.pyconfig.facts import assigned_names, check_jumps
+from netc.ir.pyconfig.facts import check_jumps, names_of
 from netc.ir.pyconfig.library import BUILTINS
 from netc.ir.pyconfig.statements import Statements
 from netc.ir.pyconfig.strings import Strings
@@ -44,6 +44,7 @@ class Evaluator(Statements, Expressions, Calls, Strings):
         self.budgets = budgets
         self.steps = 0
         self.calls = 0
+        self.frames: list[Scope] = []  # scopes of the calls in progress
         self.module = Scope()
         self.name_at: dict[str, Pos] = {}
         self.not_keys: set[str] = set()  # names bound by import, def, class
@@ -87,10 +88,10 @@ class Evaluator(Statements, Expressions, Calls, Strings):
         try:
             self.exec_stmt(stmt, self.module)
         except Raised as e:
-            self.make_opaque(assigned_names([stmt], self.module), e.reason(), stmt, self.module)
+            self.opaque_effects([stmt], e.reason(), stmt, self.module)
             self.raised.append(e.reason())
         except (OpaqueControl, Refused) as e:
-            self.make_opaque(assigned_names([stmt], self.module), e.reason, stmt, self.module)
+            self.opaque_effects([stmt], e.reason, stmt, self.module)
         except Signal:
             pass  # `return`/`break` outside a function or loop: Python refuses to compile it
         except RecursionError:
@@ -98,7 +99,18 @@ class Evaluator(Statements, Expressions, Calls, Strings):
         except MemoryError:
             raise self.budget_error("memory", stmt) from None
 
-    def make_opaque(self, names: set[str], reason: str, node: ast.AST, scope: Scope) -> None:
+    def opaque_effects(self, stmts: list[ast.stmt], reason: str, node: ast.AST, scope: Scope) -> None:
+        """Code that may or may not have run: what it may assign becomes opaque, and so does every variable
+        (of any running scope) that shares a value it may change in place, or, when it binds names, a value
+        it reads (a new binding may share it, and a later change through that name would not be seen)."""
+        names, in_place, read = names_of(stmts, scope)
+        self.make_opaque(names, reason, node, scope, in_place | (read if names - in_place else set()))
+
+    def make_opaque(self, names: set[str], reason: str, node: ast.AST, scope: Scope,
+                    in_place: set[str] = frozenset()) -> None:
+        """Bind each name to Opaque(node, reason); for the names in `in_place` (whose value may have been
+        changed in place), also every variable of a running scope that shares a part of that value."""
+        shared = self.containers([owner.vars[n] for n in in_place if (owner := scope.find(n)) is not None])
         line, col = pos(node)
         for name in names:
             target = scope.find(name) or scope.target(name)  # a global changed in place is the global's
@@ -106,6 +118,41 @@ class Evaluator(Statements, Expressions, Calls, Strings):
             if target is self.module:
                 self.name_at.setdefault(name, (line, col))
                 self.not_keys.discard(name)
+        self.escape(shared, reason, node, scope)
+
+    def escape(self, shared: set[int], reason: str, node: ast.AST, scope: Scope) -> None:
+        """Make opaque every variable of a running scope whose value reaches one of the `shared` containers
+        (which code netc did not follow may have changed)."""
+        if not shared:
+            return
+        for live in self.live_scopes(scope):
+            for name, value in list(live.vars.items()):
+                if not isinstance(value, Opaque) and self.containers([value]) & shared:
+                    live.vars[name] = Opaque(*pos(node), reason)
+
+    def containers(self, values: list[Any]) -> set[int]:
+        """The ids of the mutable containers reachable from `values`."""
+        found: set[int] = set()
+        stack = list(values)
+        while stack:
+            item = stack.pop()
+            self.tick()
+            if isinstance(item, (dict, list, set, tuple)) and id(item) not in found:
+                if not isinstance(item, tuple):
+                    found.add(id(item))
+                stack.extend(item.values() if isinstance(item, dict) else item)
+        return found
+
+    def live_scopes(self, scope: Scope) -> list[Scope]:
+        """The scopes of the running code: the module, each call in progress, and their defining scopes."""
+        result: list[Scope] = []
+        for start in (scope, *self.frames):
+            current: Scope | None = start
+            while current is not None:
+                if all(current is not s for s in result):
+                    result.append(current)
+                current = current.parent
+        return result
 
     def export(self) -> Evaluated:
         """The config keys: top-level names, not `_private`, not functions, modules or imports."""

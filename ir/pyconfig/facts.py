@@ -15,54 +15,75 @@ def root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def assigned_names(stmts: list[ast.stmt], scope: Scope | None = None) -> set[str]:
-    """Names a block may bind or change: assignment targets, defs, imports, receivers of mutating methods.
+def names_of(stmts: list[ast.stmt], scope: Scope | None) -> tuple[set[str], set[str], set[str]]:
+    """(names a block may bind or change, names whose value it may change in place, names it reads).
 
-    Calls of functions defined in the config add what those functions change outside themselves, and the
-    variables passed to them.
+    Bound or changed: assignment targets, defs, imports, receivers of mutating methods, variables passed to a
+    function of the config; the bodies of the config functions it calls or defines count too. Changed in
+    place: `x[k] = v`, `x.update(...)`, `x += [...]`, passing `x` to a config function.
     """
     names: set[str] = set()
+    in_place: set[str] = set()
+    read: set[str] = set()
     seen_functions: set[int] = set()
 
+    def changed(node: ast.expr, local: frozenset[str]) -> None:
+        root = root_name(node)
+        if root and root not in local:
+            names.add(root)
+            in_place.add(root)
+
     def visit(node: ast.AST, local: frozenset[str]) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            if not isinstance(node, ast.Lambda):
+                names.add(node.name)
+            own = static_locals(node)  # a function made here may be called here: what it changes counts
+            for child in (node.body if isinstance(node.body, list) else [node.body]):
+                visit(child, own)
+            return
+        if isinstance(node, ast.ClassDef):
             names.add(node.name)
             return
-        if isinstance(node, ast.Lambda):
-            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in local:
+            read.add(node.id)
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)) and node.id not in local:
             names.add(node.id)
         elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            root = root_name(node)
-            if root and root not in local:
-                names.add(root)
+            changed(node, local)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            changed(node.target, local)  # `l += [x]` extends a list in place
         elif isinstance(node, ast.Call):
             if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING:
-                root = root_name(node.func.value)
-                if root and root not in local:
-                    names.add(root)
+                changed(node.func.value, local)
             if isinstance(node.func, ast.Name) and scope is not None:
                 owner = scope.find(node.func.id)
                 function = owner.vars[node.func.id] if owner else None
                 if isinstance(function, Function):  # it may change any value passed to it
                     for arg in (*node.args, *(k.value for k in node.keywords)):
-                        root = root_name(arg)
-                        if root and root not in local:
-                            names.add(root)
-                if isinstance(function, Function) and id(function) not in seen_functions and \
-                        isinstance(function.body, list):
-                    seen_functions.add(id(function))
-                    own = local_names(function)
-                    for stmt in function.body:
-                        visit(stmt, own)
+                        changed(arg.value if isinstance(arg, ast.Starred) else arg, local)
+                    if id(function) not in seen_functions and isinstance(function.body, list):
+                        seen_functions.add(id(function))
+                        own = local_names(function)
+                        for stmt in function.body:
+                            visit(stmt, own)
         for child in ast.iter_child_nodes(node):
             visit(child, local)
 
     for stmt in stmts:
         visit(stmt, frozenset())
-    return names
+    return names, in_place, read
+
+
+def static_locals(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> frozenset[str]:
+    """The names a function's own code binds for itself (parameters, assignments not declared global)."""
+    spec = node.args
+    params = {a.arg for a in (*spec.posonlyargs, *spec.args, *spec.kwonlyargs)}
+    params.update(a.arg for a in (spec.vararg, spec.kwarg) if a is not None)
+    body = node.body if isinstance(node.body, list) else [node.body]
+    stored = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return frozenset((params | stored) - declared(body, ast.Global) - declared(body, ast.Nonlocal))
 
 
 def local_names(function: Function) -> frozenset[str]:

@@ -6,7 +6,7 @@ import ast
 from typing import Any
 
 from netc.ir.pyconfig.branches import calls_config_functions, merge_branches, values_held_elsewhere
-from netc.ir.pyconfig.facts import assigned_names, declared, has_jump, root_name
+from netc.ir.pyconfig.facts import declared, has_jump, root_name
 from netc.ir.pyconfig.library import STAND_INS, deep_copy
 from netc.ir.pyconfig.values import (
     MISSING,
@@ -83,8 +83,8 @@ class Statements:
             raise Raised(error if isinstance(error, BaseException) else RuntimeError("raise"), stmt.lineno)
         else:
             kind = type(stmt).__name__.lower()
-            self.make_opaque(assigned_names([stmt], scope), f"the {kind} statement of line {stmt.lineno} is not "
-                             "evaluated", stmt, scope)
+            self.opaque_effects([stmt], f"the {kind} statement of line {stmt.lineno} is not evaluated", stmt,
+                                scope)
             if isinstance(stmt, (ast.ClassDef, ast.AsyncFunctionDef)):
                 self.not_keys.add(stmt.name)
 
@@ -121,7 +121,7 @@ class Statements:
 
     def opaque_branch(self, body: list[ast.stmt], reason: str, node: ast.AST, scope: Scope) -> None:
         """Code that may or may not run: what it assigns is opaque; a jump out of it makes the rest opaque."""
-        self.make_opaque(assigned_names(body, scope), reason, node, scope)
+        self.opaque_effects(body, reason, node, scope)
         jump = has_jump(body)
         if jump:
             raise OpaqueControl(reason, jump == "return")
@@ -141,7 +141,7 @@ class Statements:
             except Continue:
                 continue
             except OpaqueControl as e:
-                self.make_opaque(assigned_names([stmt], scope), e.reason, stmt, scope)
+                self.opaque_effects([stmt], e.reason, stmt, scope)
                 if e.returns:
                     raise
                 return
@@ -163,7 +163,7 @@ class Statements:
             except Continue:
                 continue
             except OpaqueControl as e:
-                self.make_opaque(assigned_names([stmt], scope), e.reason, stmt, scope)
+                self.opaque_effects([stmt], e.reason, stmt, scope)
                 if e.returns:
                     raise
                 return
@@ -264,7 +264,7 @@ class Statements:
             root = root_name(target)
             if root:
                 self.make_opaque({root}, f"line {target.lineno} sets an attribute, which netc does not evaluate",
-                                 target, scope)
+                                 target, scope, {root})
 
     def unpack(self, target: ast.Tuple | ast.List, value: Any, scope: Scope, node: ast.AST) -> None:
         if isinstance(value, Opaque):
@@ -296,7 +296,7 @@ class Statements:
             root = root_name(target)
             if root:
                 self.make_opaque({root}, f"line {target.lineno} stores under an opaque key ({blocker.reason})",
-                                 target, scope)
+                                 target, scope, {root})
             return
         if not isinstance(container, (dict, list)):
             raise Raised(TypeError(f"{type(container).__name__} does not support item assignment"), target.lineno)
@@ -336,7 +336,7 @@ class Statements:
             if isinstance(container, Opaque) or find_opaque(key, self.tick):
                 root = root_name(target)
                 if root and not isinstance(container, Opaque):
-                    self.make_opaque({root}, f"line {target.lineno} deletes an opaque key", target, scope)
+                    self.make_opaque({root}, f"line {target.lineno} deletes an opaque key", target, scope, {root})
                 return
             try:
                 del container[key]

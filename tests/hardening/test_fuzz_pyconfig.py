@@ -209,7 +209,8 @@ def safe_statements(depth: int = 0) -> st.SearchStrategy[list[str]]:
         number.map(lambda e: [f"xs.append({e})"]), number.map(lambda e: [f"c = {e}"]),
         st.just(["alias = net"]), st.just(["net = dict(net)"]), st.just(["alias['s'] = 5"]),
         st.just(["pair = (net, xs)"]), st.just(["pair[0]['t'] = 1"]), st.just(["xs = [net]"]),
-        st.just(["xs[0]['u'] = 2"]),
+        st.just(["xs[0]['u'] = 2"]), st.just(["put(net)"]), st.just(["put(alias)"]), st.just(["put(xs[0])"]),
+        number.map(lambda e: [f"net[os.getenv('X')] = {e}"]),
     )
     if depth >= 2:
         return simple
@@ -219,10 +220,13 @@ def safe_statements(depth: int = 0) -> st.SearchStrategy[list[str]]:
         st.tuples(body, body).map(lambda t: ["if os.getenv('X'):", *indent(t[0]), "else:", *indent(t[1])]),
         st.tuples(number, body).map(lambda t: [f"if {t[0]} > 1:", *indent(t[1])]),
         body.map(lambda lines: ["for i in range(2):", *indent(lines)]),
+        body.map(lambda lines: ["for i in range(os.getenv('X') + 0):", *indent(lines)]),
+        body.map(lambda lines: ["def f():", *indent(lines), "    return 0", "f()"]),
     )
 
 
-SAFE_PREAMBLE = "import os\na, net, xs, alias, pair = 1, {}, [{}], {}, ({}, [])\n"
+SAFE_PREAMBLE = ("import os\na, net, xs, alias, pair = 1, {}, [{}], {}, ({}, [])\n"
+                 "def put(d):\n    d['w'] = 1\n")
 programs_with_opaque_ifs = st.lists(safe_statements(), min_size=2, max_size=6).map(
     lambda blocks: SAFE_PREAMBLE + "\n".join(sum(blocks, [])) + "\n")
 

@@ -479,3 +479,15 @@ def test_config_object_reads_the_values_assigned_so_far() -> None:
         "w = config.value('lrs', None)\nv = config.typed_value('env')\nlater = 1\n")
     assert values["x"] == 3 and values["y"] == 7 and values["z"] == (True, False, True)
     assert values["w"] == "0.1,0.2" and values["v"].reason == "reads os.environ (the environment)"
+
+
+def test_values_that_unknown_code_may_change_or_share_become_opaque() -> None:
+    values = evaluated(
+        "import os\nfrom tools import patch\nnet = {'a': {'n_out': 1}}\nalias = net\nlayer = net['a']\n"
+        "patch(layer)\nother = {'b': 1}\n"  # an imported function may change what it is given
+        "def put(d):\n    d['w'] = 1\nkeep = {'c': 1}\nbox = {}\nfor f in os.listdir('.'):\n    put(box)\n"
+        "    pair = (keep, f)\n")  # a name bound in unknown code may share what it reads
+    assert isinstance(values["net"], Opaque) and isinstance(values["alias"], Opaque)
+    assert values["net"].reason.startswith("passed to code netc does not run (calls patch() imported from tools)")
+    assert values["other"] == {"b": 1}
+    assert isinstance(values["box"], Opaque) and isinstance(values["keep"], Opaque)
