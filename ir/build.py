@@ -7,19 +7,43 @@ from typing import Any
 from .dims import DEFAULT_TARGET, target_name
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
-from .keys import needed
 from .layers import CLASSES, Rec, read_layer
-from .read import Document
+from .pyconfig import find_opaque
+from .read import Document, Opaque
+
+EXEC_HINT = "write the value as data, or pass --exec-config to run a trusted config as RETURNN does"
 
 
 def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The net dict of a file (a config's `network`, or the whole file) and its key path."""
+    """The net dict of a file (a config's `network`, or the whole JSON file) and its key path.
+
+    Errors: a line-format config (which cannot hold a net dict; its `hidden_size`/`hidden_type` net
+    description predates RETURNN's network dict and RETURNN itself no longer reads it), a Python config
+    without `network`, an opaque `network` (naming the line and what blocked it).
+    """
+    if doc.kind == "line":
+        old = [key for key in ("hidden_size", "hidden_type") if key in doc.values]
+        if old:
+            raise NetcError(
+                f"this line-format config describes its net with {' and '.join(old)}, RETURNN's form from before "
+                "the network dict; RETURNN itself no longer reads it (RETURNN TF builds a net only from "
+                "`network`), and neither does netc", doc.where(old[0], key=old[0]),
+                'write the net as a `network` dict in a Python config (first line "#!rnn.py") or a JSON config, '
+                'e.g. network = {"lstm0": {"class": "rec", "unit": "lstm", "n_out": 200, "from": "data"}, '
+                '"output": {"class": "softmax", "loss": "ce", "from": "lstm0"}}')
+        raise NetcError("a line-format config (`key value` lines) cannot hold a `network` dict", doc.where(),
+                        'make the file a Python config (first line "#!rnn.py") or JSON (starting with "{")')
     if "network" in doc.values:
-        network = needed(doc, "network")
+        network = doc.values["network"]
         at = doc.where("network", key="network")
+        if isinstance(network, Opaque):
+            raise NetcError(f"netc cannot compute 'network' without running the config: {network.reason}",
+                            Where(doc.path, network.line, network.col, key="network"), EXEC_HINT)
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)
         return network, ("network",)
+    if doc.kind == "python":
+        raise NetcError("the config assigns no 'network'", doc.where(), "assign network = {...} (a dict of layers)")
     return doc.values, ()
 
 
@@ -48,6 +72,15 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     A layer with a loss and no `target` gets the config's `target`, as RETURNN's `LayerBase.transform_config_dict`.
     """
     where = doc.where(*prefix, str(name), layer=str(name))
+    if isinstance(layer_dict, Opaque):
+        raise NetcError(f"netc cannot compute this layer without running the config: {layer_dict.reason}",
+                        Where(doc.path, layer_dict.line, layer_dict.col, layer=str(name)), EXEC_HINT)
+    if isinstance(layer_dict, dict):
+        for key, value in layer_dict.items():
+            blocker = find_opaque(value, lambda: None)
+            if blocker is not None:
+                raise NetcError(f"netc cannot compute this value without running the config: {blocker.reason}",
+                                Where(doc.path, blocker.line, blocker.col, str(name), str(key)), EXEC_HINT)
     if not isinstance(layer_dict, dict):
         raise NetcError("a layer must be a dict", where, 'write {"class": "linear", "n_out": 512, ...}')
     if "class" not in layer_dict:

@@ -10,6 +10,7 @@ class indices, 2: dense features) or a data dict (`dim`, else the last of `shape
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .errors import NetcError, Where
@@ -25,8 +26,14 @@ SPARSE_INPUT = ("sparse input (class indices as the network's input) is the laye
 
 def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int | None = None,
                  fallback: Dims = Dims()) -> Dims:
-    """Combine the dims a user gave; `fallback` holds dims read from data files (only what is missing)."""
-    inputs, targets = dims_from_config(doc)
+    """Combine the dims a user gave; `fallback` holds dims read from data files (only what is missing).
+
+    A dim given on the command line is never read from the config (an opaque config value is then no error).
+    """
+    given = {"num_inputs"} if num_inputs is not None else set()
+    if num_inputs is not None and num_outputs is not None:
+        given |= {"num_outputs", "extern_data"}
+    inputs, targets = dims_from_config(replace(doc, values={k: v for k, v in doc.values.items() if k not in given}))
     if num_inputs is not None:
         inputs = num_inputs
     if num_outputs is not None:

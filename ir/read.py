@@ -1,21 +1,25 @@
 """Input files -> plain values plus the file position of every key.
 
-The only module that sees raw text. JSON is parsed by a small located parser
-(the stdlib one keeps no positions and accepts NaN); RETURNN Python configs are
-read with `ast`, literals only, unless the user asks to execute them.
+The only module that sees raw text. The kind of a file is chosen by its content, as RETURNN does
+(`returnn/config.py: Config.load_file`): Python (`#!` first or a `.py` name), JSON (`{` first; `//` and
+`/* */` comments allowed) or RETURNN's line format (`key value` lines). JSON is parsed by a small located
+parser (the stdlib one keeps no positions and accepts NaN); Python configs are evaluated safely by
+`pyconfig` (never run) unless the user passes `--exec-config`.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import NetcError, Where
+from .pyconfig import Budgets, Opaque, evaluate
+
+__all__ = ["Document", "Opaque", "read_file"]
 
 Path_ = tuple[str, ...]
 MAX_DEPTH = 64
@@ -44,6 +48,7 @@ class Document:
     values: dict[str, Any]
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    kind: str = "json"  # "json", "python" or "line" (RETURNN's `key value` lines)
 
     def where(self, *keys: str, layer: str | None = None, key: str | None = None) -> Where:
         """The file position of the value at `keys` (or its nearest known parent)."""
@@ -54,20 +59,20 @@ class Document:
         return Where(self.path, line, col, layer, key)
 
 
-def read_file(path: str | Path, exec_config: bool = False, overrides: dict[str, Any] | None = None) -> Document:
-    """Read a JSON net dict, JSON config or RETURNN Python config; `overrides` (`++key value`) win."""
-    doc = parse_file(Path(path), exec_config)
+def read_file(path: str | Path, exec_config: bool = False, overrides: dict[str, Any] | None = None,
+              budgets: Budgets = Budgets()) -> Document:
+    """Read a JSON net dict or a RETURNN config of any kind; `overrides` (`++key value`) win.
+
+    Values netc cannot compute without running the config are `Opaque`; each command decides whether it
+    needs them. Errors: NetcError naming the file position (syntax, budgets of the safe evaluator).
+    """
+    doc = parse_file(Path(path), exec_config, budgets)
     if overrides:
         doc = replace(doc, values=doc.values | overrides)
-    for key, value in doc.values.items():
-        if isinstance(value, Opaque) and key in NEEDED_KEYS:
-            raise NetcError(f"the value of {key!r} is not a literal; netc does not run config code",
-                            Where(doc.path, value.line, value.col, key=key),
-                            f"write a literal, pass ++{key} VALUE, or pass --exec-config for a trusted config")
     return doc
 
 
-def parse_file(path: Path, exec_config: bool) -> Document:
+def parse_file(path: Path, exec_config: bool, budgets: Budgets = Budgets()) -> Document:
     """The document of one file, by its kind."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -75,20 +80,63 @@ def parse_file(path: Path, exec_config: bool) -> Document:
         raise NetcError("no such file", Where(str(path)), "check the path") from None
     except (OSError, UnicodeDecodeError) as e:
         raise NetcError(f"cannot read the file: {e}", Where(str(path))) from None
-    if is_python_config(path, text):
+    kind = file_kind(path, text)
+    if kind == "python":
         if exec_config:
+            from .exec_config import exec_python_config  # NOTE: imported here: it imports this module
+
             return exec_python_config(str(path), text)
-        return read_python_config(str(path), text)
-    return read_json(str(path), text)
+        return read_python_config(str(path), text, budgets)
+    if kind == "line":
+        return read_line_format(str(path), text)
+    return read_json(str(path), remove_json_comments(text))
 
 
-def is_python_config(path: Path, text: str) -> bool:
-    """RETURNN configs are Python when named so or starting with `#!`."""
+def file_kind(path: Path, text: str) -> str:
+    """RETURNN's choice (`Config.load_file`): "python" when the stripped content starts with `#!` or the name
+    ends in `.py`, "json" when it starts with `{`, else "line". netc reads a `.json` file as JSON always."""
+    content = text.strip()
     if path.suffix == ".json":
-        return False
-    if path.suffix in (".config", ".py") or text.startswith("#!"):
-        return True
-    return not text.lstrip().startswith("{")
+        return "json"
+    if content.startswith("#!") or path.name.endswith(".py"):
+        return "python"
+    if content.startswith("{"):
+        return "json"
+    return "line"
+
+
+def remove_json_comments(text: str) -> str:
+    """`//` and `/* */` comments outside strings blanked with spaces, so positions stay right.
+
+    Follows `returnn/util/basic.py: json_remove_comments` (a `//` comment ends at the line end).
+    """
+    out = list(text)
+    i, n = 0, len(text)
+    in_string = False
+    while i < n:
+        char = text[i]
+        if in_string:
+            if char == "\\":
+                i += 2
+                continue
+            in_string = char != '"'
+        elif char == '"':
+            in_string = True
+        elif text.startswith("//", i):
+            while i < n and text[i] not in "\r\n":
+                out[i] = " "
+                i += 1
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            for j in range(i, end):
+                if text[j] not in "\r\n":
+                    out[j] = " "
+            i = end
+            continue
+        i += 1
+    return "".join(out)
 
 
 # ---------------------------------------------------------------- JSON
@@ -241,9 +289,64 @@ def read_json(file: str, text: str) -> Document:
     return Document(file, value, reader.positions)
 
 
+# ---------------------------------------------------------------- RETURNN's line format
+
+
+def read_line_format(file: str, text: str) -> Document:
+    """RETURNN's oldest config form (`Config.load_file`, `add_line`): one `key value` per line, `#` starts a
+    comment anywhere, a value with a comma after its first character is a list.
+
+    RETURNN keeps these values as strings and types them when a key is read (`config.int`, `config.float`,
+    `config.bool`); netc types each item once here: an int, else a finite float, else `true`/`false`
+    (any case) as a bool, else the string as written.
+    """
+    values: dict[str, Any] = {}
+    positions: dict[Path_, tuple[int, int]] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw[:raw.index("#")] if "#" in raw else raw
+        stripped = line.strip()
+        if not stripped:
+            continue
+        col = len(line) - len(line.lstrip()) + 1
+        parts = stripped.split(None, 1)
+        where = Where(file, number, col)
+        if len(parts) != 2 or parts[1].startswith("=") or "=" in parts[0]:
+            looks_python = "=" in stripped or stripped.startswith(("import ", "from ", "def ", "for "))
+            raise NetcError(
+                "RETURNN reads this file in its line format (`key value` per line), because it starts neither "
+                "with '#!' nor with '{'; this line is not `key value`", where,
+                "the file starts with a byte-order mark (U+FEFF), which hides its first character from RETURNN: "
+                "save it as UTF-8 without BOM" if text.startswith("\ufeff") else
+                "for a Python config make '#!rnn.py' the first line (RETURNN reads a file as Python only then, "
+                "or when its name ends in .py)" if looks_python else "write `key value` on each line")
+        key, value = parts
+        if key == "include":
+            raise NetcError("netc does not follow `include` lines", where, "copy the included keys into this file")
+        items = [line_value(item) for item in (value.split(",") if value.find(",") > 0 else [value])]
+        values[key] = items[0] if len(items) == 1 else items
+        positions[(key,)] = (number, col)
+    return Document(file, values, positions, kind="line")
+
+
+def line_value(text: str) -> Any:
+    """One item of a line-format value, typed as RETURNN's typed readers would read it."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+        if number - number == 0:  # finite
+            return number
+    except ValueError:
+        pass
+    return {"true": True, "false": False}.get(text.strip().lower(), text)
+
+
 # ---------------------------------------------------------------- Python configs
 
-# Keys whose value netc needs; a non-literal value for them is an error.
+# Keys the trainer reads (trainer/config.py); `read_file` no longer checks them: each command checks
+# the keys it uses.
 NEEDED_KEYS = frozenset({
     "network", "num_inputs", "num_outputs", "extern_data", "target", "train", "dev", "eval",
     "num_epochs", "batch_size", "max_seqs", "max_seq_length", "batching", "seq_ordering",
@@ -255,87 +358,35 @@ NEEDED_KEYS = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class Opaque:
-    """A config value netc could not compute without running the config; an error only where it is needed.
-
-    `reason` says what blocked it (e.g. "calls get_login_username() imported from returnn.util.basic").
-    """
-
-    line: int
-    col: int
-    reason: str = "not a literal"
-
-
-def read_python_config(file: str, text: str) -> Document:
-    """Read top-level `key = literal` assignments without running the file."""
+def parse_python(file: str, text: str) -> ast.Module:
+    """The syntax tree of a Python config; a syntax error is located."""
     try:
-        tree = ast.parse(text, filename=file)
+        return ast.parse(text, filename=file)
     except SyntaxError as e:
         raise NetcError(f"Python syntax error: {e.msg}", Where(file, e.lineno, e.offset),
                         python_syntax_hint(e)) from None
+    except ValueError as e:  # e.g. a NUL character (Python 3.11)
+        raise NetcError(f"Python syntax error: {e}", Where(file), "remove the NUL characters") from None
     except (MemoryError, RecursionError):
         # NOTE: CPython's parser gives up on deeply nested brackets this way, not with a SyntaxError.
         raise NetcError("the config nests brackets too deeply to parse", Where(file),
                         "a net dict is a flat dict of layers") from None
-    values: dict[str, Any] = {}
-    positions: dict[Path_, tuple[int, int]] = {}
-    ignored: list[str] = []
-    for stmt in tree.body:
-        target = assignment_target(stmt)
-        if target is None:
-            if not is_docstring(stmt):
-                ignored.append(f"line {stmt.lineno}: {type(stmt).__name__.lower()}")
-            continue
-        assert isinstance(stmt, (ast.Assign, ast.AnnAssign))
-        positions[(target,)] = (stmt.lineno, stmt.col_offset + 1)
-        try:
-            values[target] = literal(stmt.value, (target,), positions, file)
-        except (ValueError, TypeError):  # TypeError: e.g. a set holding a dict, `{{}}`
-            values[target] = Opaque(stmt.lineno, stmt.col_offset + 1)
-            ignored.append(f"line {stmt.lineno}: {target} (not a literal)")
-    notes = (f"ignored (netc reads literals only): {'; '.join(ignored)}",) if ignored else ()
-    return Document(file, values, positions, notes)
 
 
-def assignment_target(stmt: ast.stmt) -> str | None:
-    """The name of a plain `name = value` statement."""
-    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-        return stmt.targets[0].id
-    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
-        return stmt.target.id
-    return None
-
-
-def is_docstring(stmt: ast.stmt) -> bool:
-    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
-
-
-def literal(node: ast.expr | None, path: Path_, positions: dict[Path_, tuple[int, int]], file: str) -> Any:
-    """Like `ast.literal_eval`, recording the position of every dict key."""
-    if node is None:
-        raise ValueError
-    if len(path) > MAX_DEPTH:
-        raise NetcError(f"nesting deeper than {MAX_DEPTH} levels", Where(file, node.lineno, node.col_offset + 1),
-                        "a net dict is a flat dict of layers")
-    positions.setdefault(path, (node.lineno, node.col_offset + 1))
-    if isinstance(node, ast.Dict):
-        result = {}
-        for key_node, value_node in zip(node.keys, node.values):
-            key = ast.literal_eval(key_node) if key_node is not None else None
-            if not isinstance(key, (str, int)):
-                raise ValueError
-            sub = (*path, str(key))
-            positions[sub] = (key_node.lineno, key_node.col_offset + 1)
-            result[key] = literal(value_node, sub, positions, file)
-        return result
-    if isinstance(node, (ast.List, ast.Tuple)):
-        items = [literal(item, (*path, str(i)), positions, file) for i, item in enumerate(node.elts)]
-        return items if isinstance(node, ast.List) else tuple(items)
-    value = ast.literal_eval(node)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError
-    return value
+def read_python_config(file: str, text: str, budgets: Budgets = Budgets()) -> Document:
+    """Evaluate a Python config with the safe evaluator (`pyconfig`): nothing of it runs."""
+    tree = parse_python(file, text)
+    try:
+        result = evaluate(file, tree, budgets)
+    except NetcError:
+        raise
+    except RecursionError:
+        raise NetcError("evaluating the config exceeds Python's recursion limit", Where(file),
+                        "pass --exec-config to run a trusted config as RETURNN does") from None
+    except Exception as e:  # noqa: BLE001 - a bug of the evaluator must not become a traceback
+        raise NetcError(f"internal error of netc's config evaluator ({type(e).__name__}: {e})", Where(file),
+                        "please report it; pass --exec-config to run a trusted config as RETURNN does") from None
+    return Document(file, result.values, result.positions, result.notes, kind="python")
 
 
 def python_syntax_hint(error: SyntaxError) -> str:
@@ -344,26 +395,3 @@ def python_syntax_hint(error: SyntaxError) -> str:
         if char in text:
             return f"the line contains {name}: replace it with {fix}"
     return "fix the Python syntax at the caret"
-
-
-def exec_python_config(file: str, text: str) -> Document:
-    """Run a trusted config as Python, as RETURNN does (`--exec-config`)."""
-    scope: dict[str, Any] = {"__file__": file, "__name__": "__returnn_config__"}
-    try:
-        exec(compile(text, file, "exec"), scope)
-    except SyntaxError as e:
-        raise NetcError(f"Python syntax error: {e.msg}", Where(file, e.lineno, e.offset),
-                        python_syntax_hint(e)) from None
-    except Exception as e:  # noqa: BLE001 - user code may raise anything; report it located
-        raise NetcError(f"running the config failed: {type(e).__name__}: {e}", Where(file)) from None
-    values = {k: v for k, v in scope.items() if not k.startswith("__") and is_plain(v)}
-    return Document(file, values)
-
-
-def is_plain(value: Any) -> bool:
-    """Config values netc can use: nested literals."""
-    if isinstance(value, dict):
-        return all(isinstance(k, (str, int)) and is_plain(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(is_plain(v) for v in value)
-    return value is None or isinstance(value, (str, int, float, bool))

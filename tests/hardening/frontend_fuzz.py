@@ -88,7 +88,7 @@ def case_text(rng: random.Random) -> tuple[str, str]:
     if rng.random() < 0.4:
         text = mutate_text(rng, text)
     if rng.random() < 0.15:
-        return ".config", f"network = {text}\nnum_inputs = {rng.choice([40, 0, -3, 'x'])!r}\n"
+        return ".config", f"#!rnn.py\nnetwork = {text}\nnum_inputs = {rng.choice([40, 0, -3, 'x'])!r}\n"
     return ".json", text
 
 

@@ -71,10 +71,16 @@ def assert_needs(read, key: str) -> None:
     assert error.value.hint == f"pass ++{key} VALUE, or --exec-config for a trusted config"
 
 
-@pytest.mark.parametrize("key", ["network", "num_inputs", "num_outputs", "extern_data", "target"])
+@pytest.mark.parametrize("key", ["num_inputs", "num_outputs", "extern_data", "target"])
 def test_check_needs_the_network_and_the_dims(key: str) -> None:
     doc = Document("c.config", {"network": NET, "num_inputs": 3, "num_outputs": 4, key: BLOCKED})
     with pytest.raises(NetcError, match=f"{key!r} is needed"):
+        check_graph(doc)
+
+
+def test_check_needs_the_network() -> None:
+    doc = Document("c.config", {"network": BLOCKED, "num_inputs": 3, "num_outputs": 4})
+    with pytest.raises(NetcError, match="netc cannot compute 'network' without running the config: calls get_login"):
         check_graph(doc)
 
 

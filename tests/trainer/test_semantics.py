@@ -125,7 +125,7 @@ def test_batches_count_padded_frames_and_max_seqs():
 
 def test_overrides_and_bad_values_are_located_errors(tmp_path):
     path = tmp_path / "c.config"
-    path.write_text("num_epochs = 3\noptimizer = {'class': 'adam'}\nbatching = pick()\n")
+    path.write_text("#!rnn.py\nnum_epochs = 3\noptimizer = {'class': 'adam'}\nbatching = pick()\n")
     doc = read_file(path, overrides=parse_overrides(["++num_epochs", "7", "++batching", "sorted"]))
     config = read_train_config(doc)
     assert config.num_epochs == 7 and config.batching == "sorted" and config.optimizer == "adam"
