@@ -51,7 +51,7 @@ def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
 def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     """An LSTM; a decoder runs on the classes axis from its encoders' final states, with no input."""
     params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
-    packing = ctx.packings[node.out_type.time]
+    packing = ctx.packing(node.out_type.time)
     if layer.is_decoder:
         encoders = layer.encoder or ()
         initial = tuple(torch.cat([ctx.final_states[e][k] for e in encoders], dim=1) for k in (0, 1))

@@ -104,22 +104,17 @@ def declare_inputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]
 
 
 def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]:
-    """`output` batch-major with padded frames set to 0, and `output:size1`."""
+    """`output` batch-major with padded frames set to 0, and `output:size1`, the output's own lengths."""
     b, out = ctx.builder, graph.output
-    y = ctx.values[out.name]
-    if ctx.time_major:
-        y = b.op("Transpose", y, name="output/batch_major", perm=[1, 0, 2])
-    lengths = ctx.lengths[out.out_type.time]
-    steps = b.op("Gather", b.op("Shape", y, name="output/shape"), b.const(1), name="output/steps", axis=0)
-    frames = b.op("Range", b.const(0, np.int32), b.op("Cast", steps, name="output/steps32", to=INT32),
-                  b.const(1, np.int32), name="output/frames")
-    valid = b.op("Less", b.op("Unsqueeze", frames, b.const([0]), name="output/frames_row"),
-                 b.op("Unsqueeze", lengths, b.const([1]), name="output/lengths_col"), name="output/valid")
-    # NOTE: Where, not Mul by a 0/1 mask: padded garbage may become inf (exp, square) and inf * 0 is NaN.
-    valid3 = b.op("Unsqueeze", valid, b.const([2]), name="output/valid3")
-    b.op("Where", valid3, y, b.const(np.float32(0), np.float32), name="output", exact=True)
-    b.op("Identity", lengths, name="output:size1", exact=True)
-    return [tensor_info("output", FLOAT, ["batch", "out_time", out.out_type.feature]),
+    t = out.out_type
+    if not t.is_packable or t.sparse:
+        raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
+                        "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
+    y = ctx.batch_major(ctx.values[out.name], t, "output")
+    ctx.mask(t, y, "output", stored=False, exact=True)
+    b.op("Identity", ctx.length_value(t.time), name="output:size1", exact=True)
+    static = [d.size for d in t.dims[2:]]
+    return [tensor_info("output", FLOAT, ["batch", "out_time", *static]),
             tensor_info("output:size1", INT32, ["batch"])]
 
 
@@ -133,7 +128,7 @@ def metadata(graph: Graph, options: CompileOptions) -> dict[str, str]:
         "netc.output_kind": options.output_kind,
         "netc.opset": str(options.opset),
         "netc.encoder_decoder": str(graph.is_encoder_decoder).lower(),
-        "netc.output_time": graph.output.out_type.time.value,
+        "netc.output_time": graph.output.out_type.time.value,  # data, classes, or a derived axis (data/2)
         "netc.streaming": str(options.streaming).lower(),
         "netc.quantize": options.quantize or "none",
     }

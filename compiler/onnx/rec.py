@@ -44,7 +44,7 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
     needs_states = node.name in ctx.encoders or ctx.streaming
     y, *states = b.op_multi(
         "LSTM", x, b.initializer(f"{node.name}/W", W), b.initializer(f"{node.name}/R", R),
-        b.initializer(f"{node.name}/B", B), ctx.lengths[node.out_type.time], *initial,
+        b.initializer(f"{node.name}/B", B), ctx.length_value(node.out_type.time), *initial,
         name=node.name, outputs=3 if needs_states else 1, hidden_size=n,
         direction="forward" if layer.direction is Direction.FORWARD else "reverse")
     if needs_states:

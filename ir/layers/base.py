@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
-from netc.ir.types import ConfigEnum, DropoutNoise, Loss
+from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
 MAX_DIM = 1 << 20  # larger feature dims are refused before anything is allocated
@@ -25,6 +25,9 @@ class ShapeEnv(typing.Protocol):
 
     def feature(self, layer: str) -> int:
         """The output feature dim of another (already typed) layer."""
+
+    def type_of(self, layer: str) -> TensorType:
+        """The output type of another (already typed) layer."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,19 @@ class Layer:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
                             at("from"), 'remove "from" to read "data", or name a source layer')
 
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        """The shape rule: the output type from the type of the concatenated sources (None: no input).
+
+        The default is a per-frame layer: every dim stays, the feature dim becomes `out_feature`.
+        """
+        if x is None or x.sparse or x.feature_index is None:
+            got = "no input" if x is None else f"input {x}"
+            raise NetcError(f"{self.class_name} needs an input with a feature dim, got {got}", at("from"),
+                            "give it a dense source whose last dim is a feature dim")
+        return x.with_feature(self.out_feature(x.feature, env, at))
+
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
-        """The shape rule: output feature dim from the concatenated input dim (0: no input)."""
+        """The output feature dim of a per-frame layer from its input feature dim."""
         raise NotImplementedError
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:

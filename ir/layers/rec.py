@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
-from netc.ir.types import Direction, Unit
+from netc.ir.types import Direction, TensorType, TimeAxis, Unit
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,18 @@ class Rec(Layer):
             raise NetcError("'encoder' is empty", at("encoder"), "list the encoder rec layers")
         super().check(at)
 
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        """`[B, T, n_out]` over `[B, T, F]`; a decoder runs on the classes time axis."""
         if self.is_decoder:
             total = sum(env.feature(e) for e in self.encoder or ())
-            return matching_n_out(self.n_out, total, at, "the sum of the encoders' n_out")
+            return TensorType.seq(TimeAxis.CLASSES, matching_n_out(self.n_out, total, at,
+                                                                   "the sum of the encoders' n_out"))
         if self.n_out is None:
             raise NetcError("n_out is required", at("n_out"), "set n_out to the LSTM size")
-        return self.n_out
+        if x is None or not x.is_seq or x.sparse:
+            raise NetcError(f"an LSTM reads [B, T, F], got {x}", at("from"),
+                            "merge the extra dims into the feature dim first (merge_dims)")
+        return x.with_feature(self.n_out)
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)}
