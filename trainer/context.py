@@ -68,6 +68,13 @@ class RunContext:
         x = self.source(node)
         return (self.packing(t.time).unpack(x) if t.is_packable else x), t
 
+    def valid(self, t: TensorType, padded: torch.Tensor) -> torch.Tensor:
+        """A bool mask broadcastable to a padded `[B, T, ...]` value: frame < its sequence's length."""
+        lengths = self.packing(t.time).lengths.to(padded.device)
+        frames = torch.arange(padded.shape[1], device=padded.device)
+        valid = frames[None, :] < lengths[:, None]
+        return valid.reshape(valid.shape + (1,) * (padded.dim() - 2))
+
     def store(self, t: TensorType, padded: torch.Tensor) -> torch.Tensor:
         """A padded value of type `t` -> its stored form (packed when `[B, T, ...]`)."""
         return self.packing(t.time).pack(padded) if t.is_packable else padded

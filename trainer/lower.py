@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
 
+from . import reshape
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -78,4 +79,11 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     Copy: lower_identity,
     Dropout: lower_identity,
     Activation: lower_activation,
+    reshape.SplitDims: reshape.lower_split_dims,
+    reshape.MergeDims: reshape.lower_merge_dims,
+    reshape.SwapAxes: reshape.lower_swap_axes,
+    reshape.ExpandDims: reshape.lower_expand_dims,
+    reshape.Squeeze: reshape.lower_squeeze,
+    reshape.Slice: reshape.lower_slice,
+    reshape.Pad: reshape.lower_pad,
 }

@@ -94,13 +94,14 @@ class LowerContext:
             self.lengths[axis] = x
         return self.lengths[axis]
 
-    def mask(self, t: TensorType, value: str, name: str, stored: bool = True, exact: bool = False) -> str:
+    def mask(self, t: TensorType, value: str, name: str, stored: bool = True, exact: bool = False,
+             fill: float = 0.0) -> str:
         """A value of type `t` (in its stored layout, or its dim order if not `stored`) with every frame beyond
-        its sequence's length set to 0. Where, not Mul by a 0/1 mask: padded garbage may be inf, and inf * 0 is
+        its sequence's length set to `fill` (0). Where, not Mul by a 0/1 mask: padded garbage may be inf, and inf * 0 is
         NaN. With `exact`, the result is the value named `name` (reserved before)."""
         b = self.builder
         index, swapped = t.time_index, stored and self.swapped(t)
-        assert index is not None
+        assert index is not None and t.is_packable
         index = 0 if swapped else index
         steps = b.op("Gather", b.op("Shape", value, name=f"{name}/shape"), b.const(index), name=f"{name}/steps",
                      axis=0)
@@ -112,8 +113,8 @@ class LowerContext:
                      name=f"{name}/valid")
         if len(t.dims) > 2:
             valid = b.op("Unsqueeze", valid, b.const(list(range(2, len(t.dims)))), name=f"{name}/valid_nd")
-        return b.op("Where", valid, value, b.const(np.float32(0), np.float32), name=name if exact else f"{name}/masked",
-                    exact=exact)
+        out = name if exact else f"{name}/masked"
+        return b.op("Where", valid, value, b.const(np.float32(fill), np.float32), name=out, exact=exact)
 
     def zero_input(self, time: TimeAxis) -> str:
         """A `[T, B, 1]` zero tensor on a time axis (T = longest length): a decoder's input."""

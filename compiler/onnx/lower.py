@@ -9,7 +9,22 @@ from typing import Any
 import numpy as np
 import onnx
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json
-from netc.ir.layers import Activation, Copy, Dropout, Layer, Linear, Rec, Softmax
+from netc.ir.layers import (
+    Activation,
+    Copy,
+    Dropout,
+    ExpandDims,
+    Layer,
+    Linear,
+    MergeDims,
+    Pad,
+    Rec,
+    Slice,
+    Softmax,
+    SplitDims,
+    Squeeze,
+    SwapAxes,
+)
 from onnx import helper
 
 import netc
@@ -18,6 +33,15 @@ from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
 from .linear import lower_linear, lower_softmax
 from .rec import lower_rec
+from .reshape import (
+    lower_expand_dims,
+    lower_merge_dims,
+    lower_pad,
+    lower_slice,
+    lower_split_dims,
+    lower_squeeze,
+    lower_swap_axes,
+)
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
 
@@ -28,6 +52,13 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Copy: lower_identity,
     Dropout: lower_identity,
     Activation: lower_activation,
+    SplitDims: lower_split_dims,
+    MergeDims: lower_merge_dims,
+    SwapAxes: lower_swap_axes,
+    ExpandDims: lower_expand_dims,
+    Squeeze: lower_squeeze,
+    Slice: lower_slice,
+    Pad: lower_pad,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

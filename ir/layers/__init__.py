@@ -3,12 +3,15 @@
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
 from netc.ir.layers.linear import Affine, Linear, Softmax
 from netc.ir.layers.rec import Rec
+from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 
-LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout)
+LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout, SplitDims, MergeDims,
+                                         SwapAxes, ExpandDims, Squeeze, Slice, Pad)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
-__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "Copy", "Dropout", "Layer", "Linear",
-           "LossOpts", "PassThrough", "Rec", "Softmax", "read_layer", "to_config"]
+__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "Copy", "Dropout", "ExpandDims", "Layer", "Linear",
+           "LossOpts", "MergeDims", "Pad", "PassThrough", "Rec", "Slice", "Softmax", "SplitDims", "Squeeze",
+           "SwapAxes", "read_layer", "to_config"]

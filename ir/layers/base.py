@@ -165,6 +165,11 @@ def coerce(value: Any, tp: Any, at: At) -> Any:
             return tp.from_config(value)
         except (ValueError, TypeError):
             raise NetcError(f"unknown value {value!r}", at, tp.hint(value)) from None
+    if isinstance(tp, type) and hasattr(tp, "from_config"):  # option values with their own reader (Axes)
+        try:
+            return tp.from_config(value)
+        except ValueError as e:
+            raise NetcError(f"invalid value {value!r}", at, str(e) or None) from None
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -183,6 +188,10 @@ def coerce(value: Any, tp: Any, at: At) -> Any:
         if isinstance(value, str):
             return value
         raise NetcError(f"expected a string, got {value!r}", at)
+    if typing.get_origin(tp) is tuple and typing.get_args(tp) == (int, Ellipsis):
+        if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        raise NetcError(f"expected a list of whole numbers, got {value!r}", at)
     if typing.get_origin(tp) is tuple:
         if isinstance(value, str):
             value = [value]
@@ -228,6 +237,8 @@ def to_config(layer: Layer) -> dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
+    if hasattr(value, "plain"):
+        return value.plain()
     if isinstance(value, ConfigEnum):
         return value.value
     if isinstance(value, tuple):

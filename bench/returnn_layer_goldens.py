@@ -1,0 +1,114 @@
+"""RETURNN TF forward goldens for netc's layer families: each case's net runs on each sequence ALONE.
+
+netc computes every sequence as RETURNN computes it in a batch of one (docs/netdict.md "Types"), so the
+golden output of a sequence is RETURNN's output for a batch holding only that sequence. Parameters are
+drawn from a seeded numpy generator and assigned to RETURNN's variables by their names (`layer/W`), which
+are netc's names. The file is small JSON: inputs, parameters and outputs per case, values rounded to 7
+significant digits (well inside the tests' 1e-5).
+Usage (a Python with RETURNN and TensorFlow):
+  DISABLE_CUDA=1 /work/rvenv/bin/python bench/returnn_layer_goldens.py -o tests/compiler/data/returnn_layers.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from train12ax import RETURNN_ENV
+
+os.environ.update(RETURNN_ENV)
+
+F = 6
+LENGTHS = (3, 1, 5)  # run one by one; a length 1 sequence included
+
+
+def split(dims: list[int], src: str = "data") -> dict:
+    return {"class": "split_dims", "axis": "F", "dims": dims, "from": src}
+
+
+CASES: dict[str, dict] = {
+    "split_dims": {"output": split([2, -1])},
+    "merge_dims_static": {"s": split([2, 3]), "output": {"class": "merge_dims", "axes": "static", "from": "s"}},
+    "merge_dims_keep_order": {"s": split([2, 3]), "output": {"class": "merge_dims", "axes": ["F", "spatial:1"],
+                                                             "keep_order": True, "from": "s"}},
+    "swap_axes_static": {"s": split([2, 3]), "output": {"class": "swap_axes", "axis1": "spatial:1", "axis2": "F",
+                                                        "from": "s"}},
+    "expand_dims_spatial": {"output": {"class": "expand_dims", "axis": "spatial", "from": "data"}},
+    "expand_dims_feature": {"output": {"class": "expand_dims", "axis": "F", "dim": 1, "from": "data"}},
+    "squeeze": {"e": {"class": "expand_dims", "axis": "spatial", "from": "data"},
+                "output": {"class": "squeeze", "axis": "dim:1", "from": "e"}},
+    "slice_feature": {"output": {"class": "slice", "axis": "F", "slice_start": 1, "slice_end": 5, "slice_step": 2}},
+    "slice_time_step": {"output": {"class": "slice", "axis": "T", "slice_start": 1, "slice_step": 2}},
+    "slice_time_end": {"output": {"class": "slice", "axis": "T", "slice_end": -1}},
+    "pad_time": {"output": {"class": "pad", "axes": "T", "padding": [2, 1], "value": 0.5}},
+    "pad_feature": {"output": {"class": "pad", "axes": "F", "padding": [1, 2], "value": 1.5}},
+    "reshape_then_linear": {"s": split([2, 3]), "w": {"class": "swap_axes", "axis1": "spatial:1", "axis2": "F",
+                                                      "from": "s"},
+                            "m": {"class": "merge_dims", "axes": "static", "from": "w"},
+                            "p": {"class": "pad", "axes": "T", "padding": [1, 1], "from": "m"},
+                            "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "p"}},
+}
+
+
+def run_case(name: str, net: dict, seed: int) -> dict:
+    """Build the net in a fresh TF graph, set seeded parameters, run each sequence alone."""
+    import numpy as np
+    import tensorflow as tf
+    from returnn.config import Config
+    from returnn.tf.network import TFNetwork
+
+    tf.compat.v1.reset_default_graph()
+    network = TFNetwork(config=Config({"extern_data": {"data": {"dim": F}}}), train_flag=False)
+    network.construct_from_dict(net)
+    out = network.get_default_output_layer().output.copy_as_batch_major()
+    data = network.extern_data.data["data"]
+    rng = np.random.default_rng(seed)
+    inputs = [rng.standard_normal((n, F)).astype(np.float32) for n in LENGTHS]
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        params = {}
+        for var in sorted(network.get_params_list(), key=lambda v: v.op.name):
+            value = rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32)
+            var.load(value, session)
+            params[var.op.name] = value
+        outputs, out_lengths = [], []
+        for x in inputs:
+            feed = {data.placeholder: x[None], data.get_sequence_lengths(): [len(x)]}
+            y, n = session.run([out.placeholder, out.get_sequence_lengths()], feed)
+            outputs.append(y[0, :n[0]])
+            out_lengths.append(int(n[0]))
+    return {"id": name, "net": net, "num_inputs": F, "returnn_type": str(out), "inputs": [rounded(x) for x in inputs],
+            "params": {k: rounded(v) for k, v in params.items()}, "outputs": [rounded(y) for y in outputs],
+            "out_lengths": out_lengths}
+
+
+def rounded(array: object) -> object:
+    import numpy as np
+
+    return np.vectorize(lambda v: float(f"{v:.7g}"), otypes=[object])(np.asarray(array, np.float64)).tolist() \
+        if np.asarray(array).size else np.asarray(array).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--only", nargs="*", help="case ids (default: all)")
+    args = parser.parse_args()
+    import returnn
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    cases = [run_case(name, net, seed) for seed, (name, net) in enumerate(CASES.items())
+             if not args.only or name in args.only]
+    golden = {"made_by": f"bench/returnn_layer_goldens.py with RETURNN {returnn.__version__}, "
+                         f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}
+    Path(args.output).write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+    print(f"wrote {args.output}: {len(cases)} cases")
+    for case in cases:
+        print(f"  {case['id']}: {case['returnn_type']} lengths {case['out_lengths']}")
+
+
+if __name__ == "__main__":
+    main()
