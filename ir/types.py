@@ -59,7 +59,11 @@ class Derived:
     rule: LengthRule
 
     def __str__(self) -> str:
-        return str(self.rule).replace("T", str(self.parent), 1)
+        parent = str(self.parent)
+        if isinstance(self.parent, Derived) and (self.rule.stride != 1 or self.rule.factor != 1) and \
+                not parent.endswith(")"):
+            parent = f"({parent})"
+        return str(self.rule).replace("T", parent, 1)
 
     @property
     def root(self) -> TimeAxis:
