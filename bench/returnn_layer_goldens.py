@@ -3,10 +3,10 @@
 netc computes every sequence as RETURNN computes it in a batch of one (docs/netdict.md "Types"), so the
 golden output of a sequence is RETURNN's output for a batch holding only that sequence. Parameters are
 drawn from a seeded numpy generator and assigned to RETURNN's variables by their names (`layer/W`), which
-are netc's names. The file is small JSON: inputs, parameters and outputs per case, values rounded to 7
-significant digits (well inside the tests' 1e-5).
-Usage (a Python with RETURNN and TensorFlow):
-  DISABLE_CUDA=1 /work/rvenv/bin/python bench/returnn_layer_goldens.py -o tests/compiler/data/returnn_layers.json
+are netc's names. The file is small JSON: inputs, parameters and outputs per case, values rounded to 9
+significant digits (float32's precision).
+Usage (a Python with RETURNN and TensorFlow), one file per layer family:
+  cd bench && /work/rvenv/bin/python returnn_layer_goldens.py FAMILY   (writes tests/compiler/data/returnn_FAMILY.json)
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def split(dims: list[int], src: str = "data") -> dict:
     return {"class": "split_dims", "axis": "F", "dims": dims, "from": src}
 
 
-CASES: dict[str, dict] = {
+RESHAPE: dict[str, dict] = {
     "split_dims": {"output": split([2, -1])},
     "merge_dims_static": {"s": split([2, 3]), "output": {"class": "merge_dims", "axes": "static", "from": "s"}},
     "merge_dims_keep_order": {"s": split([2, 3]), "output": {"class": "merge_dims", "axes": ["F", "spatial:1"],
@@ -50,6 +50,50 @@ CASES: dict[str, dict] = {
                             "p": {"class": "pad", "axes": "T", "padding": [1, 1], "from": "m"},
                             "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "p"}},
 }
+
+
+def combine(kind: str, sources: list[str], **extra: object) -> dict:
+    return {"class": "combine", "kind": kind, "from": sources, **extra}
+
+
+def reduce(mode: str, axes: str, src: str = "data", **extra: object) -> dict:
+    return {"class": "reduce", "mode": mode, "axes": axes, "from": src, **extra}
+
+
+EXP = {"class": "activation", "activation": "exp", "from": "data"}
+ELEMENTWISE: dict[str, dict] = {
+    "combine_add": {"a": {"class": "linear", "activation": "tanh", "n_out": F},
+                    "output": combine("add", ["data", "a"])},
+    "combine_sub_3": {"e": EXP, "output": combine("sub", ["data", "e", "data"])},
+    "combine_truediv": {"e": EXP, "output": combine("truediv", ["data", "e"])},
+    "combine_max_min_avg": {"e": EXP, "x": combine("maximum", ["data", "e"]), "n": combine("minimum", ["data", "e"]),
+                            "output": combine("average", ["x", "n", "data"])},
+    "combine_mul_bias_act": {"e": EXP, "output": combine("mul", ["data", "e"], activation="tanh", with_bias=True)},
+    "combine_squared_difference": {"e": EXP, "output": combine("squared_difference", ["data", "e"])},
+    "reduce_mean_time_broadcast": {"m": reduce("mean", "T"), "output": combine("sub", ["data", "m"])},
+    "reduce_max_time": {"m": reduce("max", "T"), "output": combine("add", ["data", "m"])},
+    "reduce_min_sum_lse_time": {"a": reduce("min", "T"), "b": reduce("sum", "T"), "c": reduce("logsumexp", "T"),
+                                "ab": combine("add", ["a", "b"]), "abc": combine("mul", ["ab", "c"]),
+                                "output": combine("add", ["data", "abc"])},
+    "reduce_mean_feature": {"m": reduce("mean", "F"), "output": combine("mul", ["data", "m"])},
+    "reduce_max_feature_keep": {"output": reduce("max", "F", keep_dims=True)},
+    "reduce_static_split": {"s": {"class": "split_dims", "axis": "F", "dims": [2, 3], "from": "data"},
+                            "output": reduce("sum", "spatial:1", "s")},
+    "eval_functions": {"output": {"class": "eval", "from": ["data"],
+                                  "eval": "tf.nn.relu(source(0)) * 2 - tf.sigmoid(source(0)) + "
+                                          "tf.maximum(source(0), 0.5) / tf.sqrt(tf.exp(source(0)) + 1.0)"}},
+    "eval_compare_log": {"output": {"class": "eval", "from": ["data"],
+                                    "eval": "tf.cast(source(0) > 0.1, tf.float32) * tf.math.log(tf.abs(source(0)) + 1)"
+                                            " + tf.minimum(-source(0), 0.2) ** 2 + tf.tanh(source(0))"}},
+    "eval_two_sources": {"e": EXP, "output": {"class": "eval", "from": ["data", "e"],
+                                              "eval": "source(0) * source(1) - source(1) / 3"}},
+    "gating": {"output": {"class": "gating", "activation": "tanh", "from": "data"}},
+    "constant": {"c": {"class": "constant", "value": 0.5}, "output": combine("mul", ["data", "c"])},
+    "length": {"n": {"class": "length", "from": "data"},
+               "output": {"class": "eval", "from": ["data", "n"],
+                          "eval": "source(0) * tf.cast(source(1), tf.float32)"}},
+}
+FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE}
 
 
 def run_case(name: str, net: dict, seed: int) -> dict:
@@ -87,25 +131,26 @@ def run_case(name: str, net: dict, seed: int) -> dict:
 def rounded(array: object) -> object:
     import numpy as np
 
-    return np.vectorize(lambda v: float(f"{v:.7g}"), otypes=[object])(np.asarray(array, np.float64)).tolist() \
+    return np.vectorize(lambda v: float(f"{v:.9g}"), otypes=[object])(np.asarray(array, np.float64)).tolist() \
         if np.asarray(array).size else np.asarray(array).tolist()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("family", choices=sorted(FAMILIES))
     parser.add_argument("--only", nargs="*", help="case ids (default: all)")
     args = parser.parse_args()
+    output = Path(__file__).resolve().parents[1] / "tests" / "compiler" / "data" / f"returnn_{args.family}.json"
     import returnn
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
-    cases = [run_case(name, net, seed) for seed, (name, net) in enumerate(CASES.items())
+    cases = [run_case(name, net, seed) for seed, (name, net) in enumerate(FAMILIES[args.family].items())
              if not args.only or name in args.only]
     golden = {"made_by": f"bench/returnn_layer_goldens.py with RETURNN {returnn.__version__}, "
                          f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}
-    Path(args.output).write_text(json.dumps(golden, separators=(",", ":")) + "\n")
-    print(f"wrote {args.output}: {len(cases)} cases")
+    output.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+    print(f"wrote {output}: {len(cases)} cases")
     for case in cases:
         print(f"  {case['id']}: {case['returnn_type']} lengths {case['out_lengths']}")
 

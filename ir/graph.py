@@ -82,12 +82,16 @@ class Graph:
         return self.input_type if name == DATA else self[name].out_type
 
     def in_feature(self, node: Node) -> int:
-        """The concatenated input dim of a node; 0 for a decoder."""
+        """The concatenated input dim of a node; 0 for a decoder and for operand layers (combine)."""
+        if not node.layer.concat_sources:
+            return 0
         return sum(self.type_of(s).feature for s in node.sources)
 
     def input_type_of(self, node: Node) -> TensorType | None:
         """The type of a node's sources concatenated on the feature dim (None: no input)."""
         types = [self.type_of(s) for s in node.sources]
+        if not node.layer.concat_sources:
+            return None
         if len(types) <= 1:
             return types[0] if types else None
         return types[0].with_feature(sum(t.feature for t in types))

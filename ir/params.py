@@ -31,7 +31,8 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
     """Every parameter of a typed graph, in node order."""
     specs = []
     for node in graph.nodes:
-        n_in, n_out = graph.in_feature(node), node.out_type.feature
+        t = node.out_type
+        n_in, n_out = graph.in_feature(node), (t.feature if t.sparse or t.feature_index is not None else 0)
         limits = node.layer.param_init_limits(n_in, n_out)
         for suffix, shape in node.layer.param_shapes(n_in, n_out).items():
             specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0)))

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
 
-from . import reshape
+from . import elementwise, reshape
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -86,4 +86,10 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     reshape.Squeeze: reshape.lower_squeeze,
     reshape.Slice: reshape.lower_slice,
     reshape.Pad: reshape.lower_pad,
+    elementwise.Combine: elementwise.lower_combine,
+    elementwise.Eval: elementwise.lower_eval,
+    elementwise.Gating: elementwise.lower_gating,
+    elementwise.Constant: elementwise.lower_constant,
+    elementwise.Reduce: elementwise.lower_reduce,
+    elementwise.Length: elementwise.lower_length,
 }

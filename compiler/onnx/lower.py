@@ -11,14 +11,20 @@ import onnx
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json
 from netc.ir.layers import (
     Activation,
+    Combine,
+    Constant,
     Copy,
     Dropout,
+    Eval,
     ExpandDims,
+    Gating,
     Layer,
+    Length,
     Linear,
     MergeDims,
     Pad,
     Rec,
+    Reduce,
     Slice,
     Softmax,
     SplitDims,
@@ -31,6 +37,7 @@ import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
+from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
 from .rec import lower_rec
 from .reshape import (
@@ -59,6 +66,12 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Squeeze: lower_squeeze,
     Slice: lower_slice,
     Pad: lower_pad,
+    Combine: lower_combine,
+    Eval: lower_eval,
+    Gating: lower_gating,
+    Constant: lower_constant,
+    Reduce: lower_reduce,
+    Length: lower_length,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

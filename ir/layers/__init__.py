@@ -1,17 +1,20 @@
 """Layer classes, each declared once: options, validation, shape rule, parameters."""
 
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
+from netc.ir.layers.elementwise import Combine, Constant, Eval, Gating, Length, Reduce
 from netc.ir.layers.linear import Affine, Linear, Softmax
 from netc.ir.layers.rec import Rec
 from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 
 LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout, SplitDims, MergeDims,
-                                         SwapAxes, ExpandDims, Squeeze, Slice, Pad)
+                                         SwapAxes, ExpandDims, Squeeze, Slice, Pad, Combine, Eval,
+                                         Gating, Constant, Reduce, Length)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
-__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "Copy", "Dropout", "ExpandDims", "Layer", "Linear",
+__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "Combine", "Constant", "Copy", "Dropout", "Eval",
+           "Gating", "Length", "Reduce", "ExpandDims", "Layer", "Linear",
            "LossOpts", "MergeDims", "Pad", "PassThrough", "Rec", "Slice", "Softmax", "SplitDims", "Squeeze",
            "SwapAxes", "read_layer", "to_config"]

@@ -52,6 +52,7 @@ class Layer:
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    concat_sources: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""
@@ -72,6 +73,9 @@ class Layer:
             got = "no input" if x is None else f"input {x}"
             raise NetcError(f"{self.class_name} needs an input with a feature dim, got {got}", at("from"),
                             "give it a dense source whose last dim is a feature dim")
+        if x.feature_index != len(x.dims) - 1:
+            raise NetcError(f"{self.class_name} works on the last axis, but the feature dim of {x} is not last",
+                            at("from"), "swap_axes the feature dim back to the end")
         return x.with_feature(self.out_feature(x.feature, env, at))
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:

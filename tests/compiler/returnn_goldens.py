@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from netc.compiler import compile_graph
 from netc.ir import Document, Graph, graph_from_document
@@ -71,3 +72,18 @@ def run_torch(case: dict) -> tuple[np.ndarray, np.ndarray]:
         ctx = NetModel(graph, params_of(case)).eval()(torch.from_numpy(x), torch.from_numpy(lens).long())
         out = graph.output.out_type
         return ctx.padded("output").numpy(), ctx.packing(out.time).lengths.numpy()
+
+
+def golden_tests(name: str) -> tuple:
+    """The ONNX and torch test functions over every case of one golden file (assign them to test_ names)."""
+    cases = load_cases(name)
+
+    @pytest.mark.parametrize("case_id", sorted(cases))
+    def onnx_matches_returnn(case_id: str) -> None:
+        assert_matches(cases[case_id], *run_onnx(cases[case_id]))
+
+    @pytest.mark.parametrize("case_id", sorted(cases))
+    def torch_matches_returnn(case_id: str) -> None:
+        assert_matches(cases[case_id], *run_torch(cases[case_id]))
+
+    return onnx_matches_returnn, torch_matches_returnn

@@ -10,28 +10,11 @@ import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from tests.compiler.returnn_goldens import (
-    assert_matches,
-    garbage_batch,
-    graph_of,
-    load_cases,
-    params_of,
-    run_onnx,
-    run_torch,
-)
+from tests.compiler.returnn_goldens import assert_matches, garbage_batch, golden_tests, graph_of, load_cases, params_of
 from tests.helpers import session
 
-CASES = load_cases("returnn_layers.json")
-
-
-@pytest.mark.parametrize("case_id", sorted(CASES))
-def test_onnx_matches_returnn(case_id: str) -> None:
-    assert_matches(CASES[case_id], *run_onnx(CASES[case_id]))
-
-
-@pytest.mark.parametrize("case_id", sorted(CASES))
-def test_torch_matches_returnn(case_id: str) -> None:
-    assert_matches(CASES[case_id], *run_torch(CASES[case_id]))
+CASES = load_cases("returnn_reshape.json")
+test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_reshape.json")
 
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:

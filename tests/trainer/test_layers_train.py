@@ -22,6 +22,15 @@ NETS = {
                 "h": {"class": "linear", "activation": "tanh", "n_out": 8, "from": "p"},
                 "c": {"class": "slice", "axis": "T", "slice_start": 2, "slice_end": -1, "from": "h"},
                 "output": {"class": "softmax", "loss": "ce", "from": "c"}},
+    "elementwise": {"h": {"class": "linear", "activation": "tanh", "n_out": 8, "from": "data"},
+                    "g": {"class": "gating", "activation": "tanh", "from": "h"},
+                    "m": {"class": "reduce", "mode": "mean", "axes": "T", "from": "g"},
+                    "n": {"class": "length", "from": "data"},
+                    "c": {"class": "constant", "value": 0.5},
+                    "r": {"class": "combine", "kind": "sub", "from": ["g", "m"], "with_bias": True},
+                    "e": {"class": "eval", "from": ["r", "c", "n"],
+                          "eval": "tf.nn.relu(source(0)) * source(1) + source(0) / tf.cast(source(2), tf.float32)"},
+                    "output": {"class": "softmax", "loss": "ce", "from": "e"}},
 }
 
 
