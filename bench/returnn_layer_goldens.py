@@ -93,18 +93,46 @@ ELEMENTWISE: dict[str, dict] = {
                "output": {"class": "eval", "from": ["data", "n"],
                           "eval": "source(0) * tf.cast(source(1), tf.float32)"}},
 }
-FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE}
+EVAL_STATS = {"update_sample_only_in_training": True}  # RETURNN's bare default updates them even in eval
+NORM: dict[str, dict] = {
+    "layer_norm": {"output": {"class": "layer_norm", "from": "data"}},
+    "layer_norm_split": {"s": split([2, 3]), "output": {"class": "layer_norm", "from": "s"}},
+    "norm_time": {"output": {"class": "norm", "axes": "T", "from": "data"}},
+    "norm_time_feature": {"output": {"class": "norm", "axes": "TF", "from": "data"}},
+    "norm_feature_plain": {"output": {"class": "norm", "axes": "F", "scale": False, "bias": False, "from": "data"}},
+    "batch_norm_v0": {"output": {"class": "batch_norm", "masked_time": True, **EVAL_STATS, "from": "data"}},
+    "batch_norm_v2": {"h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"},
+                      "output": {"class": "batch_norm", "masked_time": True, "param_version": 2, "momentum": 0.1,
+                                 "epsilon": 0.01, **EVAL_STATS, "from": "h"}},
+    "layer_norm_lstm_residual": {"l": {"class": "linear", "activation": "relu", "n_out": 5, "from": "data"},
+                                 "lstm": {"class": "rec", "unit": "nativelstm2", "n_out": 5, "from": "l"},
+                                 "n": {"class": "layer_norm", "from": "lstm"},
+                                 "r": {"class": "combine", "kind": "add", "from": ["l", "n"]},
+                                 "output": {"class": "softmax", "n_out": 3, "from": "r"}},
+}
+TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
+FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM}
 
 
 def run_case(name: str, net: dict, seed: int) -> dict:
-    """Build the net in a fresh TF graph, set seeded parameters, run each sequence alone."""
+    """Build the net in a fresh TF graph, set seeded parameters, run each sequence alone (eval; and in train
+    mode for TRAIN_MODE cases, with the running statistics after the update of each sequence)."""
+    case = run_net(name, net, seed, train=False)
+    if name in TRAIN_MODE:
+        train = run_net(name, net, seed, train=True)
+        case |= {"train_outputs": train["outputs"], "train_stats": train["stats"]}
+    del case["stats"]
+    return case
+
+
+def run_net(name: str, net: dict, seed: int, train: bool) -> dict:
     import numpy as np
     import tensorflow as tf
     from returnn.config import Config
     from returnn.tf.network import TFNetwork
 
     tf.compat.v1.reset_default_graph()
-    network = TFNetwork(config=Config({"extern_data": {"data": {"dim": F}}}), train_flag=False)
+    network = TFNetwork(config=Config({"extern_data": {"data": {"dim": F}}}), train_flag=train)
     network.construct_from_dict(net)
     out = network.get_default_output_layer().output.copy_as_batch_major()
     data = network.extern_data.data["data"]
@@ -112,20 +140,23 @@ def run_case(name: str, net: dict, seed: int) -> dict:
     inputs = [rng.standard_normal((n, F)).astype(np.float32) for n in LENGTHS]
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
-        params = {}
-        for var in sorted(network.get_params_list(), key=lambda v: v.op.name):
-            value = rng.uniform(-0.8, 0.8, var.shape.as_list()).astype(np.float32)
-            var.load(value, session)
-            params[var.op.name] = value
-        outputs, out_lengths = [], []
+        params, variables = {}, sorted(network.get_params_list(), key=lambda v: v.op.name)
+        for var in variables:
+            low = 0.5 if var.op.name.endswith("variance") else -0.8  # a variance is positive
+            params[var.op.name] = rng.uniform(low, 0.8 + low + 0.8, var.shape.as_list()).astype(np.float32)
+        outputs, out_lengths, stats = [], [], []
         for x in inputs:
+            for var in variables:  # every sequence starts from the same parameters and statistics
+                var.load(params[var.op.name], session)
             feed = {data.placeholder: x[None], data.get_sequence_lengths(): [len(x)]}
-            y, n = session.run([out.placeholder, out.get_sequence_lengths()], feed)
+            y, n, _ = session.run([out.placeholder, out.get_sequence_lengths(),
+                                   network.get_post_control_dependencies()], feed)
             outputs.append(y[0, :n[0]])
             out_lengths.append(int(n[0]))
+            stats.append({v.op.name: rounded(session.run(v)) for v in variables if not v.trainable})
     return {"id": name, "net": net, "num_inputs": F, "returnn_type": str(out), "inputs": [rounded(x) for x in inputs],
             "params": {k: rounded(v) for k, v in params.items()}, "outputs": [rounded(y) for y in outputs],
-            "out_lengths": out_lengths}
+            "out_lengths": out_lengths, "stats": stats}
 
 
 def rounded(array: object) -> object:

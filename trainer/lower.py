@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
 
-from . import elementwise, reshape
+from . import elementwise, norm, reshape
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -92,4 +92,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     elementwise.Constant: elementwise.lower_constant,
     elementwise.Reduce: elementwise.lower_reduce,
     elementwise.Length: elementwise.lower_length,
+    norm.LayerNorm: norm.lower_layer_norm,
+    norm.Norm: norm.lower_norm,
+    norm.BatchNorm: norm.lower_batch_norm,
 }

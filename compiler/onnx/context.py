@@ -77,6 +77,13 @@ class LowerContext:
         t = self.graph.input_type_of(node)
         return self.batch_major(self.source(node), t, node.name), t
 
+    def reduce(self, op: str, x: str, axes: list[int], name: str, keepdims: bool = False) -> str:
+        """A Reduce* op over `axes`: axes are an input from opset 18 on (ReduceSum: from 13), an attribute before."""
+        b = self.builder
+        if op == "ReduceSum" or self.opset >= 18:
+            return b.op(op, x, b.const(axes), name=name, keepdims=int(keepdims))
+        return b.op(op, x, name=name, axes=axes, keepdims=int(keepdims))
+
     def length_value(self, axis: Lengths) -> str:
         """The int32 `[B]` lengths of a time axis; a derived axis's are computed once, by its rule."""
         if axis not in self.lengths:

@@ -122,12 +122,7 @@ def lower_reduce(node: Node, layer: Reduce, ctx: LowerContext) -> str:
     over_time = t.time_index in axes
     if over_time:
         x = ctx.mask(t, x, f"{node.name}/mask", stored=False, fill=REDUCE_FILL[layer.mode])
-    keep = int(layer.keep_dims)
-    op = REDUCE_OPS[layer.mode]
-    if op == "ReduceSum" or ctx.opset >= 18:
-        y = b.op(op, x, b.const(axes), name=f"{node.name}/{layer.mode.value}", keepdims=keep)
-    else:
-        y = b.op(op, x, name=f"{node.name}/{layer.mode.value}", axes=axes, keepdims=keep)
+    y = ctx.reduce(REDUCE_OPS[layer.mode], x, axes, f"{node.name}/{layer.mode.value}", layer.keep_dims)
     if layer.mode is ReduceMode.MEAN:
         static = float(np.prod([t.dims[a].size for a in axes if t.dims[a].size is not None]))
         divisor = b.const(np.float32(static), np.float32)

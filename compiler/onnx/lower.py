@@ -11,6 +11,7 @@ import onnx
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json
 from netc.ir.layers import (
     Activation,
+    BatchNorm,
     Combine,
     Constant,
     Copy,
@@ -19,9 +20,11 @@ from netc.ir.layers import (
     ExpandDims,
     Gating,
     Layer,
+    LayerNorm,
     Length,
     Linear,
     MergeDims,
+    Norm,
     Pad,
     Rec,
     Reduce,
@@ -39,6 +42,7 @@ from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
 from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
+from .norm import lower_batch_norm, lower_layer_norm, lower_norm
 from .rec import lower_rec
 from .reshape import (
     lower_expand_dims,
@@ -72,6 +76,9 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Constant: lower_constant,
     Reduce: lower_reduce,
     Length: lower_length,
+    LayerNorm: lower_layer_norm,
+    Norm: lower_norm,
+    BatchNorm: lower_batch_norm,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

@@ -3,18 +3,19 @@
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
 from netc.ir.layers.elementwise import Combine, Constant, Eval, Gating, Length, Reduce
 from netc.ir.layers.linear import Affine, Linear, Softmax
+from netc.ir.layers.norm import BatchNorm, LayerNorm, Norm
 from netc.ir.layers.rec import Rec
 from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 
 LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout, SplitDims, MergeDims,
                                          SwapAxes, ExpandDims, Squeeze, Slice, Pad, Combine, Eval,
-                                         Gating, Constant, Reduce, Length)
+                                         Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
-__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "Combine", "Constant", "Copy", "Dropout", "Eval",
-           "Gating", "Length", "Reduce", "ExpandDims", "Layer", "Linear",
-           "LossOpts", "MergeDims", "Pad", "PassThrough", "Rec", "Slice", "Softmax", "SplitDims", "Squeeze",
-           "SwapAxes", "read_layer", "to_config"]
+__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Copy", "Dropout",
+           "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length", "Linear", "LossOpts",
+           "MergeDims", "Norm", "Pad", "PassThrough", "Rec", "Reduce", "Slice", "Softmax", "SplitDims",
+           "Squeeze", "SwapAxes", "read_layer", "to_config"]

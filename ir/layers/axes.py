@@ -82,6 +82,8 @@ def resolve_axis(t: TensorType, item: str | int) -> list[int]:
         if not -len(pool) <= k < len(pool):
             raise ValueError(f"axis {item!r}: {t} has {len(pool)} such axes")
         return [pool[k]]
+    if len(word) > 1 and all(c in "btf" for c in word):  # "TF": time and feature
+        return [i for c in word for i in resolve_axis(t, c)]
     match = re.fullmatch(r"dim:(\d+)", word)
     if match:
         sized = [i for i in every if t.dims[i].size == int(match.group(1))]

@@ -90,6 +90,18 @@ class Layer:
         """Glorot-uniform limits per parameter; parameters not listed start at zero."""
         return {}
 
+    def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        """`param_shapes` for layers whose names or shapes need the layer's name or input type (batch_norm)."""
+        return self.param_shapes(n_in, n_out)
+
+    def param_init_constants(self, layer: str) -> dict[str, float]:
+        """Parameters that start at a constant other than 0 (layer_norm's scale: 1)."""
+        return {}
+
+    def non_trainable(self, layer: str) -> set[str]:
+        """Parameters the optimizer never changes (batch_norm's running statistics)."""
+        return set()
+
     @property
     def is_decoder(self) -> bool:
         return False

@@ -31,6 +31,11 @@ NETS = {
                     "e": {"class": "eval", "from": ["r", "c", "n"],
                           "eval": "tf.nn.relu(source(0)) * source(1) + source(0) / tf.cast(source(2), tf.float32)"},
                     "output": {"class": "softmax", "loss": "ce", "from": "e"}},
+    "norm": {"h": {"class": "linear", "activation": "relu", "n_out": 8, "from": "data"},
+             "l": {"class": "layer_norm", "from": "h"},
+             "n": {"class": "norm", "axes": "T", "from": "l"},
+             "b": {"class": "batch_norm", "masked_time": True, "from": "n"},
+             "output": {"class": "softmax", "loss": "ce", "from": "b"}},
 }
 
 
@@ -49,7 +54,11 @@ def test_family_trains(name: str) -> None:
         optimizer.zero_grad()
         loss.backward()
         for pname, p in model.named_parameters():
+            if not p.requires_grad:  # batch_norm's running statistics
+                continue
             assert p.grad is not None and torch.all(torch.isfinite(p.grad)) and p.grad.abs().sum() > 0, pname
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0], losses
+    if name == "norm":  # the running statistics moved towards the batches' (RETURNN's momentum 0.99)
+        assert not torch.allclose(model.get_parameter("b/batch_norm/b_b_output_mean"), torch.zeros(8))
