@@ -110,8 +110,18 @@ NORM: dict[str, dict] = {
                                  "r": {"class": "combine", "kind": "add", "from": ["l", "n"]},
                                  "output": {"class": "softmax", "n_out": 3, "from": "r"}},
 }
+WINDOW: dict[str, dict] = {
+    "window_same": {"output": {"class": "window", "window_size": 3, "from": "data"}},
+    "window_left": {"output": {"class": "window", "window_size": 4, "window_left": 3, "from": "data"}},
+    "window_valid_stride": {"output": {"class": "window", "window_size": 2, "padding": "valid", "stride": 2}},
+    "window_same_stride": {"output": {"class": "window", "window_size": 3, "stride": 2, "from": "data"}},
+    "window_feedforward_hybrid": {"w": {"class": "window", "window_size": 5, "from": "data"},
+                                  "m": {"class": "merge_dims", "axes": "except_time", "from": "w"},
+                                  "h": {"class": "linear", "activation": "relu", "n_out": 7, "from": "m"},
+                                  "output": {"class": "softmax", "n_out": 4, "from": "h"}},
+}
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
-FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM}
+FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW}
 
 
 def run_case(name: str, net: dict, seed: int) -> dict:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
 
-from . import elementwise, norm, reshape
+from . import elementwise, norm, reshape, window
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -95,4 +95,5 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     norm.LayerNorm: norm.lower_layer_norm,
     norm.Norm: norm.lower_norm,
     norm.BatchNorm: norm.lower_batch_norm,
+    window.Window: window.lower_window,
 }

@@ -33,6 +33,7 @@ from netc.ir.layers import (
     SplitDims,
     Squeeze,
     SwapAxes,
+    Window,
 )
 from onnx import helper
 
@@ -55,6 +56,7 @@ from .reshape import (
 )
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
+from .window import lower_window
 
 LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Linear: lower_linear,
@@ -79,6 +81,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     LayerNorm: lower_layer_norm,
     Norm: lower_norm,
     BatchNorm: lower_batch_norm,
+    Window: lower_window,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

@@ -36,6 +36,10 @@ NETS = {
              "n": {"class": "norm", "axes": "T", "from": "l"},
              "b": {"class": "batch_norm", "masked_time": True, "from": "n"},
              "output": {"class": "softmax", "loss": "ce", "from": "b"}},
+    "window": {"w": {"class": "window", "window_size": 3, "from": "data"},
+               "m": {"class": "merge_dims", "axes": "except_time", "from": "w"},
+               "h": {"class": "linear", "activation": "tanh", "n_out": 8, "from": "m"},
+               "output": {"class": "softmax", "loss": "ce", "from": "h"}},
 }
 
 
