@@ -19,6 +19,8 @@ from pathlib import Path
 from train12ax import RETURNN_ENV
 
 os.environ.update(RETURNN_ENV)
+# NOTE: oneDNN's pooling cannot produce an empty output (a length-1 sequence under VALID pooling of 2 has none)
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
 
 F = 6
 LENGTHS = (3, 1, 5)  # run one by one; a length 1 sequence included
@@ -120,22 +122,60 @@ WINDOW: dict[str, dict] = {
                                   "h": {"class": "linear", "activation": "relu", "n_out": 7, "from": "m"},
                                   "output": {"class": "softmax", "n_out": 4, "from": "h"}},
 }
+
+
+def conv(size: list[int], n_out: int, src: str = "data", **extra: object) -> dict:
+    return {"class": "conv", "filter_size": size, "n_out": n_out, "from": src, **extra}
+
+
+def pool(mode: str, size: list[int], src: str = "data", **extra: object) -> dict:
+    return {"class": "pool", "mode": mode, "pool_size": size, "from": src, **extra}
+
+
+def rec(n: int, direction: int, src: str | list[str]) -> dict:
+    return {"class": "rec", "unit": "nativelstm2", "n_out": n, "direction": direction, "from": src}
+
+
+CONV: dict[str, dict] = {
+    "conv1d_same": {"output": conv([3], 4, padding="same", with_bias=True, activation="relu")},
+    "conv1d_valid": {"output": conv([2], 3, padding="valid")},
+    "conv1d_same_dilation": {"output": conv([3], 3, padding="same", dilation_rate=[2])},
+    "conv1d_same_stride2": {"output": conv([3], 4, padding="same", strides=[2], with_bias=True)},
+    "conv1d_same_k4_stride3": {"output": conv([4], 2, padding="same", strides=[3])},
+    "conv2d_front_end": {"c": conv([3, 3], 2, padding="same", input_add_feature_dim=True, with_bias=True,
+                                   activation="relu"),
+                         "p": pool("max", [1, 2], "c", padding="same"),
+                         "output": {"class": "merge_dims", "axes": "static", "from": "p"}},
+    "conv2d_split_feature": {"c": conv([2, 2], 3, padding="valid", input_split_feature_dim=2),
+                             "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
+    "pool_max_time_same": {"output": pool("max", [2], padding="same")},
+    "pool_avg_time_same3": {"output": pool("avg", [3], padding="same")},
+    "pool_max_valid": {"output": pool("max", [2])},
+    "pool_avg_static_same": {"s": {"class": "split_dims", "axis": "F", "dims": [3, 2], "from": "data"},
+                             "p": pool("avg", [1, 2], "s", padding="same", strides=[1, 2]),
+                             "output": {"class": "merge_dims", "axes": "static", "from": "p"}},
+    "blstm_time_pooling": {"fw0": rec(3, 1, "data"), "bw0": rec(3, -1, "data"),
+                           "p": pool("max", [2], ["fw0", "bw0"], padding="same"),
+                           "fw1": rec(3, 1, "p"), "bw1": rec(3, -1, "p"),
+                           "output": {"class": "softmax", "n_out": 4, "from": ["fw1", "bw1"]}},
+}
+FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
-FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW}
+FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV}
 
 
-def run_case(name: str, net: dict, seed: int) -> dict:
+def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS) -> dict:
     """Build the net in a fresh TF graph, set seeded parameters, run each sequence alone (eval; and in train
     mode for TRAIN_MODE cases, with the running statistics after the update of each sequence)."""
-    case = run_net(name, net, seed, train=False)
+    case = run_net(name, net, seed, False, lengths)
     if name in TRAIN_MODE:
-        train = run_net(name, net, seed, train=True)
+        train = run_net(name, net, seed, True, lengths)
         case |= {"train_outputs": train["outputs"], "train_stats": train["stats"]}
     del case["stats"]
     return case
 
 
-def run_net(name: str, net: dict, seed: int, train: bool) -> dict:
+def run_net(name: str, net: dict, seed: int, train: bool, lengths: tuple[int, ...]) -> dict:
     import numpy as np
     import tensorflow as tf
     from returnn.config import Config
@@ -147,7 +187,7 @@ def run_net(name: str, net: dict, seed: int, train: bool) -> dict:
     out = network.get_default_output_layer().output.copy_as_batch_major()
     data = network.extern_data.data["data"]
     rng = np.random.default_rng(seed)
-    inputs = [rng.standard_normal((n, F)).astype(np.float32) for n in LENGTHS]
+    inputs = [rng.standard_normal((n, F)).astype(np.float32) for n in lengths]
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
         params, variables = {}, sorted(network.get_params_list(), key=lambda v: v.op.name)
@@ -186,7 +226,8 @@ def main() -> None:
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
-    cases = [run_case(name, net, seed) for seed, (name, net) in enumerate(FAMILIES[args.family].items())
+    lengths = FAMILY_LENGTHS.get(args.family, LENGTHS)
+    cases = [run_case(name, net, seed, lengths) for seed, (name, net) in enumerate(FAMILIES[args.family].items())
              if not args.only or name in args.only]
     golden = {"made_by": f"bench/returnn_layer_goldens.py with RETURNN {returnn.__version__}, "
                          f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}

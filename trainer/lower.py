@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
 
-from . import elementwise, norm, reshape, window
+from . import conv, elementwise, norm, reshape, window
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -96,4 +96,6 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     norm.Norm: norm.lower_norm,
     norm.BatchNorm: norm.lower_batch_norm,
     window.Window: window.lower_window,
+    conv.Conv: conv.lower_conv,
+    conv.Pool: conv.lower_pool,
 }

@@ -14,6 +14,7 @@ from netc.ir.layers import (
     BatchNorm,
     Combine,
     Constant,
+    Conv,
     Copy,
     Dropout,
     Eval,
@@ -26,6 +27,7 @@ from netc.ir.layers import (
     MergeDims,
     Norm,
     Pad,
+    Pool,
     Rec,
     Reduce,
     Slice,
@@ -41,6 +43,7 @@ import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
+from .conv import lower_conv, lower_pool
 from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
 from .norm import lower_batch_norm, lower_layer_norm, lower_norm
@@ -82,6 +85,8 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Norm: lower_norm,
     BatchNorm: lower_batch_norm,
     Window: lower_window,
+    Conv: lower_conv,
+    Pool: lower_pool,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

@@ -1,6 +1,7 @@
 """Layer classes, each declared once: options, validation, shape rule, parameters."""
 
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
+from netc.ir.layers.conv import Conv, Pool
 from netc.ir.layers.elementwise import Combine, Constant, Eval, Gating, Length, Reduce
 from netc.ir.layers.linear import Affine, Linear, Softmax
 from netc.ir.layers.norm import BatchNorm, LayerNorm, Norm
@@ -12,12 +13,12 @@ from netc.ir.layers.window import Window
 LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout, SplitDims, MergeDims,
                                          SwapAxes, ExpandDims, Squeeze, Slice, Pad, Combine, Eval,
                                          Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm,
-                                         Window)
+                                         Window, Conv, Pool)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
-__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Copy", "Dropout",
-           "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length", "Linear", "LossOpts",
-           "MergeDims", "Norm", "Pad", "PassThrough", "Rec", "Reduce", "Slice", "Softmax", "SplitDims",
-           "Squeeze", "SwapAxes", "Window", "read_layer", "to_config"]
+__all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Conv", "Copy",
+           "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length", "Linear", "LossOpts",
+           "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "Rec", "Reduce", "Slice", "Softmax",
+           "SplitDims", "Squeeze", "SwapAxes", "Window", "read_layer", "to_config"]

@@ -205,6 +205,8 @@ def coerce(value: Any, tp: Any, at: At) -> Any:
             return value
         raise NetcError(f"expected a string, got {value!r}", at)
     if typing.get_origin(tp) is tuple and typing.get_args(tp) == (int, Ellipsis):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
         if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return tuple(value)
         raise NetcError(f"expected a list of whole numbers, got {value!r}", at)

@@ -40,6 +40,13 @@ NETS = {
                "m": {"class": "merge_dims", "axes": "except_time", "from": "w"},
                "h": {"class": "linear", "activation": "tanh", "n_out": 8, "from": "m"},
                "output": {"class": "softmax", "loss": "ce", "from": "h"}},
+    "conv": {"c": {"class": "conv", "filter_size": [3, 3], "n_out": 2, "padding": "same", "with_bias": True,
+                   "input_add_feature_dim": True, "activation": "relu", "from": "data"},
+             "p": {"class": "pool", "mode": "max", "pool_size": [1, 2], "padding": "same", "from": "c"},
+             "m": {"class": "merge_dims", "axes": "static", "from": "p"},
+             "d": {"class": "conv", "filter_size": [3], "n_out": 8, "padding": "same", "strides": [2], "from": "m"},
+             "a": {"class": "pool", "mode": "avg", "pool_size": [2], "padding": "same", "from": "d"},
+             "output": {"class": "softmax", "loss": "ce", "from": "a"}},
 }
 
 
@@ -54,7 +61,8 @@ def test_family_trains(name: str) -> None:
     losses = []
     for _ in range(20):
         ctx = model(torch.from_numpy(x), torch.from_numpy(lens).long())
-        loss = F.cross_entropy(ctx.logits["output"], targets[:len(ctx.logits["output"])])
+        logits = ctx.logits["output"]  # frames of the output's own time axis
+        loss = F.cross_entropy(logits, targets[:len(logits)])
         optimizer.zero_grad()
         loss.backward()
         for pname, p in model.named_parameters():
