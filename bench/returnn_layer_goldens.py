@@ -159,9 +159,24 @@ CONV: dict[str, dict] = {
                            "fw1": rec(3, 1, "p"), "bw1": rec(3, -1, "p"),
                            "output": {"class": "softmax", "n_out": 4, "from": ["fw1", "bw1"]}},
 }
+SUBNETWORK: dict[str, dict] = {
+    "subnetwork": {"sub": {"class": "subnetwork", "from": "data", "subnetwork": {
+                       "h": {"class": "linear", "activation": "tanh", "n_out": 5, "from": "data"},
+                       "output": {"class": "linear", "activation": "relu", "n_out": 4, "from": ["h", "data"]}}},
+                   "output": {"class": "softmax", "n_out": 3, "from": "sub"}},
+    "subnetwork_nested_base": {
+        "x": {"class": "linear", "n_out": 4, "from": "data"},
+        "sub": {"class": "subnetwork", "from": ["x", "data"], "subnetwork": {
+            "a": {"class": "linear", "activation": "tanh", "n_out": 4},
+            "n": {"class": "subnetwork", "from": "a", "subnetwork": {
+                "output": {"class": "combine", "kind": "mul", "from": ["data", "base:a"]}}},
+            "output": {"class": "combine", "kind": "add", "from": ["n", "base:x"]}}},
+        "output": {"class": "copy", "from": "sub"}},
+}
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
-FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV}
+FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
+            "subnetwork": SUBNETWORK}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS) -> dict:

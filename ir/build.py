@@ -8,6 +8,7 @@ from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
 from .read import Document
+from .subnetwork import flatten
 
 
 def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -24,8 +25,8 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
 def build_graph(doc: Document, dims: Dims) -> Graph:
     """Parse every layer, keep the roots and what they need, in topological order."""
     network, prefix = network_of(doc)
-    nodes = {name: read_node(doc, prefix, name, layer_dict)
-             for name, layer_dict in network.items() if not str(name).startswith("#")}
+    nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, name)
+             for name, at, layer_dict in flatten(doc, prefix, network)}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
     for node in nodes.values():
@@ -38,15 +39,18 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.notes, doc.path)
 
 
-def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any) -> Node:
-    """One layer dict -> a Node carrying its layer dataclass and option positions."""
-    where = doc.where(*prefix, str(name), layer=str(name))
+def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any, node_name: str | None = None
+              ) -> Node:
+    """One layer dict -> a Node carrying its layer dataclass and option positions; `node_name` (default `name`)
+    is a subnetwork's sublayer's `<layer>/<sublayer>` (ir/subnetwork.py)."""
+    node_name = node_name or str(name)
+    where = doc.where(*prefix, str(name), layer=node_name)
     if not isinstance(layer_dict, dict):
         raise NetcError("a layer must be a dict", where, 'write {"class": "linear", "n_out": 512, ...}')
     if "class" not in layer_dict:
         raise NetcError("missing 'class'", where, "known classes: " + ", ".join(sorted(CLASSES)))
     layer_class = layer_dict["class"]
-    class_at = doc.where(*prefix, name, "class", layer=name, key="class")
+    class_at = doc.where(*prefix, name, "class", layer=node_name, key="class")
     if not isinstance(layer_class, str) or layer_class not in CLASSES:
         raise NetcError(f"unknown layer class {layer_class!r}", class_at,
                         did_you_mean(str(layer_class), sorted(CLASSES)))
@@ -56,11 +60,11 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
             raise NetcError(f"option names are strings, got {key!r}", where)
 
     def where_of(key: str) -> Where:
-        return doc.where(*prefix, name, key, layer=name, key=key)
+        return doc.where(*prefix, name, key, layer=node_name, key=key)
 
     layer = read_layer(CLASSES[layer_class], options, where_of)
     positions = tuple((key, where_of(key)) for key in layer_dict)
-    return Node(name, layer, where=where, key_positions=positions)
+    return Node(node_name, layer, where=where, key_positions=positions)
 
 
 def check_references(node: Node, nodes: dict[str, Node]) -> None:

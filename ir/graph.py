@@ -83,14 +83,14 @@ class Graph:
 
     def in_feature(self, node: Node) -> int:
         """The concatenated input dim of a node; 0 for a decoder and for operand layers (combine)."""
-        if not node.layer.concat_sources:
+        if not node.layer.concatenates:
             return 0
         return sum(self.type_of(s).feature for s in node.sources)
 
     def input_type_of(self, node: Node) -> TensorType | None:
         """The type of a node's sources concatenated on the feature dim (None: no input)."""
         types = [self.type_of(s) for s in node.sources]
-        if not node.layer.concat_sources:
+        if not node.layer.concatenates:
             return None
         if len(types) <= 1:
             return types[0] if types else None

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
-from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
+from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
 
 from . import conv, elementwise, norm, reshape, window
 from .context import RunContext
@@ -98,4 +98,5 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     window.Window: window.lower_window,
     conv.Conv: conv.lower_conv,
     conv.Pool: conv.lower_pool,
+    Subnetwork: lower_identity,
 }

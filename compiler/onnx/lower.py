@@ -34,6 +34,7 @@ from netc.ir.layers import (
     Softmax,
     SplitDims,
     Squeeze,
+    Subnetwork,
     SwapAxes,
     Window,
 )
@@ -87,6 +88,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Window: lower_window,
     Conv: lower_conv,
     Pool: lower_pool,
+    Subnetwork: lower_identity,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

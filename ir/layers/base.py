@@ -52,7 +52,7 @@ class Layer:
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
-    concat_sources: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
+    concatenates: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""

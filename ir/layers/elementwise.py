@@ -62,7 +62,7 @@ class Operands(Layer):
     with_bias: bool = False
     n_out: int | None = None
 
-    concat_sources: ClassVar[bool] = False
+    concatenates: ClassVar[bool] = False
 
     def check(self, at: At) -> None:
         super().check(at)

@@ -40,7 +40,7 @@ def infer_types(graph: Graph) -> Graph:
     types: dict[str, TensorType] = {DATA: graph.input_type} if uses_data(graph) else {}
     typed = []
     for node in graph.nodes:
-        x = concat_type(types, node) if node.layer.concat_sources else None
+        x = concat_type(types, node) if node.layer.concatenates else None
         try:
             types[node.name] = node.layer.out_type(x, NodeShapeEnv(graph, types, node), node.at)
         except ValueError as e:  # a type query a shape rule did not guard (no feature or time dim)
