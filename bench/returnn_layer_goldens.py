@@ -51,6 +51,11 @@ RESHAPE: dict[str, dict] = {
                             "m": {"class": "merge_dims", "axes": "static", "from": "w"},
                             "p": {"class": "pad", "axes": "T", "padding": [1, 1], "from": "m"},
                             "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "p"}},
+    "reinterpret_size_base": {"p": {"class": "pad", "axes": "T", "padding": [1, 2], "from": "data"},
+                              "s": {"class": "slice", "axis": "T", "slice_start": 1, "slice_end": -2, "from": "p"},
+                              "r": {"class": "reinterpret_data", "size_base": "data", "enforce_batch_major": True,
+                                    "from": "s"},
+                              "output": {"class": "combine", "kind": "mul", "from": ["data", "r"]}},
 }
 
 

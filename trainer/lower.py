@@ -86,6 +86,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     reshape.Squeeze: reshape.lower_squeeze,
     reshape.Slice: reshape.lower_slice,
     reshape.Pad: reshape.lower_pad,
+    reshape.ReinterpretData: reshape.lower_reinterpret_data,
     elementwise.Combine: elementwise.lower_combine,
     elementwise.Eval: elementwise.lower_eval,
     elementwise.Gating: elementwise.lower_gating,

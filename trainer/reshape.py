@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from netc.ir import Node
-from netc.ir.layers import ExpandDims, MergeDims, Pad, Slice, SplitDims, Squeeze, SwapAxes
+from netc.ir.layers import ExpandDims, MergeDims, Pad, ReinterpretData, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.types import DimKind, TensorType
 
 from .context import RunContext
@@ -81,3 +81,14 @@ def lower_pad(node: Node, layer: Pad, ctx: RunContext) -> torch.Tensor:
         k = 2 * (x.dim() - 1 - axis)  # F.pad lists the last axis first
         widths[k], widths[k + 1] = left, right
     return ctx.store(node.out_type, F.pad(x, widths, value=layer.value))
+
+
+def lower_reinterpret_data(node: Node, layer: ReinterpretData, ctx: RunContext) -> torch.Tensor:
+    """The same values; with `size_base`, packed by the base's lengths (zeros where those are longer)."""
+    x, t = ctx.padded_source(node)
+    out = node.out_type
+    if out.is_packable and t.is_packable:
+        steps = ctx.packing(out.time).steps
+        if x.shape[1] < steps:
+            x = F.pad(x, [0, 0] * (x.dim() - 2) + [0, steps - x.shape[1]])
+    return ctx.store(out, x)

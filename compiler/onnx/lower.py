@@ -30,6 +30,7 @@ from netc.ir.layers import (
     Pool,
     Rec,
     Reduce,
+    ReinterpretData,
     Slice,
     Softmax,
     SplitDims,
@@ -53,6 +54,7 @@ from .reshape import (
     lower_expand_dims,
     lower_merge_dims,
     lower_pad,
+    lower_reinterpret_data,
     lower_slice,
     lower_split_dims,
     lower_squeeze,
@@ -89,6 +91,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Conv: lower_conv,
     Pool: lower_pool,
     Subnetwork: lower_identity,
+    ReinterpretData: lower_reinterpret_data,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

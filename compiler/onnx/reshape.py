@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from netc.ir import Node
-from netc.ir.layers import ExpandDims, MergeDims, Pad, Slice, SplitDims, Squeeze, SwapAxes
+from netc.ir.layers import ExpandDims, MergeDims, Pad, ReinterpretData, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.types import DimKind, TensorType
 
 from .context import LowerContext
@@ -104,3 +104,25 @@ def lower_pad(node: Node, layer: Pad, ctx: LowerContext) -> str:
     y = b.op("Pad", x, b.const(begins + ends), b.const(np.float32(layer.value), np.float32), name=f"{node.name}/pad",
              mode="constant")
     return ctx.stored(y, node.out_type, node.name)
+
+
+def lower_reinterpret_data(node: Node, layer: ReinterpretData, ctx: LowerContext) -> str:
+    """The same values; with `size_base`, cut or zero-padded to the base's padded length, so that values on one
+    time axis always have the same number of frames."""
+    if layer.size_base is None:
+        return ctx.source(node)
+    b, name = ctx.builder, node.name
+    x, t = ctx.source_batch_major(node)
+    base_type = ctx.type_of(layer.size_base)
+    base = ctx.batch_major(ctx.values[layer.size_base], base_type, f"{name}/base")
+    axis, base_axis = t.time_index, base_type.time_index
+    assert axis is not None and base_axis is not None
+    steps = b.op("Gather", b.op("Shape", base, name=f"{name}/base_shape"), b.const([base_axis]), name=f"{name}/steps",
+                 axis=0)
+    have = b.op("Gather", b.op("Shape", x, name=f"{name}/shape"), b.const([axis]), name=f"{name}/have", axis=0)
+    missing = b.op("Max", b.op("Sub", steps, have, name=f"{name}/short"), b.const([0]), name=f"{name}/missing")
+    pads = [b.const([0] * (len(t.dims) + axis))]
+    pads += [missing, b.const([0] * (len(t.dims) - axis - 1))]
+    x = b.op("Pad", x, b.op("Concat", *pads, name=f"{name}/pads", axis=0), name=f"{name}/pad", mode="constant")
+    x = b.op("Slice", x, b.const([0]), steps, b.const([axis]), name=f"{name}/cut")
+    return ctx.stored(x, node.out_type, name)

@@ -329,4 +329,35 @@ class Pad(Reshaping):
         return default_feature(x, dims)
 
 
-RESHAPE_LAYERS = (SplitDims, MergeDims, SwapAxes, ExpandDims, Squeeze, Slice, Pad)
+@dataclass(frozen=True)
+class ReinterpretData(Reshaping):
+    """Same values, other meaning: `size_base` gives the time axis another layer's lengths; `enforce_batch_major`
+    and `enforce_time_major` change only RETURNN's memory layout (netc's types have one dim order)."""
+
+    size_base: str | None = None
+    enforce_batch_major: bool = False
+    enforce_time_major: bool = False
+
+    class_name: ClassVar[str] = "reinterpret_data"
+    axis_key: ClassVar[str] = "size_base"
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.sources + ((self.size_base,) if self.size_base and self.size_base != "data" else ())
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        t = super().out_type(x, env, at)
+        if self.size_base is None:
+            return t
+        base = env.type_of(self.size_base)
+        if not t.has_time or not base.has_time:
+            raise NetcError(f"size_base needs time axes, got {t} and {self.size_base!r} {base}", at("size_base"))
+        index = t.time_index
+        assert index is not None
+        return t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        return x
+
+
+RESHAPE_LAYERS = (SplitDims, MergeDims, SwapAxes, ExpandDims, Squeeze, Slice, Pad, ReinterpretData)

@@ -27,6 +27,11 @@ class NodeShapeEnv:
         return self.types[layer].feature
 
     def type_of(self, layer: str) -> TensorType:
+        if layer == DATA:
+            return self.graph.input_type
+        if layer not in self.types:
+            raise NetcError(f"unknown layer {layer!r}", self.node.where,
+                            "name a layer of the network that this layer's output does not depend on")
         return self.types[layer]
 
 
