@@ -178,10 +178,15 @@ SUBNETWORK: dict[str, dict] = {
             "output": {"class": "combine", "kind": "add", "from": ["n", "base:x"]}}},
         "output": {"class": "copy", "from": "sub"}},
 }
+REC: dict[str, dict] = {
+    f"{unit}_{'fw' if d == 1 else 'bw'}": {"h": {"class": "rec", "unit": unit, "n_out": 4, "direction": d,
+                                                 "from": "data"},
+                                           "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for unit in ("gru", "basiclstm", "standardlstm", "lstmblock", "nativelstm") for d in (1, -1)}
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
-            "subnetwork": SUBNETWORK}
+            "subnetwork": SUBNETWORK, "rec": REC}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS) -> dict:

@@ -9,6 +9,7 @@ from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
 from .read import Document
 from .subnetwork import flatten
+from .types import Unit
 
 
 def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -80,6 +81,9 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
                 raise NetcError(f"unknown encoder layer {name!r}", node.at("encoder"),
                                 did_you_mean(name, list(nodes)))
             encoder = nodes[name].layer
+            if isinstance(encoder, Rec) and not encoder.is_decoder and encoder.unit is not Unit.LSTM:
+                raise NetcError(f"encoder {name!r} has unit {encoder.unit.value}; a decoder starts from LSTM states",
+                                node.at("encoder"), "use the native LSTM (unit lstm) for encoders of a decoder")
             if not isinstance(encoder, Rec) or encoder.is_decoder:
                 raise NetcError(f"encoder {name!r} is not an encoder rec layer", node.at("encoder"),
                                 "an encoder is a rec layer reading data (not a decoder)")

@@ -280,9 +280,13 @@ class Direction(ConfigEnum):
 
 
 class Unit(ConfigEnum):
-    """Recurrent units; all supported names mean the LSTM of netdict.md section 5 (RETURNN's NativeLSTM2)."""
+    """Recurrent units. LSTM is netdict.md section 5 (RETURNN's NativeLSTM2); the others are TensorFlow cells
+    with their own parameter layouts (ir/layers/rec.py)."""
 
     LSTM = "lstm"
+    BASIC_LSTM = "basiclstm"  # TF BasicLSTMCell: kernel over [x, h], gates i, j, f, o, forget bias 1 at run time
+    STANDARD_LSTM = "standardlstm"  # TF LSTMCell: the same computation, parameters under lstm_cell/
+    GRU = "gru"  # TF GRUCell: gates r, u over [x, h]; candidate over [x, r * h]
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
@@ -291,13 +295,9 @@ class Unit(ConfigEnum):
         return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM, "lstmblock": cls.LSTM,
                 "cudnnlstm": cls.LSTM}
 
-    @classmethod
-    def hint(cls, value: Any) -> str:
-        supported = "supported units: " + ", ".join(cls.known()) + " (all the LSTM of netdict.md section 5)"
-        if str(value).lower() in ("standardlstm", "basiclstm"):
-            return f"{value} (TF LSTMCell) adds a forget-gate bias of 1 at run time and stores one kernel over " \
-                   f"[x, h]; it is not supported yet; {supported}"
-        return supported
+    @property
+    def is_lstm(self) -> bool:
+        return self is not Unit.GRU
 
 
 class Loss(ConfigEnum):

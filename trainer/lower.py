@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
+from netc.ir.types import Unit
 
-from . import conv, elementwise, norm, reshape, window
+from . import conv, elementwise, norm, rec_units, reshape, window
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -51,6 +52,10 @@ def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
 
 def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     """An LSTM; a decoder runs on the classes axis from its encoders' final states, with no input."""
+    if layer.unit is Unit.GRU:
+        return rec_units.lower_gru(node, layer, ctx)
+    if layer.unit is not Unit.LSTM:
+        return rec_units.lower_tf_lstm(node, layer, ctx)
     params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
     packing = ctx.packing(node.out_type.time)
     if layer.is_decoder:

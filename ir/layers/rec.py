@@ -10,6 +10,10 @@ from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
 from netc.ir.types import Direction, TensorType, TimeAxis, Unit
 
+GRU = "rec/gru_cell"
+TF_LSTM = {Unit.BASIC_LSTM: "rec/basic_lstm_cell", Unit.STANDARD_LSTM: "rec/lstm_cell"}
+FORGET_BIAS = 1.0  # TF LSTMCell/BasicLSTMCell add it to the forget gate at run time
+
 
 @dataclass(frozen=True)
 class Rec(Layer):
@@ -32,6 +36,9 @@ class Rec(Layer):
 
     def check(self, at: At) -> None:
         check_n_out(self.n_out, at)
+        if self.is_decoder and self.unit is not Unit.LSTM:
+            raise NetcError(f"a decoder with unit {self.unit.value} is not supported", at("unit"),
+                            "decoders (and their encoders) use the native LSTM")
         if self.is_decoder and self.sources:
             raise NetcError("a decoder (a rec layer with 'encoder') takes no input", at("from"),
                             'add "from": "null"; the decoder is driven by its encoders\' final states')
@@ -53,7 +60,23 @@ class Rec(Layer):
         return x.with_feature(self.n_out)
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        """RETURNN TF's variables per unit (TF cells keep their kernels over `[x, h]`)."""
+        both = n_in + n_out
+        if self.unit is Unit.GRU:
+            return {f"{GRU}/gates/kernel": (both, 2 * n_out), f"{GRU}/gates/bias": (2 * n_out,),
+                    f"{GRU}/candidate/kernel": (both, n_out), f"{GRU}/candidate/bias": (n_out,)}
+        if self.unit in TF_LSTM:
+            return {f"{TF_LSTM[self.unit]}/kernel": (both, 4 * n_out), f"{TF_LSTM[self.unit]}/bias": (4 * n_out,)}
         return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)}
 
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        both = n_in + n_out
+        if self.unit is Unit.GRU:
+            return {f"{GRU}/gates/kernel": math.sqrt(6.0 / (both + 2 * n_out)),
+                    f"{GRU}/candidate/kernel": math.sqrt(6.0 / (both + n_out))}
+        if self.unit in TF_LSTM:
+            return {f"{TF_LSTM[self.unit]}/kernel": math.sqrt(6.0 / (both + 4 * n_out))}
         return {"rec/W": math.sqrt(6.0 / (n_in + 4 * n_out)), "rec/W_re": math.sqrt(6.0 / (5 * n_out))}
+
+    def param_init_constants(self, layer: str) -> dict[str, float]:
+        return {f"{GRU}/gates/bias": 1.0} if self.unit is Unit.GRU else {}  # TF GRUCell's default

@@ -47,6 +47,9 @@ NETS = {
              "d": {"class": "conv", "filter_size": [3], "n_out": 8, "padding": "same", "strides": [2], "from": "m"},
              "a": {"class": "pool", "mode": "avg", "pool_size": [2], "padding": "same", "from": "d"},
              "output": {"class": "softmax", "loss": "ce", "from": "a"}},
+    "rec_units": {"g": {"class": "rec", "unit": "gru", "n_out": 6, "direction": -1, "from": "data"},
+                  "s": {"class": "rec", "unit": "standardlstm", "n_out": 6, "from": "g"},
+                  "output": {"class": "softmax", "loss": "ce", "from": "s"}},
 }
 
 
