@@ -183,36 +183,45 @@ REC: dict[str, dict] = {
                                                  "from": "data"},
                                            "output": {"class": "softmax", "n_out": 3, "from": "h"}}
     for unit in ("gru", "basiclstm", "standardlstm", "lstmblock", "nativelstm") for d in (1, -1)}
+VOCAB = 7
+SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the LSTM language models have
+    "embedding": {"output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"}},
+    "lstm_lm": {"emb": {"class": "linear", "n_out": 5, "with_bias": False, "from": "data"},
+                "lstm": {"class": "rec", "unit": "nativelstm2", "n_out": 4, "from": "emb"},
+                "output": {"class": "softmax", "n_out": VOCAB, "from": "lstm"}},
+}
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
-            "subnetwork": SUBNETWORK, "rec": REC}
+            "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE}
 
 
-def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS) -> dict:
+def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:
     """Build the net in a fresh TF graph, set seeded parameters, run each sequence alone (eval; and in train
     mode for TRAIN_MODE cases, with the running statistics after the update of each sequence)."""
-    case = run_net(name, net, seed, False, lengths)
+    case = run_net(name, net, seed, False, lengths, sparse)
     if name in TRAIN_MODE:
-        train = run_net(name, net, seed, True, lengths)
+        train = run_net(name, net, seed, True, lengths, sparse)
         case |= {"train_outputs": train["outputs"], "train_stats": train["stats"]}
     del case["stats"]
     return case
 
 
-def run_net(name: str, net: dict, seed: int, train: bool, lengths: tuple[int, ...]) -> dict:
+def run_net(name: str, net: dict, seed: int, train: bool, lengths: tuple[int, ...], sparse: bool) -> dict:
     import numpy as np
     import tensorflow as tf
     from returnn.config import Config
     from returnn.tf.network import TFNetwork
 
     tf.compat.v1.reset_default_graph()
-    network = TFNetwork(config=Config({"extern_data": {"data": {"dim": F}}}), train_flag=train)
+    data_spec = {"dim": VOCAB, "sparse": True} if sparse else {"dim": F}
+    network = TFNetwork(config=Config({"extern_data": {"data": data_spec}}), train_flag=train)
     network.construct_from_dict(net)
     out = network.get_default_output_layer().output.copy_as_batch_major()
     data = network.extern_data.data["data"]
     rng = np.random.default_rng(seed)
-    inputs = [rng.standard_normal((n, F)).astype(np.float32) for n in lengths]
+    inputs = [rng.integers(0, VOCAB, n).astype(np.int32) if sparse else rng.standard_normal((n, F)).astype(np.float32)
+              for n in lengths]
     with tf.compat.v1.Session() as session:
         session.run(tf.compat.v1.global_variables_initializer())
         params, variables = {}, sorted(network.get_params_list(), key=lambda v: v.op.name)
@@ -229,7 +238,8 @@ def run_net(name: str, net: dict, seed: int, train: bool, lengths: tuple[int, ..
             outputs.append(y[0, :n[0]])
             out_lengths.append(int(n[0]))
             stats.append({v.op.name: rounded(session.run(v)) for v in variables if not v.trainable})
-    return {"id": name, "net": net, "num_inputs": F, "returnn_type": str(out), "inputs": [rounded(x) for x in inputs],
+    return {"id": name, "net": net, "num_inputs": VOCAB if sparse else F, **({"sparse": True} if sparse else {}),
+            "returnn_type": str(out), "inputs": [rounded(x) for x in inputs],
             "params": {k: rounded(v) for k, v in params.items()}, "outputs": [rounded(y) for y in outputs],
             "out_lengths": out_lengths, "stats": stats}
 
@@ -252,7 +262,8 @@ def main() -> None:
 
     tf.compat.v1.disable_eager_execution()
     lengths = FAMILY_LENGTHS.get(args.family, LENGTHS)
-    cases = [run_case(name, net, seed, lengths) for seed, (name, net) in enumerate(FAMILIES[args.family].items())
+    family, sparse = FAMILIES[args.family], args.family == "sparse"
+    cases = [run_case(name, net, seed, lengths, sparse) for seed, (name, net) in enumerate(family.items())
              if not args.only or name in args.only]
     golden = {"made_by": f"bench/returnn_layer_goldens.py with RETURNN {returnn.__version__}, "
                          f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}

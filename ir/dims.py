@@ -14,7 +14,7 @@ DEFAULT_TARGET = "classes"
 def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int | None = None,
                  fallback: Dims = Dims()) -> Dims:
     """Combine the dims a user gave; `fallback` holds dims read from data files."""
-    inputs, targets = dims_from_config(doc)
+    inputs, targets, sparse = dims_from_config(doc)
     if num_inputs is not None:
         inputs = num_inputs
     if num_outputs is not None:
@@ -23,14 +23,16 @@ def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int 
         inputs = fallback.num_inputs
     for name, dim in fallback.targets:
         targets.setdefault(name, dim)
-    return Dims(inputs, tuple(sorted(targets.items())))
+    return Dims(inputs, tuple(sorted(targets.items())), sparse)
 
 
-def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int]]:
-    """`extern_data` wins over `num_inputs`/`num_outputs`."""
+def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int], bool]:
+    """`extern_data` wins over `num_inputs`/`num_outputs`; also whether `data` is sparse (class indices:
+    `"sparse": true`, or `num_outputs` `{"data": [V, 1]}`, RETURNN's 1-dimensional label data)."""
     values = doc.values
     inputs: int | None = None
     targets: dict[str, int] = {}
+    sparse = False
     if "num_inputs" in values:
         inputs = positive_dim(values["num_inputs"], doc.where("num_inputs", key="num_inputs"))
     if "num_outputs" in values:
@@ -41,6 +43,7 @@ def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int]]:
                 dim = positive_dim(spec[0] if isinstance(spec, (list, tuple)) and spec else spec, at)
                 if name == "data":
                     inputs = inputs if inputs is not None else dim
+                    sparse = isinstance(spec, (list, tuple)) and len(spec) > 1 and spec[1] == 1
                 else:
                     targets[name] = dim
         else:
@@ -55,9 +58,10 @@ def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int]]:
             dim = positive_dim(spec.get("dim") if isinstance(spec, dict) else spec, at)
             if name == "data":
                 inputs = dim
+                sparse = isinstance(spec, dict) and spec.get("sparse") is True
             else:
                 targets[name] = dim
-    return inputs, targets
+    return inputs, targets, sparse
 
 
 def positive_dim(value: Any, at: Where) -> int:

@@ -17,6 +17,7 @@ class Dims:
 
     num_inputs: int | None = None
     targets: tuple[tuple[str, int], ...] = ()
+    sparse_input: bool = False  # `data` holds class indices (extern_data sparse): num_inputs is their number
 
     def target(self, name: str) -> int | None:
         return dict(self.targets).get(name)
@@ -75,6 +76,8 @@ class Graph:
         if self.dims.num_inputs is None:
             raise NetcError("the input dim is unknown", Where(self.source_file),
                             "pass --num-inputs N, or set num_inputs or extern_data in the config")
+        if self.dims.sparse_input:
+            return TensorType.labels(TimeAxis.DATA, self.dims.num_inputs)
         return TensorType.seq(TimeAxis.DATA, self.dims.num_inputs)
 
     def type_of(self, name: str) -> TensorType:

@@ -34,8 +34,13 @@ ACTIVATIONS: dict[Act, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
-    """x W + b, as one fused matrix multiply-add (W is `(n_in, n_out)`: a transposed view, no copy)."""
-    return F.linear(ctx.source(node), ctx.param(node, "W").t(), ctx.param(node, "b") if layer.with_bias else None)
+    """x W + b, as one fused matrix multiply-add (W is `(n_in, n_out)`: a transposed view, no copy); on class
+    indices an embedding lookup."""
+    bias = ctx.param(node, "b") if layer.with_bias else None
+    if ctx.graph.type_of(node.sources[0]).sparse:
+        y = F.embedding(ctx.source(node), ctx.param(node, "W"))
+        return y if bias is None else y + bias
+    return F.linear(ctx.source(node), ctx.param(node, "W").t(), bias)
 
 
 def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:

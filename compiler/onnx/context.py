@@ -121,7 +121,8 @@ class LowerContext:
         if len(t.dims) > 2:
             valid = b.op("Unsqueeze", valid, b.const(list(range(2, len(t.dims)))), name=f"{name}/valid_nd")
         out = name if exact else f"{name}/masked"
-        return b.op("Where", valid, value, b.const(np.float32(fill), np.float32), name=out, exact=exact)
+        return b.op("Where", valid, value, b.const(np.dtype(t.dtype).type(fill), np.dtype(t.dtype)), name=out,
+                    exact=exact)
 
     def zero_input(self, time: TimeAxis) -> str:
         """A `[T, B, 1]` zero tensor on a time axis (T = longest length): a decoder's input."""

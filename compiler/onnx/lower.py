@@ -156,14 +156,18 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
 
 
 def declare_inputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]:
-    b = ctx.builder
-    inputs = [tensor_info(b.reserve(DATA), FLOAT, ["batch", "time", graph.input_type.feature]),
-              tensor_info(b.reserve(LENGTH_INPUTS[TimeAxis.DATA]), INT32, ["batch"])]
+    """`data` (float `[batch, time, F]`, or int32 `[batch, time]` class indices) and the lengths."""
+    b, t = ctx.builder, graph.input_type
+    data = (tensor_info(b.reserve(DATA), INT32, ["batch", "time"]) if t.sparse
+            else tensor_info(b.reserve(DATA), FLOAT, ["batch", "time", t.feature]))
+    inputs = [data, tensor_info(b.reserve(LENGTH_INPUTS[TimeAxis.DATA]), INT32, ["batch"])]
     ctx.lengths[TimeAxis.DATA] = LENGTH_INPUTS[TimeAxis.DATA]
     if graph.is_encoder_decoder:
         inputs.append(tensor_info(b.reserve(LENGTH_INPUTS[TimeAxis.CLASSES]), INT32, ["batch"]))
         ctx.lengths[TimeAxis.CLASSES] = LENGTH_INPUTS[TimeAxis.CLASSES]
-    ctx.values[DATA] = b.op("Transpose", DATA, name="data/time_major", perm=[1, 0, 2]) if ctx.time_major else DATA
+    # NOTE: padded class indices may be anything (-1 is common); 0 keeps every embedding lookup in range
+    value = ctx.mask(t, DATA, "data/padding", stored=False) if t.sparse else DATA
+    ctx.values[DATA] = ctx.stored(value, t, "data")
     return inputs
 
 
@@ -188,6 +192,7 @@ def metadata(graph: Graph, options: CompileOptions) -> dict[str, str]:
         "netc.version": netc.__version__,
         "netc.net": canonical_json(graph),
         "netc.num_inputs": str(graph.input_type.feature),
+        "netc.sparse_input": str(graph.input_type.sparse).lower(),  # data: int32 [batch, time] class indices
         "netc.num_outputs": str(graph.output.out_type.feature),
         "netc.output_kind": options.output_kind,
         "netc.opset": str(options.opset),

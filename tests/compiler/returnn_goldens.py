@@ -29,6 +29,9 @@ def load_cases(name: str) -> dict[str, dict]:
 
 
 def graph_of(case: dict) -> Graph:
+    if case.get("sparse"):  # class-index data is declared as RETURNN declares it
+        config = {"network": case["net"], "extern_data": {"data": {"dim": case["num_inputs"], "sparse": True}}}
+        return graph_from_document(Document(f"{case['id']}.json", config))
     return graph_from_document(Document(f"{case['id']}.json", case["net"]), case["num_inputs"])
 
 
@@ -38,6 +41,13 @@ def params_of(case: dict) -> dict[str, np.ndarray]:
 
 def garbage_batch(case: dict) -> tuple[np.ndarray, np.ndarray]:
     """The case's sequences in one padded batch, garbage beyond each length and in 2 extra frames."""
+    if case.get("sparse"):  # class indices; padding holds out-of-range garbage
+        lengths = [len(x) for x in case["inputs"]]
+        x = np.full((len(lengths), max(lengths) + 2), 12345, np.int32)
+        x[::2, -1] = -1
+        for b, seq in enumerate(case["inputs"]):
+            x[b, :len(seq)] = np.asarray(seq, np.int32)
+        return x, np.asarray(lengths, np.int32)
     inputs = [np.asarray(x, np.float32).reshape(-1, case["num_inputs"]) for x in case["inputs"]]
     lengths = [len(x) for x in inputs]
     x, lens = ragged_batch(np.random.default_rng(0), [*lengths[:-1], lengths[-1] + 2], case["num_inputs"])
