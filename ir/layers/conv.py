@@ -13,10 +13,23 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
 from netc.ir.layers.window import out_length_rule
-from netc.ir.types import Act, ConfigEnum, Derived, Dim, DimKind, TensorType, feature_dim, spatial_dim, time_dim
+from netc.ir.types import (
+    Act,
+    ConfigEnum,
+    Derived,
+    Dim,
+    DimKind,
+    LengthRule,
+    TensorType,
+    feature_dim,
+    lengths_numpy,
+    spatial_dim,
+    time_dim,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,12 @@ class AxisPlan:
     left: int
     right: int
     gather_stride: int = 1  # > 1: run at stride 1, then frame t of sequence b is at t*s + offset(n_b)
+    frames: LengthRule | None = None  # time: the op's output is cut to this rule of the input's frame count
+
+    def out_frames(self, steps: int) -> int:
+        """The frame count of the time axis for an input of `steps` frames (the rule of its derived axis)."""
+        assert self.frames is not None
+        return int(lengths_numpy(self.frames, np.asarray(steps)))
 
     def same_left(self, n: int) -> int:
         """TF's SAME left padding for a sequence of length n (only used when gather_stride > 1)."""
@@ -43,14 +62,17 @@ def same_padding(n: int, k: int, s: int, d: int) -> tuple[int, int]:
 
 
 def plan_axis(dim: Dim, k: int, s: int, d: int, same: bool) -> AxisPlan:
-    if not same:
-        return AxisPlan(k, d, s, 0, 0)
+    """Static axes: TF's padding. Time: `reach + 1` extra zero frames on the right, so that a batch shorter than
+    the window still has one (their outputs lie past every length), and the output cut to the axis's rule."""
     if dim.size is not None:
-        return AxisPlan(k, d, s, *same_padding(dim.size, k, s, d))
+        return AxisPlan(k, d, s, *same_padding(dim.size, k, s, d)) if same else AxisPlan(k, d, s, 0, 0)
     reach = (k - 1) * d
+    frames = out_length_rule(k, s, same, d)
+    if not same:
+        return AxisPlan(k, d, s, 0, reach + 1, frames=frames)
     if s == 1:
-        return AxisPlan(k, d, 1, reach // 2, reach - reach // 2)
-    return AxisPlan(k, d, 1, reach // 2, reach, gather_stride=s)
+        return AxisPlan(k, d, 1, reach // 2, reach - reach // 2 + reach + 1, frames=frames)
+    return AxisPlan(k, d, 1, reach // 2, 2 * reach + 1, gather_stride=s, frames=frames)
 
 
 class Padding(ConfigEnum):
