@@ -16,6 +16,7 @@ from netc.ir.layers import (
     Constant,
     Conv,
     Copy,
+    Downsample,
     Dropout,
     Eval,
     ExpandDims,
@@ -37,6 +38,7 @@ from netc.ir.layers import (
     Squeeze,
     Subnetwork,
     SwapAxes,
+    Upsample,
     Window,
 )
 from onnx import helper
@@ -60,6 +62,7 @@ from .reshape import (
     lower_squeeze,
     lower_swap_axes,
 )
+from .sampling import lower_downsample, lower_upsample
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
 from .window import lower_window
@@ -92,6 +95,8 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Pool: lower_pool,
     Subnetwork: lower_identity,
     ReinterpretData: lower_reinterpret_data,
+    Downsample: lower_downsample,
+    Upsample: lower_upsample,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

@@ -50,6 +50,11 @@ NETS = {
     "rec_units": {"g": {"class": "rec", "unit": "gru", "n_out": 6, "direction": -1, "from": "data"},
                   "s": {"class": "rec", "unit": "standardlstm", "n_out": 6, "from": "g"},
                   "output": {"class": "softmax", "loss": "ce", "from": "s"}},
+    "sampling": {"d": {"class": "downsample", "axis": 0, "factor": 2, "from": "data"},
+                 "l": {"class": "rec", "n_out": 6, "from": "d"},
+                 "u": {"class": "upsample", "axis": 0, "factor": 2, "time_like_last_source": True,
+                       "from": ["l", "data"]},
+                 "output": {"class": "softmax", "loss": "ce", "from": ["u", "data"]}},
 }
 
 
