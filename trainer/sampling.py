@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from netc.ir import Node
 from netc.ir.layers import Downsample, Upsample
 from netc.ir.layers.sampling import DownsampleMethod
@@ -37,6 +38,7 @@ def lower_upsample(node: Node, layer: Upsample, ctx: RunContext) -> torch.Tensor
         lengths = ctx.packing(ctx.graph.type_of(layer.values[0]).time).lengths.to(x.device)
         frames = torch.arange(steps, device=x.device) // f[0]
         index = torch.minimum(frames[None, :], (lengths - 1).clamp(min=0)[:, None])  # [B, T']
+        x = F.pad(x, [0, 0, 0, 1])  # one extra zero frame: frame 0 exists even when every source is empty
         x = torch.gather(x, 1, index[:, :, None].expand(-1, -1, x.shape[2]))
         x = torch.where((lengths > 0)[:, None, None], x, 0.0)  # an empty source: zeros
     return ctx.store(node.out_type, x)

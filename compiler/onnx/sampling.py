@@ -24,11 +24,11 @@ def lower_downsample(node: Node, layer: Downsample, ctx: LowerContext) -> str:
         x = b.op("Slice", x, b.const([0]), b.op("Mul", groups, b.const([k]), name=f"{name}/whole"), b.const([1]),
                  name=f"{name}/cut")
         x = b.op("Reshape", x, b.op("Concat", b.op("Slice", shape, b.const([0]), b.const([1]), name=f"{name}/batch"),
-                                    groups, b.const([k, -1]), name=f"{name}/grouped_shape", axis=0),
+                                    groups, b.const([k, t.feature]), name=f"{name}/grouped_shape", axis=0),
                  name=f"{name}/grouped")
         x = ctx.reduce(op, x, [2], f"{name}/time")
     if f.get(2, 1) > 1:  # [B, T, F] -> [B, T, F//f, f] -> reduce
-        x = b.op("Reshape", x, b.const([0, 0, -1, f[2]]), name=f"{name}/feature_groups")
+        x = b.op("Reshape", x, b.const([0, 0, t.feature // f[2], f[2]]), name=f"{name}/feature_groups")
         x = ctx.reduce(op, x, [3], f"{name}/feature")
     return ctx.stored(x, node.out_type, name)
 
@@ -41,7 +41,7 @@ def lower_upsample(node: Node, layer: Upsample, ctx: LowerContext) -> str:
     if f.get(2, 1) > 1:
         x = b.op("Unsqueeze", x, b.const([3]), name=f"{name}/feature_axis")
         x = b.op("Tile", x, b.const([1, 1, 1, f[2]]), name=f"{name}/repeat_features")
-        x = b.op("Reshape", x, b.const([0, 0, -1]), name=f"{name}/features")
+        x = b.op("Reshape", x, b.const([0, 0, node.out_type.feature]), name=f"{name}/features")
     if f.get(0, 1) > 1 or (layer.time_like_last_source and 0 in f):
         base_type = ctx.type_of(layer.sources[-1])
         base = ctx.batch_major(ctx.values[layer.sources[-1]], base_type, f"{name}/base")
@@ -56,6 +56,8 @@ def lower_upsample(node: Node, layer: Upsample, ctx: LowerContext) -> str:
                      b.op("Unsqueeze", b.op("Max", last, b.const(0), name=f"{name}/last0"), b.const([1]),
                           name=f"{name}/col"), name=f"{name}/index")  # [B, T']
         index = b.op("Unsqueeze", index, b.const([2]), name=f"{name}/index3")
+        # one extra zero frame: frame 0 exists even when every source sequence is empty
+        x = b.op("Pad", x, b.const([0, 0, 0, 0, 1, 0]), name=f"{name}/one_frame", mode="constant")
         target = b.op("Concat", b.op("Slice", b.op("Shape", index, name=f"{name}/index_shape"), b.const([0]),
                                      b.const([2]), name=f"{name}/bt"),
                       b.op("Slice", b.op("Shape", x, name=f"{name}/x_shape"), b.const([2]), b.const([3]),

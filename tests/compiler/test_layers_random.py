@@ -19,7 +19,8 @@ F = 6
 
 def stage(rng: random.Random, name: str, src: str) -> dict[str, dict]:
     """One random block reading `src` ([B, T', F]) and ending in `name` ([B, T'', F'])."""
-    kind = rng.choice(["reshape", "window", "conv", "pool", "pad_slice", "norm", "combine", "eval", "gating", "rec"])
+    kind = rng.choice(["reshape", "window", "conv", "pool", "pad_slice", "norm", "combine", "eval", "gating", "rec",
+                       "sampling"])
     if kind == "reshape":
         return {f"{name}_s": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": src},
                 f"{name}_w": {"class": "swap_axes", "axis1": "spatial:1", "axis2": "F", "from": f"{name}_s"},
@@ -52,6 +53,11 @@ def stage(rng: random.Random, name: str, src: str) -> dict[str, dict]:
     if kind == "gating":
         return {f"{name}_h": {"class": "linear", "n_out": 2 * F, "from": src},
                 name: {"class": "gating", "activation": "tanh", "from": f"{name}_h"}}
+    if kind == "sampling":
+        return {f"{name}_d": {"class": "downsample", "axis": 0, "factor": rng.choice([2, 3]),
+                              "method": rng.choice(["average", "max"]), "from": src},
+                name: {"class": "upsample", "axis": 0, "factor": 2, "time_like_last_source": True,
+                       "from": [f"{name}_d", src]}}
     return {name: {"class": "rec", "unit": rng.choice(["lstm", "gru", "standardlstm"]), "n_out": F,
                    "direction": rng.choice([1, -1]), "from": src}}
 
