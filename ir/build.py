@@ -10,6 +10,8 @@ from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
 from .pyconfig import find_opaque
 from .read import Document, Opaque
+from .subnetwork import flatten
+from .types import Unit
 
 EXEC_HINT = "write the value as data, or pass --exec-config to run a trusted config as RETURNN does"
 
@@ -51,8 +53,8 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     """Parse every layer, keep the roots and what they need, in topological order."""
     network, prefix = network_of(doc)
     target = target_name(doc) if prefix else DEFAULT_TARGET
-    nodes = {name: read_node(doc, prefix, name, layer_dict, target)
-             for name, layer_dict in network.items() if not str(name).startswith("#")}
+    nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, target, name)
+             for name, at, layer_dict in flatten(doc, prefix, network)}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
     for node in nodes.values():
@@ -66,27 +68,29 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
 
 
 def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any,
-              target: str = DEFAULT_TARGET) -> Node:
+              target: str = DEFAULT_TARGET, node_name: str | None = None) -> Node:
     """One layer dict -> a Node carrying its layer dataclass and option positions.
 
     A layer with a loss and no `target` gets the config's `target`, as RETURNN's `LayerBase.transform_config_dict`.
+    `node_name` (default `name`) is a subnetwork's sublayer's `<layer>/<sublayer>` (ir/subnetwork.py).
     """
-    where = doc.where(*prefix, str(name), layer=str(name))
+    node_name = node_name or str(name)
+    where = doc.where(*prefix, str(name), layer=node_name)
     if isinstance(layer_dict, Opaque):
         raise NetcError(f"netc cannot compute this layer without running the config: {layer_dict.reason}",
-                        Where(doc.path, layer_dict.line, layer_dict.col, layer=str(name)), EXEC_HINT)
+                        Where(doc.path, layer_dict.line, layer_dict.col, layer=node_name), EXEC_HINT)
     if isinstance(layer_dict, dict):
         for key, value in layer_dict.items():
             blocker = find_opaque(value, lambda: None)
             if blocker is not None:
                 raise NetcError(f"netc cannot compute this value without running the config: {blocker.reason}",
-                                Where(doc.path, blocker.line, blocker.col, str(name), str(key)), EXEC_HINT)
+                                Where(doc.path, blocker.line, blocker.col, node_name, str(key)), EXEC_HINT)
     if not isinstance(layer_dict, dict):
         raise NetcError("a layer must be a dict", where, 'write {"class": "linear", "n_out": 512, ...}')
     if "class" not in layer_dict:
         raise NetcError("missing 'class'", where, "known classes: " + ", ".join(sorted(CLASSES)))
     layer_class = layer_dict["class"]
-    class_at = doc.where(*prefix, name, "class", layer=name, key="class")
+    class_at = doc.where(*prefix, name, "class", layer=node_name, key="class")
     if not isinstance(layer_class, str) or layer_class not in CLASSES:
         raise NetcError(f"unknown layer class {layer_class!r}", class_at,
                         did_you_mean(str(layer_class), sorted(CLASSES)))
@@ -98,11 +102,11 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
             raise NetcError(f"option names are strings, got {key!r}", where)
 
     def where_of(key: str) -> Where:
-        return doc.where(*prefix, name, key, layer=name, key=key)
+        return doc.where(*prefix, name, key, layer=node_name, key=key)
 
     layer = read_layer(CLASSES[layer_class], options, where_of)
     positions = tuple((key, where_of(key)) for key in layer_dict)
-    return Node(name, layer, where=where, key_positions=positions)
+    return Node(node_name, layer, where=where, key_positions=positions)
 
 
 def check_references(node: Node, nodes: dict[str, Node]) -> None:
@@ -118,6 +122,9 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
                 raise NetcError(f"unknown encoder layer {name!r}", node.at("encoder"),
                                 did_you_mean(name, list(nodes)))
             encoder = nodes[name].layer
+            if isinstance(encoder, Rec) and not encoder.is_decoder and encoder.unit is not Unit.LSTM:
+                raise NetcError(f"encoder {name!r} has unit {encoder.unit.value}; a decoder starts from LSTM states",
+                                node.at("encoder"), "use the native LSTM (unit lstm) for encoders of a decoder")
             if not isinstance(encoder, Rec) or encoder.is_decoder:
                 raise NetcError(f"encoder {name!r} is not an encoder rec layer", node.at("encoder"),
                                 "an encoder is a rec layer reading data (not a decoder)")

@@ -20,8 +20,6 @@ from .read import Document
 
 DEFAULT_TARGET = "classes"
 DATA = "data"
-SPARSE_INPUT = ("sparse input (class indices as the network's input) is the layers issue's; netc's input is "
-                "dense features")
 
 
 def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int | None = None,
@@ -32,8 +30,9 @@ def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int 
     """
     given = {"num_inputs"} if num_inputs is not None else set()
     if num_inputs is not None and num_outputs is not None:
-        given |= {"num_outputs", "extern_data"}
-    inputs, targets = dims_from_config(replace(doc, values={k: v for k, v in doc.values.items() if k not in given}))
+        given.add("num_outputs")
+    inputs, targets, sparse = dims_from_config(replace(doc, values={k: v for k, v in doc.values.items()
+                                                                    if k not in given}))
     if num_inputs is not None:
         inputs = num_inputs
     if num_outputs is not None:
@@ -42,7 +41,7 @@ def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int 
         inputs = fallback.num_inputs
     for name, dim in fallback.targets:
         targets.setdefault(name, dim)
-    return Dims(inputs, tuple(sorted(targets.items())))
+    return Dims(inputs, tuple(sorted(targets.items())), sparse)
 
 
 def has_data_dims(dims: Dims) -> bool:
@@ -60,30 +59,32 @@ def target_name(doc: Document) -> str:
     return name
 
 
-def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int]]:
-    """The input dim and the target dims a config states (extern_data, else num_inputs/num_outputs)."""
+def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int], bool]:
+    """The input dim, the target dims and whether `data` is sparse (class indices), as a config states them
+    (extern_data, else num_inputs/num_outputs and the Theano-era `sparse_input`)."""
     if doc.values.get("extern_data") is not None:
         return dims_from_extern_data(doc)
     inputs: int | None = None
     targets: dict[str, int] = {}
+    sparse_input = needed(doc, "sparse_input", False) is True
     if doc.values.get("num_inputs") is not None:
         inputs = positive_dim(needed(doc, "num_inputs"), doc.where("num_inputs", key="num_inputs"))
     outputs = needed(doc, "num_outputs")
     if outputs is None:
-        return inputs, targets
+        return inputs, targets, sparse_input
     at = doc.where("num_outputs", key="num_outputs")
     if not isinstance(outputs, dict):
-        return inputs, {target_name(doc): positive_dim(outputs, at)}
+        return inputs, {target_name(doc): positive_dim(outputs, at)}, sparse_input
     for name, spec in outputs.items():
         dim, sparse = data_spec(spec, str(name), doc.where("num_outputs", str(name), key="num_outputs"))
         if name == DATA:
-            inputs = dense_input(dim, sparse, doc.where("num_outputs", DATA, key="num_outputs"))
+            inputs, sparse_input = dim, sparse
         else:
             targets[str(name)] = dim
-    return inputs, targets
+    return inputs, targets, sparse_input
 
 
-def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int]]:
+def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int], bool]:
     """`extern_data = {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": True}}` (or `[dim, ndim]`)."""
     extern = needed(doc, "extern_data")
     at = doc.where("extern_data", key="extern_data")
@@ -92,14 +93,14 @@ def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int]]:
                         'write {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": true}}')
     inputs: int | None = None
     targets: dict[str, int] = {}
+    sparse_input = False
     for name, spec in extern.items():
-        spec_at = doc.where("extern_data", str(name), key="extern_data")
-        dim, sparse = data_spec(spec, str(name), spec_at)
+        dim, sparse = data_spec(spec, str(name), doc.where("extern_data", str(name), key="extern_data"))
         if name == DATA:
-            inputs = dense_input(dim, sparse, spec_at)
+            inputs, sparse_input = dim, sparse
         else:
             targets[str(name)] = dim
-    return inputs, targets
+    return inputs, targets, sparse_input
 
 
 def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
@@ -120,12 +121,6 @@ def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
         return positive_dim(dim, at), sparse
     raise NetcError(f"data key {name!r}: expected a dim, [dim, ndim] or a dict, got {spec!r}", at,
                     '{"dim": 40} for features, {"dim": 1000, "sparse": true} for class indices')
-
-
-def dense_input(dim: int, sparse: bool, at: Where) -> int:
-    if sparse:
-        raise NetcError(SPARSE_INPUT, at, "give 'data' as dense features, e.g. [40, 2] or {\"dim\": 40}")
-    return dim
 
 
 def positive_dim(value: Any, at: Where) -> int:

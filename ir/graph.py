@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .errors import NetcError, Where
 from .layers import Layer
-from .types import SeqType, TimeAxis
+from .types import TensorType, TimeAxis
 
 DATA = "data"
 
@@ -17,6 +17,7 @@ class Dims:
 
     num_inputs: int | None = None
     targets: tuple[tuple[str, int], ...] = ()
+    sparse_input: bool = False  # `data` holds class indices (extern_data sparse): num_inputs is their number
 
     def target(self, name: str) -> int | None:
         return dict(self.targets).get(name)
@@ -28,7 +29,7 @@ class Node:
 
     name: str
     layer: Layer
-    type: SeqType | None = None
+    type: TensorType | None = None
     where: Where = Where()
     key_positions: tuple[tuple[str, Where], ...] = field(default=(), repr=False)
 
@@ -41,7 +42,7 @@ class Node:
         return dict(self.key_positions).get(key, self.where.at_key(key))
 
     @property
-    def out_type(self) -> SeqType:
+    def out_type(self) -> TensorType:
         if self.type is None:
             raise NetcError("internal: node used before type inference", self.where)
         return self.type
@@ -71,19 +72,32 @@ class Graph:
         return self["output"]
 
     @property
-    def input_type(self) -> SeqType:
+    def input_type(self) -> TensorType:
         if self.dims.num_inputs is None:
             raise NetcError("the input dim is unknown", Where(self.source_file),
                             "pass --num-inputs N, or set num_inputs or extern_data in the config")
-        return SeqType(TimeAxis.DATA, self.dims.num_inputs)
+        if self.dims.sparse_input:
+            return TensorType.labels(TimeAxis.DATA, self.dims.num_inputs)
+        return TensorType.seq(TimeAxis.DATA, self.dims.num_inputs)
 
-    def type_of(self, name: str) -> SeqType:
+    def type_of(self, name: str) -> TensorType:
         """The output type of a layer, or of the input `data`."""
         return self.input_type if name == DATA else self[name].out_type
 
     def in_feature(self, node: Node) -> int:
-        """The concatenated input dim of a node; 0 for a decoder."""
+        """The concatenated input dim of a node; 0 for a decoder and for operand layers (combine)."""
+        if not node.layer.concatenates:
+            return 0
         return sum(self.type_of(s).feature for s in node.sources)
+
+    def input_type_of(self, node: Node) -> TensorType | None:
+        """The type of a node's sources concatenated on the feature dim (None: no input)."""
+        types = [self.type_of(s) for s in node.sources]
+        if not node.layer.concatenates:
+            return None
+        if len(types) <= 1:
+            return types[0] if types else None
+        return types[0].with_feature(sum(t.feature for t in types))
 
     @property
     def is_encoder_decoder(self) -> bool:

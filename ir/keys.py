@@ -85,7 +85,7 @@ NOT_IMPLEMENTED: dict[str, Rule] = {
 }
 
 KEYS: dict[str, Rule] = {
-    **rules(NETWORK, "network num_inputs num_outputs extern_data target"),
+    **rules(NETWORK, "network num_inputs num_outputs extern_data target sparse_input"),
     "train": Used(frozenset({CHECK, TRAIN, DUMP})),  # check: the dims when the config has none
     **rules(DATA_ORDER, "dev eval batching seq_ordering max_seq_length"),
     **rules(TRAINING, """task num_epochs batch_size max_seqs model save_interval start_epoch random_seed device
@@ -118,8 +118,6 @@ KEYS: dict[str, Rule] = {
         dynamic_learning_rate extra_updates torch_optimizer_step"""),
     **rules(Ignored("options of pretrain, which is listed itself when set"), """pretrain_construction_algo
         pretrain_repetitions pretrain_greedy pretrain_copy_output_layer pretrain_learning_rate"""),
-    "sparse_input": Refused("sparse input (class indices as the network's input) is the layers issue's; netc's "
-                            "input is dense features", "remove sparse_input", accepted=(None, False)),
     "default_input": Refused("netc's network input is always the data key 'data'", "rename the data key to 'data'",
                              accepted=(None, "data")),
     **rules(Refused("netc starts training from import_model_train_epoch1 or preload_from_files, not from "

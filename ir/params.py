@@ -15,12 +15,15 @@ from .graph import Graph
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter: its full name (`layer/W`), shape, owning layer and init limit (0: zeros)."""
+    """One parameter: its full name (`layer/W`), shape, owning layer, init limit (0: zeros, unless `init_value`)
+    and whether the optimizer trains it."""
 
     name: str
     shape: tuple[int, ...]
     layer: str
     init_limit: float
+    init_value: float | None = None
+    trainable: bool = True
 
     @property
     def size(self) -> int:
@@ -31,17 +34,24 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
     """Every parameter of a typed graph, in node order."""
     specs = []
     for node in graph.nodes:
-        n_in, n_out = graph.in_feature(node), node.out_type.feature
-        limits = node.layer.param_init_limits(n_in, n_out)
-        for suffix, shape in node.layer.param_shapes(n_in, n_out).items():
-            specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0)))
+        t = node.out_type
+        n_in, n_out = graph.in_feature(node), (t.feature if t.sparse or t.feature_index is not None else 0)
+        layer = node.layer
+        limits, constants = layer.param_init_limits(n_in, n_out), layer.param_init_constants(node.name)
+        frozen = layer.non_trainable(node.name)
+        for suffix, shape in layer.param_shapes_for(node.name, graph.input_type_of(node), n_in, n_out).items():
+            specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0),
+                                   constants.get(suffix), suffix not in frozen))
     return specs
 
 
 def init_params(graph: Graph, seed: int) -> dict[str, np.ndarray]:
-    """Glorot-uniform weights and zero biases; each parameter seeded by (seed, its name)."""
+    """Glorot-uniform weights, zero biases, constants where a layer says; each seeded by (seed, its name)."""
     params = {}
     for spec in param_specs(graph):
+        if spec.init_value is not None:
+            params[spec.name] = np.full(spec.shape, spec.init_value, np.float32)
+            continue
         if spec.init_limit == 0.0:
             params[spec.name] = np.zeros(spec.shape, np.float32)
             continue

@@ -8,25 +8,41 @@ from .graph import Graph, Node
 from .layers import Affine, Rec, to_config
 from .layers.base import loss_scale
 from .params import param_specs
-from .types import Loss
+from .types import Derived, Loss
 
 
 def format_table(graph: Graph) -> str:
-    """One row per layer: class, inputs, time axis, output dim, parameter count, notes."""
+    """One row per layer: class, inputs, full output shape, parameter count, notes; then derived lengths."""
     counts: dict[str, int] = {}
     for spec in param_specs(graph):
         counts[spec.layer] = counts.get(spec.layer, 0) + spec.size
-    header = ("layer", "class", "from", "time", "dim", "params", "notes")
-    rows = [header, ("data", "input", "-", "data", str(graph.dims.num_inputs), "0", "")]
+    header = ("layer", "class", "from", "shape", "params", "notes")
+    data_shape = str(graph.input_type) if graph.dims.num_inputs is not None else "[B, T_data, ?]"
+    rows = [header, ("data", "input", "-", data_shape, "0", "")]
     for node in graph.nodes:
-        rows.append((node.name, node.layer.class_name, sources_text(node), node.out_type.time.value,
-                     str(node.out_type.feature), f"{counts.get(node.name, 0):,}", notes(graph, node)))
+        rows.append((node.name, node.layer.class_name, sources_text(node), str(node.out_type),
+                     f"{counts.get(node.name, 0):,}", notes(graph, node)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     total = sum(counts.values())
+    lines += derived_lengths(graph)
     lines.append(f"total: {len(graph.nodes)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB float32)")
     return "\n".join(lines)
+
+
+def derived_lengths(graph: Graph) -> list[str]:
+    """One line per time axis a layer derives: its name, the layer, and RETURNN's length formula."""
+    lines, seen = [], set()
+    for node in graph.nodes:
+        t = node.out_type
+        axis = t.time if t.has_time else None
+        if isinstance(axis, Derived) and axis not in seen:
+            seen.add(axis)
+            rule = axis.rule
+            formula = f"max(0, ceil(({axis.parent} * {rule.factor} + {rule.add}) / {rule.stride}))"
+            lines.append(f"time axis {axis} (from layer {node.name!r}): lengths = {formula}")
+    return lines
 
 
 def sources_text(node: Node) -> str:

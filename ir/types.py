@@ -10,22 +10,217 @@ from netc.ir.errors import did_you_mean
 
 
 class TimeAxis(Enum):
-    """Which time axis a tensor lives on: the input's or the decoder targets'."""
+    """A root time axis, named by where its lengths come from: the input's or the decoder targets'."""
 
     DATA = "data"
     CLASSES = "classes"
 
+    def __str__(self) -> str:
+        return f"T_{self.value}"
+
 
 @dataclass(frozen=True)
-class SeqType:
-    """The static type of a layer output `[batch, time, feature]`; batch is implicit."""
+class LengthRule:
+    """How a layer derives new per-sequence lengths: `max(0, ceil((len * factor + add) / stride))`.
 
-    time: TimeAxis
-    feature: int
-    dtype: str = "float32"
+    One arithmetic form covers RETURNN's `ConvLayer.calc_out_dim` (SAME: `add=0`; VALID:
+    `add=-(filter-1)*dilation`), pooling, `slice` (`add=-start`, `stride=slice_step`), `pad` on time
+    (`add=left+right`) and upsampling (`factor`). Each backend evaluates it once (`lengths_numpy` here,
+    ONNX in compiler/onnx/context.py, torch in trainer/context.py).
+    """
+
+    add: int = 0
+    stride: int = 1
+    factor: int = 1
 
     def __str__(self) -> str:
-        return f"[B,T_{self.time.value},{self.feature}]"
+        text = "T" if self.factor == 1 else f"T*{self.factor}"
+        text += f"{self.add:+d}" if self.add else ""
+        if self.stride == 1:
+            return text
+        return f"{text}/{self.stride}" if text == "T" or self.add == 0 else f"({text})/{self.stride}"
+
+
+def lengths_numpy(rule: LengthRule, lengths: Any) -> Any:
+    """The rule on an integer numpy array of lengths (the reference; ceil division on non-negatives)."""
+    total = (lengths * rule.factor + rule.add).clip(min=0)
+    return (total + rule.stride - 1) // rule.stride
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A time axis whose lengths a layer computes from its parent axis's lengths by `rule`.
+
+    Equality is structural: two layers that derive the same rule from the same axis give the same axis
+    (their lengths are equal for every batch).
+    """
+
+    parent: TimeAxis | Derived
+    rule: LengthRule
+
+    def __str__(self) -> str:
+        parent = str(self.parent)
+        if isinstance(self.parent, Derived) and (self.rule.stride != 1 or self.rule.factor != 1) and \
+                not parent.endswith(")"):
+            parent = f"({parent})"
+        return str(self.rule).replace("T", parent, 1)
+
+    @property
+    def root(self) -> TimeAxis:
+        return self.parent if isinstance(self.parent, TimeAxis) else self.parent.root
+
+    @property
+    def value(self) -> str:
+        """The axis as printed without the `T_` prefix (as `TimeAxis.value`)."""
+        return str(self)[2:]
+
+
+Lengths = TimeAxis | Derived  # where a time axis's per-sequence lengths come from
+
+
+class DimKind(Enum):
+    """What a dim is: the batch, a time axis with per-sequence lengths, or a static spatial or feature axis."""
+
+    BATCH = "batch"
+    TIME = "time"
+    SPATIAL = "spatial"
+    FEATURE = "feature"
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One axis of a tensor type: batch, time (with `lengths`), or static (with `size`)."""
+
+    kind: DimKind
+    size: int | None = None
+    lengths: Lengths | None = None
+
+    def __str__(self) -> str:
+        if self.kind is DimKind.BATCH:
+            return "B"
+        if self.kind is DimKind.TIME:
+            return str(self.lengths)
+        return str(self.size)  # spatial and feature alike: the feature dim is the last
+
+    @property
+    def is_static(self) -> bool:
+        return self.size is not None
+
+
+BATCH = Dim(DimKind.BATCH)
+
+
+def time_dim(lengths: Lengths) -> Dim:
+    return Dim(DimKind.TIME, lengths=lengths)
+
+
+def feature_dim(size: int) -> Dim:
+    return Dim(DimKind.FEATURE, size)
+
+
+def spatial_dim(size: int) -> Dim:
+    return Dim(DimKind.SPATIAL, size)
+
+
+@dataclass(frozen=True)
+class TensorType:
+    """The static type of a layer output: an ordered tuple of dims (RETURNN `Data`), dtype, and sparsity.
+
+    The dims are in the tensor's batch-major order. A sparse tensor holds class indices; `classes` is
+    their number (RETURNN's `dim` of sparse data) and no dim stands for it.
+    """
+
+    dims: tuple[Dim, ...]
+    dtype: str = "float32"
+    classes: int | None = None
+
+    @classmethod
+    def seq(cls, time: Lengths, feature: int) -> TensorType:
+        """`[B, T, F]`, the type of every layer before this type system."""
+        return cls((BATCH, time_dim(time), feature_dim(feature)))
+
+    @classmethod
+    def labels(cls, time: Lengths, classes: int) -> TensorType:
+        """`[B, T]` int32 class indices."""
+        return cls((BATCH, time_dim(time)), "int32", classes)
+
+    def __str__(self) -> str:
+        text = "[" + ", ".join(str(d) for d in self.dims) + "]"
+        return text + (f" sparse({self.classes})" if self.sparse else "")
+
+    @property
+    def sparse(self) -> bool:
+        return self.classes is not None
+
+    @property
+    def time_index(self) -> int | None:
+        """The position of the (single) time axis, or None."""
+        found = [i for i, d in enumerate(self.dims) if d.kind is DimKind.TIME]
+        return found[0] if found else None
+
+    @property
+    def time(self) -> Lengths:
+        """Where the lengths of the time axis come from (`TimeAxis.DATA`, or a `Derived` axis)."""
+        index = self.time_index
+        if index is None:
+            raise ValueError(f"{self} has no time axis")
+        lengths = self.dims[index].lengths
+        assert lengths is not None
+        return lengths
+
+    @property
+    def has_time(self) -> bool:
+        return self.time_index is not None
+
+    @property
+    def feature_index(self) -> int | None:
+        """The position of the feature dim (RETURNN: the last static dim), or None."""
+        last = len(self.dims) - 1
+        return last if self.dims and self.dims[last].kind is DimKind.FEATURE else None
+
+    @property
+    def feature(self) -> int:
+        """RETURNN's `dim`: the feature dim's size, or the number of classes of a sparse tensor."""
+        if self.classes is not None:
+            return self.classes
+        index = self.feature_index
+        if index is None:
+            raise ValueError(f"{self} has no feature dim")
+        size = self.dims[index].size
+        assert size is not None
+        return size
+
+    @property
+    def is_seq(self) -> bool:
+        """`[B, T, F]` (dense) or `[B, T]` (sparse): the layout per-frame layers and the LSTM read."""
+        kinds = tuple(d.kind for d in self.dims)
+        if self.sparse:
+            return kinds == (DimKind.BATCH, DimKind.TIME)
+        return kinds == (DimKind.BATCH, DimKind.TIME, DimKind.FEATURE)
+
+    @property
+    def is_packable(self) -> bool:
+        """Batch then time first: stored as packed frames by the trainer, time-major in ONNX beside an LSTM."""
+        kinds = tuple(d.kind for d in self.dims[:2])
+        return kinds == (DimKind.BATCH, DimKind.TIME)
+
+    def with_feature(self, size: int) -> TensorType:
+        """The same type with the feature dim resized (dense)."""
+        index = self.feature_index
+        if index is None:
+            raise ValueError(f"{self} has no feature dim")
+        return TensorType(self.dims[:index] + (feature_dim(size),), self.dtype)
+
+    def with_dims(self, dims: tuple[Dim, ...]) -> TensorType:
+        return TensorType(dims, self.dtype, self.classes)
+
+    @property
+    def static_shape(self) -> tuple[int | None, ...]:
+        """Sizes of static dims; None for batch and time."""
+        return tuple(d.size for d in self.dims)
+
+
+SeqType = TensorType  # the name before named dims; `SeqType.seq(time, feature)` is `[B, T, F]`
 
 
 class ConfigEnum(Enum):
@@ -85,20 +280,24 @@ class Direction(ConfigEnum):
 
 
 class Unit(ConfigEnum):
-    """Recurrent units; all supported names mean the LSTM of netdict.md section 5."""
+    """Recurrent units. LSTM is netdict.md section 5 (RETURNN's NativeLSTM2); the others are TensorFlow cells
+    with their own parameter layouts (ir/layers/rec.py)."""
 
     LSTM = "lstm"
+    BASIC_LSTM = "basiclstm"  # TF BasicLSTMCell: kernel over [x, h], gates i, j, f, o, forget bias 1 at run time
+    STANDARD_LSTM = "standardlstm"  # TF LSTMCell: the same computation, parameters under lstm_cell/
+    GRU = "gru"  # TF GRUCell: gates r, u over [x, h]; candidate over [x, r * h]
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
-        return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM}
+        # NOTE: with TensorFlow 2, RETURNN maps lstmblock, cudnnlstm (on CPU) and lstmp to NativeLSTM2
+        # (returnn/tf/layers/rec.py RecLayer._create_rnn_cells_dict); nativelstm gives identical numbers.
+        return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM, "lstmblock": cls.LSTM,
+                "cudnnlstm": cls.LSTM}
 
-    @classmethod
-    def hint(cls, value: Any) -> str:
-        supported = "supported units: " + ", ".join(cls.known()) + " (all the LSTM of netdict.md section 5)"
-        if str(value).lower() in ("standardlstm", "basiclstm", "lstmblock"):
-            return f"{value} adds a forget-gate bias of 1 and stores its weights differently; {supported}"
-        return supported
+    @property
+    def is_lstm(self) -> bool:
+        return self is not Unit.GRU
 
 
 class Loss(ConfigEnum):

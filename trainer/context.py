@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from netc.ir import Graph, Node, TimeAxis
-from netc.ir.types import DropoutNoise
+from netc.ir import Graph, Node
+from netc.ir.types import Derived, DropoutNoise, LengthRule, Lengths, TensorType
 
 from .lstm import State
 from .packing import Packing
@@ -14,11 +14,15 @@ from .packing import Packing
 
 @dataclass
 class RunContext:
-    """One forward pass over a batch. Values between layers are packed `[frames, F]` (packing.py)."""
+    """One forward pass over a batch.
+
+    A value whose type is `[B, T, ...]` is packed `[frames, ...]` on its time axis (packing.py); any other
+    value is a padded tensor in its type's dim order (zeros beyond each sequence's length).
+    """
 
     graph: Graph
     params: dict[str, torch.Tensor]
-    packings: dict[TimeAxis, Packing]  # how the frames of each time axis are laid out
+    packings: dict[Lengths, Packing]  # how the frames of each time axis are laid out (derived ones added)
     training: bool = False
     noise: torch.Generator | None = None  # dropout masks are drawn from it (on the CPU)
     values: dict[str, torch.Tensor] = field(default_factory=dict)  # layer (or "data") -> output
@@ -31,7 +35,7 @@ class RunContext:
     def source(self, node: Node) -> torch.Tensor:
         """The node's input: sources concatenated on the feature axis, then the layer's dropout."""
         inputs = [self.values[s] for s in node.sources]
-        x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=1)
+        x = inputs[0] if len(inputs) == 1 else torch.cat(inputs, dim=-1)
         layer = node.layer
         if not self.training or layer.dropout == 0.0:
             return x
@@ -39,11 +43,44 @@ class RunContext:
 
     def dropout_mask(self, x: torch.Tensor, p: float, noise: DropoutNoise) -> torch.Tensor:
         """Inverted dropout: kept values scaled by 1/(1-p); one mask per feature unless per element."""
-        shape = (1, x.shape[1]) if noise is DropoutNoise.PER_FEATURE else tuple(x.shape)
+        per_feature = (1,) * (x.dim() - 1) + (x.shape[-1],)
+        shape = per_feature if noise is DropoutNoise.PER_FEATURE else tuple(x.shape)
         keep = torch.rand(shape, generator=self.noise) >= p
         return (keep.to(x.dtype) / (1.0 - p)).to(x.device)
 
     def padded(self, name: str, logits: bool = False) -> torch.Tensor:
         """A layer's output (or its logits) as `[B, T, F]`, zeros on padded frames."""
         packed = self.logits[name] if logits else self.values[name]
-        return self.packings[self.graph[name].out_type.time].unpack(packed)
+        return self.packing(self.graph[name].out_type.time).unpack(packed)
+
+    def packing(self, axis: Lengths) -> Packing:
+        """The packing of a time axis; a derived axis's lengths come from its parent's by its rule."""
+        if axis not in self.packings:
+            assert isinstance(axis, Derived), f"no lengths for {axis}"
+            parent = self.packing(axis.parent)
+            self.packings[axis] = Packing.of(derive_lengths(axis.rule, parent.lengths))
+        return self.packings[axis]
+
+    def padded_source(self, node: Node) -> tuple[torch.Tensor, TensorType]:
+        """The node's input as a padded tensor in its type's dim order, and that type."""
+        t = self.graph.input_type_of(node)
+        assert t is not None
+        x = self.source(node)
+        return (self.packing(t.time).unpack(x) if t.is_packable else x), t
+
+    def valid(self, t: TensorType, padded: torch.Tensor) -> torch.Tensor:
+        """A bool mask broadcastable to a padded `[B, T, ...]` value: frame < its sequence's length."""
+        lengths = self.packing(t.time).lengths.to(padded.device)
+        frames = torch.arange(padded.shape[1], device=padded.device)
+        valid = frames[None, :] < lengths[:, None]
+        return valid.reshape(valid.shape + (1,) * (padded.dim() - 2))
+
+    def store(self, t: TensorType, padded: torch.Tensor) -> torch.Tensor:
+        """A padded value of type `t` -> its stored form (packed when `[B, T, ...]`)."""
+        return self.packing(t.time).pack(padded) if t.is_packable else padded
+
+
+def derive_lengths(rule: LengthRule, lengths: torch.Tensor) -> torch.Tensor:
+    """`max(0, ceil((len * factor + add) / stride))` (ir.types.LengthRule) on int64 lengths."""
+    total = (lengths * rule.factor + rule.add).clamp(min=0)
+    return torch.div(total + rule.stride - 1, rule.stride, rounding_mode="floor")

@@ -8,8 +8,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
-from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax
+from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
+from netc.ir.types import Unit
 
+from . import conv, elementwise, norm, rec_units, reshape, sampling, window
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -32,8 +34,13 @@ ACTIVATIONS: dict[Act, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
-    """x W + b, as one fused matrix multiply-add (W is `(n_in, n_out)`: a transposed view, no copy)."""
-    return F.linear(ctx.source(node), ctx.param(node, "W").t(), ctx.param(node, "b") if layer.with_bias else None)
+    """x W + b, as one fused matrix multiply-add (W is `(n_in, n_out)`: a transposed view, no copy); on class
+    indices an embedding lookup."""
+    bias = ctx.param(node, "b") if layer.with_bias else None
+    if ctx.graph.type_of(node.sources[0]).sparse:
+        y = F.embedding(ctx.source(node), ctx.param(node, "W"))
+        return y if bias is None else y + bias
+    return F.linear(ctx.source(node), ctx.param(node, "W").t(), bias)
 
 
 def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:
@@ -50,8 +57,12 @@ def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
 
 def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     """An LSTM; a decoder runs on the classes axis from its encoders' final states, with no input."""
+    if layer.unit is Unit.GRU:
+        return rec_units.lower_gru(node, layer, ctx)
+    if layer.unit is not Unit.LSTM:
+        return rec_units.lower_tf_lstm(node, layer, ctx)
     params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
-    packing = ctx.packings[node.out_type.time]
+    packing = ctx.packing(node.out_type.time)
     if layer.is_decoder:
         encoders = layer.encoder or ()
         initial = tuple(torch.cat([ctx.final_states[e][k] for e in encoders], dim=1) for k in (0, 1))
@@ -78,4 +89,27 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     Copy: lower_identity,
     Dropout: lower_identity,
     Activation: lower_activation,
+    reshape.SplitDims: reshape.lower_split_dims,
+    reshape.MergeDims: reshape.lower_merge_dims,
+    reshape.SwapAxes: reshape.lower_swap_axes,
+    reshape.ExpandDims: reshape.lower_expand_dims,
+    reshape.Squeeze: reshape.lower_squeeze,
+    reshape.Slice: reshape.lower_slice,
+    reshape.Pad: reshape.lower_pad,
+    reshape.ReinterpretData: reshape.lower_reinterpret_data,
+    elementwise.Combine: elementwise.lower_combine,
+    elementwise.Eval: elementwise.lower_eval,
+    elementwise.Gating: elementwise.lower_gating,
+    elementwise.Constant: elementwise.lower_constant,
+    elementwise.Reduce: elementwise.lower_reduce,
+    elementwise.Length: elementwise.lower_length,
+    norm.LayerNorm: norm.lower_layer_norm,
+    norm.Norm: norm.lower_norm,
+    norm.BatchNorm: norm.lower_batch_norm,
+    window.Window: window.lower_window,
+    conv.Conv: conv.lower_conv,
+    conv.Pool: conv.lower_pool,
+    Subnetwork: lower_identity,
+    sampling.Downsample: sampling.lower_downsample,
+    sampling.Upsample: sampling.lower_upsample,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from netc.ir import Graph, NetcError, TimeAxis, init_params
+from netc.ir import Graph, NetcError, TimeAxis, init_params, param_specs
 
 from .context import RunContext
 from .lower import LOWER
@@ -18,11 +18,14 @@ class NetModel(torch.nn.Module):
         super().__init__()
         self.graph = graph
         values = init_params(graph, seed) if params is None else params
+        frozen = {spec.name for spec in param_specs(graph) if not spec.trainable}
         for name, value in values.items():
             if "." in name:
                 raise NetcError(f"parameter {name!r}: layer names with '.' cannot be trained with torch",
                                 graph[name.split("/")[0]].where, "rename the layer")
-            self.register_parameter(name, torch.nn.Parameter(torch.from_numpy(np.array(value, np.float32))))
+            # NOTE: running statistics are parameters without gradient, so checkpoints hold them like the rest
+            tensor = torch.from_numpy(np.array(value, np.float32))
+            self.register_parameter(name, torch.nn.Parameter(tensor, requires_grad=name not in frozen))
 
     def named_values(self) -> dict[str, np.ndarray]:
         """Parameters as float32 numpy arrays under their section 8 names."""

@@ -12,8 +12,11 @@ from .context import LowerContext
 def affine(node: Node, layer: Affine, ctx: LowerContext) -> str:
     """x W + b."""
     b = ctx.builder
-    y = b.op("MatMul", ctx.source(node), b.initializer(f"{node.name}/W", ctx.param(node, "W")),
-             name=f"{node.name}/matmul")
+    W = b.initializer(f"{node.name}/W", ctx.param(node, "W"))
+    if ctx.type_of(node.sources[0]).sparse:  # an embedding: rows of W by class index
+        y = b.op("Gather", W, ctx.source(node), name=f"{node.name}/embedding", axis=0)
+    else:
+        y = b.op("MatMul", ctx.source(node), W, name=f"{node.name}/matmul")
     if layer.with_bias:
         y = b.op("Add", y, b.initializer(f"{node.name}/b", ctx.param(node, "b")), name=f"{node.name}/add")
     return y

@@ -9,7 +9,38 @@ from typing import Any
 import numpy as np
 import onnx
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json
-from netc.ir.layers import Activation, Copy, Dropout, Layer, Linear, Rec, Softmax
+from netc.ir.layers import (
+    Activation,
+    BatchNorm,
+    Combine,
+    Constant,
+    Conv,
+    Copy,
+    Downsample,
+    Dropout,
+    Eval,
+    ExpandDims,
+    Gating,
+    Layer,
+    LayerNorm,
+    Length,
+    Linear,
+    MergeDims,
+    Norm,
+    Pad,
+    Pool,
+    Rec,
+    Reduce,
+    ReinterpretData,
+    Slice,
+    Softmax,
+    SplitDims,
+    Squeeze,
+    Subnetwork,
+    SwapAxes,
+    Upsample,
+    Window,
+)
 from netc.ir.types import Loss
 from onnx import helper
 
@@ -17,10 +48,25 @@ import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
+from .conv import lower_conv, lower_pool
+from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
+from .norm import lower_batch_norm, lower_layer_norm, lower_norm
 from .rec import lower_rec
+from .reshape import (
+    lower_expand_dims,
+    lower_merge_dims,
+    lower_pad,
+    lower_reinterpret_data,
+    lower_slice,
+    lower_split_dims,
+    lower_squeeze,
+    lower_swap_axes,
+)
+from .sampling import lower_downsample, lower_upsample
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
+from .window import lower_window
 
 LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Linear: lower_linear,
@@ -29,6 +75,29 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Copy: lower_identity,
     Dropout: lower_identity,
     Activation: lower_activation,
+    SplitDims: lower_split_dims,
+    MergeDims: lower_merge_dims,
+    SwapAxes: lower_swap_axes,
+    ExpandDims: lower_expand_dims,
+    Squeeze: lower_squeeze,
+    Slice: lower_slice,
+    Pad: lower_pad,
+    Combine: lower_combine,
+    Eval: lower_eval,
+    Gating: lower_gating,
+    Constant: lower_constant,
+    Reduce: lower_reduce,
+    Length: lower_length,
+    LayerNorm: lower_layer_norm,
+    Norm: lower_norm,
+    BatchNorm: lower_batch_norm,
+    Window: lower_window,
+    Conv: lower_conv,
+    Pool: lower_pool,
+    Subnetwork: lower_identity,
+    ReinterpretData: lower_reinterpret_data,
+    Downsample: lower_downsample,
+    Upsample: lower_upsample,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
@@ -114,34 +183,33 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
 
 
 def declare_inputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]:
-    b = ctx.builder
-    inputs = [tensor_info(b.reserve(DATA), FLOAT, ["batch", "time", graph.input_type.feature]),
-              tensor_info(b.reserve(LENGTH_INPUTS[TimeAxis.DATA]), INT32, ["batch"])]
+    """`data` (float `[batch, time, F]`, or int32 `[batch, time]` class indices) and the lengths."""
+    b, t = ctx.builder, graph.input_type
+    data = (tensor_info(b.reserve(DATA), INT32, ["batch", "time"]) if t.sparse
+            else tensor_info(b.reserve(DATA), FLOAT, ["batch", "time", t.feature]))
+    inputs = [data, tensor_info(b.reserve(LENGTH_INPUTS[TimeAxis.DATA]), INT32, ["batch"])]
     ctx.lengths[TimeAxis.DATA] = LENGTH_INPUTS[TimeAxis.DATA]
     if graph.is_encoder_decoder:
         inputs.append(tensor_info(b.reserve(LENGTH_INPUTS[TimeAxis.CLASSES]), INT32, ["batch"]))
         ctx.lengths[TimeAxis.CLASSES] = LENGTH_INPUTS[TimeAxis.CLASSES]
-    ctx.values[DATA] = b.op("Transpose", DATA, name="data/time_major", perm=[1, 0, 2]) if ctx.time_major else DATA
+    # NOTE: padded class indices may be anything (-1 is common); 0 keeps every embedding lookup in range
+    value = ctx.mask(t, DATA, "data/padding", stored=False) if t.sparse else DATA
+    ctx.values[DATA] = ctx.stored(value, t, "data")
     return inputs
 
 
 def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]:
-    """`output` batch-major with padded frames set to 0, and `output:size1`."""
+    """`output` batch-major with padded frames set to 0, and `output:size1`, the output's own lengths."""
     b, out = ctx.builder, graph.output
-    y = ctx.values[out.name]
-    if ctx.time_major:
-        y = b.op("Transpose", y, name="output/batch_major", perm=[1, 0, 2])
-    lengths = ctx.lengths[out.out_type.time]
-    steps = b.op("Gather", b.op("Shape", y, name="output/shape"), b.const(1), name="output/steps", axis=0)
-    frames = b.op("Range", b.const(0, np.int32), b.op("Cast", steps, name="output/steps32", to=INT32),
-                  b.const(1, np.int32), name="output/frames")
-    valid = b.op("Less", b.op("Unsqueeze", frames, b.const([0]), name="output/frames_row"),
-                 b.op("Unsqueeze", lengths, b.const([1]), name="output/lengths_col"), name="output/valid")
-    # NOTE: Where, not Mul by a 0/1 mask: padded garbage may become inf (exp, square) and inf * 0 is NaN.
-    valid3 = b.op("Unsqueeze", valid, b.const([2]), name="output/valid3")
-    b.op("Where", valid3, y, b.const(np.float32(0), np.float32), name="output", exact=True)
-    b.op("Identity", lengths, name="output:size1", exact=True)
-    return [tensor_info("output", FLOAT, ["batch", "out_time", out.out_type.feature]),
+    t = out.out_type
+    if not t.is_packable or t.sparse:
+        raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
+                        "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
+    y = ctx.batch_major(ctx.values[out.name], t, "output")
+    ctx.mask(t, y, "output", stored=False, exact=True)
+    b.op("Identity", ctx.length_value(t.time), name="output:size1", exact=True)
+    static = [d.size for d in t.dims[2:]]
+    return [tensor_info("output", FLOAT, ["batch", "out_time", *static]),
             tensor_info("output:size1", INT32, ["batch"])]
 
 
@@ -152,11 +220,12 @@ def metadata(graph: Graph, options: CompileOptions) -> dict[str, str]:
         "netc.version": netc.__version__,
         "netc.net": canonical_json(graph),
         "netc.num_inputs": str(graph.input_type.feature),
+        "netc.sparse_input": str(graph.input_type.sparse).lower(),  # data: int32 [batch, time] class indices
         "netc.num_outputs": str(graph.output.out_type.feature),
         "netc.output_kind": output_kind(graph, options),
         "netc.opset": str(options.opset),
         "netc.encoder_decoder": str(graph.is_encoder_decoder).lower(),
-        "netc.output_time": graph.output.out_type.time.value,
+        "netc.output_time": graph.output.out_type.time.value,  # data, classes, or a derived axis (data/2)
         "netc.streaming": str(options.streaming).lower(),
         "netc.quantize": options.quantize or "none",
     } | ({} if blank is None else {"netc.ctc_blank": str(blank)})

@@ -5,19 +5,46 @@ from __future__ import annotations
 import numpy as np
 from netc.ir import Direction, Node, TimeAxis
 from netc.ir.layers import Rec
+from netc.ir.layers.rec import FORGET_BIAS, GRU, TF_LSTM
+from netc.ir.types import Unit
 
 from .context import LowerContext
 from .streaming import final_states, initial_states
 
-# netc (RETURNN TF) stores gates as j, i, f, o; ONNX wants i, o, f, c (c = j).
+# netc (RETURNN TF) stores gates as j, i, f, o; TF's LSTMCell as i, j, f, o; ONNX wants i, o, f, c (c = j).
 NETC_GATES = "jifo"
+TF_CELL_GATES = "ijfo"
 ONNX_GATES = "iofj"
-GATE_ORDER = [NETC_GATES.index(g) for g in ONNX_GATES]
 
 
-def to_onnx_gates(matrix: np.ndarray, n: int) -> np.ndarray:
-    """`(rows, 4n)` in j,i,f,o -> `(1, 4n, rows)` in i,o,f,c, as ONNX's W and R (one copy)."""
-    return np.concatenate([matrix[:, g * n:(g + 1) * n].T for g in GATE_ORDER])[None]
+def to_onnx_gates(matrix: np.ndarray, n: int, gates: str = NETC_GATES) -> np.ndarray:
+    """`(rows, 4n)` in `gates` order -> `(1, 4n, rows)` in i,o,f,c, as ONNX's W and R (one copy)."""
+    return np.concatenate([matrix[:, gates.index(g) * n:(gates.index(g) + 1) * n].T for g in ONNX_GATES])[None]
+
+
+def tf_cell_lstm_weights(kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, ...]:
+    """TF LSTMCell/BasicLSTMCell (kernel over [x, h], gates i, j, f, o, forget bias 1 at run time) -> ONNX W, R, B."""
+    n = bias.shape[0] // 4
+    n_in = kernel.shape[0] - n
+    b = bias.copy()
+    b[2 * n:3 * n] += FORGET_BIAS
+    onnx_b = to_onnx_gates(b[None], n, TF_CELL_GATES).reshape(1, 4 * n)
+    return (to_onnx_gates(kernel[:n_in], n, TF_CELL_GATES), to_onnx_gates(kernel[n_in:], n, TF_CELL_GATES),
+            np.concatenate([onnx_b, np.zeros_like(onnx_b)], axis=1))
+
+
+def gru_weights(gates_k: np.ndarray, gates_b: np.ndarray, cand_k: np.ndarray, cand_b: np.ndarray
+                ) -> tuple[np.ndarray, ...]:
+    """TF GRUCell (gates r, u over [x, h]; candidate over [x, r*h]) -> ONNX GRU W, R, B (z, r, h order;
+    linear_before_reset 0 applies r before the recurrent product, as TF)."""
+    n = cand_b.shape[0]
+    n_in = gates_k.shape[0] - n
+    r, u = gates_k[:, :n], gates_k[:, n:]
+    blocks = [u, r, cand_k]  # ONNX z (= TF u), r, h
+    W = np.concatenate([k[:n_in].T for k in blocks])[None]
+    R = np.concatenate([k[n_in:].T for k in blocks])[None]
+    b = np.concatenate([gates_b[n:], gates_b[:n], cand_b])[None]
+    return W, R, np.concatenate([b, np.zeros_like(b)], axis=1)
 
 
 def onnx_lstm_weights(W: np.ndarray, W_re: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -30,7 +57,13 @@ def onnx_lstm_weights(W: np.ndarray, W_re: np.ndarray, b: np.ndarray) -> tuple[n
 def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
     """Y (time-major, padded frames 0); keeps Y_h, Y_c when a decoder starts from them."""
     b, n = ctx.builder, node.out_type.feature
-    W, R, B = onnx_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
+    if layer.unit is Unit.GRU:
+        return lower_gru(node, layer, ctx)
+    if layer.unit in TF_LSTM:
+        cell = TF_LSTM[layer.unit]
+        W, R, B = tf_cell_lstm_weights(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"))
+    else:
+        W, R, B = onnx_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
     initial = ["", ""]
     if layer.is_decoder:
         x = ctx.zero_input(TimeAxis.CLASSES)
@@ -44,11 +77,23 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
     needs_states = node.name in ctx.encoders or ctx.streaming
     y, *states = b.op_multi(
         "LSTM", x, b.initializer(f"{node.name}/W", W), b.initializer(f"{node.name}/R", R),
-        b.initializer(f"{node.name}/B", B), ctx.lengths[node.out_type.time], *initial,
+        b.initializer(f"{node.name}/B", B), ctx.length_value(node.out_type.time), *initial,
         name=node.name, outputs=3 if needs_states else 1, hidden_size=n,
         direction="forward" if layer.direction is Direction.FORWARD else "reverse")
     if needs_states:
         ctx.final_states[node.name] = (states[0], states[1])
     if ctx.streaming:
         final_states(node, ctx, states[0], states[1])
+    return b.op("Squeeze", y, b.const([1]), name=f"{node.name}/squeeze")
+
+
+def lower_gru(node: Node, layer: Rec, ctx: LowerContext) -> str:
+    """One ONNX GRU node (linear_before_reset 0), TF GRUCell's parameters converted at compile time."""
+    b, n = ctx.builder, node.out_type.feature
+    W, R, B = gru_weights(*(ctx.param(node, f"{GRU}/{k}")
+                            for k in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")))
+    y = b.op("GRU", ctx.source(node), b.initializer(f"{node.name}/W", W), b.initializer(f"{node.name}/R", R),
+             b.initializer(f"{node.name}/B", B), ctx.length_value(node.out_type.time), name=node.name,
+             hidden_size=n, linear_before_reset=0,
+             direction="forward" if layer.direction is Direction.FORWARD else "reverse")
     return b.op("Squeeze", y, b.const([1]), name=f"{node.name}/squeeze")

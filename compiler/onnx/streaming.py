@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from netc.ir import Direction, Graph, NetcError, Node
 from netc.ir.layers import Rec
+from netc.ir.types import Unit
 
 from .builder import FLOAT, tensor_info
 from .context import LowerContext
@@ -24,6 +25,9 @@ def check_streaming(graph: Graph) -> None:
         if isinstance(layer, Rec) and layer.is_decoder:
             raise NetcError("--streaming needs a model without decoders; this rec layer is a decoder",
                             node.at("encoder"), "stream only acoustic models whose rec layers are all forward")
+        if isinstance(layer, Rec) and layer.unit is not Unit.LSTM:
+            raise NetcError(f"--streaming supports the native LSTM only, this rec layer is {layer.unit.value}",
+                            node.at("unit"), "compile without --streaming")
         if isinstance(layer, Rec) and layer.direction is not Direction.FORWARD:
             raise NetcError("--streaming needs all rec layers forward; this one runs backward",
                             node.at("direction"), "a backward LSTM needs the whole sequence; compile without "

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
-from netc.ir.types import ConfigEnum, DropoutNoise, Loss
+from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
 MAX_DIM = 1 << 20  # larger feature dims are refused before anything is allocated
@@ -25,6 +25,9 @@ class ShapeEnv(typing.Protocol):
 
     def feature(self, layer: str) -> int:
         """The output feature dim of another (already typed) layer."""
+
+    def type_of(self, layer: str) -> TensorType:
+        """The output type of another (already typed) layer."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class Layer:
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    concatenates: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""
@@ -116,8 +120,22 @@ class Layer:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
                             at("from"), 'remove "from" to read "data", or name a source layer')
 
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        """The shape rule: the output type from the type of the concatenated sources (None: no input).
+
+        The default is a per-frame layer: every dim stays, the feature dim becomes `out_feature`.
+        """
+        if x is None or x.sparse or x.feature_index is None:
+            got = "no input" if x is None else f"input {x}"
+            raise NetcError(f"{self.class_name} needs an input with a feature dim, got {got}", at("from"),
+                            "give it a dense source whose last dim is a feature dim")
+        if x.feature_index != len(x.dims) - 1:
+            raise NetcError(f"{self.class_name} works on the last axis, but the feature dim of {x} is not last",
+                            at("from"), "swap_axes the feature dim back to the end")
+        return x.with_feature(self.out_feature(x.feature, env, at))
+
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
-        """The shape rule: output feature dim from the concatenated input dim (0: no input)."""
+        """The output feature dim of a per-frame layer from its input feature dim."""
         raise NotImplementedError
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
@@ -127,6 +145,18 @@ class Layer:
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
         """Glorot-uniform limits per parameter; parameters not listed start at zero."""
         return {}
+
+    def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        """`param_shapes` for layers whose names or shapes need the layer's name or input type (batch_norm)."""
+        return self.param_shapes(n_in, n_out)
+
+    def param_init_constants(self, layer: str) -> dict[str, float]:
+        """Parameters that start at a constant other than 0 (layer_norm's scale: 1)."""
+        return {}
+
+    def non_trainable(self, layer: str) -> set[str]:
+        """Parameters the optimizer never changes (batch_norm's running statistics)."""
+        return set()
 
     @property
     def is_decoder(self) -> bool:
@@ -225,6 +255,11 @@ def coerce(value: Any, tp: Any, at: At) -> Any:
             return tp.from_config(value)
         except (ValueError, TypeError):
             raise NetcError(f"unknown value {value!r}", at, tp.hint(value)) from None
+    if isinstance(tp, type) and hasattr(tp, "from_config"):  # option values with their own reader (Axes)
+        try:
+            return tp.from_config(value)
+        except ValueError as e:
+            raise NetcError(f"invalid value {value!r}", at, str(e) or None) from None
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -243,6 +278,12 @@ def coerce(value: Any, tp: Any, at: At) -> Any:
         if isinstance(value, str):
             return value
         raise NetcError(f"expected a string, got {value!r}", at)
+    if typing.get_origin(tp) is tuple and typing.get_args(tp) == (int, Ellipsis):
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return tuple(value)
+        raise NetcError(f"expected a list of whole numbers, got {value!r}", at)
     if typing.get_origin(tp) is tuple:
         if isinstance(value, str):
             value = [value]
@@ -290,6 +331,8 @@ def to_config(layer: Layer) -> dict[str, Any]:
 
 
 def plain(value: Any) -> Any:
+    if hasattr(value, "plain"):
+        return value.plain()
     if isinstance(value, ConfigEnum):
         return value.value
     if isinstance(value, tuple):

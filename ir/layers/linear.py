@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
-from netc.ir.types import Act, Loss
+from netc.ir.types import Act, Loss, TensorType, feature_dim
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,16 @@ class Affine(Layer):
     def check(self, at: At) -> None:
         super().check(at)
         check_n_out(self.n_out, at)
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        """Per frame; on class indices (sparse `[B, T]`) an embedding lookup: row x of `W` `[V, n_out]`, as
+        RETURNN's LinearLayer on sparse input."""
+        if x is not None and x.sparse:
+            if self.dropout:
+                raise NetcError("dropout on class indices is not supported", at("dropout"),
+                                "put the dropout on the next layer")
+            x = TensorType((*x.dims, feature_dim(x.feature)))
+        return super().out_type(x, env, at)
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         if self.loss is not None:

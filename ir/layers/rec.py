@@ -8,7 +8,11 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
-from netc.ir.types import Direction, Unit
+from netc.ir.types import Direction, TensorType, TimeAxis, Unit
+
+GRU = "rec/gru_cell"
+TF_LSTM = {Unit.BASIC_LSTM: "rec/basic_lstm_cell", Unit.STANDARD_LSTM: "rec/lstm_cell"}
+FORGET_BIAS = 1.0  # TF LSTMCell/BasicLSTMCell add it to the forget gate at run time
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class Rec(Layer):
 
     def check(self, at: At) -> None:
         check_n_out(self.n_out, at)
+        if self.is_decoder and self.unit is not Unit.LSTM:
+            raise NetcError(f"a decoder with unit {self.unit.value} is not supported", at("unit"),
+                            "decoders (and their encoders) use the native LSTM")
         if self.is_decoder and self.sources:
             raise NetcError("a decoder (a rec layer with 'encoder') takes no input", at("from"),
                             'add "from": "null"; the decoder is driven by its encoders\' final states')
@@ -44,16 +51,37 @@ class Rec(Layer):
                             at("sampling"), "remove sampling or set it to 1")
         super().check(at)
 
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        """`[B, T, n_out]` over `[B, T, F]`; a decoder runs on the classes time axis."""
         if self.is_decoder:
             total = sum(env.feature(e) for e in self.encoder or ())
-            return matching_n_out(self.n_out, total, at, "the sum of the encoders' n_out")
+            return TensorType.seq(TimeAxis.CLASSES, matching_n_out(self.n_out, total, at,
+                                                                   "the sum of the encoders' n_out"))
         if self.n_out is None:
             raise NetcError("n_out is required", at("n_out"), "set n_out to the LSTM size")
-        return self.n_out
+        if x is None or not x.is_seq or x.sparse:
+            raise NetcError(f"an LSTM reads [B, T, F], got {x}", at("from"),
+                            "merge the extra dims into the feature dim first (merge_dims)")
+        return x.with_feature(self.n_out)
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        """RETURNN TF's variables per unit (TF cells keep their kernels over `[x, h]`)."""
+        both = n_in + n_out
+        if self.unit is Unit.GRU:
+            return {f"{GRU}/gates/kernel": (both, 2 * n_out), f"{GRU}/gates/bias": (2 * n_out,),
+                    f"{GRU}/candidate/kernel": (both, n_out), f"{GRU}/candidate/bias": (n_out,)}
+        if self.unit in TF_LSTM:
+            return {f"{TF_LSTM[self.unit]}/kernel": (both, 4 * n_out), f"{TF_LSTM[self.unit]}/bias": (4 * n_out,)}
         return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)}
 
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        both = n_in + n_out
+        if self.unit is Unit.GRU:
+            return {f"{GRU}/gates/kernel": math.sqrt(6.0 / (both + 2 * n_out)),
+                    f"{GRU}/candidate/kernel": math.sqrt(6.0 / (both + n_out))}
+        if self.unit in TF_LSTM:
+            return {f"{TF_LSTM[self.unit]}/kernel": math.sqrt(6.0 / (both + 4 * n_out))}
         return {"rec/W": math.sqrt(6.0 / (n_in + 4 * n_out)), "rec/W_re": math.sqrt(6.0 / (5 * n_out))}
+
+    def param_init_constants(self, layer: str) -> dict[str, float]:
+        return {f"{GRU}/gates/bias": 1.0} if self.unit is Unit.GRU else {}  # TF GRUCell's default

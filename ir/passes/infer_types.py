@@ -1,4 +1,4 @@
-"""Shape inference: give every node its static output type."""
+"""Shape inference: give every node its static output type, in one pass in topological order."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from dataclasses import replace
 
 from netc.ir.errors import NetcError
 from netc.ir.graph import DATA, Graph, Node
-from netc.ir.types import SeqType, TimeAxis
+from netc.ir.types import TensorType
 
 
 class NodeShapeEnv:
-    """What one node's shape rule may ask: its target's dim, other layers' dims."""
+    """What one node's shape rule may ask: its target's dim, other layers' types."""
 
-    def __init__(self, graph: Graph, types: dict[str, SeqType], node: Node):
+    def __init__(self, graph: Graph, types: dict[str, TensorType], node: Node):
         self.graph, self.types, self.node = graph, types, node
 
     def target_dim(self) -> int:
@@ -26,20 +26,31 @@ class NodeShapeEnv:
     def feature(self, layer: str) -> int:
         return self.types[layer].feature
 
+    def type_of(self, layer: str) -> TensorType:
+        if layer == DATA:
+            return self.graph.input_type
+        if layer not in self.types:
+            raise NetcError(f"unknown layer {layer!r}", self.node.where,
+                            "name a layer of the network that this layer's output does not depend on")
+        return self.types[layer]
+
 
 def infer_types(graph: Graph) -> Graph:
     """Requires: a built graph in topological order. Ensures: every node has `type`.
 
-    Sources are concatenated on the feature axis and must share one time axis;
-    a decoder lives on the target (classes) time axis.
+    Sources are concatenated on the feature axis: all their other dims must be the same (one time
+    axis, equal static sizes). Each layer's `out_type` is its shape rule; a decoder lives on the target
+    (classes) time axis.
     """
-    types: dict[str, SeqType] = {DATA: graph.input_type} if uses_data(graph) else {}
+    types: dict[str, TensorType] = {DATA: graph.input_type} if uses_data(graph) else {}
     typed = []
     for node in graph.nodes:
-        time = time_axis(types, node)
-        in_feature = sum(types[s].feature for s in node.sources)
-        feature = node.layer.out_feature(in_feature, NodeShapeEnv(graph, types, node), node.at)
-        types[node.name] = SeqType(time, feature)
+        x = concat_type(types, node) if node.layer.concatenates else None
+        try:
+            types[node.name] = node.layer.out_type(x, NodeShapeEnv(graph, types, node), node.at)
+        except ValueError as e:  # a type query a shape rule did not guard (no feature or time dim)
+            raise NetcError(f"this layer cannot take its input {x}: {e}", node.at("from"),
+                            "check the dims of its sources with `netc check`") from None
         typed.append(replace(node, type=types[node.name]))
     return replace(graph, nodes=tuple(typed))
 
@@ -48,12 +59,21 @@ def uses_data(graph: Graph) -> bool:
     return any(DATA in node.sources for node in graph.nodes)
 
 
-def time_axis(types: dict[str, SeqType], node: Node) -> TimeAxis:
-    if node.layer.is_decoder:
-        return TimeAxis.CLASSES
-    axes = {s: types[s].time for s in node.sources}
+def concat_type(types: dict[str, TensorType], node: Node) -> TensorType | None:
+    """The type of the node's sources concatenated on the feature dim (RETURNN's `concat_sources`)."""
+    if not node.sources:
+        return None
+    inputs = [(s, types[s]) for s in node.sources]  # a source may repeat: ["data", "data"]
+    first = inputs[0][1]
+    if len(inputs) == 1:
+        return first
+    axes = {s: t.time if t.has_time else None for s, t in inputs}
     if len(set(axes.values())) > 1:
-        listing = ", ".join(f"{s!r} on {t.value} time" for s, t in axes.items())
+        listing = ", ".join(f"{s!r} on {t.value if t else 'no'} time" for s, t in axes.items())
         raise NetcError(f"sources live on different time axes: {listing}", node.at("from"),
                         "concatenate only layers of the input's time axis, or only of a decoder's")
-    return next(iter(axes.values()))
+    if any(t.sparse or t.feature_index is None for _, t in inputs) or len({t.dims[:-1] for _, t in inputs}) > 1:
+        listing = ", ".join(f"{s!r} {t}" for s, t in inputs)
+        raise NetcError(f"sources cannot be concatenated on their feature dim: {listing}", node.at("from"),
+                        "all sources need the same dims except the last (feature) one")
+    return first.with_feature(sum(t.feature for _, t in inputs))

@@ -22,15 +22,16 @@ def dims(**values) -> Dims:
     ({"extern_data": {"data": {"dim": 9}, "classes": {"dim": 2, "sparse": True}}}, Dims(9, (("classes", 2),))),
     ({"extern_data": {"data": [9, 2], "classes": [2, 1]}}, Dims(9, (("classes", 2),))),
     ({"extern_data": {"data": {"shape": (None, 9)}}, "num_inputs": 5, "num_outputs": 3}, Dims(9, ())),
+    ({"num_outputs": {"data": [9, 1], "classes": [9, 1]}}, Dims(9, (("classes", 9),), sparse_input=True)),
+    ({"extern_data": {"data": {"dim": 9, "sparse": True}}}, Dims(9, (), sparse_input=True)),
+    ({"extern_data": {"data": {"dim": 9, "sparse_dim": "x"}}}, Dims(9, (), sparse_input=True)),
+    ({"num_inputs": 9, "num_outputs": 9, "sparse_input": True}, Dims(9, (("classes", 9),), sparse_input=True)),
 ])
 def test_dims_in_returnns_forms(values, expected) -> None:
     assert dims(**values) == expected
 
 
 @pytest.mark.parametrize(("values", "message"), [
-    ({"num_outputs": {"data": [9, 1]}}, "sparse input"),
-    ({"extern_data": {"data": {"dim": 9, "sparse": True}}}, "sparse input"),
-    ({"extern_data": {"data": {"dim": 9, "sparse_dim": "x"}}}, "sparse input"),
     ({"num_outputs": {"classes": [2, 0]}}, r"expected \[dim, ndim\]"),
     ({"num_outputs": {"classes": "two"}}, "expected a dim, "),
     ({"num_outputs": 2, "target": 3}, "target must be a data key name"),

@@ -20,6 +20,7 @@ BLOCKED = Opaque(7, 9, "calls get_login_username() imported from returnn.util.ba
 # network and dims (the graph), adagrad (the optimizer forms of issue 9 item 5, read by read_optimizer), and the
 # keys of starting from given parameters (trainer/initial.py: read_given_params).
 NOT_READ_BY_TRAIN_CONFIG = {"train", "dev", "eval", "network", "num_inputs", "num_outputs", "extern_data", "adagrad",
+                            "sparse_input",
                             *GIVEN_PARAMS_KEYS}
 
 
@@ -125,10 +126,10 @@ def test_refused_keys_are_errors_only_for_their_commands() -> None:
     with pytest.raises(NetcError, match="not from RETURNN's other loading keys") as error:
         account(doc, TRAIN)
     assert error.value.where.key == "load"
-    sparse = Document("c.config", {"network": NET, "sparse_input": True})
-    with pytest.raises(NetcError, match="sparse input"):
-        account(sparse, CHECK)
-    account(Document("c.config", {"network": NET, "sparse_input": False}), CHECK)
+    default_input = Document("c.config", {"network": NET, "default_input": "features"})
+    with pytest.raises(NetcError, match="always the data key 'data'"):
+        account(default_input, CHECK)
+    account(Document("c.config", {"network": NET, "default_input": "data"}), CHECK)
     assert all(rule.reason and rule.hint for rule in KEYS.values() if isinstance(rule, Refused))
 
 

@@ -1,0 +1,277 @@
+"""RETURNN TF forward goldens for netc's layer families: each case's net runs on each sequence ALONE.
+
+netc computes every sequence as RETURNN computes it in a batch of one (docs/netdict.md "Types"), so the
+golden output of a sequence is RETURNN's output for a batch holding only that sequence. Parameters are
+drawn from a seeded numpy generator and assigned to RETURNN's variables by their names (`layer/W`), which
+are netc's names. The file is small JSON: inputs, parameters and outputs per case, values rounded to 9
+significant digits (float32's precision).
+Usage (a Python with RETURNN and TensorFlow), one file per layer family:
+  cd bench && /work/rvenv/bin/python returnn_layer_goldens.py FAMILY   (writes tests/compiler/data/returnn_FAMILY.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from train12ax import RETURNN_ENV
+
+os.environ.update(RETURNN_ENV)
+# NOTE: oneDNN's pooling cannot produce an empty output (a length-1 sequence under VALID pooling of 2 has none)
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+
+F = 6
+LENGTHS = (3, 1, 5)  # run one by one; a length 1 sequence included
+
+
+def split(dims: list[int], src: str = "data") -> dict:
+    return {"class": "split_dims", "axis": "F", "dims": dims, "from": src}
+
+
+RESHAPE: dict[str, dict] = {
+    "split_dims": {"output": split([2, -1])},
+    "merge_dims_static": {"s": split([2, 3]), "output": {"class": "merge_dims", "axes": "static", "from": "s"}},
+    "merge_dims_keep_order": {"s": split([2, 3]), "output": {"class": "merge_dims", "axes": ["F", "spatial:1"],
+                                                             "keep_order": True, "from": "s"}},
+    "swap_axes_static": {"s": split([2, 3]), "output": {"class": "swap_axes", "axis1": "spatial:1", "axis2": "F",
+                                                        "from": "s"}},
+    "expand_dims_spatial": {"output": {"class": "expand_dims", "axis": "spatial", "from": "data"}},
+    "expand_dims_feature": {"output": {"class": "expand_dims", "axis": "F", "dim": 1, "from": "data"}},
+    "squeeze": {"e": {"class": "expand_dims", "axis": "spatial", "from": "data"},
+                "output": {"class": "squeeze", "axis": "dim:1", "from": "e"}},
+    "slice_feature": {"output": {"class": "slice", "axis": "F", "slice_start": 1, "slice_end": 5, "slice_step": 2}},
+    "slice_time_step": {"output": {"class": "slice", "axis": "T", "slice_start": 1, "slice_step": 2}},
+    "slice_time_end": {"output": {"class": "slice", "axis": "T", "slice_end": -1}},
+    "pad_time": {"output": {"class": "pad", "axes": "T", "padding": [2, 1], "value": 0.5}},
+    "pad_feature": {"output": {"class": "pad", "axes": "F", "padding": [1, 2], "value": 1.5}},
+    "reshape_then_linear": {"s": split([2, 3]), "w": {"class": "swap_axes", "axis1": "spatial:1", "axis2": "F",
+                                                      "from": "s"},
+                            "m": {"class": "merge_dims", "axes": "static", "from": "w"},
+                            "p": {"class": "pad", "axes": "T", "padding": [1, 1], "from": "m"},
+                            "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "p"}},
+    "reinterpret_size_base": {"p": {"class": "pad", "axes": "T", "padding": [1, 2], "from": "data"},
+                              "s": {"class": "slice", "axis": "T", "slice_start": 1, "slice_end": -2, "from": "p"},
+                              "r": {"class": "reinterpret_data", "size_base": "data", "enforce_batch_major": True,
+                                    "from": "s"},
+                              "output": {"class": "combine", "kind": "mul", "from": ["data", "r"]}},
+}
+
+
+def combine(kind: str, sources: list[str], **extra: object) -> dict:
+    return {"class": "combine", "kind": kind, "from": sources, **extra}
+
+
+def reduce(mode: str, axes: str, src: str = "data", **extra: object) -> dict:
+    return {"class": "reduce", "mode": mode, "axes": axes, "from": src, **extra}
+
+
+EXP = {"class": "activation", "activation": "exp", "from": "data"}
+ELEMENTWISE: dict[str, dict] = {
+    "combine_add": {"a": {"class": "linear", "activation": "tanh", "n_out": F},
+                    "output": combine("add", ["data", "a"])},
+    "combine_sub_3": {"e": EXP, "output": combine("sub", ["data", "e", "data"])},
+    "combine_truediv": {"e": EXP, "output": combine("truediv", ["data", "e"])},
+    "combine_max_min_avg": {"e": EXP, "x": combine("maximum", ["data", "e"]), "n": combine("minimum", ["data", "e"]),
+                            "output": combine("average", ["x", "n", "data"])},
+    "combine_mul_bias_act": {"e": EXP, "output": combine("mul", ["data", "e"], activation="tanh", with_bias=True)},
+    "combine_squared_difference": {"e": EXP, "output": combine("squared_difference", ["data", "e"])},
+    "reduce_mean_time_broadcast": {"m": reduce("mean", "T"), "output": combine("sub", ["data", "m"])},
+    "reduce_max_time": {"m": reduce("max", "T"), "output": combine("add", ["data", "m"])},
+    "reduce_min_sum_lse_time": {"a": reduce("min", "T"), "b": reduce("sum", "T"), "c": reduce("logsumexp", "T"),
+                                "ab": combine("add", ["a", "b"]), "abc": combine("mul", ["ab", "c"]),
+                                "output": combine("add", ["data", "abc"])},
+    "reduce_mean_feature": {"m": reduce("mean", "F"), "output": combine("mul", ["data", "m"])},
+    "reduce_max_feature_keep": {"output": reduce("max", "F", keep_dims=True)},
+    "reduce_static_split": {"s": {"class": "split_dims", "axis": "F", "dims": [2, 3], "from": "data"},
+                            "output": reduce("sum", "spatial:1", "s")},
+    "eval_functions": {"output": {"class": "eval", "from": ["data"],
+                                  "eval": "tf.nn.relu(source(0)) * 2 - tf.sigmoid(source(0)) + "
+                                          "tf.maximum(source(0), 0.5) / tf.sqrt(tf.exp(source(0)) + 1.0)"}},
+    "eval_compare_log": {"output": {"class": "eval", "from": ["data"],
+                                    "eval": "tf.cast(source(0) > 0.1, tf.float32) * tf.math.log(tf.abs(source(0)) + 1)"
+                                            " + tf.minimum(-source(0), 0.2) ** 2 + tf.tanh(source(0))"}},
+    "eval_two_sources": {"e": EXP, "output": {"class": "eval", "from": ["data", "e"],
+                                              "eval": "source(0) * source(1) - source(1) / 3"}},
+    "gating": {"output": {"class": "gating", "activation": "tanh", "from": "data"}},
+    "constant": {"c": {"class": "constant", "value": 0.5}, "output": combine("mul", ["data", "c"])},
+    "length": {"n": {"class": "length", "from": "data"},
+               "output": {"class": "eval", "from": ["data", "n"],
+                          "eval": "source(0) * tf.cast(source(1), tf.float32)"}},
+}
+EVAL_STATS = {"update_sample_only_in_training": True}  # RETURNN's bare default updates them even in eval
+NORM: dict[str, dict] = {
+    "layer_norm": {"output": {"class": "layer_norm", "from": "data"}},
+    "layer_norm_split": {"s": split([2, 3]), "output": {"class": "layer_norm", "from": "s"}},
+    "norm_time": {"output": {"class": "norm", "axes": "T", "from": "data"}},
+    "norm_time_feature": {"output": {"class": "norm", "axes": "TF", "from": "data"}},
+    "norm_feature_plain": {"output": {"class": "norm", "axes": "F", "scale": False, "bias": False, "from": "data"}},
+    "batch_norm_v0": {"output": {"class": "batch_norm", "masked_time": True, **EVAL_STATS, "from": "data"}},
+    "batch_norm_v2": {"h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"},
+                      "output": {"class": "batch_norm", "masked_time": True, "param_version": 2, "momentum": 0.1,
+                                 "epsilon": 0.01, **EVAL_STATS, "from": "h"}},
+    "layer_norm_lstm_residual": {"l": {"class": "linear", "activation": "relu", "n_out": 5, "from": "data"},
+                                 "lstm": {"class": "rec", "unit": "nativelstm2", "n_out": 5, "from": "l"},
+                                 "n": {"class": "layer_norm", "from": "lstm"},
+                                 "r": {"class": "combine", "kind": "add", "from": ["l", "n"]},
+                                 "output": {"class": "softmax", "n_out": 3, "from": "r"}},
+}
+WINDOW: dict[str, dict] = {
+    "window_same": {"output": {"class": "window", "window_size": 3, "from": "data"}},
+    "window_left": {"output": {"class": "window", "window_size": 4, "window_left": 3, "from": "data"}},
+    "window_valid_stride": {"output": {"class": "window", "window_size": 2, "padding": "valid", "stride": 2}},
+    "window_same_stride": {"output": {"class": "window", "window_size": 3, "stride": 2, "from": "data"}},
+    "window_feedforward_hybrid": {"w": {"class": "window", "window_size": 5, "from": "data"},
+                                  "m": {"class": "merge_dims", "axes": "except_time", "from": "w"},
+                                  "h": {"class": "linear", "activation": "relu", "n_out": 7, "from": "m"},
+                                  "output": {"class": "softmax", "n_out": 4, "from": "h"}},
+}
+
+
+def conv(size: list[int], n_out: int, src: str = "data", **extra: object) -> dict:
+    return {"class": "conv", "filter_size": size, "n_out": n_out, "from": src, **extra}
+
+
+def pool(mode: str, size: list[int], src: str = "data", **extra: object) -> dict:
+    return {"class": "pool", "mode": mode, "pool_size": size, "from": src, **extra}
+
+
+def rec(n: int, direction: int, src: str | list[str]) -> dict:
+    return {"class": "rec", "unit": "nativelstm2", "n_out": n, "direction": direction, "from": src}
+
+
+CONV: dict[str, dict] = {
+    "conv1d_same": {"output": conv([3], 4, padding="same", with_bias=True, activation="relu")},
+    "conv1d_valid": {"output": conv([2], 3, padding="valid")},
+    "conv1d_same_dilation": {"output": conv([3], 3, padding="same", dilation_rate=[2])},
+    "conv1d_same_stride2": {"output": conv([3], 4, padding="same", strides=[2], with_bias=True)},
+    "conv1d_same_k4_stride3": {"output": conv([4], 2, padding="same", strides=[3])},
+    "conv2d_front_end": {"c": conv([3, 3], 2, padding="same", input_add_feature_dim=True, with_bias=True,
+                                   activation="relu"),
+                         "p": pool("max", [1, 2], "c", padding="same"),
+                         "output": {"class": "merge_dims", "axes": "static", "from": "p"}},
+    "conv2d_split_feature": {"c": conv([2, 2], 3, padding="valid", input_split_feature_dim=2),
+                             "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
+    "pool_max_time_same": {"output": pool("max", [2], padding="same")},
+    "pool_avg_time_same3": {"output": pool("avg", [3], padding="same")},
+    "pool_max_valid": {"output": pool("max", [2])},
+    "pool_avg_static_same": {"s": {"class": "split_dims", "axis": "F", "dims": [3, 2], "from": "data"},
+                             "p": pool("avg", [1, 2], "s", padding="same", strides=[1, 2]),
+                             "output": {"class": "merge_dims", "axes": "static", "from": "p"}},
+    "blstm_time_pooling": {"fw0": rec(3, 1, "data"), "bw0": rec(3, -1, "data"),
+                           "p": pool("max", [2], ["fw0", "bw0"], padding="same"),
+                           "fw1": rec(3, 1, "p"), "bw1": rec(3, -1, "p"),
+                           "output": {"class": "softmax", "n_out": 4, "from": ["fw1", "bw1"]}},
+}
+SUBNETWORK: dict[str, dict] = {
+    "subnetwork": {"sub": {"class": "subnetwork", "from": "data", "subnetwork": {
+                       "h": {"class": "linear", "activation": "tanh", "n_out": 5, "from": "data"},
+                       "output": {"class": "linear", "activation": "relu", "n_out": 4, "from": ["h", "data"]}}},
+                   "output": {"class": "softmax", "n_out": 3, "from": "sub"}},
+    "subnetwork_nested_base": {
+        "x": {"class": "linear", "n_out": 4, "from": "data"},
+        "sub": {"class": "subnetwork", "from": ["x", "data"], "subnetwork": {
+            "a": {"class": "linear", "activation": "tanh", "n_out": 4},
+            "n": {"class": "subnetwork", "from": "a", "subnetwork": {
+                "output": {"class": "combine", "kind": "mul", "from": ["data", "base:a"]}}},
+            "output": {"class": "combine", "kind": "add", "from": ["n", "base:x"]}}},
+        "output": {"class": "copy", "from": "sub"}},
+}
+REC: dict[str, dict] = {
+    f"{unit}_{'fw' if d == 1 else 'bw'}": {"h": {"class": "rec", "unit": unit, "n_out": 4, "direction": d,
+                                                 "from": "data"},
+                                           "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for unit in ("gru", "basiclstm", "standardlstm", "lstmblock", "nativelstm") for d in (1, -1)}
+VOCAB = 7
+SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the LSTM language models have
+    "embedding": {"output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"}},
+    "lstm_lm": {"emb": {"class": "linear", "n_out": 5, "with_bias": False, "from": "data"},
+                "lstm": {"class": "rec", "unit": "nativelstm2", "n_out": 4, "from": "emb"},
+                "output": {"class": "softmax", "n_out": VOCAB, "from": "lstm"}},
+}
+FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
+TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
+FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
+            "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE}
+
+
+def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:
+    """Build the net in a fresh TF graph, set seeded parameters, run each sequence alone (eval; and in train
+    mode for TRAIN_MODE cases, with the running statistics after the update of each sequence)."""
+    case = run_net(name, net, seed, False, lengths, sparse)
+    if name in TRAIN_MODE:
+        train = run_net(name, net, seed, True, lengths, sparse)
+        case |= {"train_outputs": train["outputs"], "train_stats": train["stats"]}
+    del case["stats"]
+    return case
+
+
+def run_net(name: str, net: dict, seed: int, train: bool, lengths: tuple[int, ...], sparse: bool) -> dict:
+    import numpy as np
+    import tensorflow as tf
+    from returnn.config import Config
+    from returnn.tf.network import TFNetwork
+
+    tf.compat.v1.reset_default_graph()
+    data_spec = {"dim": VOCAB, "sparse": True} if sparse else {"dim": F}
+    network = TFNetwork(config=Config({"extern_data": {"data": data_spec}}), train_flag=train)
+    network.construct_from_dict(net)
+    out = network.get_default_output_layer().output.copy_as_batch_major()
+    data = network.extern_data.data["data"]
+    rng = np.random.default_rng(seed)
+    inputs = [rng.integers(0, VOCAB, n).astype(np.int32) if sparse else rng.standard_normal((n, F)).astype(np.float32)
+              for n in lengths]
+    with tf.compat.v1.Session() as session:
+        session.run(tf.compat.v1.global_variables_initializer())
+        params, variables = {}, sorted(network.get_params_list(), key=lambda v: v.op.name)
+        for var in variables:
+            low = 0.5 if var.op.name.endswith("variance") else -0.8  # a variance is positive
+            params[var.op.name] = rng.uniform(low, 0.8 + low + 0.8, var.shape.as_list()).astype(np.float32)
+        outputs, out_lengths, stats = [], [], []
+        for x in inputs:
+            for var in variables:  # every sequence starts from the same parameters and statistics
+                var.load(params[var.op.name], session)
+            feed = {data.placeholder: x[None], data.get_sequence_lengths(): [len(x)]}
+            y, n, _ = session.run([out.placeholder, out.get_sequence_lengths(),
+                                   network.get_post_control_dependencies()], feed)
+            outputs.append(y[0, :n[0]])
+            out_lengths.append(int(n[0]))
+            stats.append({v.op.name: rounded(session.run(v)) for v in variables if not v.trainable})
+    return {"id": name, "net": net, "num_inputs": VOCAB if sparse else F, **({"sparse": True} if sparse else {}),
+            "returnn_type": str(out), "inputs": [rounded(x) for x in inputs],
+            "params": {k: rounded(v) for k, v in params.items()}, "outputs": [rounded(y) for y in outputs],
+            "out_lengths": out_lengths, "stats": stats}
+
+
+def rounded(array: object) -> object:
+    import numpy as np
+
+    return np.vectorize(lambda v: float(f"{v:.9g}"), otypes=[object])(np.asarray(array, np.float64)).tolist() \
+        if np.asarray(array).size else np.asarray(array).tolist()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("family", choices=sorted(FAMILIES))
+    parser.add_argument("--only", nargs="*", help="case ids (default: all)")
+    args = parser.parse_args()
+    output = Path(__file__).resolve().parents[1] / "tests" / "compiler" / "data" / f"returnn_{args.family}.json"
+    import returnn
+    import tensorflow as tf
+
+    tf.compat.v1.disable_eager_execution()
+    lengths = FAMILY_LENGTHS.get(args.family, LENGTHS)
+    family, sparse = FAMILIES[args.family], args.family == "sparse"
+    cases = [run_case(name, net, seed, lengths, sparse) for seed, (name, net) in enumerate(family.items())
+             if not args.only or name in args.only]
+    golden = {"made_by": f"bench/returnn_layer_goldens.py with RETURNN {returnn.__version__}, "
+                         f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}
+    output.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+    print(f"wrote {output}: {len(cases)} cases")
+    for case in cases:
+        print(f"  {case['id']}: {case['returnn_type']} lengths {case['out_lengths']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""ONNX lowering of combine, eval, gating, constant, reduce, length (ir/layers/elementwise.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from netc.ir import Act, Node
+from netc.ir.layers import Combine, Constant, Eval, Gating, Length, Reduce
+from netc.ir.layers.elementwise import CombineKind, Operands, ReduceMode, broadcast_positions
+from netc.ir.layers.expr import Const, Expr, Source
+from netc.ir.types import DimKind, TensorType, TimeAxis
+
+from .activations import apply_activation
+from .builder import FLOAT
+from .context import LowerContext
+
+BINARY_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "truediv": "Div", "pow": "Pow", "minimum": "Min",
+              "maximum": "Max", "less": "Less", "less_equal": "LessOrEqual", "greater": "Greater",
+              "greater_equal": "GreaterOrEqual", "equal": "Equal"}
+COMBINE_OPS = {CombineKind.ADD: "Add", CombineKind.SUB: "Sub", CombineKind.MUL: "Mul", CombineKind.TRUEDIV: "Div",
+               CombineKind.MAXIMUM: "Max", CombineKind.MINIMUM: "Min", CombineKind.AVERAGE: "Add"}
+UNARY_OPS = {"log": "Log", "sqrt": "Sqrt", "neg": "Neg"}
+REDUCE_OPS = {ReduceMode.SUM: "ReduceSum", ReduceMode.MEAN: "ReduceSum", ReduceMode.MAX: "ReduceMax",
+              ReduceMode.MIN: "ReduceMin", ReduceMode.LOGSUMEXP: "ReduceLogSumExp"}
+FLOAT32 = np.finfo(np.float32)
+REDUCE_FILL = {ReduceMode.SUM: 0.0, ReduceMode.MEAN: 0.0, ReduceMode.MAX: float(FLOAT32.min),
+               ReduceMode.MIN: float(FLOAT32.max), ReduceMode.LOGSUMEXP: float(FLOAT32.min)}  # RETURNN's
+
+
+def operand(ctx: LowerContext, source: str, out: TensorType, name: str) -> str:
+    """A source in its type's dim order with size-1 axes where `out` has dims it lacks (for broadcasting)."""
+    t = ctx.type_of(source)
+    x = ctx.batch_major(ctx.values[source], t, name)
+    positions = broadcast_positions(t, out) or []
+    missing = [i for i in range(len(out.dims)) if i not in positions]
+    return ctx.builder.op("Unsqueeze", x, ctx.builder.const(missing), name=f"{name}/align") if missing else x
+
+
+def finish(node: Node, layer: Operands, ctx: LowerContext, y: str) -> str:
+    """+ b, the activation, then the stored layout."""
+    b = ctx.builder
+    if layer.with_bias:
+        y = b.op("Add", y, b.initializer(f"{node.name}/b", ctx.param(node, "b")), name=f"{node.name}/add_bias")
+    y = apply_activation(b, ctx.activation(node, layer.activation), y, node.name, ctx.opset)
+    return ctx.stored(y, node.out_type, node.name)
+
+
+def lower_combine(node: Node, layer: Combine, ctx: LowerContext) -> str:
+    b, out = ctx.builder, node.out_type
+    xs = [operand(ctx, s, out, f"{node.name}/in{i}") for i, s in enumerate(layer.sources)]
+    y = xs[0]
+    for x in xs[1:]:
+        if layer.kind is CombineKind.SQUARED_DIFFERENCE:
+            d = b.op("Sub", y, x, name=f"{node.name}/diff")
+            y = b.op("Mul", d, d, name=f"{node.name}/square")
+        else:
+            assert layer.kind is not None
+            y = b.op(COMBINE_OPS[layer.kind], y, x, name=f"{node.name}/{layer.kind.value}")
+    if layer.kind is CombineKind.AVERAGE:
+        y = b.op("Div", y, b.const(np.float32(len(xs)), np.float32), name=f"{node.name}/average")
+    return finish(node, layer, ctx, y)
+
+
+def lower_eval(node: Node, layer: Eval, ctx: LowerContext) -> str:
+    out = node.out_type
+    operands = {i: operand(ctx, s, out, f"{node.name}/in{i}") for i, s in enumerate(layer.sources)}
+    return finish(node, layer, ctx, emit_expr(ctx, layer.expression, operands, node.name))
+
+
+def emit_expr(ctx: LowerContext, expr: Expr, operands: dict[int, str], name: str) -> str:
+    """One ONNX value per expression node; comparisons become 1.0/0.0."""
+    b = ctx.builder
+    if isinstance(expr, Source):
+        return operands[expr.index]
+    if isinstance(expr, Const):
+        return b.const(np.float32(expr.value), np.float32)
+    args = [emit_expr(ctx, a, operands, name) for a in expr.args]
+    fn = expr.fn
+    if fn in BINARY_OPS:
+        y = b.op(BINARY_OPS[fn], *args, name=f"{name}/{fn}")
+        return b.op("Cast", y, name=f"{name}/to_float", to=FLOAT) if fn.startswith(("less", "greater", "equal")) \
+            else y
+    if fn == "not_equal":
+        y = b.op("Not", b.op("Equal", *args, name=f"{name}/equal"), name=f"{name}/not")
+        return b.op("Cast", y, name=f"{name}/to_float", to=FLOAT)
+    if fn == "squared_difference":
+        d = b.op("Sub", *args, name=f"{name}/diff")
+        return b.op("Mul", d, d, name=f"{name}/square")
+    if fn == "cast":
+        return b.op("Cast", args[0], name=f"{name}/cast", to=FLOAT)
+    if fn in UNARY_OPS:
+        return b.op(UNARY_OPS[fn], args[0], name=f"{name}/{fn}")
+    return apply_activation(b, Act(fn), args[0], f"{name}/{fn}", ctx.opset)
+
+
+def lower_gating(node: Node, layer: Gating, ctx: LowerContext) -> str:
+    b, n = ctx.builder, node.out_type.feature
+    x = ctx.source(node)
+    axis = len(node.out_type.dims) - 1
+    a, g = b.op_multi("Split", x, b.const([n, n]), name=f"{node.name}/split", outputs=2, axis=axis)
+    act = apply_activation(b, layer.activation or Act.IDENTITY, a, f"{node.name}/act", ctx.opset)
+    gate = apply_activation(b, layer.gate_activation, g, f"{node.name}/gate", ctx.opset)
+    y = b.op("Mul", act, gate, name=f"{node.name}/mul")
+    return apply_activation(b, ctx.activation(node, Act.IDENTITY), y, node.name, ctx.opset)
+
+
+def lower_constant(node: Node, layer: Constant, ctx: LowerContext) -> str:
+    b = ctx.builder
+    value = b.const(np.float32(layer.value), np.float32)
+    if not layer.with_batch_dim:
+        return value
+    batch = b.op("Shape", ctx.length_value(TimeAxis.DATA), name=f"{node.name}/batch")
+    return b.op("Expand", value, batch, name=f"{node.name}/expand")
+
+
+def lower_reduce(node: Node, layer: Reduce, ctx: LowerContext) -> str:
+    """Masked reduction; over time, frames past each length are RETURNN's neutral fill, a mean divides by the
+    sequence's own length (at least 1)."""
+    b = ctx.builder
+    x, t = ctx.source_batch_major(node)
+    axes = layer.reduced(t)
+    assert layer.mode is not None
+    over_time = t.time_index in axes
+    if over_time:
+        x = ctx.mask(t, x, f"{node.name}/mask", stored=False, fill=REDUCE_FILL[layer.mode])
+    y = ctx.reduce(REDUCE_OPS[layer.mode], x, axes, f"{node.name}/{layer.mode.value}", layer.keep_dims)
+    if layer.mode is ReduceMode.MEAN:
+        static = float(np.prod([t.dims[a].size for a in axes if t.dims[a].size is not None]))
+        divisor = b.const(np.float32(static), np.float32)
+        if over_time:
+            lengths = b.op("Max", ctx.length_value(t.time), b.const(1, np.int32), name=f"{node.name}/len1")
+            lengths = b.op("Cast", lengths, name=f"{node.name}/len_float", to=FLOAT)
+            rank = len(node.out_type.dims)
+            if rank > 1:
+                lengths = b.op("Unsqueeze", lengths, b.const(list(range(1, rank))), name=f"{node.name}/len_b")
+            divisor = b.op("Mul", lengths, divisor, name=f"{node.name}/count")
+        y = b.op("Div", y, divisor, name=f"{node.name}/mean")
+    return ctx.stored(y, node.out_type, node.name)
+
+
+def lower_length(node: Node, layer: Length, ctx: LowerContext) -> str:
+    t = ctx.graph.input_type_of(node)
+    assert t is not None and any(d.kind is DimKind.TIME for d in t.dims)
+    return ctx.length_value(t.time)

@@ -1,0 +1,248 @@
+"""`conv` and `pool` (returnn/tf/layers/basic.py ConvLayer, PoolLayer) over the input's spatial axes.
+
+The input is `[B, spatial..., F]` (time, if any, the first spatial axis); F is the channel axis. Output sizes
+follow `ConvLayer.calc_out_dim`; over time they derive a new time axis. SAME padding is TensorFlow's,
+`total = max((ceil(n/s)-1)*s + (k-1)*d + 1 - n, 0)`, `left = total // 2`, with `n` each sequence's own
+length (RETURNN on the sequence alone). With a time stride above 1 that left padding depends on the
+length, so backends run the time axis at stride 1 and pick each sequence's frames (`AxisPlan.gather`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from netc.ir.errors import NetcError
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
+from netc.ir.layers.window import out_length_rule
+from netc.ir.types import (
+    Act,
+    ConfigEnum,
+    Derived,
+    Dim,
+    DimKind,
+    LengthRule,
+    TensorType,
+    feature_dim,
+    lengths_numpy,
+    spatial_dim,
+    time_dim,
+)
+
+
+@dataclass(frozen=True)
+class AxisPlan:
+    """How one spatial axis is computed: kernel, dilation, the stride the op runs at, padding, and for SAME with
+    a time stride the stride and the largest left padding of the per-sequence frame pick."""
+
+    kernel: int
+    dilation: int
+    stride: int
+    left: int
+    right: int
+    gather_stride: int = 1  # > 1: run at stride 1, then frame t of sequence b is at t*s + offset(n_b)
+    frames: LengthRule | None = None  # time: the op's output is cut to this rule of the input's frame count
+
+    def out_frames(self, steps: int) -> int:
+        """The frame count of the time axis for an input of `steps` frames (the rule of its derived axis)."""
+        assert self.frames is not None
+        return int(lengths_numpy(self.frames, np.asarray(steps)))
+
+    def same_left(self, n: int) -> int:
+        """TF's SAME left padding for a sequence of length n (only used when gather_stride > 1)."""
+        s, reach = self.gather_stride, (self.kernel - 1) * self.dilation
+        return max((-(-n // s) - 1) * s + reach + 1 - n, 0) // 2
+
+
+def same_padding(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def plan_axis(dim: Dim, k: int, s: int, d: int, same: bool) -> AxisPlan:
+    """Static axes: TF's padding. Time: `reach + 1` extra zero frames on the right, so that a batch shorter than
+    the window still has one (their outputs lie past every length), and the output cut to the axis's rule."""
+    if dim.size is not None:
+        return AxisPlan(k, d, s, *same_padding(dim.size, k, s, d)) if same else AxisPlan(k, d, s, 0, 0)
+    reach = (k - 1) * d
+    frames = out_length_rule(k, s, same, d)
+    if not same:
+        return AxisPlan(k, d, s, 0, reach + 1, frames=frames)
+    if s == 1:
+        return AxisPlan(k, d, 1, reach // 2, reach - reach // 2 + reach + 1, frames=frames)
+    return AxisPlan(k, d, 1, reach // 2, 2 * reach + 1, gather_stride=s, frames=frames)
+
+
+class Padding(ConfigEnum):
+    SAME = "same"
+    VALID = "valid"
+
+
+@dataclass(frozen=True)
+class Spatial(Layer):
+    """Options shared by conv and pool; `sizes` is filter_size or pool_size."""
+
+    padding: Padding = Padding.VALID
+    strides: tuple[int, ...] = ()
+    dilation_rate: tuple[int, ...] = ()
+    input_add_feature_dim: bool = False
+    input_split_feature_dim: int | None = None
+    input_expand_dims: int = 0
+
+    sizes_key: ClassVar[str] = "filter_size"
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def per_axis(self, values: tuple[int, ...], default: tuple[int, ...], at: At, key: str) -> tuple[int, ...]:
+        if not values:
+            return default
+        if len(values) == 1:
+            return values * len(self.sizes)
+        if len(values) != len(self.sizes):
+            raise NetcError(f"{key} has {len(values)} entries for {len(self.sizes)} axes", at(key))
+        return values
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if not self.sizes or any(k < 1 for k in self.sizes):
+            raise NetcError(f"{self.sizes_key} must list positive sizes, one per spatial axis", at(self.sizes_key),
+                            f'e.g. "{self.sizes_key}": [3]')
+        for key, values in (("strides", self.strides), ("dilation_rate", self.dilation_rate)):
+            self.per_axis(values, (), at, key)
+            if any(v < 1 for v in values):
+                raise NetcError(f"{key} must be >= 1", at(key))
+        if self.input_expand_dims < 0 or self.input_expand_dims > 2:
+            raise NetcError("input_expand_dims must be 0, 1 or 2", at("input_expand_dims"))
+
+    def default_strides(self) -> tuple[int, ...]:
+        return (1,) * len(self.sizes)
+
+    def conv_input(self, x: TensorType, at: At) -> TensorType:
+        """The input as the op sees it (RETURNN `ConvLayer.transform_input`): expanded, feature split or added."""
+        dims = list(x.dims)
+        for _ in range(self.input_expand_dims):
+            dims.insert(len(dims) - 1, spatial_dim(1))
+        if self.input_split_feature_dim:
+            f, k = x.feature, self.input_split_feature_dim
+            if f % k:
+                raise NetcError(f"the feature dim {f} is not a multiple of {k}", at("input_split_feature_dim"))
+            dims[-1:] = [spatial_dim(f // k), feature_dim(k)]
+        if self.input_add_feature_dim:
+            dims[-1:] = [spatial_dim(x.feature), feature_dim(1)]
+        return x.with_dims(tuple(dims))
+
+    def plans(self, x: TensorType, at: At) -> tuple[TensorType, list[AxisPlan]]:
+        """The transformed input type and one plan per spatial axis (dims 1 .. -2)."""
+        if x.sparse or x.feature_index is None or x.feature_index != len(x.dims) - 1 or \
+                x.dims[0].kind is not DimKind.BATCH:
+            raise NetcError(f"{self.class_name} reads [B, spatial..., F], got {x}", at("from"))
+        t = self.conv_input(x, at)
+        spatial = t.dims[1:-1]
+        if len(spatial) != len(self.sizes):
+            raise NetcError(f"{self.sizes_key} has {len(self.sizes)} entries, the input {t} has {len(spatial)} "
+                            "spatial axes", at(self.sizes_key),
+                            "use input_add_feature_dim/input_split_feature_dim/split_dims to add spatial axes")
+        if any(d.kind is DimKind.TIME for d in spatial[1:]):
+            raise NetcError(f"time must be the first spatial axis of {t}", at("from"))
+        strides = self.per_axis(self.strides, self.default_strides(), at, "strides")
+        dilations = self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate")
+        same = self.padding is Padding.SAME
+        return t, [plan_axis(d, k, s, r, same) for d, k, s, r in zip(spatial, self.sizes, strides, dilations)]
+
+    def out_dims(self, t: TensorType, at: At) -> list[Dim]:
+        """Output spatial dims by RETURNN's calc_out_dim."""
+        strides = self.per_axis(self.strides, self.default_strides(), at, "strides")
+        dilations = self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate")
+        same = self.padding is Padding.SAME
+        out = []
+        for dim, k, s, d in zip(t.dims[1:-1], self.sizes, strides, dilations):
+            rule = out_length_rule(k, s, same, d)
+            if dim.size is not None:
+                size = max(0, math.ceil((dim.size + rule.add) / s))
+                if size < 1:
+                    raise NetcError(f"the axis of size {dim.size} is shorter than the window {k}", at(self.sizes_key))
+                out.append(spatial_dim(size))
+            else:
+                assert dim.lengths is not None
+                out.append(dim if rule.add == 0 and s == 1 else time_dim(Derived(dim.lengths, rule)))
+        return out
+
+
+@dataclass(frozen=True)
+class Conv(Spatial):
+    """act(conv(x, W) + bias); `W` `[filter..., in, n_out]`, `bias` `[n_out]` (RETURNN's names)."""
+
+    filter_size: tuple[int, ...] = ()
+    n_out: int | None = None
+    activation: Act = Act.IDENTITY
+    with_bias: bool = False  # RETURNN's default before behaviour version 10
+
+    class_name: ClassVar[str] = "conv"
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.filter_size
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        check_n_out(self.n_out, at)
+        if self.n_out is None:
+            raise NetcError("n_out is required", at("n_out"), "set n_out to the number of filters")
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is None:
+            raise NetcError("conv needs an input", at("from"))
+        t, _ = self.plans(x, at)
+        return x.with_dims((t.dims[0], *self.out_dims(t, at), feature_dim(self.n_out or 1)))
+
+    def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        channels = 1 if self.input_add_feature_dim else (self.input_split_feature_dim or n_in)
+        shapes = {"W": (*self.filter_size, channels, n_out)}
+        if self.with_bias:
+            shapes["bias"] = (n_out,)
+        return shapes
+
+    def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        fan = math.prod(self.filter_size)
+        return {"W": math.sqrt(6.0 / (fan * n_in + fan * n_out))}
+
+
+class PoolMode(ConfigEnum):
+    MAX = "max"
+    AVG = "avg"
+
+
+@dataclass(frozen=True)
+class Pool(Spatial):
+    """Max or average pooling; strides default to pool_size; average over each window's real frames only."""
+
+    mode: PoolMode | None = None
+    pool_size: tuple[int, ...] = ()
+    use_time_mask: bool = False
+
+    class_name: ClassVar[str] = "pool"
+    sizes_key: ClassVar[str] = "pool_size"
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return self.pool_size
+
+    def default_strides(self) -> tuple[int, ...]:
+        return self.pool_size
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.mode is None:
+            raise NetcError("'mode' is required", at("mode"), 'use "max" or "avg"')
+        if self.mode is PoolMode.AVG and any(d > 1 for d in self.dilation_rate):
+            raise NetcError("average pooling with dilation is not supported", at("dilation_rate"))
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is None:
+            raise NetcError("pool needs an input", at("from"))
+        t, _ = self.plans(x, at)
+        return x.with_dims((t.dims[0], *self.out_dims(t, at), t.dims[-1]))

@@ -1,0 +1,255 @@
+"""`combine`, `eval`, `gating`, `constant`, `reduce`, `length` (returnn/tf/layers/basic.py: CombineLayer,
+EvalLayer, GatingLayer, ConstantLayer, ReduceLayer, LengthLayer).
+
+`combine` and `eval` do not concatenate their sources: each source is an operand, broadcast to the common
+type (RETURNN `Data.get_common_data`): the source with the most dims gives the output's dims, and every
+other source's dims must appear in it in the same order (a `[B, F]` mean broadcasts over `[B, T, F]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from netc.ir.errors import NetcError
+from netc.ir.layers.axes import Axes
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.layers.expr import Expr, parse_eval, sources_used
+from netc.ir.layers.reshape import default_feature
+from netc.ir.types import BATCH, Act, ConfigEnum, DimKind, TensorType, spatial_dim
+
+
+class CombineKind(ConfigEnum):
+    """The binary operation of `combine`, folded left over the sources (`average`: sum / count)."""
+
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    TRUEDIV = "truediv"
+    MAXIMUM = "maximum"
+    MINIMUM = "minimum"
+    AVERAGE = "average"
+    SQUARED_DIFFERENCE = "squared_difference"
+
+
+def broadcast_positions(small: TensorType, big: TensorType) -> list[int] | None:
+    """Where each dim of `small` sits in `big` (in order), or None if `small` does not broadcast to `big`."""
+    positions, start = [], 0
+    for dim in small.dims:
+        found = next((i for i in range(start, len(big.dims)) if big.dims[i] == dim), None)
+        if found is None:
+            return None
+        positions.append(found)
+        start = found + 1
+    return positions
+
+
+def common_type(types: list[tuple[str, TensorType]], at: At) -> TensorType:
+    """The broadcast type of several operands; a located error naming them when there is none."""
+    big = max((t for _, t in types), key=lambda t: len(t.dims))
+    if any(t.sparse for _, t in types) or any(broadcast_positions(t, big) is None for _, t in types):
+        listing = ", ".join(f"{s!r} {t}" for s, t in types)
+        raise NetcError(f"the sources do not broadcast to one type: {listing}", at("from"),
+                        "each source's dims must appear, in order, in the source with the most dims")
+    return big
+
+
+@dataclass(frozen=True)
+class Operands(Layer):
+    """A layer whose sources are separate operands broadcast to their common type."""
+
+    activation: Act = Act.IDENTITY
+    with_bias: bool = False
+    n_out: int | None = None
+
+    concatenates: ClassVar[bool] = False
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        check_n_out(self.n_out, at)
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        types = [(s, env.type_of(s)) for s in self.sources]
+        t = common_type(types, at)
+        if any(t.dtype != "float32" for _, t in types):
+            raise NetcError(f"{self.class_name} works on float32, got {[str(t.dtype) for _, t in types]}", at("from"),
+                            "cast first: an eval layer with tf.cast(source(i), tf.float32)")
+        if self.n_out is not None and t.feature_index is not None:
+            matching_n_out(self.n_out, t.feature, at, "the feature dim of the combined sources")
+        if self.with_bias and t.feature_index is None:
+            raise NetcError(f"with_bias needs a feature dim, the result is {t}", at("with_bias"))
+        return t
+
+    def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        return {"b": (n_out,)} if self.with_bias else {}
+
+
+@dataclass(frozen=True)
+class Combine(Operands):
+    """`kind` folded over the sources, then `+ b` (with_bias) and the activation."""
+
+    kind: CombineKind | None = None
+
+    class_name: ClassVar[str] = "combine"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.kind is None:
+            raise NetcError("'kind' is required", at("kind"), "e.g. \"kind\": \"add\"")
+        if len(self.sources) < 1:
+            raise NetcError("combine needs at least one source", at("from"))
+
+
+@dataclass(frozen=True)
+class Eval(Operands):
+    """A RETURNN eval string over `source(i)`, parsed into an expression (ir/layers/expr.py), never executed."""
+
+    eval: str | None = None
+
+    class_name: ClassVar[str] = "eval"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.eval is None:
+            raise NetcError("'eval' is required", at("eval"), 'e.g. "eval": "source(0) * 2"')
+        try:
+            parse_eval(self.eval, len(self.sources))
+        except ValueError as e:
+            raise NetcError(f"eval {self.eval!r}: {e}", at("eval"),
+                            "netc evaluates source(i), numbers, arithmetic, comparisons and tf. element-wise "
+                            "functions (docs/netdict.md)") from None
+
+    @property
+    def expression(self) -> Expr:
+        return parse_eval(self.eval or "", len(self.sources))
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        used = sorted(sources_used(self.expression)) or range(len(self.sources))
+        t = common_type([(self.sources[i], env.type_of(self.sources[i])) for i in used], at)
+        return TensorType(t.dims)  # float32: integer sources (length) enter through tf.cast
+
+
+@dataclass(frozen=True)
+class Gating(Layer):
+    """act(a) * gate_act(b), a and b the two halves of the feature dim."""
+
+    activation: Act | None = None
+    gate_activation: Act = Act.SIGMOID
+    n_out: int | None = None
+
+    class_name: ClassVar[str] = "gating"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        check_n_out(self.n_out, at)
+        if self.activation is None:
+            raise NetcError("'activation' is required", at("activation"), 'e.g. "activation": "tanh"')
+
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
+        if in_feature % 2:
+            raise NetcError(f"gating halves the feature dim, but it is odd ({in_feature})", at("from"))
+        return matching_n_out(self.n_out, in_feature // 2, at, "half the input dim")
+
+
+@dataclass(frozen=True)
+class Constant(Layer):
+    """A scalar `value` (float32), without a batch axis unless `with_batch_dim`."""
+
+    sources: tuple[str, ...] = ()
+    value: float = 0.0
+    with_batch_dim: bool = False
+    dtype: str = "float32"
+
+    class_name: ClassVar[str] = "constant"
+
+    def check(self, at: At) -> None:
+        if self.sources:
+            raise NetcError("constant takes no input", at("from"), 'remove "from" (or write "from": [])')
+        if self.dtype != "float32":
+            raise NetcError(f"constant dtype {self.dtype!r} is not supported", at("dtype"), "use float32")
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        return TensorType((BATCH,) if self.with_batch_dim else ())
+
+
+class ReduceMode(ConfigEnum):
+    """Reductions; over time each sequence uses only its own frames (RETURNN's time mask)."""
+
+    SUM = "sum"
+    MEAN = "mean"
+    MAX = "max"
+    MIN = "min"
+    LOGSUMEXP = "logsumexp"
+
+    @classmethod
+    def aliases(cls) -> dict[str, ConfigEnum]:
+        return {"avg": cls.MEAN}
+
+
+@dataclass(frozen=True)
+class Reduce(Layer):
+    """Reduce `axes` (or `axis`) by `mode`; over time per sequence (mean: over its length, at least 1)."""
+
+    mode: ReduceMode | None = None
+    axes: Axes | None = None
+    axis: Axes | None = None
+    keep_dims: bool = False
+    use_time_mask: bool | None = None
+
+    class_name: ClassVar[str] = "reduce"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.mode is None:
+            raise NetcError("'mode' is required", at("mode"), 'e.g. "mode": "mean"')
+        if (self.axes is None) == (self.axis is None):
+            raise NetcError("give exactly one of 'axes' and 'axis'", at("axes"), 'e.g. "axes": "T"')
+        if self.use_time_mask is False:
+            raise NetcError("use_time_mask false reads padded frames; netc never does", at("use_time_mask"),
+                            "remove use_time_mask")
+
+    def reduced(self, x: TensorType) -> list[int]:
+        axes = self.axes or self.axis
+        assert axes is not None
+        found = sorted(set(axes.resolve(x)))
+        if any(x.dims[i].kind is DimKind.BATCH for i in found):
+            raise ValueError("reduce over the batch is not supported")
+        return found
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is None or x.sparse:
+            raise NetcError("reduce needs a dense input", at("from"))
+        try:
+            axes = self.reduced(x)
+        except ValueError as e:
+            raise NetcError(f"{e} (input {x})", at("axes" if self.axes else "axis")) from None
+        if self.keep_dims:
+            dims = [spatial_dim(1) if i in axes else d for i, d in enumerate(x.dims)]
+        else:
+            dims = [d for i, d in enumerate(x.dims) if i not in axes]
+        return default_feature(x, dims)
+
+
+@dataclass(frozen=True)
+class Length(Layer):
+    """The int32 `[B]` lengths of the input's time axis."""
+
+    axis: str = "T"
+    dtype: str = "int32"
+
+    class_name: ClassVar[str] = "length"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.axis.lower() not in ("t", "time"):
+            raise NetcError(f"length of axis {self.axis!r} is not supported", at("axis"), 'use "T"')
+        if self.dtype != "int32":
+            raise NetcError("length gives int32", at("dtype"), 'use "int32", then tf.cast in an eval layer')
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is None or not x.has_time:
+            raise NetcError(f"length needs an input with a time axis, got {x}", at("from"))
+        return TensorType((BATCH,), "int32")
+
+
+ELEMENTWISE_LAYERS: tuple[type[Layer], ...] = (Combine, Eval, Gating, Constant, Reduce, Length)

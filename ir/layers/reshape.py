@@ -1,0 +1,363 @@
+"""Layers that move, split, merge, add, remove, slice or pad axes: the reshape family.
+
+Each follows its class in `returnn/tf/layers/basic.py` (SplitDimsLayer, MergeDimsLayer, SwapAxesLayer,
+ExpandDimsLayer, SqueezeLayer, SliceLayer, PadLayer). Batch and time are never merged or split; slicing and
+padding the time axis derive a new time axis whose lengths follow RETURNN's formula for one sequence alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from netc.ir.errors import NetcError
+from netc.ir.layers.axes import Axes
+from netc.ir.layers.base import At, Layer, ShapeEnv
+from netc.ir.types import Derived, Dim, DimKind, LengthRule, TensorType, spatial_dim, time_dim
+
+
+@dataclass(frozen=True)
+class Reshaping(Layer):
+    """A parameter-free layer whose shape rule needs its input's dims."""
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is None or x.sparse:
+            raise NetcError(f"{self.class_name} needs a dense input, got {x or 'none'}", at("from"))
+        try:
+            return self.reshape(x, at)
+        except ValueError as e:
+            raise NetcError(f"{e} (input {x})", at(self.axis_key), "check the input's dims with `netc check`") from None
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        """The output type; ValueError for an axis the input lacks."""
+        raise NotImplementedError
+
+    axis_key: ClassVar[str] = "axis"
+
+
+def default_feature(x: TensorType, dims: tuple[Dim, ...] | list[Dim]) -> TensorType:
+    """`x` with new dims whose feature dim is RETURNN's default: the last static axis
+    (`returnn/tensor/_tensor_extra.py` `_default_feature_dim_axis`); other static axes are spatial."""
+    static = [i for i, d in enumerate(dims) if d.is_static]
+    last = static[-1] if static else None
+    return x.with_dims(tuple(Dim(DimKind.FEATURE if i == last else DimKind.SPATIAL, d.size) if d.is_static else d
+                             for i, d in enumerate(dims)))
+
+
+def required(value: Any, key: str, at: At, example: str) -> None:
+    if value is None or value == ():
+        raise NetcError(f"'{key}' is required", at(key), f"add e.g. {example}")
+
+
+def static_axis(x: TensorType, axis: int, what: str) -> int:
+    """The size of a static axis; ValueError for batch and time."""
+    size = x.dims[axis].size
+    if size is None:
+        raise ValueError(f"{what} works on static axes only, not on {x.dims[axis]}")
+    return size
+
+
+@dataclass(frozen=True)
+class SplitDims(Reshaping):
+    """Split one static axis into `dims` (one entry may be -1); splitting F makes the last new dim the feature."""
+
+    axis: Axes | None = None
+    dims: tuple[int, ...] = ()
+
+    class_name: ClassVar[str] = "split_dims"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axis, "axis", at, '"axis": "F"')
+        required(self.dims, "dims", at, '"dims": [4, -1]')
+        if sum(d == -1 for d in self.dims) > 1 or any(d == 0 or d < -1 for d in self.dims):
+            raise NetcError("dims are positive sizes and at most one -1", at("dims"), f"got {list(self.dims)}")
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        assert self.axis is not None
+        axis = self.axis.resolve_one(x)
+        size = static_axis(x, axis, "split_dims")
+        known = math.prod(d for d in self.dims if d != -1)
+        sizes = [size // known if d == -1 else d for d in self.dims]
+        if math.prod(sizes) != size:
+            raise NetcError(f"dims {list(self.dims)} do not split the axis of size {size}", at("dims"),
+                            f"use sizes whose product is {size}")
+        return default_feature(x, x.dims[:axis] + tuple(spatial_dim(s) for s in sizes) + x.dims[axis + 1:])
+
+
+@dataclass(frozen=True)
+class MergeDims(Reshaping):
+    """Merge static axes into one (RETURNN's default `keep_order` False: in axis order); F merged stays F."""
+
+    axes: Axes | None = None
+    keep_order: bool = False
+    n_out: int | None = None
+
+    class_name: ClassVar[str] = "merge_dims"
+    axis_key: ClassVar[str] = "axes"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axes, "axes", at, '"axes": "static"')
+
+    def merge_plan(self, x: TensorType) -> tuple[list[int], int]:
+        """The merged axes in merge order, and where the merged axis goes (RETURNN `_get_target_axis`)."""
+        assert self.axes is not None
+        axes = self.axes.resolve(x)
+        axes = axes if self.keep_order else sorted(set(axes))
+        feature = x.feature_index
+        if feature in axes:
+            return axes, feature - sum(a < feature for a in axes)
+        return axes, min(axes)
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        axes, target = self.merge_plan(x)
+        size = math.prod(static_axis(x, a, "merge_dims") for a in axes)
+        if self.n_out is not None and self.n_out != size:
+            raise NetcError(f"n_out is {self.n_out}, but the merged axis has size {size}", at("n_out"),
+                            f"set n_out to {size} or remove it")
+        merged = spatial_dim(size)
+        if len(axes) == 1:
+            return default_feature(x, x.dims[:axes[0]] + (merged,) + x.dims[axes[0] + 1:])
+        rest = [d for i, d in enumerate(x.dims) if i not in axes]
+        return default_feature(x, tuple(rest[:target]) + (merged,) + tuple(rest[target:]))
+
+
+@dataclass(frozen=True)
+class SwapAxes(Reshaping):
+    """Exchange two axes (not the batch)."""
+
+    axis1: Axes | None = None
+    axis2: Axes | None = None
+
+    class_name: ClassVar[str] = "swap_axes"
+    axis_key: ClassVar[str] = "axis1"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axis1, "axis1", at, '"axis1": "T"')
+        required(self.axis2, "axis2", at, '"axis2": "F"')
+
+    def positions(self, x: TensorType) -> tuple[int, int]:
+        assert self.axis1 is not None and self.axis2 is not None
+        return self.axis1.resolve_one(x), self.axis2.resolve_one(x)
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        i, j = self.positions(x)
+        if DimKind.BATCH in (x.dims[i].kind, x.dims[j].kind):
+            raise ValueError("swap_axes cannot move the batch axis")
+        dims = list(x.dims)
+        dims[i], dims[j] = dims[j], dims[i]
+        return default_feature(x, dims)
+
+
+@dataclass(frozen=True)
+class ExpandDims(Reshaping):
+    """Add a static axis of size `dim`: after the feature dim for "F" (it becomes the feature dim), else
+    before the last axis ("spatial", "T")."""
+
+    axis: str | None = None
+    dim: int = 1
+
+    class_name: ClassVar[str] = "expand_dims"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axis, "axis", at, '"axis": "spatial"')
+        if str(self.axis).lower() not in ("f", "feature", "spatial", "time", "t"):
+            raise NetcError(f"unknown axis {self.axis!r}", at("axis"), "use 'F', 'spatial' or 'T'")
+        if not 1 <= self.dim <= 1 << 20:
+            raise NetcError("dim must be a positive size", at("dim"), f"got {self.dim}")
+
+    def position(self, x: TensorType) -> int:
+        """Where the new axis goes (RETURNN `ExpandDimsLayer._get_axis`)."""
+        if str(self.axis).lower() in ("f", "feature"):
+            feature = x.feature_index
+            return len(x.dims) if feature is None else feature + 1
+        return len(x.dims) - 1
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        dims = list(x.dims)
+        dims.insert(self.position(x), spatial_dim(self.dim))
+        return default_feature(x, dims)
+
+
+@dataclass(frozen=True)
+class Squeeze(Reshaping):
+    """Remove static axes of size 1."""
+
+    axis: Axes | None = None
+    allow_no_op: bool = False
+
+    class_name: ClassVar[str] = "squeeze"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axis, "axis", at, '"axis": "F"')
+
+    def squeezed(self, x: TensorType) -> list[int]:
+        assert self.axis is not None
+        try:
+            axes = sorted(set(self.axis.resolve(x)))
+        except ValueError:
+            if self.allow_no_op:
+                return []
+            raise
+        for a in axes:
+            if x.dims[a].size != 1:
+                raise ValueError(f"squeeze removes axes of size 1, but {self.axis} is {x.dims[a]}")
+        return axes
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        axes = self.squeezed(x)
+        return default_feature(x, [d for i, d in enumerate(x.dims) if i not in axes])
+
+
+@dataclass(frozen=True)
+class Slice(Reshaping):
+    """`x[start:end:step]` on one axis. On time: per sequence, start >= 0, end None or < 0, step >= 1,
+    new lengths `ceil((len - start + end) / step)` (RETURNN `SliceLayer.get_out_data_from_opts`)."""
+
+    axis: Axes | None = None
+    slice_start: int | None = None
+    slice_end: int | None = None
+    slice_step: int | None = None
+
+    class_name: ClassVar[str] = "slice"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axis, "axis", at, '"axis": "T"')
+        if self.slice_step == 0:
+            raise NetcError("slice_step cannot be 0", at("slice_step"))
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        assert self.axis is not None
+        axis = self.axis.resolve_one(x)
+        dim = x.dims[axis]
+        if dim.kind is DimKind.BATCH:
+            raise ValueError("slice cannot slice the batch")
+        if dim.kind is DimKind.TIME:
+            return x.with_dims(x.dims[:axis] + (self.time_slice(dim, at),) + x.dims[axis + 1:])
+        size = len(range(dim.size or 0)[self.slice_start:self.slice_end:self.slice_step])
+        if size == 0:
+            raise NetcError(f"the slice of an axis of size {dim.size} is empty", at("slice_start"))
+        return default_feature(x, x.dims[:axis] + (Dim(dim.kind, size),) + x.dims[axis + 1:])
+
+    def time_slice(self, dim: Dim, at: At) -> Dim:
+        start, end, step = self.slice_start or 0, self.slice_end, self.slice_step or 1
+        if start < 0:
+            raise NetcError("slice_start on time must be >= 0 (as in RETURNN)", at("slice_start"))
+        if end is not None and end >= 0:
+            raise NetcError("slice_end >= 0 on time makes a static axis; netc does not support it", at("slice_end"),
+                            "use a negative slice_end (frames dropped from each sequence's end) or none")
+        if step < 0:
+            raise NetcError("a negative slice_step on time is not supported", at("slice_step"))
+        assert dim.lengths is not None
+        if start == 0 and not end and step == 1:
+            return dim
+        return time_dim(Derived(dim.lengths, LengthRule(add=-start + (end or 0), stride=step)))
+
+
+@dataclass(frozen=True)
+class PadSpec:
+    """`padding`: an int (both sides of every axis), a pair (left, right), or one pair per axis."""
+
+    pairs: tuple[tuple[int, int], ...]  # one per axis; a single pair applies to every axis
+
+    @classmethod
+    def from_config(cls, value: Any) -> PadSpec:
+        def pair(v: Any) -> tuple[int, int]:
+            if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+                return (v, v)
+            if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(n, int) and n >= 0 for n in v):
+                return (v[0], v[1])
+            raise ValueError("padding is a size, a pair [left, right], or one pair per axis (sizes >= 0)")
+        if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+            return cls(tuple(pair(v) for v in value))
+        return cls((pair(value),))
+
+    def plain(self) -> Any:
+        return [list(p) for p in self.pairs]
+
+    def for_axes(self, n: int) -> tuple[tuple[int, int], ...]:
+        if len(self.pairs) == 1:
+            return self.pairs * n
+        if len(self.pairs) != n:
+            raise ValueError(f"padding has {len(self.pairs)} pairs for {n} axes")
+        return self.pairs
+
+
+@dataclass(frozen=True)
+class Pad(Reshaping):
+    """Constant padding of axes; padding time pads each sequence at its own ends (lengths + left + right)."""
+
+    axes: Axes | None = None
+    padding: PadSpec | None = None
+    value: float = 0.0
+    mode: str = "constant"
+
+    class_name: ClassVar[str] = "pad"
+    axis_key: ClassVar[str] = "axes"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.axes, "axes", at, '"axes": "T"')
+        required(self.padding, "padding", at, '"padding": [2, 0]')
+        if self.mode != "constant":
+            raise NetcError(f"pad mode {self.mode!r} is not supported", at("mode"), "use mode 'constant'")
+
+    def plan(self, x: TensorType) -> list[tuple[int, tuple[int, int]]]:
+        """(axis, (left, right)) per padded axis."""
+        assert self.axes is not None and self.padding is not None
+        axes = self.axes.resolve(x)
+        return list(zip(axes, self.padding.for_axes(len(axes))))
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        dims = list(x.dims)
+        for axis, (left, right) in self.plan(x):
+            dim = dims[axis]
+            if dim.kind is DimKind.BATCH:
+                raise ValueError("pad cannot pad the batch")
+            if dim.kind is DimKind.TIME:
+                assert dim.lengths is not None
+                if left + right:
+                    dims[axis] = time_dim(Derived(dim.lengths, LengthRule(add=left + right)))
+            else:
+                dims[axis] = Dim(dim.kind, (dim.size or 0) + left + right)
+        return default_feature(x, dims)
+
+
+@dataclass(frozen=True)
+class ReinterpretData(Reshaping):
+    """Same values, other meaning: `size_base` gives the time axis another layer's lengths; `enforce_batch_major`
+    and `enforce_time_major` change only RETURNN's memory layout (netc's types have one dim order)."""
+
+    size_base: str | None = None
+    enforce_batch_major: bool = False
+    enforce_time_major: bool = False
+
+    class_name: ClassVar[str] = "reinterpret_data"
+    axis_key: ClassVar[str] = "size_base"
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return self.sources + ((self.size_base,) if self.size_base and self.size_base != "data" else ())
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        t = super().out_type(x, env, at)
+        if self.size_base is None:
+            return t
+        base = env.type_of(self.size_base)
+        if not t.has_time or not base.has_time:
+            raise NetcError(f"size_base needs time axes, got {t} and {self.size_base!r} {base}", at("size_base"))
+        index = t.time_index
+        assert index is not None
+        return t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
+
+    def reshape(self, x: TensorType, at: At) -> TensorType:
+        return x
+
+
+RESHAPE_LAYERS = (SplitDims, MergeDims, SwapAxes, ExpandDims, Squeeze, Slice, Pad, ReinterpretData)

@@ -1,0 +1,70 @@
+"""Flatten `subnetwork` layers into `<layer>/<sublayer>` entries before the graph is built (ir/layers/subnet.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import NetcError
+from .read import Document
+
+DATA_NAMES = ("data", "data:data")
+NO_SOURCES = (None, "none", "null", [], ())
+Entry = tuple[str, tuple[str, ...], Any]  # node name, key path of its dict in the document, its (rewritten) dict
+Resolve = Callable[[str], list[str]]  # a source name as written in a scope -> node names
+
+
+def flatten(doc: Document, path: tuple[str, ...], network: dict[str, Any]) -> list[Entry]:
+    """Every layer of a net dict; each subnetwork's sublayers follow it, named and wired as in RETURNN."""
+    return expand(doc, path, "", network, lambda name: [name])
+
+
+def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, Any], resolve: Resolve) -> list[Entry]:
+    """The entries of one (sub)network; `scope` prefixes its names, `resolve` maps its layers' sources."""
+    entries: list[Entry] = []
+    for name, layer in network.items():
+        if str(name).startswith("#"):
+            continue
+        full, at = f"{scope}{name}", (*path, str(name))
+        layer = rewrite(layer, resolve) if scope else layer
+        if not (isinstance(layer, dict) and layer.get("class") == "subnetwork" and isinstance(layer.get("subnetwork"),
+                                                                                             dict)):
+            entries.append((full, at, layer))
+            continue
+        if "output" not in layer["subnetwork"]:
+            raise NetcError("the subnetwork has no layer named 'output'",
+                            doc.where(*at, "subnetwork", layer=full, key="subnetwork"),
+                            "name the sublayer whose value the subnetwork gives 'output'")
+        sources = sources_of(layer)
+
+        def inner(source: str, full: str = full, sources: list[str] = sources, resolve: Resolve = resolve) -> list[str]:
+            if source in DATA_NAMES:
+                return sources
+            if source.startswith("base:"):
+                return resolve(source[len("base:"):])
+            return [f"{full}/{source}"]
+
+        entries.append((full, at, {**layer, "from": [f"{full}/output"]}))
+        entries += expand(doc, (*at, "subnetwork"), f"{full}/", layer["subnetwork"], inner)
+    return entries
+
+
+def sources_of(layer: dict[str, Any]) -> list[str]:
+    """The `from` of a (resolved) layer dict as a list; an absent `from` means `data`."""
+    value = layer.get("from", "data")
+    if value in NO_SOURCES:
+        return []
+    return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+
+
+def rewrite(layer: Any, resolve: Resolve) -> Any:
+    """The layer dict with each source resolved (an absent `from` means `data`); other forms stay for the reader."""
+    if not isinstance(layer, dict):
+        return layer
+    value = layer.get("from", "data")
+    if value in NO_SOURCES:
+        return layer
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) for v in names):
+        return layer
+    return {**layer, "from": [r for v in names for r in resolve(v)]}

@@ -1,0 +1,123 @@
+"""Torch lowering of combine, eval, gating, constant, reduce, length; mirrors compiler/onnx/elementwise.py."""
+
+from __future__ import annotations
+
+import torch
+from netc.ir import Act, Node
+from netc.ir.layers import Combine, Constant, Eval, Gating, Length, Reduce
+from netc.ir.layers.elementwise import CombineKind, Operands, ReduceMode, broadcast_positions
+from netc.ir.layers.expr import Const, Expr, Source
+from netc.ir.types import TensorType
+
+from .context import RunContext
+
+FUNCTIONS = {
+    "add": torch.add, "sub": torch.sub, "mul": torch.mul, "truediv": torch.div, "pow": torch.pow,
+    "minimum": torch.minimum, "maximum": torch.maximum, "log": torch.log, "sqrt": torch.sqrt, "neg": torch.neg,
+    "squared_difference": lambda a, b: (a - b).square(), "cast": lambda a: a.float(),
+    "less": lambda a, b: (a < b).float(), "less_equal": lambda a, b: (a <= b).float(),
+    "greater": lambda a, b: (a > b).float(), "greater_equal": lambda a, b: (a >= b).float(),
+    "equal": lambda a, b: (a == b).float(), "not_equal": lambda a, b: (a != b).float(),
+}
+COMBINE = {CombineKind.ADD: torch.add, CombineKind.SUB: torch.sub, CombineKind.MUL: torch.mul,
+           CombineKind.TRUEDIV: torch.div, CombineKind.MAXIMUM: torch.maximum, CombineKind.MINIMUM: torch.minimum,
+           CombineKind.AVERAGE: torch.add, CombineKind.SQUARED_DIFFERENCE: lambda a, b: (a - b).square()}
+FLOAT32 = torch.finfo(torch.float32)
+REDUCE_FILL = {ReduceMode.SUM: 0.0, ReduceMode.MEAN: 0.0, ReduceMode.MAX: FLOAT32.min, ReduceMode.MIN: FLOAT32.max,
+               ReduceMode.LOGSUMEXP: FLOAT32.min}
+
+
+def activations() -> dict:
+    from .lower import ACTIVATIONS  # the one activation table (lower.py imports this module)
+
+    return ACTIVATIONS
+
+
+def operand(ctx: RunContext, source: str, out: TensorType) -> torch.Tensor:
+    """A source, padded in its type's dim order, with size-1 axes where `out` has dims it lacks."""
+    t = ctx.graph.type_of(source)
+    x = ctx.values[source]
+    x = ctx.packing(t.time).unpack(x) if t.is_packable else x
+    positions = broadcast_positions(t, out) or []
+    for i in range(len(out.dims)):
+        if i not in positions:
+            x = x.unsqueeze(i)
+    return x
+
+
+def finish(node: Node, layer: Operands, ctx: RunContext, y: torch.Tensor) -> torch.Tensor:
+    if layer.with_bias:
+        y = y + ctx.param(node, "b")
+    return ctx.store(node.out_type, activations()[layer.activation](y))
+
+
+def lower_combine(node: Node, layer: Combine, ctx: RunContext) -> torch.Tensor:
+    assert layer.kind is not None
+    xs = [operand(ctx, s, node.out_type) for s in layer.sources]
+    y = xs[0]
+    for x in xs[1:]:
+        y = COMBINE[layer.kind](y, x)
+    if layer.kind is CombineKind.AVERAGE:
+        y = y / len(xs)
+    return finish(node, layer, ctx, y)
+
+
+def lower_eval(node: Node, layer: Eval, ctx: RunContext) -> torch.Tensor:
+    operands = {i: operand(ctx, s, node.out_type) for i, s in enumerate(layer.sources)}
+    return finish(node, layer, ctx, run_expr(layer.expression, operands))
+
+
+def run_expr(expr: Expr, operands: dict[int, torch.Tensor]) -> torch.Tensor:
+    if isinstance(expr, Source):
+        return operands[expr.index]
+    if isinstance(expr, Const):
+        return torch.tensor(expr.value, dtype=torch.float32)
+    args = [run_expr(a, operands) for a in expr.args]
+    if expr.fn in FUNCTIONS:
+        return FUNCTIONS[expr.fn](*args)
+    return activations()[Act(expr.fn)](args[0])
+
+
+def lower_gating(node: Node, layer: Gating, ctx: RunContext) -> torch.Tensor:
+    a, g = ctx.source(node).chunk(2, dim=-1)
+    acts = activations()
+    return acts[layer.activation or Act.IDENTITY](a) * acts[layer.gate_activation](g)
+
+
+def lower_constant(node: Node, layer: Constant, ctx: RunContext) -> torch.Tensor:
+    value = torch.tensor(layer.value, dtype=torch.float32)
+    if layer.with_batch_dim:
+        return value.expand(len(next(iter(ctx.packings.values())).lengths)).clone()
+    return value
+
+
+def lower_reduce(node: Node, layer: Reduce, ctx: RunContext) -> torch.Tensor:
+    """Over time: frames past each length hold RETURNN's neutral fill; a mean divides by max(length, 1)."""
+    assert layer.mode is not None
+    x, t = ctx.padded_source(node)
+    axes = layer.reduced(t)
+    over_time = t.time_index in axes
+    if over_time:
+        x = torch.where(ctx.valid(t, x), x, x.new_tensor(REDUCE_FILL[layer.mode]))
+    keep = layer.keep_dims
+    if layer.mode in (ReduceMode.SUM, ReduceMode.MEAN):
+        y = x.sum(dim=axes, keepdim=keep)
+    elif layer.mode is ReduceMode.LOGSUMEXP:
+        y = torch.logsumexp(x, dim=axes, keepdim=keep)
+    else:
+        y = x.amax(dim=axes, keepdim=keep) if layer.mode is ReduceMode.MAX else x.amin(dim=axes, keepdim=keep)
+    if layer.mode is ReduceMode.MEAN:
+        static = 1
+        for a in axes:
+            static *= t.dims[a].size or 1
+        y = y / static
+        if over_time:
+            lengths = ctx.packing(t.time).lengths.clamp(min=1).to(y)
+            y = y / lengths.reshape((-1,) + (1,) * (y.dim() - 1))
+    return ctx.store(node.out_type, y)
+
+
+def lower_length(node: Node, layer: Length, ctx: RunContext) -> torch.Tensor:
+    t = ctx.graph.input_type_of(node)
+    assert t is not None
+    return ctx.packing(t.time).lengths.to(torch.int32)
