@@ -17,7 +17,7 @@ from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
 from .loss import Stats, frame_ce, l2_term, loss_nodes, missing_target, normalized
 from .lr_control import LrControl, read_lr_file, write_lr_file
 from .model import NetModel
-from .optim import clip_gradients, make_optimizer, set_lr
+from .optim import GradientSteps, make_optimizer, set_lr
 from .progress import ProgressBar, epoch_line, eval_line
 from .setup import Setup
 
@@ -37,6 +37,8 @@ class Trainer:
         self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
         self.params = list(self.model.parameters())
         self.optimizer = make_optimizer(self.config, self.params)
+        self.gradients = GradientSteps(self.config, self.params, self.config.random_seed)
+        self.global_step = 0  # RETURNN's global_train_step: steps over all epochs
         self.control = LrControl(self.config)
         # The same dropout noise on every rank: a per-feature mask is shared by the whole global batch.
         self.noise = torch.Generator().manual_seed(self.config.random_seed)
@@ -126,8 +128,9 @@ class Trainer:
         self.stop_unless_finite(objective, at)
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
-        clip_gradients(self.config, self.params)
-        self.optimizer.step()
+        if self.gradients.process(self.global_step):
+            self.optimizer.step()
+        self.global_step += 1
         return per_layer[self.losses.index(self.reported)].detach().double().cpu() * weight
 
     def stop_unless_finite(self, objective: torch.Tensor, at: tuple[int, int]) -> None:
@@ -163,6 +166,7 @@ class Trainer:
             "epoch": epoch,
             "params": {k: v.detach().cpu().clone() for k, v in self.model.named_parameters()},
             "optimizer": self.optimizer.state_dict(),
+            "gradients": self.gradients.state() | {"global_step": self.global_step},
             "lr_control": self.control.state(),
             "rng": {"noise": self.noise.get_state()},
             "net": canonical_json(self.graph),
@@ -203,6 +207,8 @@ class Trainer:
                 p.copy_(torch.from_numpy(values[name]))
         try:
             self.optimizer.load_state_dict(payload["optimizer"])
+            self.gradients.load_state(payload["gradients"])
+            self.global_step = int(payload["gradients"]["global_step"])
             self.control.load_state(payload["lr_control"])
             self.noise.set_state(payload["rng"]["noise"])
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
