@@ -19,7 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from returnn_golden import params, returnn
+from returnn_golden import NETWORK, params, returnn
+from train12ax import DEMO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from netc.ir.files import atomic_output  # noqa: E402
@@ -45,10 +46,12 @@ VARIANTS: dict[str, dict] = {
     "rmsprop_momentum": LEGACY | {"rmsprop": True, "momentum": 0.5, "learning_rate": 0.003},
     "rmsprop_class_centered": {"optimizer": {"class": "rmsprop", "decay": 0.7, "momentum": 0.3, "centered": True,
                                              "epsilon": 1e-4}, "learning_rate": 0.003},
-    "momentum_flag": LEGACY | {"momentum": 0.9, "learning_rate": 0.01},
-    "momentum_class_nesterov": {"optimizer": {"class": "momentum", "momentum": 0.8, "use_nesterov": True}},
+    "momentum_flag": LEGACY | {"momentum": 0.9, "learning_rate": 0.002},
+    "momentum_class_nesterov": {"optimizer": {"class": "momentum", "momentum": 0.8, "use_nesterov": True},
+                                "learning_rate": 0.003},
     "nesterov_momentum_ignored": LEGACY | {"nesterov_momentum": 0.9, "learning_rate": 0.005},
-    "gradient_descent_multiplier": {"optimizer": {"class": "gradientdescent", "learning_rate_multiplier": 5.0}},
+    "gradient_descent_multiplier": {"optimizer": {"class": "gradientdescent", "learning_rate_multiplier": 5.0},
+                                    "learning_rate": 0.001},
     "gradient_clip": LEGACY | {"gradient_clip": 0.5, "learning_rate": 0.005},
     "gradient_clip_global_norm": LEGACY | {"gradient_clip_global_norm": 2.0, "learning_rate": 0.005},
     "gradient_clip_both": LEGACY | {"gradient_clip": 0.5, "gradient_clip_global_norm": 2.0, "learning_rate": 0.005},
@@ -116,7 +119,8 @@ def main() -> None:
             print(name, [round(e["dev_score"], 5) for e in result["epochs"]],
                   [e["learning_rate"] for e in result["epochs"]], flush=True)
     golden = {"made_by": f"bench/returnn_optim_goldens.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
-              "base": BASE, "initial": initial, "variants": {k: variants[k] for k in sorted(variants)}}
+              "base": DEMO | {"network": NETWORK} | BASE, "initial": initial,
+              "variants": {k: variants[k] for k in sorted(variants)}}
     with atomic_output(args.output, "golden file") as out:
         out.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
     print(f"wrote {args.output}: {len(variants)} variants")
