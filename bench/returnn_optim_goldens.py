@@ -64,7 +64,7 @@ VARIANTS: dict[str, dict] = {
     "learning_rates_string": {"optimizer": {"class": "adam"}, "learning_rates": "{2: 0.003}"},
     "newbob_error_measure": {"optimizer": {"class": "adam"}, "learning_rate_control": "newbob",
                              "learning_rate_control_error_measure": "dev_error",
-                             "newbob_relative_error_threshold": -0.9, "newbob_learning_rate_decay": 0.2},
+                             "newbob_relative_error_threshold": -0.05, "newbob_learning_rate_decay": 0.2},
 }
 
 
@@ -103,6 +103,9 @@ def main() -> None:
         directory = Path(tmp)
         returnn(args.returnn, directory, "init", **(BASE | {"learning_rate": 0.0, "num_epochs": 1}))
         initial = params(args.returnn, directory / "init" / "model.001")
+        step = subprocess.run([args.returnn, "-c", "import sys, tensorflow as tf; "
+                               "print(tf.train.load_checkpoint(sys.argv[1]).get_tensor('global_step'))",
+                               str(directory / "init" / "model.001")], capture_output=True, text=True, check=True)
         if old is not None and old["initial"] != initial:
             sys.exit("RETURNN's initial parameters changed: remake all variants (without --only)")
         version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
@@ -120,6 +123,8 @@ def main() -> None:
                   [e["learning_rate"] for e in result["epochs"]], flush=True)
     golden = {"made_by": f"bench/returnn_optim_goldens.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
               "base": DEMO | {"network": NETWORK} | BASE, "initial": initial,
+              # RETURNN continues the global step stored in the checkpoint (accum_grad_multiple_step uses it)
+              "initial_global_step": int(step.stdout.split()[-1]),
               "variants": {k: variants[k] for k in sorted(variants)}}
     with atomic_output(args.output, "golden file") as out:
         out.write_text(json.dumps(golden, separators=(",", ":")) + "\n")

@@ -146,9 +146,11 @@ class GradientSteps:
     """RETURNN's gradient post-processing and `accum_grad_multiple_step` (`Updater._post_process_grad`,
     `accum_grad_multiple_step`), for the parameters `params` in their order.
 
-    `step` counts updates over the whole training (RETURNN's global_train_step, which does not restart at
-    epoch ends); with accumulation over N steps, the gradients of steps with `step % N == 0` start a new sum
-    and the optimizer applies it at `step % N == N - 1`; a sum left over at the end of training is dropped.
+    `step` counts updates over the whole training (RETURNN's global_train_step: it does not restart at epoch
+    ends, and a run started from a RETURNN checkpoint continues its `global_step`). With accumulation over N
+    steps the optimizer applies at `step % N == N - 1`. What it applies is, as measured with RETURNN 1.2026 on
+    TensorFlow 2.21 (docs/training.md), the sum of ALL raw gradients since the run started: the reset of the
+    sum that RETURNN's code intends at `step % N == 0` has no effect there. The loss is not scaled.
     """
 
     def __init__(self, config: TrainConfig, params: list[torch.nn.Parameter], seed: int):
@@ -169,11 +171,10 @@ class GradientSteps:
         grads = [p.grad for p in self.params]
         raw_norm = global_norm(grads) if c.gradient_clip_global_norm > 0 else None
         if c.accum_grad_multiple_step >= 1:
-            restart = step % c.accum_grad_multiple_step == 0
             for k, g in enumerate(grads):
                 if g is None:
                     continue
-                if restart or self.accumulated[k] is None:
+                if self.accumulated[k] is None:
                     self.accumulated[k] = g.detach().clone()
                 else:
                     self.accumulated[k].add_(g)

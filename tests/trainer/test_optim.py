@@ -160,16 +160,16 @@ def test_global_norm_is_of_the_raw_gradients_before_value_clipping():
     assert float(global_norm([torch.tensor([3.0, 4.0]), None])) == 5.0
 
 
-def test_accumulation_applies_every_n_global_steps_across_epochs():
-    """Steps k*N .. k*N+N-1 sum their gradients (not averaged); the update is at step % N == N - 1; the global
-    step runs on over epoch ends."""
+def test_accumulation_applies_every_n_global_steps_the_sum_since_the_start():
+    """The update is at step % N == N - 1 of the global step (which runs on over epoch ends); it applies the
+    sum (not the mean) of all gradients of the run, as RETURNN 1.2026 on TF 2.21 does (measured)."""
     steps = GradientSteps(config(accum_grad_multiple_step=3), params := grads_of([[1.0]]), 0)
     applied = []
-    for step in range(7):
-        params[0].grad = torch.tensor([float(step + 1)])
+    for step in range(10, 17):
+        params[0].grad = torch.tensor([float(step)])
         if steps.process(step):
             applied.append((step, float(params[0].grad[0])))
-    assert applied == [(2, 1.0 + 2 + 3), (5, 4.0 + 5 + 6)]
+    assert applied == [(11, 10.0 + 11), (14, 10.0 + 11 + 12 + 13 + 14)]
 
 
 def test_gradient_noise_is_seeded_and_truncated_at_two_stddevs():
