@@ -183,6 +183,8 @@ def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
     if trainer.ranks.is_main:
         if setup.ignored:
             warn(f"config keys ignored by netc: {', '.join(setup.ignored)}")
+        for note in setup.config.notes:
+            warn(note)
         for warning in trainer.graph.warnings:
             warn(warning)
     trainer.run()
