@@ -64,11 +64,15 @@ def main() -> None:
 @reports_errors
 def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
     """Validate NET and print its typed IR as a table."""
-    from netc.ir import format_table, load_graph
+    from netc.ir import format_table, load_graph, read_file
+    from netc.trainer.config import ignored_by_returnn  # torch-free
 
     graph = load_graph(net, num_inputs, num_outputs, exec_config)
     for warning in graph.warnings:
         warn(warning)
+    if not exec_config:  # (a trusted config runs once only)
+        for note in ignored_by_returnn(read_file(net, exec_config)):
+            warn(note)
     click.echo(format_table(graph))
 
 

@@ -183,19 +183,26 @@ def read_optimizer(get: KeyReader, epsilon: float) -> dict[str, Any]:
                                   "netc follows) has no such optimizer", "remove the key and choose an optimizer "
                                   "of RETURNN TF, e.g. optimizer = {'class': 'adam'} (docs/training.md)")
     momentum = get("momentum", float, 0.0)
-    notes = []
-    if values.get("adadelta_decay") is not None:
-        notes.append("adadelta_decay: RETURNN TF ignores it (Adadelta's rho stays 0.95); so does netc; "
-                     "set optimizer = {'class': 'adadelta', 'rho': ...} to change it")
-    if values.get("nesterov_momentum") is not None:
-        notes.append("nesterov_momentum: RETURNN TF ignores it (no Nesterov momentum from this key); so does "
-                     "netc; set optimizer = {'class': 'momentum', 'momentum': ..., 'use_nesterov': True}")
     spec = values.get("optimizer")
     if spec is not None:
         kind, options = read_optimizer_dict(get, epsilon, momentum)
     else:
         kind, options = read_legacy_flags(get, epsilon, momentum)
-    return {"optimizer": kind, "optimizer_options": tuple(sorted(options.items())), "notes": tuple(notes)}
+    return {"optimizer": kind, "optimizer_options": tuple(sorted(options.items())),
+            "notes": ignored_by_returnn(get.doc)}
+
+
+def ignored_by_returnn(doc: Document) -> tuple[str, ...]:
+    """Keys netc accepts because RETURNN TF accepts and ignores them: one line each, for `netc train` and
+    `netc check`."""
+    notes = []
+    if doc.values.get("adadelta_decay") is not None:
+        notes.append("adadelta_decay: RETURNN TF ignores it (Adadelta's rho stays 0.95); so does netc; "
+                     "set optimizer = {'class': 'adadelta', 'rho': ...} to change it")
+    if doc.values.get("nesterov_momentum") is not None:
+        notes.append("nesterov_momentum: RETURNN TF ignores it (no Nesterov momentum from this key); so does "
+                     "netc; set optimizer = {'class': 'momentum', 'momentum': ..., 'use_nesterov': True}")
+    return tuple(notes)
 
 
 def read_legacy_flags(get: KeyReader, epsilon: float, momentum: float) -> tuple[str, dict[str, Any]]:
@@ -233,6 +240,9 @@ def legacy_bool(get: KeyReader, key: str) -> bool:
 
 def read_optimizer_dict(get: KeyReader, epsilon: float, momentum: float) -> tuple[str, dict[str, Any]]:
     """`optimizer = {"class": NAME, ...}` as `Updater._create_optimizer` builds it."""
+    if isinstance(get.doc.values["optimizer"], str):  # RETURNN: `assert "class" in optim_config`
+        raise get.error("optimizer", "a name alone is refused (RETURNN TF asserts a dict with a 'class')",
+                        f"write optimizer = {{'class': {get.doc.values['optimizer']!r}}}")
     spec = get("optimizer", dict, None)
     name = spec.get("class")
     if not isinstance(name, str):

@@ -7,6 +7,8 @@ tests/trainer/data/tf_optimizer_kernels.json (bench/tf_optimizer_kernels.py) hol
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,10 +78,15 @@ def test_optimizer_choice_follows_returnns_priority_and_options(values, kind, op
     assert options.items() <= dict(c.optimizer_options).items()
 
 
-def test_keys_returnn_ignores_are_accepted_and_said():
+def test_keys_returnn_ignores_are_accepted_and_said(tmp_path):
     notes = config(adadelta=True, adadelta_decay=0.5, nesterov_momentum=0.9).notes
     assert len(notes) == 2 and "adadelta_decay" in notes[0] and "nesterov_momentum" in notes[1]
     assert config(adam=True).notes == ()
+    path = tmp_path / "c.config"
+    path.write_text("num_inputs = 9\nnum_outputs = 2\nnesterov_momentum = 0.9\n"
+                    "network = {'output': {'class': 'softmax', 'loss': 'ce', 'from': 'data'}}\n")
+    result = subprocess.run([sys.executable, "-m", "netc", "check", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0 and "nesterov_momentum: RETURNN TF ignores it" in result.stderr
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -89,6 +96,7 @@ def test_keys_returnn_ignores_are_accepted_and_said():
     ({"update_multiple_models": 2}, "Theano"),
     ({"optimizer": {"class": "smorms3"}}, "Theano"),
     ({"optimizer": {"class": "ftrl"}}, "unknown optimizer class 'ftrl'"),
+    ({"optimizer": "adam"}, "a name alone is refused"),
     ({"optimizer": {"beta1": 0.9}}, "needs a 'class'"),
     ({"optimizer": {"class": "adam", "rho": 0.9}}, r"options \['rho'\] are not options of 'adam'"),
     ({"optimizer": {"class": "adam", "learning_rate": 0.1}}, "cannot set learning_rate"),
