@@ -114,6 +114,17 @@ class TfOptimizer(torch.optim.Optimizer):
         self.kind = kind
         super().__init__(params, {"lr": lr} | dict(options))
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """The slots of a checkpoint; the options stay the config's (RETURNN builds its optimizer from the
+        config). A checkpoint of another kind is a ValueError (the trainer reports it as a NetcError)."""
+        options = [{k: v for k, v in group.items() if k != "params"} for group in self.param_groups]
+        saved = state_dict.get("param_groups", [])
+        if len(saved) != len(options) or any(set(s) - {"params"} != set(o) for s, o in zip(saved, options)):
+            raise ValueError(f"its optimizer state is not that of this config's {self.kind} optimizer")
+        super().load_state_dict(state_dict)
+        for group, own in zip(self.param_groups, options):
+            group.update(own)
+
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> None:  # noqa: D102 (torch's signature)
         update, slots = KINDS[self.kind]

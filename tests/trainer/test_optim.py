@@ -188,3 +188,16 @@ def test_gradient_noise_is_seeded_and_truncated_at_two_stddevs():
     params = grads_of([[0.0] * 1000])
     GradientSteps(config(gradient_noise=0.3), params, 7).process(0)
     assert 0.2 < float(params[0].grad.std()) < 0.32
+
+
+def test_a_checkpoint_of_another_optimizer_is_refused_and_options_stay_the_configs():
+    p = torch.nn.Parameter(torch.ones(2))
+    adam = TfOptimizer([p], "adam", dict(config(adam=True).optimizer_options), 0.1)
+    p.grad = torch.ones(2)
+    adam.step()
+    rmsprop = TfOptimizer([p], "rmsprop", dict(config(rmsprop=0.5).optimizer_options), 0.1)
+    with pytest.raises(ValueError, match="not that of this config's rmsprop optimizer"):
+        rmsprop.load_state_dict(adam.state_dict())
+    other = TfOptimizer([p], "adam", dict(config(adam=True, optimizer_epsilon=0.5).optimizer_options), 0.1)
+    other.load_state_dict(adam.state_dict())
+    assert other.param_groups[0]["epsilon"] == 0.5 and torch.equal(other.state[p]["m"], adam.state[p]["m"])
