@@ -22,8 +22,10 @@ from .config import TrainConfig
 
 F32 = np.float32
 Options = dict[str, Any]
-# kind -> its per-parameter state (name -> initial value, a float or "zeros") and its update function.
-Update = Callable[[torch.Tensor, torch.Tensor, dict[str, Any], float, Options], None]
+# An update of one parameter: (param, grad, its state, learning rate, options); GROUP_KINDS update all
+# parameters of a group in one call, with lists.
+Update = Callable[[Any, Any, Any, float, Options], None]
+GROUP_KINDS = ("adam", "nadam")
 
 
 def sgd(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float, o: Options) -> None:
@@ -41,21 +43,28 @@ def momentum(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float,
         p.sub_(accum * F32(lr))
 
 
-def adam(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float, o: Options) -> None:
-    """AdamOptimizer (ApplyAdam): `alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`, `m += (g - m)(1 - beta1)`,
-    `v += (g^2 - v)(1 - beta2)`, `var -= alpha * m / (sqrt(v) + epsilon)` (epsilon outside the bias
-    correction, unlike torch). Nadam (RETURNN's NadamOptimizer, ApplyAdam with use_nesterov):
-    `var -= alpha * (g (1 - beta1) + beta1 m) / (sqrt(v) + epsilon)`. beta^t are float32 running products,
-    as TF's beta1_power/beta2_power variables."""
+def adam(ps: list[torch.Tensor], gs: list[torch.Tensor], states: list[dict[str, Any]], lr: float,
+         o: Options) -> None:
+    """AdamOptimizer (ApplyAdam) on all parameters of a group at once (torch's foreach kernels):
+    `alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t)`, `m += (g - m)(1 - beta1)`, `v += (g^2 - v)(1 - beta2)`,
+    `var -= alpha * m / (sqrt(v) + epsilon)` (epsilon outside the bias correction, unlike torch). Nadam
+    (RETURNN's NadamOptimizer, ApplyAdam with use_nesterov): `var -= alpha * (g (1 - beta1) + beta1 m) /
+    (sqrt(v) + epsilon)`. beta^t are float32 running products, as TF's beta1_power/beta2_power variables;
+    factors are float32 as in TF's kernel (`1 - beta1` is 0.100000024 for beta1 0.9)."""
     b1, b2 = F32(o["beta1"]), F32(o["beta2"])
-    power1 = F32(state.get("beta1_power", 1.0)) * b1
-    power2 = F32(state.get("beta2_power", 1.0)) * b2
-    state["beta1_power"], state["beta2_power"] = float(power1), float(power2)  # floats: checkpoints load safely
-    alpha = F32(lr) * np.sqrt(F32(1) - power2) / (F32(1) - power1)
-    m = state["m"].add_((g - state["m"]) * (F32(1) - b1))
-    v = state["v"].add_((g * g - state["v"]) * (F32(1) - b2))
-    step = g * (F32(1) - b1) + b1 * m if o["nesterov"] else m
-    p.sub_(step * F32(alpha) / (v.sqrt() + F32(o["epsilon"])))
+    power1 = F32(states[0].get("beta1_power", 1.0)) * b1
+    power2 = F32(states[0].get("beta2_power", 1.0)) * b2
+    for state in states:  # floats: checkpoints load safely
+        state["beta1_power"], state["beta2_power"] = float(power1), float(power2)
+    alpha = float(F32(lr) * np.sqrt(F32(1) - power2) / (F32(1) - power1))
+    ms, vs = [s["m"] for s in states], [s["v"] for s in states]
+    torch._foreach_lerp_(ms, gs, float(F32(1) - b1))  # m + (g - m) w
+    torch._foreach_lerp_(vs, torch._foreach_mul(gs, gs), float(F32(1) - b2))
+    steps = torch._foreach_add(torch._foreach_mul(gs, float(F32(1) - b1)), ms, alpha=float(b1)) \
+        if o["nesterov"] else ms
+    denominators = torch._foreach_sqrt(vs)
+    torch._foreach_add_(denominators, float(F32(o["epsilon"])))
+    torch._foreach_addcdiv_(ps, steps, denominators, value=-alpha)
 
 
 def adadelta(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float, o: Options) -> None:
@@ -130,15 +139,18 @@ class TfOptimizer(torch.optim.Optimizer):
         update, slots = KINDS[self.kind]
         for group in self.param_groups:
             lr = group["lr"] * group["learning_rate_multiplier"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            params = [p for p in group["params"] if p.grad is not None]
+            for p in params:
                 state = self.state[p]
                 for name, init in slots.items():
                     if name not in state:
                         value = group[init] if isinstance(init, str) else init
                         state[name] = torch.full_like(p, float(value), memory_format=torch.preserve_format)
-                update(p, p.grad, state, lr, group)
+            if self.kind in GROUP_KINDS and params:
+                update(params, [p.grad for p in params], [self.state[p] for p in params], lr, group)
+            elif self.kind not in GROUP_KINDS:
+                for p in params:
+                    update(p, p.grad, self.state[p], lr, group)
 
 
 def make_optimizer(config: TrainConfig, params: Iterable[torch.nn.Parameter]) -> TfOptimizer:
