@@ -147,7 +147,7 @@ OPTIMIZER_CLASSES = {
     "momentum": "momentum", "momentumoptimizer": "momentum",
     "adam": "adam", "adamoptimizer": "adam", "nadam": "nadam", "nadamoptimizer": "nadam",
     "adadelta": "adadelta", "adadeltaoptimizer": "adadelta", "adagrad": "adagrad", "adagradoptimizer": "adagrad",
-    "rmsprop": "rmsprop", "rmspropoptimizer": "rmsprop",
+    "rmsprop": "rmsprop", "rmspropoptimizer": "rmsprop", "adamw": "adamw",
 }
 OPTIMIZER_OPTIONS: dict[str, dict[str, Any]] = {
     "sgd": {},
@@ -157,6 +157,8 @@ OPTIMIZER_OPTIONS: dict[str, dict[str, Any]] = {
     "adadelta": {"rho": 0.95, "epsilon": 1e-8},
     "adagrad": {"initial_accumulator_value": 0.1},
     "rmsprop": {"decay": 0.9, "momentum": 0.0, "epsilon": 1e-10, "centered": False},
+    # Keras 3's AdamW (its option names): RETURNN 1.2026 cannot run it on TF 2.21 (docs/training.md)
+    "adamw": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "weight_decay": 0.004, "nesterov": False},
 }
 INTERNAL_OPTIONS = ("nesterov",)  # set by the kind, not a TF constructor option
 IGNORED_OPTIONS = ("use_locking", "name")  # TF constructor options without numeric effect
@@ -266,6 +268,9 @@ def read_optimizer_dict(get: KeyReader, epsilon: float, momentum: float) -> tupl
         given.setdefault("epsilon", epsilon)
     if "momentum" in OPTIMIZER_OPTIONS[kind] and momentum:
         given.setdefault("momentum", momentum)
+    if kind == "sgd" and name.lower() == "sgd" and momentum:  # Keras SGD would take it; netc has no Keras SGD
+        raise get.error("momentum", "netc's {'class': 'sgd'} is plain gradient descent, without momentum",
+                        "use optimizer = {'class': 'momentum', 'momentum': ...} (TF's MomentumOptimizer)")
     if kind == "momentum" and given.get("momentum") is None:
         raise get.error("optimizer", "the 'momentum' optimizer needs a momentum value",
                         "set optimizer = {'class': 'momentum', 'momentum': 0.9} or the top-level momentum")

@@ -25,7 +25,7 @@ Options = dict[str, Any]
 # An update of one parameter: (param, grad, its state, learning rate, options); GROUP_KINDS update all
 # parameters of a group in one call, with lists.
 Update = Callable[[Any, Any, Any, float, Options], None]
-GROUP_KINDS = ("adam", "nadam")
+GROUP_KINDS = ("adam", "nadam", "adamw")
 
 
 def sgd(p: torch.Tensor, g: torch.Tensor, state: dict[str, Any], lr: float, o: Options) -> None:
@@ -51,7 +51,10 @@ def adam(ps: list[torch.Tensor], gs: list[torch.Tensor], states: list[dict[str, 
     (RETURNN's NadamOptimizer, ApplyAdam with use_nesterov): `var -= alpha * (g (1 - beta1) + beta1 m) /
     (sqrt(v) + epsilon)`. beta^t are float32 running products, as TF's beta1_power/beta2_power variables;
     factors are float32 as in TF's kernel (`1 - beta1` is 0.100000024 for beta1 0.9)."""
-    b1, b2 = F32(o["beta1"]), F32(o["beta2"])
+    b1, b2 = F32(o.get("beta1", o.get("beta_1"))), F32(o.get("beta2", o.get("beta_2")))  # adamw: Keras names
+    if o.get("weight_decay"):  # Keras AdamW (_apply_weight_decay): `var -= var * wd * lr` before the step
+        torch._foreach_sub_(ps, torch._foreach_mul(torch._foreach_mul(ps, float(F32(o["weight_decay"]))),
+                                                   float(F32(lr))))
     power1 = F32(states[0].get("beta1_power", 1.0)) * b1
     power2 = F32(states[0].get("beta2_power", 1.0)) * b2
     for state in states:  # floats: checkpoints load safely
@@ -106,6 +109,7 @@ KINDS: dict[str, tuple[Update, dict[str, float | str]]] = {
     "momentum": (momentum, {"accum": 0.0}),
     "adam": (adam, {"m": 0.0, "v": 0.0}),
     "nadam": (adam, {"m": 0.0, "v": 0.0}),
+    "adamw": (adam, {"m": 0.0, "v": 0.0}),
     "adadelta": (adadelta, {"accum": 0.0, "accum_update": 0.0}),
     "adagrad": (adagrad, {"accum": "initial_accumulator_value"}),
     "rmsprop": (rmsprop, {"ms": 1.0, "mg": 0.0, "mom": 0.0}),

@@ -96,6 +96,7 @@ def test_keys_returnn_ignores_are_accepted_and_said(tmp_path):
     ({"update_multiple_models": 2}, "Theano"),
     ({"optimizer": {"class": "smorms3"}}, "Theano"),
     ({"optimizer": {"class": "ftrl"}}, "unknown optimizer class 'ftrl'"),
+    ({"optimizer": {"class": "sgd"}, "momentum": 0.9}, "plain gradient descent, without momentum"),
     ({"optimizer": "adam"}, "a name alone is refused"),
     ({"optimizer": {"beta1": 0.9}}, "needs a 'class'"),
     ({"optimizer": {"class": "adam", "rho": 0.9}}, r"options \['rho'\] are not options of 'adam'"),
@@ -201,3 +202,20 @@ def test_a_checkpoint_of_another_optimizer_is_refused_and_options_stay_the_confi
     other = TfOptimizer([p], "adam", dict(config(adam=True, optimizer_epsilon=0.5).optimizer_options), 0.1)
     other.load_state_dict(adam.state_dict())
     assert other.param_groups[0]["epsilon"] == 0.5 and torch.equal(other.state[p]["m"], adam.state[p]["m"])
+
+
+def test_adamw_is_keras_adamw_decoupled_weight_decay_then_adam():
+    """Keras 3's AdamW (RETURNN's class "adamw"): `var -= var * wd * lr`, then the Adam step."""
+    c = config(optimizer={"class": "adamw", "beta_1": 0.8, "weight_decay": 0.1}, optimizer_epsilon=1e-3)
+    assert c.optimizer == "adamw" and dict(c.optimizer_options)["epsilon"] == 1e-3
+    p, q = torch.nn.Parameter(torch.tensor([1.0, -2.0])), torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    adamw = TfOptimizer([p], "adamw", dict(c.optimizer_options), 0.5)
+    adam = TfOptimizer([q], "adam", dict(config(optimizer={"class": "adam", "beta1": 0.8, "epsilon": 1e-3})
+                                         .optimizer_options), 0.5)
+    for step in range(3):
+        p.grad, q.grad = torch.tensor([0.3, step - 1.0]), torch.tensor([0.3, step - 1.0])
+        with torch.no_grad():
+            q.mul_(1 - 0.1 * 0.5)
+        adamw.step()
+        adam.step()
+        torch.testing.assert_close(p.detach(), q.detach(), rtol=0, atol=1e-6)
