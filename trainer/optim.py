@@ -2,7 +2,8 @@
 
 The optimizer (a kind and its TF options) is resolved from the config by `config.read_optimizer`, following
 `returnn/tf/updater.py: Updater._create_default_optimizer / _create_optimizer`. The update of each kind is
-TensorFlow's kernel (`tensorflow/core/kernels/training_ops.cc`) written out per parameter in float32: torch's
+TensorFlow's kernel (`tensorflow/core/kernels/training_ops.cc`) written out in float32 (per parameter, or
+per group with torch's foreach kernels for Adam): torch's
 built-in optimizers place epsilon differently (Adam, RMSProp, Adagrad), start RMSProp's mean square at 0 and
 Adagrad's accumulator at 0 where TF starts at 1 and 0.1, and have no TF-style Nadam.
 Gradient post-processing follows `Updater._post_process_grad` (docs/training.md, "Optimizers and learning
@@ -235,9 +236,10 @@ def global_norm(grads: list[torch.Tensor | None]) -> torch.Tensor:
 
 def scale_by_global_norm(grads: list[torch.Tensor | None], clip_norm: float, norm: torch.Tensor) -> None:
     """tf.clip_by_global_norm with `use_norm`: each gradient times `clip_norm / max(norm, clip_norm)`."""
-    scale = F32(clip_norm) * min(F32(1) / F32(norm.item()), F32(1) / F32(clip_norm))
+    with np.errstate(divide="ignore"):  # a zero norm: 1/0 = inf, as in TF, and the scale is c * (1/c)
+        scale = F32(clip_norm) * min(F32(1) / F32(norm.item()), F32(1) / F32(clip_norm))
     if not math.isfinite(float(norm)):
-        scale = F32("nan")  # TF's behaviour: a NaN/inf norm makes every gradient NaN
+        scale = F32("nan")  # TF's `scale + (use_norm - use_norm)`: a NaN/inf norm makes every gradient NaN
     for g in grads:
         if g is not None:
             g.mul_(scale)
