@@ -65,7 +65,7 @@ def main() -> None:
 def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
     """Validate NET and print its typed IR as a table."""
     from netc.ir import format_table, load_graph, read_file
-    from netc.trainer.config import ignored_by_returnn  # torch-free
+    from netc.ir.returnn_ignores import ignored_by_returnn
 
     graph = load_graph(net, num_inputs, num_outputs, exec_config)
     for warning in graph.warnings:

@@ -8,6 +8,7 @@ from typing import Any
 
 from netc.ir import Document, NetcError
 from netc.ir.read import NEEDED_KEYS, Opaque
+from netc.ir.returnn_ignores import ignored_by_returnn
 
 LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
 ORDERINGS = ("default", "sorted", "sorted_reverse", "random")
@@ -192,19 +193,6 @@ def read_optimizer(get: KeyReader, epsilon: float) -> dict[str, Any]:
         kind, options = read_legacy_flags(get, epsilon, momentum)
     return {"optimizer": kind, "optimizer_options": tuple(sorted(options.items())),
             "notes": ignored_by_returnn(get.doc)}
-
-
-def ignored_by_returnn(doc: Document) -> tuple[str, ...]:
-    """Keys netc accepts because RETURNN TF accepts and ignores them: one line each, for `netc train` and
-    `netc check`."""
-    notes = []
-    if doc.values.get("adadelta_decay") is not None:
-        notes.append("adadelta_decay: RETURNN TF ignores it (Adadelta's rho stays 0.95); so does netc; "
-                     "set optimizer = {'class': 'adadelta', 'rho': ...} to change it")
-    if doc.values.get("nesterov_momentum") is not None:
-        notes.append("nesterov_momentum: RETURNN TF ignores it (no Nesterov momentum from this key); so does "
-                     "netc; set optimizer = {'class': 'momentum', 'momentum': ..., 'use_nesterov': True}")
-    return tuple(notes)
 
 
 def read_legacy_flags(get: KeyReader, epsilon: float, momentum: float) -> tuple[str, dict[str, Any]]:
