@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from returnn_golden import NETWORK, params, returnn
 from train12ax import DEMO
 
@@ -68,6 +69,13 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def float32_text(values: object) -> object:
+    """Nested lists of float32 values as the shortest decimals that read back to the same float32."""
+    if isinstance(values, list):
+        return [float32_text(v) for v in values]
+    return float(repr(np.float32(values)).removeprefix("np.float32(").removesuffix(")"))
+
+
 def run_variant(python: str, directory: Path, name: str, keys: dict, initial: Path) -> dict:
     """RETURNN trained from `initial` with the variant's keys: its scores, learning rates and parameters."""
     lr_file = directory / f"{name}.lr"
@@ -102,7 +110,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         returnn(args.returnn, directory, "init", **(BASE | {"learning_rate": 0.0, "num_epochs": 1}))
-        initial = params(args.returnn, directory / "init" / "model.001")
+        initial = {k: float32_text(v) for k, v in params(args.returnn, directory / "init" / "model.001").items()}
         step = subprocess.run([args.returnn, "-c", "import sys, tensorflow as tf; "
                                "print(tf.train.load_checkpoint(sys.argv[1]).get_tensor('global_step'))",
                                str(directory / "init" / "model.001")], capture_output=True, text=True, check=True)
@@ -118,7 +126,7 @@ def main() -> None:
             if "returnn_error" in result:
                 print(name, "RETURNN fails:", result["returnn_error"], flush=True)
                 continue
-            result["final"] = {k: v for k, v in result["final"].items() if k in initial}  # no optimizer slots
+            result["final"] = {k: float32_text(v) for k, v in result["final"].items() if k in initial}  # no slots
             print(name, [round(e["dev_score"], 5) for e in result["epochs"]],
                   [e["learning_rate"] for e in result["epochs"]], flush=True)
     golden = {"made_by": f"bench/returnn_optim_goldens.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
