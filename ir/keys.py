@@ -92,12 +92,19 @@ KEYS: dict[str, Rule] = {
         use_normalized_loss log log_verbosity learning_rate learning_rates learning_rate_control
         learning_rate_decay newbob_learning_rate_decay newbob_relative_error_threshold newbob_error_threshold
         newbob_multi_num_epochs newbob_multi_update_interval min_learning_rate learning_rate_file optimizer
-        optimizer_epsilon adam nadam adagrad gradient_clip gradient_clip_global_norm
+        optimizer_epsilon adam nadam adagrad adadelta rmsprop momentum gradient_clip gradient_clip_global_norm
+        gradient_noise accum_grad_multiple_step learning_rate_control_error_measure
+        adasecant smorms3 mean_normalized_sgd update_multiple_models
         import_model_train_epoch1 preload_from_files load_ignore_missing_vars"""),
+    # returnn/tf/updater.py: _create_default_optimizer builds AdadeltaOptimizer without a rho
+    "adadelta_decay": Ignored("RETURNN TF ignores it (Adadelta's rho stays 0.95), so does netc; set "
+                              "optimizer = {'class': 'adadelta', 'rho': ...} to change it"),
+    # never read by RETURNN TF (a Theano-era key)
+    "nesterov_momentum": Ignored("RETURNN TF ignores it (no Nesterov momentum from this key), so does netc; set "
+                                 "optimizer = {'class': 'momentum', 'momentum': ..., 'use_nesterov': True}"),
     **NOT_IMPLEMENTED,
-    **rules(Differs((None, 1)), "accum_grad_multiple_step"),
     **rules(Differs((None, -1)), "truncation"),
-    **rules(Differs((None, 0, 0.0, False)), """gradient_noise momentum adadelta rmsprop L1_reg L2_reg
+    **rules(Differs((None, 0, 0.0, False)), """L1_reg L2_reg
         gradient_clip_norm gradient_clip_avg_norm grad_norm_to_clip_to_zero decouple_constraints
         min_seq_length seq_drop shuffle_frames_of_nseqs max_pad_size chunking_variance min_chunk_size
         learning_rate_control_relative_error_relative_lr learning_rate_control_min_num_epochs_per_new_lr
@@ -114,7 +121,7 @@ KEYS: dict[str, Rule] = {
         load_model_post_hooks train_dummy_dataset_num_seqs dummy_dataset_num_seqs
         num_allowed_consec_invalid_gradient_steps"""),
     **rules(Refused(CODE_NET, "write the network as a `network` dict"), "get_model get_network train_step"),
-    **rules(Differs((None,)), """learning_rate_control_error_measure newbob_relative_error_grow_threshold
+    **rules(Differs((None,)), """newbob_relative_error_grow_threshold
         dynamic_learning_rate extra_updates torch_optimizer_step"""),
     **rules(Ignored("options of pretrain, which is listed itself when set"), """pretrain_construction_algo
         pretrain_repetitions pretrain_greedy pretrain_copy_output_layer pretrain_learning_rate"""),

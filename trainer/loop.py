@@ -19,7 +19,7 @@ from .initial import given_values, read_given_params
 from .loss import Stats, l2_term, layer_loss, loss_nodes, missing_target, objective
 from .lr_control import LrControl, read_lr_file, write_lr_file
 from .model import NetModel
-from .optim import clip_gradients, make_optimizer, set_lr
+from .optim import GradientSteps, make_optimizer, set_lr
 from .progress import ProgressBar, epoch_line, eval_line
 from .setup import Setup
 
@@ -39,6 +39,8 @@ class Trainer:
         self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
         self.params = list(self.model.parameters())
         self.optimizer = make_optimizer(self.config, self.params)
+        self.gradients = GradientSteps(self.config, self.params, self.config.random_seed)
+        self.global_step = 0  # RETURNN's global_train_step: steps over all epochs
         self.control = LrControl(self.config)
         self.given = read_given_params(setup.doc)
         # The same dropout noise on every rank: a per-feature mask is shared by the whole global batch.
@@ -128,8 +130,9 @@ class Trainer:
         self.stop_unless_finite(total, at)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        clip_gradients(self.config, self.params)
-        self.optimizer.step()
+        if self.gradients.process(self.global_step):
+            self.optimizer.step()
+        self.global_step += 1
         return per_layer[self.losses.index(self.reported)].detach().double().cpu() * weight
 
     def stop_unless_finite(self, objective: torch.Tensor, at: tuple[int, int]) -> None:
@@ -165,6 +168,7 @@ class Trainer:
             "epoch": epoch,
             "params": {k: v.detach().cpu().clone() for k, v in self.model.named_parameters()},
             "optimizer": self.optimizer.state_dict(),
+            "gradients": self.gradients.state() | {"global_step": self.global_step},
             "lr_control": self.control.state(),
             "rng": {"noise": self.noise.get_state()},
             "net": canonical_json(self.graph),
@@ -215,6 +219,8 @@ class Trainer:
                 p.copy_(torch.from_numpy(values[name]))
         try:
             self.optimizer.load_state_dict(payload["optimizer"])
+            self.gradients.load_state(payload["gradients"])
+            self.global_step = int(payload["gradients"]["global_step"])
             self.control.load_state(payload["lr_control"])
             self.noise.set_state(payload["rng"]["noise"])
         except (KeyError, ValueError, TypeError, RuntimeError) as e:

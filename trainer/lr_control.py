@@ -32,32 +32,81 @@ class LrControl:
         self.epochs[epoch]["scores"] = dict(scores)
 
     def decide(self, epoch: int) -> float:
+        """RETURNN's `get_learning_rate_for_epoch`: a rate fixed by `learning_rates`, else the control's
+        rate from the most recent earlier epoch (fixed or run); the first epoch without one uses
+        `learning_rate`."""
         c = self.config
-        if c.learning_rates:
-            return c.learning_rates[min(epoch, len(c.learning_rates)) - 1]
-        previous = self.epochs.get(epoch - 1)
-        if previous is None:
+        fixed = dict(c.learning_rates)
+        if epoch in fixed:
+            return fixed[epoch]
+        last = self.last_epoch(epoch)
+        if last is None:
             return c.learning_rate
-        lr = float(previous["lr"])
+        lr = self.rate(last)
         if c.learning_rate_control != "constant" and self.should_decay(epoch):
             lr = max(lr * c.learning_rate_decay, c.min_learning_rate)
         return lr
 
-    def score(self, epoch: int) -> float | None:
+    def known_epochs(self) -> set[int]:
+        """Epochs with a learning rate: run (or decided) ones and those fixed by `learning_rates`."""
+        return set(self.epochs) | {e for e, _ in self.config.learning_rates}
+
+    def last_epoch(self, epoch: int) -> int | None:
+        earlier = [e for e in self.known_epochs() if e < epoch]
+        return max(earlier) if earlier else None
+
+    def rate(self, epoch: int) -> float:
+        if epoch in self.epochs:
+            return float(self.epochs[epoch]["lr"])
+        return dict(self.config.learning_rates)[epoch]
+
+    def error_key(self, epoch: int) -> str | None:
+        """RETURNN's `get_error_key`: which recorded score of `epoch` newbob compares.
+
+        Tried in order: each `learning_rate_control_error_measure` (and KEY_output), dev_score(_output),
+        any dev_* key (sorted), train_score(_output), else the smallest key; None if nothing was recorded.
+        """
         scores = self.epochs.get(epoch, {}).get("scores", {})
-        return scores.get("dev_score", scores.get("train_score"))
+        if not scores:
+            return None
+        wanted = [k for m in self.config.learning_rate_control_error_measure for k in (m, m + "_output")]
+        for key in wanted + ["dev_score", "dev_score_output"]:
+            if key in scores:
+                return key
+        for key in sorted(scores):
+            if key.startswith("dev_"):
+                return key
+        for key in ("train_score", "train_score_output"):
+            if key in scores:
+                return key
+        return min(scores)
+
+    def score(self, epoch: int) -> tuple[str | None, float | None]:
+        """The key newbob uses for `epoch` and its value."""
+        key = self.error_key(epoch)
+        return key, (None if key is None else self.epochs[epoch]["scores"][key])
+
+    def relative_error(self, old: int, new: int) -> float | None:
+        """RETURNN's `calc_relative_error`: None when a score is missing or the two epochs' keys differ."""
+        (old_key, old_value), (new_key, new_value) = self.score(old), self.score(new)
+        if old_value is None or new_value is None or old_key != new_key:
+            return None
+        return relative_change(old_value, new_value)
 
     def should_decay(self, epoch: int) -> bool:
         """Newbob, deciding the learning rate of `epoch`: did the score of the epochs before improve enough?"""
         c = self.config
         if c.learning_rate_control == "newbob_multi_epoch":
             return self.multi_epoch_decay(epoch)
-        new, old = self.score(epoch - 1), self.score(epoch - 2)
-        if new is None or old is None:
+        last = self.last_epoch(epoch)
+        before = self.last_epoch(last) if last is not None else None
+        if before is None:
             return False
         if c.learning_rate_control == "newbob_abs":
-            return new - old > c.newbob_error_threshold
-        return relative_change(old, new) > c.newbob_relative_error_threshold
+            (old_key, old), (new_key, new) = self.score(before), self.score(last)
+            return old is not None and new is not None and old_key == new_key and new - old > c.newbob_error_threshold
+        change = self.relative_error(before, last)
+        return change is not None and change > c.newbob_relative_error_threshold
 
     def multi_epoch_decay(self, epoch: int) -> bool:
         """RETURNN's NewbobMultiEpoch: at epochs 1, 1+k, 1+2k, ... (k = update interval, default N), the mean
@@ -66,11 +115,12 @@ class LrControl:
         interval = c.newbob_multi_update_interval or c.newbob_multi_num_epochs
         if interval > 1 and epoch % interval != 1:
             return False
-        last = sorted(e for e in self.epochs if e < epoch)[-(c.newbob_multi_num_epochs + 1):]
-        scores = [self.score(e) for e in last]
-        if len(scores) < 2 or None in scores:
+        last = sorted(e for e in self.known_epochs() if e < epoch)[-(c.newbob_multi_num_epochs + 1):]
+        if len(last) < 2:
             return False
-        changes = [relative_change(old, new) for old, new in zip(scores, scores[1:])]
+        changes = [self.relative_error(old, new) for old, new in zip(last, last[1:])]
+        if None in changes:
+            return False
         return sum(changes) / len(changes) > c.newbob_relative_error_threshold
 
     def state(self) -> dict[str, Any]:

@@ -102,8 +102,7 @@ def test_keys_are_accounted_for_once_grouped_by_reason() -> None:
         "ignored config keys (RETURNN's own logging, debugging and profiling): tf_log_memory_usage",
         "ignored config keys (their values are RETURNN's no-ops): window, truncation",
         "ignored config keys (RASR (Sprint) only): sprint_trainer_exec_path",
-        "not implemented, training will differ from RETURNN: chunking ('50:25'), pretrain ('default'), "
-        "accum_grad_multiple_step (2)",
+        "not implemented, training will differ from RETURNN: chunking ('50:25'), pretrain ('default')",
         "config names neither RETURNN nor netc reads: num_layers, learning_rat (did you mean 'learning_rate'?)"]
 
 

@@ -132,7 +132,7 @@ def test_overrides_and_bad_values_are_located_errors(tmp_path):
     with pytest.raises(NetcError, match="num_epochs"):
         read_train_config(Document("c.json", {"num_epochs": "five"}))
     with pytest.raises(NetcError, match="unknown optimizer"):
-        read_train_config(Document("c.json", {"optimizer": {"class": "adagrad"}}))
+        read_train_config(Document("c.json", {"optimizer": {"class": "ftrl"}}))
     with pytest.raises(NetcError, match="no such HDF file"):
         prepare(write_config(tmp_path, train="missing.hdf"))
     assert read_train_config(Document("c.json", {"adam": True})).optimizer == "adam"
