@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,20 +30,70 @@ class Trainer:
 
     def __init__(self, setup: Setup, log: Log = print, progress: bool | None = None):
         self.setup, self.config, self.log, self.progress = setup, setup.config, log, progress
-        self.graph = setup.graph()
-        self.losses = loss_nodes(self.graph)
-        self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
         self.device = pick_device(self.config.device)
         self.ranks = init_ranks(self.device)
-        self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
-        self.params = list(self.model.parameters())
-        self.optimizer = make_optimizer(self.config, self.params)
         self.control = LrControl(self.config)
         # The same dropout noise on every rank: a per-feature mask is shared by the whole global batch.
         self.noise = torch.Generator().manual_seed(self.config.random_seed)
+        self.pretrain = setup.pretrain
+        self.given: dict[str, np.ndarray] = {}  # parameters to start from (values of layers pretrain adds later)
+        self.install(self.net_dict(1))
+
+    def net_dict(self, epoch: int) -> dict[str, Any] | None:
+        """The pretrain net dict of an epoch; None: the config's network."""
+        return self.pretrain.net(epoch) if self.pretrain else None
+
+    def install(self, network: dict[str, Any] | None, carried: dict[str, torch.Tensor] | None = None) -> None:
+        """Build the model of a net dict with fresh optimizer state; parameters from `carried`, else
+        from `given`, else initialised (RETURNN's `init_new_network` makes a new network and updater)."""
+        self.network = network
+        self.graph = self.setup.graph(network)
+        self.losses = loss_nodes(self.graph)
+        self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
+        self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
+        with torch.no_grad():
+            for name, parameter in self.model.named_parameters():
+                value = (carried or {}).get(name)
+                if value is None and name in self.given:
+                    value = torch.from_numpy(np.asarray(self.given[name], np.float32))
+                if value is not None and value.shape == parameter.shape:
+                    parameter.copy_(value)
+        self.params = list(self.model.parameters())
+        self.optimizer = make_optimizer(self.config, self.params)
         self.forward = self.model
         if self.ranks.world > 1:
             self.forward = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    def start_from(self, values: dict[str, np.ndarray]) -> None:
+        """Start training from given parameters: those of the current network now, those of layers that
+        pretraining adds later when it adds them (RETURNN draws these anew: netc's intended difference)."""
+        self.given = dict(values)
+        self.install(self.network)
+
+    def grow(self, epoch: int) -> None:
+        """Switch to the epoch's pretrain network when it differs from the current one: parameters copied
+        by name where the shapes agree (`set_params_by_serialized` with `ignore_wrong_shape`), optimizer reset."""
+        network = self.net_dict(epoch)
+        if network == self.network:
+            return
+        assert self.pretrain is not None
+        old = {k: v.detach().clone() for k, v in self.model.named_parameters()}
+        if self.pretrain.copy_param_mode == "reset":
+            old = {}
+        if not self.pretrain.copy_output_layer:
+            outputs = {n.name for n in self.setup.graph(network).nodes if n.name == "output" or n.layer.loss}
+            old = {k: v for k, v in old.items() if k.split("/")[0] not in outputs}
+        self.install(network, old)
+        if self.pretrain.copy_param_mode == "subset":
+            for name, parameter in self.model.named_parameters():
+                if name in old and old[name].shape != parameter.shape:
+                    raise NetcError(f"pretrain copy_param_mode 'subset' from shape {tuple(old[name].shape)} to "
+                                    f"{tuple(parameter.shape)} ({name!r}) is not supported",
+                                    Where(self.setup.doc.path, key="pretrain"),
+                                    "use copy_param_mode 'ifpossible' (a new value where the shape changes)")
+
+    def is_pretrain(self, epoch: int) -> bool:
+        return self.pretrain is not None and self.pretrain.is_pretrain_epoch(epoch)
 
     def run(self) -> None:
         """Train from the first epoch not yet done to `num_epochs`."""
@@ -61,10 +112,17 @@ class Trainer:
             shutdown(self.ranks)
 
     def run_epoch(self, epoch: int) -> None:
+        self.grow(epoch)
+        if self.pretrain is not None and epoch <= self.pretrain.num_epochs + 1:
+            # RETURNN's init_train_epoch: pretrain epochs at pretrain_learning_rate, the next at learning_rate
+            # (`set_default_learning_rate_for_epoch`: a rate already known for the epoch is kept).
+            lr = self.pretrain.learning_rate if self.is_pretrain(epoch) else None
+            self.control.epochs.setdefault(epoch, {"lr": self.config.learning_rate if lr is None else lr, "scores": {}})
         set_lr(self.optimizer, self.control.lr(epoch))
         start = time.monotonic()
         train = self.train_epoch(epoch)
-        self.say(epoch_line(epoch, train.score, train.error, time.monotonic() - start))
+        line = epoch_line(epoch, train.score, train.error, time.monotonic() - start)
+        self.say(f"pretrain {line}" if self.is_pretrain(epoch) else line)
         scores = {"train_score": train.score, "train_error": train.error}
         for role in ("dev", "eval"):
             if role in self.setup.datasets:
@@ -80,7 +138,7 @@ class Trainer:
             self.log(line)
 
     def train_epoch(self, epoch: int) -> Stats:
-        corpus, lengths, order, skipped = self.setup.epoch("train", epoch)
+        corpus, lengths, order, skipped = self.setup.pieces("train", epoch)
         if skipped:
             self.say(f"skipped {skipped} sequences longer than max_seq_length {self.config.max_seq_length}")
         batches = self.setup.batches(lengths, order)
@@ -143,7 +201,7 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, role: str, epoch: int) -> Stats:
         """Scores with dropout off, over every sequence of the set (sharded over ranks)."""
-        corpus, lengths, order, _ = self.setup.epoch(role, epoch)
+        corpus, lengths, order, _ = self.setup.pieces(role, epoch)
         self.model.eval()
         total = torch.zeros(3, dtype=torch.float64)
         for indices in self.setup.batches(lengths, order):
@@ -159,7 +217,7 @@ class Trainer:
             write_lr_file(self.config.learning_rate_file, self.control)
         if epoch % self.config.save_interval and epoch != self.config.num_epochs:
             return
-        save_checkpoint(checkpoint_path(self.config.model, epoch), {
+        save_checkpoint(checkpoint_path(self.config.model, epoch, self.is_pretrain(epoch)), {
             "epoch": epoch,
             "params": {k: v.detach().cpu().clone() for k, v in self.model.named_parameters()},
             "optimizer": self.optimizer.state_dict(),
@@ -176,7 +234,8 @@ class Trainer:
         if start == 1:
             return 1
         else:
-            epoch, path = int(start) - 1, checkpoint_path(self.config.model, int(start) - 1)
+            epoch = int(start) - 1
+            path = checkpoint_path(self.config.model, epoch, self.is_pretrain(epoch))
         self.load(path, epoch)
         self.say(f"resuming after epoch {epoch} from {path}")
         return epoch + 1
@@ -196,6 +255,8 @@ class Trainer:
     def load(self, path: str, epoch: int) -> None:
         """Parameters, optimizer, lr control and dropout RNG from a checkpoint."""
         payload = load_checkpoint(path)
+        if self.net_dict(epoch) != self.network:
+            self.install(self.net_dict(epoch))
         params = {k: v.numpy() for k, v in payload["params"].items()}
         values = check_params(self.graph, params, path)
         with torch.no_grad():
