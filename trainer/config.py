@@ -14,7 +14,8 @@ LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
 ORDERINGS = ("default", "sorted", "sorted_reverse", "random")
 EXTRA_KEYS = frozenset({"newbob_multi_num_epochs", "newbob_multi_update_interval",
                         # read by chunking.py, window.py and pretrain.py
-                        "chunking", "min_chunk_size", "chunking_variance", "window", "pretrain", "pretrain_learning_rate",
+                        "chunking", "min_chunk_size", "chunking_variance", "window", "pretrain",
+                        "pretrain_learning_rate",
                         "pretrain_repetitions", "pretrain_construction_algo", "pretrain_copy_output_layer",
                         "pretrain_greedy"})
 KNOWN_KEYS = NEEDED_KEYS | EXTRA_KEYS
