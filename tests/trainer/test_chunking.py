@@ -1,0 +1,63 @@
+"""`chunking` as RETURNN does it: chunk positions, batching by chunks, and a RETURNN trajectory on 12AX.
+
+tests/trainer/data/returnn_chunking.json was written by bench/returnn_chunk_goldens.py (RETURNN 1.20261022):
+12AX with `chunking "20:10"`, 2 epochs without dropout. With `chunking "0"` netc's scores differ by > 0.01.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from netc.ir import Document, NetcError
+from netc.trainer.chunking import Chunking, read_chunking
+from netc.trainer.ordering import make_batches
+
+from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
+
+GOLDEN = load_golden("returnn_chunking")
+
+
+def chunking_of(value: object, **keys: object) -> Chunking | None:
+    return read_chunking(Document("config.py", {"chunking": value} | keys))
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("50:25", Chunking(50, 25)), ("50", Chunking(50, 50)), (50, Chunking(50, 50)), ((50, 25), Chunking(50, 25)),
+    ({"data": 50, "classes": 50}, Chunking(50, 50)), (({"data": 50, "classes": 50}, {"data": 25, "classes": 25}),
+                                                     Chunking(50, 25)),
+    ("0", None), (0, None), (None, None), ("50:0", Chunking(50, 50)),
+])
+def test_forms_of_the_key(value, expected):
+    assert chunking_of(value) == expected
+
+
+@pytest.mark.parametrize(("value", "keys", "message"), [
+    ("50:x", {}, "cannot read"), ({"data": 50, "classes": 25}, {}, "different values per data key"),
+    ("50:25", {"chunking_variance": 0.3}, "chunking_variance"), ("-5:2", {}, "positive"),
+])
+def test_bad_values_are_located_errors(value, keys, message):
+    with pytest.raises(NetcError, match=message) as info:
+        chunking_of(value, **keys)
+    assert info.value.where.file == "config.py"
+
+
+def test_a_chunk_starts_at_every_multiple_of_step_below_the_length():
+    assert Chunking(20, 10).spans(45) == [(0, 20), (10, 30), (20, 40), (30, 45), (40, 45)]
+    assert Chunking(20, 10).spans(20) == [(0, 20), (10, 20)]
+    assert Chunking(20, 10).spans(1) == [(0, 1)]
+    assert Chunking(20, 10).spans(0) == []
+    assert Chunking(20, 20, min_size=5).spans(45) == [(0, 20), (20, 40)]  # 5 frames left: no chunk
+
+
+def test_chunks_follow_the_sequence_order_and_batches_count_chunks():
+    seq, start, end = Chunking(4, 2).cut(np.array([1, 0]), np.array([3, 6]))
+    assert seq.tolist() == [1, 1, 1, 0, 0]
+    assert list(zip(start.tolist(), end.tolist())) == [(0, 4), (2, 6), (4, 6), (0, 3), (2, 3)]
+    assert [b.tolist() for b in make_batches(np.arange(5), end - start, 8, None)] == [[0, 1], [2, 3], [4]]
+    assert [b.tolist() for b in make_batches(np.arange(5), end - start, 100, 3)] == [[0, 1, 2], [3, 4]]
+
+
+def test_netc_reaches_returnns_scores_and_parameters(tmp_path):
+    trainer, _ = train_like(GOLDEN, tmp_path)
+    assert_scores_equal(trainer, GOLDEN)
+    assert_params_equal(trainer, GOLDEN)

@@ -1,0 +1,64 @@
+"""`pretrain` as RETURNN does it: the schedule of each construction, and a RETURNN trajectory on 12AX.
+
+tests/trainer/data/returnn_pretrain.json was written by bench/returnn_chunk_goldens.py (RETURNN 1.20261022):
+a 2-layer BLSTM with `pretrain "default"` and `pretrain_learning_rate`, 3 epochs without dropout. Its initial
+parameters hold the values RETURNN drew for the second layer pair when pretraining added it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from netc.ir import Document, NetcError
+from netc.trainer.pretrain import read_pretrain
+
+from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
+
+GOLDEN = load_golden("returnn_pretrain")
+LSTM = {"class": "rec", "n_out": 4}
+
+
+def blstm(layers: int) -> dict:
+    net = {"output": {"class": "softmax", "loss": "ce", "from": [f"l{layers - 1}_fw", f"l{layers - 1}_bw"]}}
+    for k in range(layers):
+        below = ["data"] if k == 0 else [f"l{k - 1}_fw", f"l{k - 1}_bw"]
+        net |= {f"l{k}_fw": LSTM | {"from": below}, f"l{k}_bw": LSTM | {"direction": -1, "from": below}}
+    return net
+
+
+def schedule(value: object, network: dict, **keys: object) -> list[dict]:
+    pretrain = read_pretrain(Document("config.py", {"network": network, "pretrain": value} | keys))
+    return list(pretrain.nets)
+
+
+def test_default_removes_the_layers_nearest_the_output_step_by_step():
+    nets = schedule("default", blstm(3))
+    assert [sorted(n) for n in nets] == [sorted(blstm(k)) for k in (1, 2, 3)]
+    assert [n["output"]["from"] for n in nets] == [["l0_bw", "l0_fw"], ["l1_bw", "l1_fw"], ["l2_fw", "l2_bw"]]
+
+
+def test_repetitions_and_construction_algos():
+    assert len(schedule({"repetitions": 2}, blstm(3))) == 6
+    assert len(schedule({"repetitions": {"default": 1, "final": 3}}, blstm(2))) == 4
+    assert len(schedule("default", blstm(3), pretrain_repetitions=[1, 2])) == 5
+    assert len(schedule({"construction_algo": "no_network_modifications"}, blstm(3))) == 1
+    from_input = schedule({"construction_algo": "from_input"}, blstm(3))
+    assert [sorted(n) for n in from_input] == [sorted(blstm(k)) for k in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("yes", "unknown pretrain type"), ({"repetition": 2}, "unknown pretrain option 'repetition'"),
+    ({"construction_algo": "from_middle"}, "unknown construction_algo"), ({"greedy": True}, "greedy"),
+])
+def test_bad_values_are_located_errors(value, message):
+    with pytest.raises(NetcError, match=message) as info:
+        schedule(value, blstm(2))
+    assert info.value.where.file == "config.py"
+
+
+def test_netc_reaches_returnns_scores_checkpoints_and_parameters(tmp_path):
+    trainer, lines = train_like(GOLDEN, tmp_path)
+    assert_scores_equal(trainer, GOLDEN)
+    assert_params_equal(trainer, GOLDEN)
+    assert [line.split(" score")[0] for line in lines if "epoch" in line] == [
+        "pretrain epoch 1", "pretrain epoch 2", "epoch 3"]
+    assert sorted(p.name for p in tmp_path.glob("model*.pt")) == sorted(f"{c}.pt" for c in GOLDEN["checkpoints"])

@@ -1,0 +1,35 @@
+"""The top-level `window` as RETURNN TF's datasets apply it, and a RETURNN trajectory on 12AX.
+
+tests/trainer/data/returnn_window.json was written by bench/returnn_chunk_goldens.py (RETURNN 1.20261022):
+12AX with `window 3` and `num_inputs 27`, 2 epochs without dropout, train and dev windowed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from netc.ir import Document, NetcError
+from netc.trainer.window import read_window, sliding_window
+
+from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
+
+GOLDEN = load_golden("returnn_window")
+
+
+def test_each_frame_is_its_neighbourhood_with_zeros_beyond_the_ends():
+    x = np.arange(1, 7, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(sliding_window(x, 3), [[0, 0, 1, 2, 3, 4], [1, 2, 3, 4, 5, 6], [3, 4, 5, 6, 0, 0]])
+    np.testing.assert_array_equal(sliding_window(x[:1], 5), [[0, 0, 0, 0, 1, 2, 0, 0, 0, 0]])
+    assert sliding_window(x, 1) is x
+
+
+def test_an_even_window_is_widened_by_one_as_in_returnn():
+    assert [read_window(Document("c.py", {"window": w})) for w in (None, 0, 1, 2, 3)] == [1, 1, 1, 3, 3]
+    with pytest.raises(NetcError, match="window must be"):
+        read_window(Document("c.py", {"window": "3"}))
+
+
+def test_netc_reaches_returnns_scores_and_parameters(tmp_path):
+    trainer, _ = train_like(GOLDEN, tmp_path)
+    assert_scores_equal(trainer, GOLDEN)
+    assert_params_equal(trainer, GOLDEN)
