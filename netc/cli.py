@@ -63,13 +63,16 @@ def main() -> None:
 @with_dims
 @reports_errors
 def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
-    """Validate NET and print its typed IR as a table."""
+    """Validate NET and print its typed IR as a table (and the pretrain schedule of a config with `pretrain`)."""
     from netc.ir import format_table, load_graph
+    from netc.trainer.pretrain import pretrain_schedule  # torch-free
 
     graph = load_graph(net, num_inputs, num_outputs, exec_config)
     for warning in graph.warnings:
         warn(warning)
     click.echo(format_table(graph))
+    for line in pretrain_schedule(net, exec_config):
+        click.echo(line)
 
 
 @main.command("compile")

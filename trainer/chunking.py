@@ -79,7 +79,7 @@ def read_chunking(doc: Document) -> Chunking | None:
             raise error(doc, "chunking", f"cannot read {value!r}", 'write "size:step", e.g. "50:25"') from None
         if len(parts) > 2:
             raise error(doc, "chunking", f"cannot read {value!r}", 'write "size:step", e.g. "50:25"')
-        value = tuple(parts)
+        value = parts[0] if len(parts) == 1 else tuple(parts)
     pair = tuple(value) if isinstance(value, (tuple, list)) else (value, None)
     if len(pair) != 2:
         raise error(doc, "chunking", f"expected (size, step), got {value!r}")

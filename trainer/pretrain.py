@@ -17,7 +17,7 @@ from typing import Any
 from netc.ir import Document, NetcError
 from netc.ir.build import network_of
 from netc.ir.errors import did_you_mean
-from netc.ir.read import Opaque
+from netc.ir.read import Opaque, read_file
 
 Net = dict[str, Any]
 ALGOS = ("from_output", "from_input", "no_network_modifications")
@@ -95,6 +95,12 @@ def read_pretrain(doc: Document) -> Pretrain | None:
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
         raise error(doc, "pretrain_learning_rate", f"must be a number, got {lr!r}")
     return replace(build_pretrain(doc, normalized(network), opts), learning_rate=None if lr is None else float(lr))
+
+
+def pretrain_schedule(path: str, exec_config: bool = False) -> list[str]:
+    """The pretrain lines `netc check` prints for a config file (none without `pretrain`)."""
+    pretrain = read_pretrain(read_file(path, exec_config))
+    return pretrain.schedule() if pretrain else []
 
 
 def build_pretrain(doc: Document, network: Net, opts: dict[str, Any]) -> Pretrain:

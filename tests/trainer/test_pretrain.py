@@ -7,6 +7,10 @@ parameters hold the values RETURNN drew for the second layer pair when pretraini
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from netc.ir import Document, NetcError
 from netc.trainer.pretrain import read_pretrain
@@ -62,3 +66,12 @@ def test_netc_reaches_returnns_scores_checkpoints_and_parameters(tmp_path):
     assert [line.split(" score")[0] for line in lines if "epoch" in line] == [
         "pretrain epoch 1", "pretrain epoch 2", "epoch 3"]
     assert sorted(p.name for p in tmp_path.glob("model*.pt")) == sorted(f"{c}.pt" for c in GOLDEN["checkpoints"])
+
+
+def test_netc_check_prints_the_schedule(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"network": blstm(3), "pretrain": "default", "num_inputs": 3, "num_outputs": 2}))
+    out = subprocess.run([sys.executable, "-m", "netc", "check", str(config)], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Pretrain construction algo 'from_output', number of pretrain epochs: 3" in out
+    assert "pretrain epoch 1: 3 layers l0_fw, l0_bw, output; output from ['l0_bw', 'l0_fw']" in out
