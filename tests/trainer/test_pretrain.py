@@ -74,4 +74,4 @@ def test_netc_check_prints_the_schedule(tmp_path):
     out = subprocess.run([sys.executable, "-m", "netc", "check", str(config)], capture_output=True, text=True,
                          check=True).stdout
     assert "Pretrain construction algo 'from_output', number of pretrain epochs: 3" in out
-    assert "pretrain epoch 1: 3 layers l0_fw, l0_bw, output; output from ['l0_bw', 'l0_fw']" in out
+    assert "pretrain epoch 1: 3 layers output, l0_fw, l0_bw; output from ['l0_bw', 'l0_fw']" in out
