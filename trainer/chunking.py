@@ -52,12 +52,18 @@ class ChunkCorpus:
 
     def __init__(self, corpus: Any, seq: np.ndarray, start: np.ndarray, end: np.ndarray):
         self.corpus, self.seq, self.start, self.end = corpus, seq, start, end
+        self.last: tuple[int, HdfSeq] | None = None  # a sequence's chunks are read one after another
+
+    def sequence(self, index: int) -> HdfSeq:
+        if self.last is None or self.last[0] != index:
+            self.last = (index, self.corpus[index])
+        return self.last[1]
 
     def __len__(self) -> int:
         return len(self.seq)
 
     def __getitem__(self, index: int) -> HdfSeq:
-        s = self.corpus[int(self.seq[index])]
+        s = self.sequence(int(self.seq[index]))
         a, b = int(self.start[index]), int(self.end[index])
         return HdfSeq(f"{s.tag}[{a}:{b}]", s.features[a:b], {k: v[a:b] for k, v in s.targets.items()})
 
