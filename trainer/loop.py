@@ -48,6 +48,11 @@ class Trainer:
         from `given`, else initialised (RETURNN's `init_new_network` makes a new network and updater)."""
         self.network = network
         self.graph = self.setup.graph(network)
+        if self.setup.chunking is not None and self.graph.is_encoder_decoder:
+            raise NetcError("chunking cuts the input and its targets alike; a decoder's targets have their own "
+                            "length", self.setup.doc.where("chunking", key="chunking"),
+                            'set chunking "0" (RETURNN refuses this too: "Chunking with multiple data-keys '
+                            'of different length")')
         self.losses = loss_nodes(self.graph)
         self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
         self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)

@@ -19,6 +19,7 @@ def load_golden(name: str) -> dict:
 
 def train_like(golden: dict, directory: Path, **overrides: object) -> tuple[Trainer, list[str]]:
     """netc trained on the golden's config (plus `overrides`) from its initial parameters; the printed lines."""
+    directory.mkdir(parents=True, exist_ok=True)
     config = directory / "config.json"
     config.write_text(json.dumps(golden["config"] | {"model": str(directory / "model")} | overrides))
     lines: list[str] = []

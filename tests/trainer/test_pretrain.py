@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from netc.ir import Document, NetcError
 from netc.trainer.pretrain import read_pretrain
@@ -75,3 +76,16 @@ def test_netc_check_prints_the_schedule(tmp_path):
                          check=True).stdout
     assert "Pretrain construction algo 'from_output', number of pretrain epochs: 3" in out
     assert "pretrain epoch 1: 3 layers output, l0_fw, l0_bw; output from ['l0_bw', 'l0_fw']" in out
+
+
+def test_resuming_after_a_pretrain_checkpoint_rebuilds_its_network(tmp_path):
+    """Stopped after pretrain epoch 2 (`model.pretrain.002.pt`), resumed: the uninterrupted run's parameters."""
+    small = GOLDEN | {"config": GOLDEN["config"] | {"train": {"class": "Task12AXDataset", "num_seqs": 20},
+                                                    "dev": None}}
+    whole, _ = train_like(small, tmp_path / "whole")
+    train_like(small, tmp_path / "parts", num_epochs=2)
+    resumed, lines = train_like(small, tmp_path / "parts")
+    assert any(line.startswith("resuming after epoch 2 from ") and line.endswith("model.pretrain.002.pt")
+               for line in lines)
+    for name, value in whole.model.named_values().items():
+        np.testing.assert_array_equal(resumed.model.named_values()[name], value, err_msg=name)
