@@ -5,8 +5,10 @@
 (uniform, seeded). Each tool trains one epoch in a fresh process (after an untimed warm-up run that builds
 both native LSTM kernels); the time is the epoch's `elapsed` as each tool prints it (start-up and graph
 building excluded, 1 s resolution), the frames are the chunk frames the epoch trains (overlapping frames
-count once per chunk, for both tools alike). Tools take turns for `--rounds` rounds.
-Usage: python bench/train_2016.py --returnn /path/to/python-with-returnn [--seqs 12] [--rounds 1]
+count once per chunk, for both tools alike). Tools take turns for `--rounds` rounds. `--threads N` gives
+torch `OMP_NUM_THREADS=N` and TensorFlow `intra_op_parallelism_threads` and `inter_op_parallelism_threads` N;
+by default each tool picks its own (both use every core).
+Usage: cd bench && python train_2016.py --returnn /path/to/python-with-returnn [--seqs 4] [--rounds 1] [--threads N]
 """
 
 from __future__ import annotations
@@ -49,17 +51,20 @@ def synthetic_hdf(path: Path, seqs: int, seed: int = 0) -> int:
     return int((end - start).sum())
 
 
-def command(tool: str, python: str, directory: Path, data: Path, name: str) -> list[str]:
+def command(tool: str, python: str, directory: Path, data: Path, name: str, threads: int | None) -> list[str]:
     keys = CONFIG | {"train": str(data), "model": str(directory / name / "model")}
+    if threads and tool != "netc":
+        keys["tf_session_opts"] = {"intra_op_parallelism_threads": threads, "inter_op_parallelism_threads": threads}
     if tool == "netc":
         (directory / f"{name}.json").write_text(json.dumps(keys))
         return [sys.executable, "-m", "netc", "train", str(directory / f"{name}.json")]
     return [python, "-m", "returnn", str(write_returnn_config(directory / f"{name}.config", keys))]
 
 
-def epoch_seconds(cmd: list[str]) -> int:
+def epoch_seconds(cmd: list[str], threads: int | None) -> int:
     """The `elapsed` of the epoch line a training process prints."""
-    result = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | RETURNN_ENV)
+    env = os.environ | RETURNN_ENV | ({"OMP_NUM_THREADS": str(threads)} if threads else {})
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     found = re.findall(r"^epoch 1 score: .* elapsed: (\d+):(\d+):(\d+)", result.stdout + result.stderr, re.MULTILINE)
     if result.returncode or not found:
         sys.exit(f"{cmd[:3]} failed:\n{(result.stdout + result.stderr)[-3000:]}")
@@ -70,8 +75,9 @@ def epoch_seconds(cmd: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returnn", metavar="PYTHON", required=True, help="a Python with RETURNN and TensorFlow")
-    parser.add_argument("--seqs", type=int, default=12, help="sequences in the synthetic HDF file")
+    parser.add_argument("--seqs", type=int, default=4, help="sequences in the synthetic HDF file")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="CPU threads of each tool (default: each tool's own choice)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -79,11 +85,13 @@ def main() -> None:
         frames = synthetic_hdf(directory / "train.hdf", args.seqs)
         tools = ("netc", "RETURNN")
         for tool in tools:
-            epoch_seconds(command(tool, args.returnn, directory, directory / "warmup.hdf", f"{tool}-warmup"))
+            epoch_seconds(command(tool, args.returnn, directory, directory / "warmup.hdf", f"{tool}-warmup",
+                                  args.threads), args.threads)
         rates: dict[str, list[float]] = {tool: [] for tool in tools}
         for k in range(args.rounds):
             for tool in tools:
-                seconds = epoch_seconds(command(tool, args.returnn, directory, directory / "train.hdf", f"{tool}{k}"))
+                seconds = epoch_seconds(command(tool, args.returnn, directory, directory / "train.hdf", f"{tool}{k}",
+                                                args.threads), args.threads)
                 rates[tool].append(frames / max(seconds, 1))
                 print(f"round {k}: {tool:7s} {frames} chunk frames in {seconds} s: {rates[tool][-1]:.0f} frames/s",
                       flush=True)
