@@ -15,6 +15,7 @@ from netc.trainer.ordering import make_batches
 from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
 
 GOLDEN = load_golden("returnn_chunking")
+TABLES = load_golden("returnn_chunk_tables")
 
 
 def chunking_of(value: object, **keys: object) -> Chunking | None:
@@ -55,6 +56,19 @@ def test_chunks_follow_the_sequence_order_and_batches_count_chunks():
     assert list(zip(start.tolist(), end.tolist())) == [(0, 4), (2, 6), (4, 6), (0, 3), (2, 3)]
     assert [b.tolist() for b in make_batches(np.arange(5), end - start, 8, None)] == [[0, 1], [2, 3], [4]]
     assert [b.tolist() for b in make_batches(np.arange(5), end - start, 100, 3)] == [[0, 1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("case", TABLES["chunks"], ids=lambda c: f"{c['chunking']}-min{c['min_chunk_size']}")
+def test_chunks_and_their_batches_are_returnns(case):
+    """RETURNN's own `iterate_seqs` and `generate_batches` on sequences of lengths 1-45 (corpus order)."""
+    lengths = np.array(TABLES["lengths"])
+    chunking = read_chunking(Document("c.py", {"chunking": case["chunking"], "min_chunk_size": case["min_chunk_size"]}))
+    seq, start, end = (chunking.cut(np.arange(len(lengths)), lengths) if chunking else
+                       (np.arange(len(lengths)), np.zeros(len(lengths), np.int64), lengths))
+    assert np.stack([seq, start, end], 1).tolist() == case["spans"]
+    batches = make_batches(np.arange(len(seq)), end - start, TABLES["batching"]["batch_size"],
+                           TABLES["batching"]["max_seqs"])
+    assert [[[int(seq[k]), int(start[k])] for k in batch] for batch in batches] == case["batches"]
 
 
 def test_netc_reaches_returnns_scores_and_parameters(tmp_path):

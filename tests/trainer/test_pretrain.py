@@ -19,6 +19,7 @@ from netc.trainer.pretrain import read_pretrain
 from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
 
 GOLDEN = load_golden("returnn_pretrain")
+TABLES = load_golden("returnn_chunk_tables")
 LSTM = {"class": "rec", "n_out": 4}
 
 
@@ -48,6 +49,12 @@ def test_repetitions_and_construction_algos():
     assert len(schedule({"construction_algo": "no_network_modifications"}, blstm(3))) == 1
     from_input = schedule({"construction_algo": "from_input"}, blstm(3))
     assert [sorted(n) for n in from_input] == [sorted(blstm(k)) for k in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("case", TABLES["schedules"], ids=lambda c: json.dumps(c["opts"]))
+def test_schedules_are_returnns(case):
+    """RETURNN's own `Pretrain` nets: layers, their options and sources, per pretrain epoch."""
+    assert schedule(case["opts"] or "default", case["network"]) == case["nets"]
 
 
 @pytest.mark.parametrize(("value", "message"), [
