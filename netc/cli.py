@@ -65,7 +65,7 @@ def main() -> None:
 def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config: bool) -> None:
     """Validate NET and print its typed IR as a table (and the pretrain schedule of a config with `pretrain`)."""
     from netc.ir import format_table, load_graph
-    from netc.trainer.pretrain import pretrain_schedule  # torch-free
+    from netc.ir.pretrain import pretrain_schedule
 
     graph = load_graph(net, num_inputs, num_outputs, exec_config)
     for warning in graph.warnings:

@@ -145,7 +145,8 @@ class Trainer:
     def train_epoch(self, epoch: int) -> Stats:
         corpus, lengths, order, skipped = self.setup.pieces("train", epoch)
         if skipped:
-            self.say(f"skipped {skipped} sequences longer than max_seq_length {self.config.max_seq_length}")
+            unit = "chunks" if self.setup.chunking else "sequences"
+            self.say(f"skipped {skipped} {unit} longer than max_seq_length {self.config.max_seq_length}")
         batches = self.setup.batches(lengths, order)
         self.model.train()
         bar = ProgressBar(len(batches), self.progress if self.ranks.is_main else False)

@@ -9,11 +9,11 @@ import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
 from netc.data.datasets import ignored_options
 from netc.ir import Dims, Document, Graph, NetcError, graph_from_document, read_file
+from netc.ir.pretrain import Pretrain, read_pretrain
 
 from .chunking import ChunkCorpus, Chunking, read_chunking
 from .config import TrainConfig, ignored_keys, parse_overrides, read_train_config
 from .ordering import make_batches, seq_order, skip_long
-from .pretrain import Pretrain, read_pretrain
 from .window import WindowCorpus, read_window
 
 ROLES = ("train", "dev", "eval")

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 from netc.ir import Document, NetcError
-from netc.trainer.pretrain import read_pretrain
+from netc.ir.pretrain import read_pretrain
 
 from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
 

@@ -1,4 +1,6 @@
-"""RETURNN's `pretrain`: the network grows layer by layer over the first epochs (torch-free).
+"""RETURNN's `pretrain`: the network grows layer by layer over the first epochs (net dicts -> net dicts).
+
+It lives in ir/ because `netc check` prints the schedule without the trainer; the trainer builds each net.
 
 Follows `returnn/pretrain.py` (`Pretrain`, `pretrain_from_config`) and the TF engine's use of it
 (`returnn/tf/engine.py: init_train_epoch, init_new_network`, `returnn/engine/base.py`). Epochs
@@ -14,10 +16,9 @@ from copy import deepcopy
 from dataclasses import dataclass, replace
 from typing import Any
 
-from netc.ir import Document, NetcError
-from netc.ir.build import network_of
-from netc.ir.errors import did_you_mean
-from netc.ir.read import Opaque, read_file
+from .build import network_of
+from .errors import NetcError, did_you_mean
+from .read import Document, Opaque, read_file
 
 Net = dict[str, Any]
 ALGOS = ("from_output", "from_input", "no_network_modifications")
