@@ -118,12 +118,15 @@ class Trainer:
 
     def run_epoch(self, epoch: int) -> None:
         self.grow(epoch)
-        if self.pretrain is not None and epoch <= self.pretrain.num_epochs + 1:
-            # RETURNN's init_train_epoch: pretrain epochs at pretrain_learning_rate, the next at learning_rate
-            # (`set_default_learning_rate_for_epoch`: a rate already known for the epoch is kept).
+        lr = self.control.lr(epoch) if self.pretrain is None or epoch > self.pretrain.num_epochs + 1 else None
+        if lr is None:
+            # RETURNN's init_train_epoch: pretrain epochs train at pretrain_learning_rate, the next epoch at
+            # learning_rate; the control records them unless it knows the epoch's rate already (a
+            # learning_rate_file entry: `set_default_learning_rate_for_epoch`).
             lr = self.pretrain.learning_rate if self.is_pretrain(epoch) else None
-            self.control.epochs.setdefault(epoch, {"lr": self.config.learning_rate if lr is None else lr, "scores": {}})
-        set_lr(self.optimizer, self.control.lr(epoch))
+            lr = self.config.learning_rate if lr is None else lr
+            self.control.epochs.setdefault(epoch, {"lr": lr, "scores": {}})
+        set_lr(self.optimizer, lr)
         start = time.monotonic()
         train = self.train_epoch(epoch)
         line = epoch_line(epoch, train.score, train.error, time.monotonic() - start)
