@@ -68,11 +68,10 @@ def check(net: str, num_inputs: int | None, num_outputs: int | None, exec_config
     from netc.ir.pretrain import pretrain_schedule
 
     graph = load_graph(net, num_inputs, num_outputs, exec_config)
+    schedule = pretrain_schedule(net, exec_config)
     for warning in graph.warnings:
         warn(warning)
-    click.echo(format_table(graph))
-    for line in pretrain_schedule(net, exec_config):
-        click.echo(line)
+    click.echo("\n".join([format_table(graph), *schedule]))
 
 
 @main.command("compile")

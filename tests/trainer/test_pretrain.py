@@ -96,3 +96,13 @@ def test_resuming_after_a_pretrain_checkpoint_rebuilds_its_network(tmp_path):
                for line in lines)
     for name, value in whole.model.named_values().items():
         np.testing.assert_array_equal(resumed.model.named_values()[name], value, err_msg=name)
+
+
+def test_a_bad_pretrain_option_is_a_located_error_from_netc_check(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"num_inputs": 3, "num_outputs": 2,\n "pretrain": {"repetition": 2},\n'
+                      ' "network": {"output": {"class": "softmax", "loss": "ce", "from": ["data"]}}}\n')
+    result = subprocess.run([sys.executable, "-m", "netc", "check", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"netc: error: {config}:2:2, key 'pretrain': unknown pretrain option 'repetition'")
+    assert "hint: did you mean 'repetitions'?" in result.stderr
