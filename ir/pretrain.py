@@ -171,14 +171,14 @@ def remove_top(current: Net, network: Net, outputs: tuple[str, ...], inputs: tup
         new_sources: set[str] = set()
         deleted: set[str] = set()
         for out in outputs:
-            for source in new[out]["from"]:
+            for source in sources(new[out]):
                 if source in inputs:
                     new_sources.add(source)
                 elif source in new:
                     new_sources.update(sources(new[source]))
                     del new[source]
                     deleted.add(source)
-        if sorted(new_sources) == sorted({s for out in outputs for s in new[out]["from"]}):
+        if sorted(new_sources) == sorted({s for out in outputs for s in sources(new[out])}):
             return None
         for out in outputs:
             new[out]["from"] = sorted(new_sources)
