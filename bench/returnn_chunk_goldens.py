@@ -4,10 +4,10 @@ Each variant runs RETURNN once, without dropout, from its own random initial par
 first update (`save_epoch1_initial_model`). With pretraining, the layers that a later pretrain epoch adds are
 drawn by RETURNN when it builds that network; a recording `init_new_network_callback` writes the drawn
 values, so the golden's initial parameters hold every layer of the final network, as RETURNN started them.
-`returnn_chunk_tables.json` holds RETURNN's own chunk positions and batches (`Dataset.iterate_seqs`,
-`generate_batches`) and pretrain schedules (`Pretrain`) for a few cases. Each training file holds the
-config, per-epoch scores and learning rates, the checkpoint names RETURNN wrote, and the initial and final
-parameters (netdict.md section 8 names). tests/trainer/test_chunking.py,
+`returnn_chunk_tables.json` holds RETURNN's own chunk positions and batches (`Dataset.generate_batches`
+over `iterate_seqs`, as training uses them) and pretrain schedules (`Pretrain`) for a few cases. Each
+training file holds the config, per-epoch scores and learning rates, the checkpoint names RETURNN wrote,
+and the initial and final parameters (netdict.md section 8 names). tests/trainer/test_chunking.py,
 test_pretrain.py and test_window.py train netc from the same initial parameters and must reach the same
 numbers.
 Usage: cd bench && python returnn_chunk_goldens.py --returnn /path/to/python-with-returnn -o ../tests/trainer/data
@@ -58,18 +58,20 @@ from returnn.pretrain import Pretrain
 cases = json.loads(sys.argv[1])
 out = {"chunks": [], "schedules": []}
 keys = {"data", "classes"}
-for chunking, min_size in cases["chunks"]:
+for chunking, min_size, variance in cases["chunks"]:
     seqs = [{"data": np.zeros((n, 2), "float32"), "classes": np.zeros(n, "int32")} for n in cases["lengths"]]
-    ds = StaticDataset(seqs, output_dim={"data": (2, 2), "classes": (3, 1)}, chunking=chunking, min_chunk_size=min_size)
-    ds.init_seq_order(epoch=1)
-    spans = [(s, int(a["data"]), int(b["data"])) for s, a, b in ds.iterate_seqs(used_data_keys=keys)]
+    spans, ds = [], StaticDataset(seqs, output_dim={"data": (2, 2), "classes": (3, 1)}, chunking=chunking,
+                                  min_chunk_size=min_size, chunking_variance=variance)
     ds.init_seq_order(epoch=1)
     batches, gen = [], ds.generate_batches(recurrent_net=True, used_data_keys=keys, **cases["batching"])
     while gen.has_more():
         batch, = gen.peek_next_n(1)
         batches.append([(part.seq_idx, int(part.seq_start_frame["data"])) for part in batch.seqs])
+        spans += [(part.seq_idx, int(part.seq_start_frame["data"]), int(part.seq_end_frame["data"]))
+                  for part in batch.seqs]
         gen.advance(1)
-    out["chunks"].append({"chunking": chunking, "min_chunk_size": min_size, "spans": spans, "batches": batches})
+    out["chunks"].append({"chunking": chunking, "min_chunk_size": min_size, "chunking_variance": variance,
+                          "spans": spans, "batches": batches})
 for network, opts in cases["schedules"]:
     reps = opts.get("repetitions")
     if isinstance(reps, dict):  # JSON made the step indices strings
@@ -98,8 +100,9 @@ def blstm(layers: int, trainable_window: bool = True) -> dict:
     return net
 
 
-CASES = {"lengths": [1, 7, 20, 45, 3, 12], "batching": {"batch_size": 24, "max_seqs": 3},
-         "chunks": [["20:10", 0], ["4:2", 0], ["5", 0], [[6, 4], 2], ["3:3", 1]],
+CASES = {"lengths": [1, 7, 20, 45, 3, 12, 33, 28, 16], "batching": {"batch_size": 24, "max_seqs": 3},
+         "chunks": [["20:10", 0, 0], ["4:2", 0, 0], ["5", 0, 0], [[6, 4], 2, 0], ["3:3", 1, 0], ["10:5", 0, 0.5],
+                    ["8:8", 1, 0.9]],
          "schedules": [[blstm(3), {}], [blstm(2), {"construction_algo": "from_input"}],
                        [blstm(3, trainable_window=False), {}], [blstm(3, trainable_window=False),
                                                                 {"construction_algo": "from_input"}],

@@ -10,7 +10,8 @@ the sequence end. `_generate_batches` then treats each chunk as a sequence of it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,11 +24,13 @@ CHUNK_KEYS = ("chunking", "min_chunk_size", "chunking_variance")
 
 @dataclass(frozen=True)
 class Chunking:
-    """Chunks of `size` frames every `step` frames; none start with `min_size` or fewer frames left."""
+    """Chunks of `size` frames every `step` frames; none start with `min_size` or fewer frames left.
+    `variance` v > 0 scales size and step of each sequence by 1 - v * (a uniform draw)."""
 
     size: int
     step: int
     min_size: int = 0
+    variance: float = 0.0
 
     def spans(self, length: int) -> list[tuple[int, int]]:
         """`(start, end)` of the chunks of one sequence of `length` frames (`iterate_seqs`)."""
@@ -39,9 +42,23 @@ class Chunking:
                 break
         return spans
 
-    def cut(self, order: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The chunks of the sequences in `order`: `(sequence index, start, end)`, each `[chunks]` int64."""
-        rows = [(int(s), a, b) for s in order for a, b in self.spans(int(lengths[s]))]
+    def cut(self, order: np.ndarray, lengths: np.ndarray, seed: int = 1,
+            max_length: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The chunks of the sequences in `order`: `(sequence index, start, end)`, each `[chunks]` int64.
+
+        With `variance`, the draws follow RETURNN's `rnd_seq_drop = Random(epoch seed)`: one per sequence
+        (`iterate_seqs`), then one per chunk not longer than `max_length` (`_generate_batches`' seq_drop test).
+        """
+        rng, rows = random.Random(seed), []
+        for s in order:
+            chunking = self
+            if self.variance:
+                scale = 1.0 - rng.random() * self.variance
+                chunking = replace(self, size=max(int(self.size * scale), 1), step=max(int(self.step * scale), 1))
+            for a, b in chunking.spans(int(lengths[s])):
+                rows.append((int(s), a, b))
+                if self.variance and (max_length is None or b - a <= max_length):
+                    rng.random()
         table = np.array(rows, np.int64).reshape(-1, 3)
         return table[:, 0], table[:, 1], table[:, 2]
 
@@ -73,7 +90,7 @@ def read_chunking(doc: Document) -> Chunking | None:
     `min_chunk_size` and `chunking_variance`; None when off (`"0"`, `0`, unset: RETURNN's default).
 
     Raises NetcError (located at the key) for forms netc cannot follow exactly: sizes that differ between
-    data keys (netc chunks frame-aligned targets only), `chunking_variance` > 0, negative values.
+    data keys (netc chunks frame-aligned targets only), negative values, a variance outside [0, 1].
     """
     value = plain(doc, "chunking")
     if value is None or value in ("", "0", 0):
@@ -96,13 +113,12 @@ def read_chunking(doc: Document) -> Chunking | None:
     if size < 0 or step < 1:
         raise error(doc, "chunking", f"size and step must be positive, got {value!r}")
     variance = plain(doc, "chunking_variance") or 0
-    if variance:
-        raise error(doc, "chunking_variance", f"chunking_variance {variance!r} is not supported",
-                    "netc chunks with a fixed size; remove chunking_variance")
+    if isinstance(variance, bool) or not isinstance(variance, (int, float)) or not 0 <= variance <= 1:
+        raise error(doc, "chunking_variance", f"must be a number in [0, 1], got {variance!r}")
     min_size = frames(doc, "min_chunk_size", plain(doc, "min_chunk_size") or 0)
     if min_size < 0:
         raise error(doc, "min_chunk_size", f"must be >= 0, got {min_size}")
-    return Chunking(size, step, min_size)
+    return Chunking(size, step, min_size, float(variance))
 
 
 def frames(doc: Document, key: str, value: Any) -> int:

@@ -60,7 +60,8 @@ class Setup:
             corpus, lengths, order, skipped = self.epoch(role, epoch)
             return self.windowed(corpus), lengths, order, skipped
         corpus, lengths = self.datasets[role].corpus(epoch)
-        seq, start, end = self.chunking.cut(seq_order(self.config.batching, lengths, epoch), lengths)
+        seq, start, end = self.chunking.cut(seq_order(self.config.batching, lengths, epoch), lengths, epoch,
+                                            self.config.max_seq_length)
         order, skipped = skip_long(np.arange(len(seq)), end - start, self.config.max_seq_length)
         return ChunkCorpus(self.windowed(corpus), seq, start, end), end - start, order, skipped
 

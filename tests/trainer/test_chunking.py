@@ -34,7 +34,7 @@ def test_forms_of_the_key(value, expected):
 
 @pytest.mark.parametrize(("value", "keys", "message"), [
     ("50:x", {}, "cannot read"), ({"data": 50, "classes": 25}, {}, "different values per data key"),
-    ("50:25", {"chunking_variance": 0.3}, "chunking_variance"), ("-5:2", {}, "positive"),
+    ("50:25", {"chunking_variance": 1.5}, r"in \[0, 1\]"), ("-5:2", {}, "positive"),
 ])
 def test_bad_values_are_located_errors(value, keys, message):
     with pytest.raises(NetcError, match=message) as info:
@@ -58,12 +58,15 @@ def test_chunks_follow_the_sequence_order_and_batches_count_chunks():
     assert [b.tolist() for b in make_batches(np.arange(5), end - start, 100, 3)] == [[0, 1, 2], [3, 4]]
 
 
-@pytest.mark.parametrize("case", TABLES["chunks"], ids=lambda c: f"{c['chunking']}-min{c['min_chunk_size']}")
+@pytest.mark.parametrize("case", TABLES["chunks"],
+                         ids=lambda c: f"{c['chunking']}-min{c['min_chunk_size']}-var{c['chunking_variance']}")
 def test_chunks_and_their_batches_are_returnns(case):
-    """RETURNN's own `iterate_seqs` and `generate_batches` on sequences of lengths 1-45 (corpus order)."""
+    """RETURNN's own `iterate_seqs` and `generate_batches` on sequences of lengths 1-45 (corpus order, epoch 1),
+    with `chunking_variance` too."""
     lengths = np.array(TABLES["lengths"])
-    chunking = read_chunking(Document("c.py", {"chunking": case["chunking"], "min_chunk_size": case["min_chunk_size"]}))
-    seq, start, end = (chunking.cut(np.arange(len(lengths)), lengths) if chunking else
+    keys = {k: case[k] for k in ("chunking", "min_chunk_size", "chunking_variance")}
+    chunking = read_chunking(Document("c.py", keys))
+    seq, start, end = (chunking.cut(np.arange(len(lengths)), lengths, seed=1) if chunking else
                        (np.arange(len(lengths)), np.zeros(len(lengths), np.int64), lengths))
     assert np.stack([seq, start, end], 1).tolist() == case["spans"]
     batches = make_batches(np.arange(len(seq)), end - start, TABLES["batching"]["batch_size"],
