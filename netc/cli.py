@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -179,6 +180,9 @@ def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
 
     setup = prepare(config, overrides, exec_config)
     require_torch("netc train")
+    # NOTE: idle OpenMP threads sleep instead of spinning (read when torch loads OpenMP). On a busy CPU the
+    # spinning threads took the cores the working ones needed: 2-3x slower steps (docs/training.md, Benchmark).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from netc.trainer.loop import Trainer  # imports torch, only for training
 
     trainer = Trainer(setup, log=lambda line: click.echo(line))
