@@ -13,8 +13,10 @@ import sys
 
 import numpy as np
 import pytest
-from netc.ir import Document, NetcError
+from netc.ir import Document, NetcError, init_params
 from netc.ir.pretrain import read_pretrain
+from netc.trainer.loop import Trainer
+from netc.trainer.setup import prepare
 
 from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
 
@@ -106,3 +108,25 @@ def test_a_bad_pretrain_option_is_a_located_error_from_netc_check(tmp_path):
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith(f"netc: error: {config}:2:2, key 'pretrain': unknown pretrain option 'repetition'")
     assert "hint: did you mean 'repetitions'?" in result.stderr
+
+
+@pytest.mark.parametrize(("mode", "copied"), [(None, {"l0_fw", "l0_bw", "output"}), ("reset", set()),
+                                              ({"copy_output_layer": False}, {"l0_fw", "l0_bw"})])
+def test_growing_copies_by_name_and_resets_the_optimizer(tmp_path, mode, copied):
+    """After pretrain epoch 1, epoch 2's net keeps the trained layers (per copy mode) and new Adam moments."""
+    config = tmp_path / "config.json"
+    pretrain = mode if isinstance(mode, dict) else {"copy_param_mode": mode} if mode else "default"
+    config.write_text(json.dumps({"train": {"class": "Task12AXDataset", "num_seqs": 5}, "num_inputs": 9,
+                                  "num_outputs": 2, "network": blstm(2), "pretrain": pretrain, "learning_rate": 0.1,
+                                  "optimizer": {"class": "adam"}, "model": str(tmp_path / "model")}))
+    trainer = Trainer(prepare(str(config)), log=lambda line: None, progress=False)
+    given = {k: v.copy() for k, v in init_params(trainer.setup.graph(), 7).items()}  # the full network's values
+    trainer.start_from(given)
+    trainer.run_epoch(1)
+    trained = trainer.model.named_values()
+    assert trainer.optimizer.state
+    trainer.grow(2)
+    assert not trainer.optimizer.state and sorted(trainer.model.named_values()) == sorted(given)
+    for name, value in trainer.model.named_values().items():
+        expected = trained[name] if name.split("/")[0] in copied else given[name]
+        np.testing.assert_array_equal(value, expected, err_msg=name)
