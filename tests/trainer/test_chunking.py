@@ -6,11 +6,15 @@ tests/trainer/data/returnn_chunking.json was written by bench/returnn_chunk_gold
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from netc.ir import Document, NetcError
 from netc.trainer.chunking import Chunking, read_chunking
+from netc.trainer.loop import Trainer
 from netc.trainer.ordering import make_batches
+from netc.trainer.setup import prepare
 
 from .returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
 
@@ -78,3 +82,15 @@ def test_netc_reaches_returnns_scores_and_parameters(tmp_path):
     trainer, _ = train_like(GOLDEN, tmp_path)
     assert_scores_equal(trainer, GOLDEN)
     assert_params_equal(trainer, GOLDEN)
+
+
+def test_chunking_an_encoder_decoder_net_is_a_located_error(tmp_path):
+    """A decoder's targets have their own length: RETURNN refuses to chunk them, so does netc."""
+    net = {"enc": {"class": "rec", "n_out": 4}, "dec": {"class": "rec", "from": "null", "encoder": ["enc"]},
+           "output": {"class": "softmax", "loss": "ce", "from": "dec"}}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"train": {"class": "Task12AXDataset", "num_seqs": 3}, "num_inputs": 9,
+                                  "num_outputs": 2, "network": net, "chunking": "10:5"}))
+    with pytest.raises(NetcError, match="a decoder's targets have their own length") as error:
+        Trainer(prepare(str(config)), log=lambda line: None, progress=False)
+    assert error.value.where.key == "chunking"
