@@ -77,13 +77,6 @@ LOGGING = "RETURNN's own logging, debugging and profiling"
 OTHER_TASKS = "options of RETURNN's forward/search/eval tasks (netc: compile, then netc run)"
 THEANO_NET = "network description of RETURNN's line format; `network` replaces it"
 
-# NOTE: the semantics not implemented yet; each entry is one line to remove once netc implements it.
-NOT_IMPLEMENTED: dict[str, Rule] = {
-    "chunking": Differs((None, 0, "0", "", False)),
-    "pretrain": Differs((None, "", False, {})),
-    "window": Differs((None, 0, 1)),
-}
-
 KEYS: dict[str, Rule] = {
     **rules(NETWORK, "network num_inputs num_outputs extern_data target sparse_input"),
     "train": Used(frozenset({CHECK, TRAIN, DUMP})),  # check: the dims when the config has none
@@ -95,18 +88,19 @@ KEYS: dict[str, Rule] = {
         optimizer_epsilon adam nadam adagrad adadelta rmsprop momentum gradient_clip gradient_clip_global_norm
         gradient_noise accum_grad_multiple_step learning_rate_control_error_measure
         adasecant smorms3 mean_normalized_sgd update_multiple_models
-        import_model_train_epoch1 preload_from_files load_ignore_missing_vars"""),
+        import_model_train_epoch1 preload_from_files load_ignore_missing_vars
+        chunking min_chunk_size chunking_variance window pretrain pretrain_learning_rate pretrain_repetitions
+        pretrain_construction_algo pretrain_copy_output_layer pretrain_greedy"""),
     # returnn/tf/updater.py: _create_default_optimizer builds AdadeltaOptimizer without a rho
     "adadelta_decay": Ignored("RETURNN TF ignores it (Adadelta's rho stays 0.95), so does netc; set "
                               "optimizer = {'class': 'adadelta', 'rho': ...} to change it"),
     # never read by RETURNN TF (a Theano-era key)
     "nesterov_momentum": Ignored("RETURNN TF ignores it (no Nesterov momentum from this key), so does netc; set "
                                  "optimizer = {'class': 'momentum', 'momentum': ..., 'use_nesterov': True}"),
-    **NOT_IMPLEMENTED,
     **rules(Differs((None, -1)), "truncation"),
     **rules(Differs((None, 0, 0.0, False)), """L1_reg L2_reg
         gradient_clip_norm gradient_clip_avg_norm grad_norm_to_clip_to_zero decouple_constraints
-        min_seq_length seq_drop shuffle_frames_of_nseqs max_pad_size chunking_variance min_chunk_size
+        min_seq_length seq_drop shuffle_frames_of_nseqs max_pad_size
         learning_rate_control_relative_error_relative_lr learning_rate_control_min_num_epochs_per_new_lr
         newbob_relative_error_div_by_old use_learning_rate_control_always reinit_network_each_epoch
         inc_seq_length use_last_best_model reset_updater_vars_mod_step gradient_nan_inf_filter grad_clip
@@ -123,8 +117,6 @@ KEYS: dict[str, Rule] = {
     **rules(Refused(CODE_NET, "write the network as a `network` dict"), "get_model get_network train_step"),
     **rules(Differs((None,)), """newbob_relative_error_grow_threshold
         dynamic_learning_rate extra_updates torch_optimizer_step"""),
-    **rules(Ignored("options of pretrain, which is listed itself when set"), """pretrain_construction_algo
-        pretrain_repetitions pretrain_greedy pretrain_copy_output_layer pretrain_learning_rate"""),
     "default_input": Refused("netc's network input is always the data key 'data'", "rename the data key to 'data'",
                              accepted=(None, "data")),
     **rules(Refused("netc starts training from import_model_train_epoch1 or preload_from_files, not from "

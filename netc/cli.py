@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -68,19 +69,32 @@ def main() -> None:
 @reports_errors
 def check(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outputs: int | None,
           exec_config: bool) -> None:
-    """Validate NET and print its typed IR as a table; `++key value` pairs override config keys."""
+    """Validate NET and print its typed IR as a table (and the pretrain schedule of a config with `pretrain`);
+    `++key value` pairs override config keys."""
     from netc.ir import format_table
+    from netc.ir.keys import opaque_parts
+    from netc.ir.pretrain import read_pretrain
 
-    click.echo(format_table(load_network(net, overrides, num_inputs, num_outputs, exec_config)))
+    doc = read_network(net, overrides, exec_config)
+    lines = [format_table(graph_with_warnings(doc, num_inputs, num_outputs))]
+    if any(opaque_parts(doc.values.get("pretrain"), ("pretrain",))):  # e.g. a construction_algo function
+        warn("the pretrain schedule is not shown: netc train needs 'pretrain' computed (++pretrain or --exec-config)")
+    else:
+        pretrain = read_pretrain(doc)
+        lines += pretrain.schedule() if pretrain else []
+    click.echo("\n".join(lines))
 
 
-def load_network(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outputs: int | None,
-                 exec_config: bool) -> Any:
-    """check/compile: read NET (with `++key value` overrides), print the warnings, return the typed graph."""
+def read_network(net: str, overrides: tuple[str, ...], exec_config: bool) -> Any:
+    """check/compile: read NET with `++key value` overrides."""
     from netc.ir import read_file
     from netc.ir.keys import parse_overrides
 
-    doc = read_file(net, exec_config, parse_overrides(overrides))
+    return read_file(net, exec_config, parse_overrides(overrides))
+
+
+def graph_with_warnings(doc: Any, num_inputs: int | None, num_outputs: int | None) -> Any:
+    """The typed graph of a read config; its keys are accounted for and the warnings printed."""
     graph, warnings = network_of(doc, num_inputs, num_outputs)
     for warning in warnings:
         warn(warning)
@@ -119,7 +133,7 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
 
-    graph = load_network(net, overrides, num_inputs, num_outputs, exec_config)
+    graph = graph_with_warnings(read_network(net, overrides, exec_config), num_inputs, num_outputs)
     values = load_params(params, graph) if params else None
     options = CompileOptions(output_kind, opset, streaming, quantize)
     model = compile_graph(graph, values, seed, options, params or "<params>")
@@ -208,6 +222,10 @@ def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
 
     setup = prepare(config, overrides, exec_config)
     require_torch("netc train")
+    # NOTE: idle OpenMP threads sleep instead of spinning (read when torch loads OpenMP, so before
+    # check_device imports it). On a busy CPU the spinning threads took the cores the working ones needed:
+    # 2-3x slower steps (docs/training.md, Benchmark).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     check_device(setup)
     from netc.trainer.loop import Trainer  # imports torch, only for training
 

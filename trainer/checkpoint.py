@@ -18,8 +18,9 @@ from netc.ir.files import atomic_output
 FORMAT = 1
 
 
-def checkpoint_path(prefix: str, epoch: int) -> str:
-    return f"{prefix}.{epoch:03d}.pt"
+def checkpoint_path(prefix: str, epoch: int, pretrain: bool = False) -> str:
+    """`<prefix>.NNN.pt`, or `<prefix>.pretrain.NNN.pt` for a pretrain epoch (RETURNN's `epoch_model_filename`)."""
+    return f"{prefix}{'.pretrain' if pretrain else ''}.{epoch:03d}.pt"
 
 
 def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
@@ -68,10 +69,10 @@ def read_params(path: str) -> dict[str, np.ndarray]:
 
 
 def complete_checkpoints(prefix: str) -> list[tuple[int, str]]:
-    """Every complete `<prefix>.NNN.pt`, newest first (temporary files never match)."""
+    """Every complete `<prefix>.NNN.pt` and `<prefix>.pretrain.NNN.pt`, newest first (temporary files never match)."""
     base = Path(prefix)
     directory = base.parent if str(base.parent) else Path(".")
-    pattern = re.compile(re.escape(base.name) + r"\.(\d{3,})\.pt")
+    pattern = re.compile(re.escape(base.name) + r"(?:\.pretrain)?\.(\d{3,})\.pt")
     found = [(int(m.group(1)), str(directory / m.group(0)))
              for p in directory.glob(f"{base.name}.*.pt") if (m := pattern.fullmatch(p.name))]
     return sorted(found, reverse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,7 +14,14 @@ from netc.ir import NetcError, Where, canonical_json, check_params
 from netc.ir.params import param_specs
 
 from .batching import Batch, collate
-from .checkpoint import checkpoint_path, complete_checkpoints, load_checkpoint, newest_checkpoint, save_checkpoint
+from .checkpoint import (
+    checkpoint_path,
+    complete_checkpoints,
+    load_checkpoint,
+    newest_checkpoint,
+    read_params,
+    save_checkpoint,
+)
 from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
 from .initial import given_values, read_given_params
 from .loss import Stats, l2_term, layer_loss, loss_nodes, missing_target, objective
@@ -31,23 +39,80 @@ class Trainer:
 
     def __init__(self, setup: Setup, log: Log = print, progress: bool | None = None):
         self.setup, self.config, self.log, self.progress = setup, setup.config, log, progress
-        self.graph = setup.graph()
-        self.losses = loss_nodes(self.graph)
-        self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
         self.device = pick_device(self.config.device)
         self.ranks = init_ranks(self.device)
-        self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
-        self.params = list(self.model.parameters())
-        self.optimizer = make_optimizer(self.config, self.params)
-        self.gradients = GradientSteps(self.config, self.params, self.config.random_seed)
-        self.global_step = 0  # RETURNN's global_train_step: steps over all epochs
         self.control = LrControl(self.config)
         self.given = read_given_params(setup.doc)
         # The same dropout noise on every rank: a per-feature mask is shared by the whole global batch.
         self.noise = torch.Generator().manual_seed(self.config.random_seed)
+        self.pretrain = setup.pretrain
+        self.global_step = 0  # RETURNN's global_train_step: steps over all epochs
+        self.start_values: dict[str, np.ndarray] = {}  # given parameters (also of layers pretrain adds later)
+        self.install(self.net_dict(1))
+
+    def net_dict(self, epoch: int) -> dict[str, Any] | None:
+        """The pretrain net dict of an epoch; None: the config's network."""
+        return self.pretrain.net(epoch) if self.pretrain else None
+
+    def install(self, network: dict[str, Any] | None, carried: dict[str, torch.Tensor] | None = None) -> None:
+        """Build the model of a net dict with fresh optimizer state; parameters from `carried`, else
+        from `given`, else initialised (RETURNN's `init_new_network` makes a new network and updater)."""
+        self.network = network
+        self.graph = self.setup.graph(network)
+        if self.setup.chunking is not None and self.graph.is_encoder_decoder:
+            raise NetcError("chunking cuts the input and its targets alike; a decoder's targets have their own "
+                            "length", self.setup.doc.where("chunking", key="chunking"),
+                            'set chunking "0" (RETURNN refuses this too: "Chunking with multiple data-keys '
+                            'of different length")')
+        self.losses = loss_nodes(self.graph)
+        self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
+        self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
+        self.copy_into_model(self.start_values | {k: v.cpu() for k, v in (carried or {}).items()})
+        self.params = list(self.model.parameters())
+        self.optimizer = make_optimizer(self.config, self.params)
+        self.gradients = GradientSteps(self.config, self.params, self.config.random_seed)
         self.forward = self.model
         if self.ranks.world > 1:
             self.forward = torch.nn.parallel.DistributedDataParallel(self.model)
+
+    def start_from(self, values: dict[str, np.ndarray]) -> None:
+        """Start training from given parameters: those of the current network now, those of layers that
+        pretraining adds later when it adds them (RETURNN draws these anew: netc's intended difference)."""
+        self.start_values = dict(values)
+        self.copy_into_model(self.start_values)
+
+    def copy_into_model(self, values: dict[str, np.ndarray | torch.Tensor]) -> None:
+        """Set the parameters named in `values` whose shapes agree; the others keep their values."""
+        with torch.no_grad():
+            for name, parameter in self.model.named_parameters():
+                value = values.get(name)
+                if value is not None and tuple(value.shape) == tuple(parameter.shape):
+                    parameter.copy_(torch.as_tensor(np.asarray(value, np.float32)))
+
+    def grow(self, epoch: int) -> None:
+        """Switch to the epoch's pretrain network when it differs from the current one: parameters copied
+        by name where the shapes agree (`set_params_by_serialized` with `ignore_wrong_shape`), optimizer reset."""
+        network = self.net_dict(epoch)
+        if network == self.network:
+            return
+        assert self.pretrain is not None
+        old = {k: v.detach().clone() for k, v in self.model.named_parameters()}
+        if self.pretrain.copy_param_mode == "reset":
+            old = {}
+        if not self.pretrain.copy_output_layer:
+            outputs = {n.name for n in self.setup.graph(network).nodes if n.name == "output" or n.layer.loss}
+            old = {k: v for k, v in old.items() if k.split("/")[0] not in outputs}
+        self.install(network, old)
+        if self.pretrain.copy_param_mode == "subset":
+            for name, parameter in self.model.named_parameters():
+                if name in old and old[name].shape != parameter.shape:
+                    raise NetcError(f"pretrain copy_param_mode 'subset' from shape {tuple(old[name].shape)} to "
+                                    f"{tuple(parameter.shape)} ({name!r}) is not supported",
+                                    Where(self.setup.doc.path, key="pretrain"),
+                                    "use copy_param_mode 'ifpossible' (a new value where the shape changes)")
+
+    def is_pretrain(self, epoch: int) -> bool:
+        return self.pretrain is not None and self.pretrain.is_pretrain_epoch(epoch)
 
     def run(self) -> None:
         """Train from the first epoch not yet done to `num_epochs`."""
@@ -66,10 +131,20 @@ class Trainer:
             shutdown(self.ranks)
 
     def run_epoch(self, epoch: int) -> None:
-        set_lr(self.optimizer, self.control.lr(epoch))
+        self.grow(epoch)
+        lr = self.control.lr(epoch) if self.pretrain is None or epoch > self.pretrain.num_epochs + 1 else None
+        if lr is None:
+            # RETURNN's init_train_epoch: pretrain epochs train at pretrain_learning_rate, the next epoch at
+            # learning_rate; the control records them unless it knows the epoch's rate already (a
+            # learning_rate_file entry: `set_default_learning_rate_for_epoch`).
+            lr = self.pretrain.learning_rate if self.is_pretrain(epoch) else None
+            lr = self.config.learning_rate if lr is None else lr
+            self.control.epochs.setdefault(epoch, {"lr": lr, "scores": {}})
+        set_lr(self.optimizer, lr)
         start = time.monotonic()
         train = self.train_epoch(epoch)
-        self.say(epoch_line(epoch, train.score, train.error, time.monotonic() - start))
+        line = epoch_line(epoch, train.score, train.error, time.monotonic() - start)
+        self.say(f"pretrain {line}" if self.is_pretrain(epoch) else line)
         scores = {"train_score": train.score, "train_error": train.error}
         for role in ("dev", "eval"):
             if role in self.setup.datasets:
@@ -85,9 +160,10 @@ class Trainer:
             self.log(line)
 
     def train_epoch(self, epoch: int) -> Stats:
-        corpus, lengths, order, skipped = self.setup.epoch("train", epoch)
+        corpus, lengths, order, skipped = self.setup.pieces("train", epoch)
         if skipped:
-            self.say(f"skipped {skipped} sequences longer than max_seq_length {self.config.max_seq_length}")
+            unit = "chunks" if self.setup.chunking else "sequences"
+            self.say(f"skipped {skipped} {unit} longer than max_seq_length {self.config.max_seq_length}")
         batches = self.setup.batches(lengths, order)
         self.model.train()
         bar = ProgressBar(len(batches), self.progress if self.ranks.is_main else False)
@@ -148,7 +224,7 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, role: str, epoch: int) -> Stats:
         """Scores with dropout off, over every sequence of the set (sharded over ranks)."""
-        corpus, lengths, order, _ = self.setup.epoch(role, epoch)
+        corpus, lengths, order, _ = self.setup.pieces(role, epoch)
         self.model.eval()
         total = torch.zeros(3, dtype=torch.float64)
         for indices in self.setup.batches(lengths, order):
@@ -164,7 +240,7 @@ class Trainer:
             write_lr_file(self.config.learning_rate_file, self.control)
         if epoch % self.config.save_interval and epoch != self.config.num_epochs:
             return
-        save_checkpoint(checkpoint_path(self.config.model, epoch), {
+        save_checkpoint(checkpoint_path(self.config.model, epoch, self.is_pretrain(epoch)), {
             "epoch": epoch,
             "params": {k: v.detach().cpu().clone() for k, v in self.model.named_parameters()},
             "optimizer": self.optimizer.state_dict(),
@@ -184,7 +260,8 @@ class Trainer:
             self.start_from_given(import_model=start == "auto" or not complete_checkpoints(self.config.model))
             return 1
         else:
-            epoch, path = int(start) - 1, checkpoint_path(self.config.model, int(start) - 1)
+            epoch = int(start) - 1
+            path = checkpoint_path(self.config.model, epoch, self.is_pretrain(epoch))
         self.load(path, epoch)
         self.say(f"resuming after epoch {epoch} from {path}")
         return epoch + 1
@@ -192,10 +269,12 @@ class Trainer:
     def start_from_given(self, import_model: bool) -> None:
         """The first epoch's parameters from `preload_from_files` and `import_model_train_epoch1` (initial.py)."""
         values = given_values(self.given, param_specs(self.graph), import_model, self.say)
-        with torch.no_grad():
-            for name, p in self.model.named_parameters():
-                if name in values:
-                    p.copy_(torch.from_numpy(values[name]))
+        if self.pretrain and import_model and self.given.import_model:  # layers pretrain adds later, if there
+            later = {s.name: s.shape for s in param_specs(self.setup.graph(None)) if s.name not in values}
+            values |= {name: value for name, value in read_params(self.given.import_model).items()
+                       if later.get(name) == tuple(value.shape)}
+        if values:
+            self.start_from(self.start_values | values)
 
     def restore_newest(self) -> int:
         """Resume after the newest checkpoint that loads; a damaged one is reported and skipped."""
@@ -212,6 +291,8 @@ class Trainer:
     def load(self, path: str, epoch: int) -> None:
         """Parameters, optimizer, lr control and dropout RNG from a checkpoint."""
         payload = load_checkpoint(path)
+        if self.net_dict(epoch) != self.network:
+            self.install(self.net_dict(epoch))
         params = {k: v.numpy() for k, v in payload["params"].items()}
         values = check_params(self.graph, params, path)
         with torch.no_grad():

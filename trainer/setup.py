@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
 from netc.data.datasets import IGNORED_OPTIONS, differing_options, ignored_options
 from netc.ir import Dims, Document, Graph, NetcError, Where, graph_from_document, read_file
 from netc.ir.keys import TRAIN, account, needed
+from netc.ir.pretrain import Pretrain, read_pretrain
 
+from .chunking import ChunkCorpus, Chunking, read_chunking
 from .config import TrainConfig, parse_overrides, read_data_config, read_train_config
+from .input_window import WindowCorpus, read_window
 from .ordering import make_batches, seq_order, skip_long
 
 ROLES = ("train", "dev", "eval")
@@ -27,12 +30,17 @@ class Setup:
     config: TrainConfig
     datasets: dict[str, Dataset]
     warnings: tuple[str, ...]  # the keys netc ignores or does not implement, one line per reason
+    chunking: Chunking | None = None  # training sequences cut into chunks (chunking.py)
+    window: int = 1  # input frames with their neighbours (input_window.py)
+    pretrain: Pretrain | None = None  # the network grown over the first epochs (ir/pretrain.py)
 
-    def graph(self) -> Graph:
-        """The typed IR; dims missing from the config come from the training data."""
+    def graph(self, network: dict[str, Any] | None = None) -> Graph:
+        """The typed IR (of `network`, a pretrain net dict, if given); dims missing from the config come
+        from the training data, its input dim times `window`."""
         train = self.datasets["train"]
-        fallback = Dims(train.num_inputs, tuple(sorted(train.target_dims.items())))
-        return graph_from_document(self.doc, fallback_dims=fallback)
+        fallback = Dims(train.num_inputs * self.window, tuple(sorted(train.target_dims.items())))
+        doc = self.doc if network is None else replace(self.doc, values=self.doc.values | {"network": network})
+        return graph_from_document(doc, fallback_dims=fallback)
 
     def epoch(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray, np.ndarray, int]:
         """A role's corpus, sequence lengths, reading order and skipped count for one epoch.
@@ -46,6 +54,23 @@ class Setup:
         order = seq_order(self.config.batching, lengths, epoch)
         order, skipped = skip_long(order, lengths, self.config.max_seq_length)
         return corpus, lengths, order, skipped
+
+    def pieces(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray, np.ndarray, int]:
+        """What the trainer reads of a role in an epoch, as `epoch` returns it: with `window` applied, and
+        training sequences cut into chunks (in sequence order; `max_seq_length` then counts chunk lengths,
+        as RETURNN's `_generate_batches` does)."""
+        if role != "train" or self.chunking is None:
+            corpus, lengths, order, skipped = self.epoch(role, epoch)
+            return self.windowed(corpus), lengths, order, skipped
+        corpus, lengths = self.datasets[role].corpus(epoch)
+        seq, start, end = self.chunking.cut(seq_order(self.config.batching, lengths, epoch), lengths, epoch,
+                                            self.config.max_seq_length)
+        order, skipped = skip_long(np.arange(len(seq)), end - start, self.config.max_seq_length)
+        return ChunkCorpus(self.windowed(corpus), seq, start, end), end - start, order, skipped
+
+    def windowed(self, corpus: Corpus) -> Corpus:
+        """`window` applies to whole sequences (RETURNN's datasets window before chunks are cut)."""
+        return corpus if self.window == 1 else WindowCorpus(corpus, self.window)
 
     def batches(self, lengths: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
         return make_batches(order, lengths, self.config.batch_size, self.config.max_seqs)
@@ -75,7 +100,9 @@ def setup_of(doc: Document, command: str = TRAIN, roles: tuple[str, ...] = ROLES
     config = read_train_config(doc) if command == TRAIN else read_data_config(doc)
     datasets = {role: dataset_from_config(values[role], doc.where(role, key=role), lambda name: needed(doc, name))
                 for role in present}
-    return Setup(doc, config, datasets, tuple(warnings))
+    if command != TRAIN:
+        return Setup(doc, config, datasets, tuple(warnings), window=read_window(doc))
+    return Setup(doc, config, datasets, tuple(warnings), read_chunking(doc), read_window(doc), read_pretrain(doc))
 
 
 def check_device(setup: Setup) -> None:

@@ -8,20 +8,30 @@ from pathlib import Path
 import pytest
 from netc.data.datasets import network_dims
 from netc.ir import Document, NetcError, graph_from_document
-from netc.ir.keys import CHECK, KEYS, NOT_IMPLEMENTED, TRAIN, Differs, Refused, Used, account, needed
+from netc.ir.keys import CHECK, KEYS, TRAIN, Differs, Refused, Used, account, needed
+from netc.ir.pretrain import read_pretrain
 from netc.ir.read import Opaque
+from netc.trainer.chunking import read_chunking
 from netc.trainer.config import TrainConfig, read_train_config
 from netc.trainer.initial import KEYS as GIVEN_PARAMS_KEYS
 from netc.trainer.initial import read_given_params
+from netc.trainer.input_window import read_window
 
 NET = {"output": {"class": "softmax", "loss": "ce"}}
 BLOCKED = Opaque(7, 9, "calls get_login_username() imported from returnn.util.basic")
 # Keys used by train that read_train_config does not read: the datasets (trainer/setup.py: prepare), the
 # network and dims (the graph), adagrad (the optimizer forms of issue 9 item 5, read by read_optimizer), and the
 # keys of starting from given parameters (trainer/initial.py: read_given_params).
+# Keys of train read by their own readers, each with the values that make it read the key.
+OWN_READERS = {**{key: (read_given_params, {}) for key in GIVEN_PARAMS_KEYS},
+               **{key: (read_chunking, {"chunking": "20:10"}) for key in ("chunking", "min_chunk_size",
+                                                                          "chunking_variance")},
+               "window": (read_window, {}),
+               **{key: (read_pretrain, {"network": NET, "pretrain": "default"}) for key in (
+                   "pretrain", "pretrain_learning_rate", "pretrain_repetitions", "pretrain_construction_algo",
+                   "pretrain_copy_output_layer", "pretrain_greedy")}}
 NOT_READ_BY_TRAIN_CONFIG = {"train", "dev", "eval", "network", "num_inputs", "num_outputs", "extern_data", "adagrad",
-                            "sparse_input",
-                            *GIVEN_PARAMS_KEYS}
+                            "sparse_input", *OWN_READERS}
 
 
 def check_graph(doc: Document):
@@ -58,14 +68,15 @@ def test_train_needs_its_keys_and_says_how_to_give_them(key: str) -> None:
     assert_needs(read_train_config, key)
 
 
-@pytest.mark.parametrize("key", GIVEN_PARAMS_KEYS)
-def test_starting_from_given_parameters_needs_its_keys(key: str) -> None:
-    assert_needs(read_given_params, key)
+@pytest.mark.parametrize("key", sorted(OWN_READERS))
+def test_train_keys_with_their_own_readers_are_needed_there(key: str) -> None:
+    read, values = OWN_READERS[key]
+    assert_needs(read, key, values)
 
 
-def assert_needs(read, key: str) -> None:
+def assert_needs(read, key: str, values: dict | None = None) -> None:
     with pytest.raises(NetcError) as error:
-        read(Document("c.config", {key: BLOCKED}))
+        read(Document("c.config", (values or {}) | {key: BLOCKED}))
     assert f"{key!r} is needed, but netc cannot compute it without running the config" in error.value.message
     assert "calls get_login_username() imported from returnn.util.basic" in error.value.message
     assert (error.value.where.line, error.value.where.col, error.value.where.key) == (7, 9, key)
@@ -94,15 +105,15 @@ def test_an_opaque_value_inside_the_network_names_its_key_path() -> None:
 def test_keys_are_accounted_for_once_grouped_by_reason() -> None:
     doc = Document("c.config", {
         "network": NET, "use_tensorflow": True, "multiprocessing": True, "tf_log_memory_usage": True,
-        "window": 1, "truncation": -1, "chunking": "50:25", "pretrain": "default", "num_layers": 2, "_": 0,
+        "window": 1, "truncation": -1, "chunking": "50:25", "min_seq_length": 2, "num_layers": 2, "_": 0,
         "learning_rat": 0.1, "model": BLOCKED, "sprint_trainer_exec_path": "x", "accum_grad_multiple_step": 2})
     assert account(doc, TRAIN).warnings() == [
         "ignored config keys (they steer only RETURNN itself: back end, processes, caches): use_tensorflow, "
         "multiprocessing",
         "ignored config keys (RETURNN's own logging, debugging and profiling): tf_log_memory_usage",
-        "ignored config keys (their values are RETURNN's no-ops): window, truncation",
+        "ignored config keys (their values are RETURNN's no-ops): truncation",
         "ignored config keys (RASR (Sprint) only): sprint_trainer_exec_path",
-        "not implemented, training will differ from RETURNN: chunking ('50:25'), pretrain ('default')",
+        "not implemented, training will differ from RETURNN: min_seq_length (2)",
         "config names neither RETURNN nor netc reads: num_layers, learning_rat (did you mean 'learning_rate'?)"]
 
 
@@ -112,11 +123,10 @@ def test_a_bare_net_dict_has_no_config_keys() -> None:
         account(Document("c.config", {"get_network": BLOCKED}), CHECK)
 
 
-def test_not_implemented_semantics_are_marked_in_one_place() -> None:
-    assert set(NOT_IMPLEMENTED) == {"chunking", "pretrain", "window"}
-    assert all(isinstance(KEYS[k], Differs) for k in NOT_IMPLEMENTED)
-    doc = Document("c.config", {"network": NET, "window": 3})
-    assert account(doc, CHECK).warnings() == ["not implemented, training will differ from RETURNN: window (3)"]
+def test_semantics_netc_lacks_are_said_with_the_value() -> None:
+    assert isinstance(KEYS["min_seq_length"], Differs)
+    doc = Document("c.config", {"network": NET, "min_seq_length": 3, "window": 3})
+    assert account(doc, CHECK).warnings() == ["not implemented, training will differ from RETURNN: min_seq_length (3)"]
 
 
 def test_refused_keys_are_errors_only_for_their_commands() -> None:
