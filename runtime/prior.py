@@ -2,8 +2,9 @@
 
 RETURNN (returnn/tf/engine.py `Engine.compute_priors`) sums the output layer's posteriors over all frames of
 the dataset, divides by the number of frames, and writes `numpy.log` of the average with
-`numpy.savetxt(f, log_average_posterior, delimiter=" ")`: one value per line, `%.18e`, natural log. A hybrid
-decoder (RASR's `priori-file`, or `netc compile --prior`) reads that file.
+`numpy.savetxt(f, log_average_posterior, delimiter=" ")`: one value per line, `%.18e`, natural log
+(`netc compile --prior` reads it). RASR reads priors as an XML vector (`<vector-f32 size="N">`, values
+`%.20e`, as i6_core's prior jobs convert RETURNN's file): an output named `*.xml` gets that form.
 """
 
 from __future__ import annotations
@@ -60,13 +61,18 @@ def average_posterior(model: Model, source: str | Path, progress: Callable[[int]
 
 
 def write_prior(path: str | Path, average: np.ndarray) -> None:
-    """`log(average)` written atomically as RETURNN writes it: `numpy.savetxt(..., delimiter=" ")`."""
+    """`log(average)` written atomically as RETURNN writes it (`numpy.savetxt(..., delimiter=" ")`), or for a
+    `.xml` name as RASR's XML vector."""
     zero = np.flatnonzero(~(average > 0) | ~np.isfinite(average))
     if len(zero):
         raise NetcError(f"class {int(zero[0])} has average posterior {average[zero[0]]}: its log prior is not finite",
                         Where(str(path)), "the model never gives that class any probability on this data")
     with atomic_output(path, "prior file") as tmp, open(tmp, "w") as f:
-        np.savetxt(f, np.log(average), delimiter=" ")
+        if Path(path).suffix == ".xml":
+            f.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<vector-f32 size="{len(average)}">\n'
+                    + " ".join(f"{v:.20e}" for v in np.log(average)) + "\n</vector-f32>\n")
+        else:
+            np.savetxt(f, np.log(average), delimiter=" ")
 
 
 def compute_prior(model: Model, source: str | Path, target: str | Path,

@@ -2,12 +2,15 @@
 log-likelihoods a hybrid NN-HMM decoder consumes (output kind `scaled-log-likelihoods`).
 
 The prior file is what RETURNN's `compute_priors` task and `netc prior` write: `numpy.savetxt` of the log
-average posterior, one natural-log value per line (returnn/tf/engine.py `Engine.compute_priors`).
+average posterior, one natural-log value per line (returnn/tf/engine.py `Engine.compute_priors`); or the
+same values in RASR's XML vector form (`<vector-f32 size="N">` ... `</vector-f32>`, as i6_core's prior jobs
+convert them for RASR), which `netc prior -o NAME.xml` writes.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from netc.ir import NetcError, Where
 from .builder import OnnxBuilder
 
 SCALED_LOG_LIKELIHOODS = "scaled-log-likelihoods"
+XML_SIZE = re.compile(r'<vector-f32\s+size="(\d+)"\s*>')
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,12 @@ def read_prior(path: str | Path, scale: float) -> Prior:
         raise NetcError(f"cannot read the prior file: {getattr(e, 'strerror', None) or e}", Where(path),
                         "give the file netc prior (or RETURNN's compute_priors) wrote") from None
     values: list[float] = []
+    size: int | None = None
     for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("<"):  # RASR's XML form: the header, <vector-f32 size="N">, </vector-f32>
+            match = XML_SIZE.search(line)
+            size = int(match.group(1)) if match else size
+            continue
         for col, word in words(line):
             try:
                 value = float(word)
@@ -55,6 +64,9 @@ def read_prior(path: str | Path, scale: float) -> Prior:
                 raise NetcError(f"{word!r} is not a finite number", Where(path, number, col),
                                 "a prior file holds one finite log probability per class")
             values.append(value)
+    if size is not None and size != len(values):
+        raise NetcError(f'<vector-f32 size="{size}"> holds {len(values)} values', Where(path),
+                        "the file is cut short or was edited; write it again with netc prior")
     if not values:
         raise NetcError("the prior file holds no values", Where(path),
                         "give the file netc prior (or RETURNN's compute_priors) wrote")

@@ -150,3 +150,17 @@ def test_prior_of_an_empty_file_is_an_error(models, tmp_path):
     assert result.exit_code == 2 and "has no frames to average over" in result.output
     assert HdfReader(tmp_path / "empty.hdf").input_lengths.tolist() == [0]
     assert not (tmp_path / "prior.txt").exists()
+
+
+def test_xml_output_is_rasrs_vector_and_compile_reads_it(models, tmp_path):
+    write_features(tmp_path / "train.hdf")
+    for name in ("prior.txt", "prior.xml"):
+        assert prior_command(models["blstm"].path, tmp_path / "train.hdf", tmp_path / name).exit_code == 0
+    lines = (tmp_path / "prior.xml").read_text().splitlines()
+    assert lines[:2] == ['<?xml version="1.0" encoding="UTF-8"?>', f'<vector-f32 size="{C}">'] and lines[3:] == [
+        "</vector-f32>"]
+    text, xml = (read_prior(tmp_path / name, 1.0).log_prior for name in ("prior.txt", "prior.xml"))
+    np.testing.assert_allclose(xml, text, rtol=1e-15)
+    (tmp_path / "cut.xml").write_text("\n".join(lines[:2] + [" ".join(lines[2].split()[:-1])] + lines[3:]))
+    result = CliRunner().invoke(main, compile_args(tmp_path, "--prior", str(tmp_path / "cut.xml")))
+    assert result.exit_code == 2 and f'{tmp_path / "cut.xml"}: <vector-f32 size="7"> holds 6 values' in result.output
