@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from netc.compiler import compile_graph, save_model
-from netc.data import HdfSeq, write_hdf
+from netc.data import HdfReader, HdfSeq, write_hdf
 from netc.ir import load_graph
 from netc.trainer.checkpoint import load_checkpoint
 
@@ -84,3 +84,14 @@ def test_damaged_files_are_refused_alike(tmp_path, how, message):
     for result in (train(tmp_path, "t", tmp_path / "d.hdf"), run(tmp_path, tmp_path / "d.hdf")):
         assert result.exit_code == 2
         assert f"netc: error: {tmp_path / 'd.hdf'}: {message}" in result.output
+
+
+def test_dump_dataset_keeps_empty_sequences(tmp_path):
+    write_data(tmp_path / "with.hdf", LENGTHS)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"train": str(tmp_path / "with.hdf"), "network": NET, "batching": "default"}))
+    result = CliRunner().invoke(main, ["dump-dataset", str(config), "-o", str(tmp_path / "out.hdf")])
+    assert result.exit_code == 0, result.output
+    reader = HdfReader(tmp_path / "out.hdf")
+    assert reader.input_lengths.tolist() == LENGTHS and reader.target_lengths["classes"].tolist() == LENGTHS
+    assert reader[1].features.shape == (0, F) and reader[1].targets["classes"].shape == (0,)
