@@ -164,3 +164,22 @@ def test_xml_output_is_rasrs_vector_and_compile_reads_it(models, tmp_path):
     (tmp_path / "cut.xml").write_text("\n".join(lines[:2] + [" ".join(lines[2].split()[:-1])] + lines[3:]))
     result = CliRunner().invoke(main, compile_args(tmp_path, "--prior", str(tmp_path / "cut.xml")))
     assert result.exit_code == 2 and f'{tmp_path / "cut.xml"}: <vector-f32 size="7"> holds 6 values' in result.output
+
+
+def test_progress_bar_on_a_terminal(models, tmp_path, monkeypatch):
+    import io
+    import sys
+
+    from netc.cli import with_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    write_features(tmp_path / "train.hdf")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    model = Model(models["blstm"].path, threads=1, batch_frames=2)  # several windows: several updates
+    average, frames = with_progress(str(tmp_path / "train.hdf"), lambda progress: compute_prior(
+        model, tmp_path / "train.hdf", tmp_path / "prior.txt", progress))
+    assert frames == sum(LENGTHS) and "frames" in terminal.getvalue() and "100%" in terminal.getvalue()
