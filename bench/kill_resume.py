@@ -1,6 +1,13 @@
 """kill -9 at random moments during `netc train` (checkpoint writes included), restart until done,
 and compare the final parameters bit for bit with an uninterrupted run.
 
+A kill's moment is drawn relative to the run's own progress: after its line `epoch k` (k one or two epochs
+past the newest checkpoint, at least two epochs before the end), a random delay of up to half an epoch of
+the uninterrupted run, which covers that epoch's dev pass, its checkpoint write and the next epoch's start
+(a run would have to be 4x faster than the uninterrupted one to end first). NOTE: delays drawn
+from the whole run's wall time missed their run whenever a resumed run (less left to do) or a less loaded
+machine finished first, so fewer kills happened than asked (tests/hardening/test_kill_resume.py failed).
+
 Usage: python bench/kill_resume.py [--kills 20] [--seed 0]     (run from the repository root)
 """
 
@@ -19,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from netc.trainer import native
-from netc.trainer.checkpoint import load_params
+from netc.trainer.checkpoint import complete_checkpoints, load_params
 
 CONFIG = {"train": {"class": "DummyDataset", "input_dim": 3, "output_dim": 4, "num_seqs": 40, "seq_len": 8},
           "dev": {"class": "DummyDataset", "input_dim": 3, "output_dim": 4, "num_seqs": 8, "seq_len": 8},
@@ -30,9 +37,39 @@ CONFIG = {"train": {"class": "DummyDataset", "input_dim": 3, "output_dim": 4, "n
 
 
 def start(config: Path) -> subprocess.Popen:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")  # each epoch line as it is printed
     return subprocess.Popen([sys.executable, "-m", "netc", "train", str(config)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_after(process: subprocess.Popen, epoch: int, delay: float) -> bool:
+    """SIGKILL `delay` seconds after the process prints `epoch EPOCH `; False if it ended before that."""
+    for line in process.stdout:
+        if line.startswith(f"epoch {epoch} "):
+            try:
+                process.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return True
+            break
+    return False
+
+
+def timed_run(config: Path) -> tuple[float, float]:
+    """Run to the end: wall seconds of the whole run and of one epoch (between its first and last epoch lines;
+    start-up, mostly imports, is most of a short run)."""
+    begin = time.perf_counter()
+    process = start(config)
+    stamps = [time.perf_counter() for line in process.stdout if line.startswith("epoch ")]
+    _, err = process.communicate()
+    assert process.returncode == 0, err
+    return time.perf_counter() - begin, (stamps[-1] - stamps[0]) / max(len(stamps) - 1, 1)
+
+
+def newest_epoch(directory: Path) -> int:
+    """The epoch of the newest complete checkpoint (0: none), where a restart resumes."""
+    return max((epoch for epoch, _ in complete_checkpoints(str(directory / "model"))), default=0)
 
 
 def write_config(directory: Path) -> Path:
@@ -52,25 +89,22 @@ def main() -> None:
     native.load()  # build the LSTM kernel now if it is not cached, so the uninterrupted run times training only
     with tempfile.TemporaryDirectory() as tmp:
         whole = write_config(Path(tmp) / "whole")
-        begin = time.perf_counter()
-        assert start(whole).wait() == 0
-        full_run = time.perf_counter() - begin
+        full_run, epoch_seconds = timed_run(whole)
         broken = write_config(Path(tmp) / "broken")
         kills = restarts = 0
+        epochs = CONFIG["num_epochs"]
         while True:
+            done = newest_epoch(broken.parent)
             process = start(broken)
             restarts += 1
-            if kills < args.kills:
-                try:
-                    process.wait(timeout=rng.uniform(0.5, full_run))
-                except subprocess.TimeoutExpired:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait()
+            if kills < args.kills and done + 1 <= epochs - 2:
+                epoch = rng.randint(done + 1, min(done + 2, epochs - 2))
+                if kill_after(process, epoch, rng.uniform(0.0, epoch_seconds / 2)):
                     kills += 1
                     continue
             _, err = process.communicate()
             assert process.returncode == 0, err
-            if (Path(tmp) / "broken" / f"model.{CONFIG['num_epochs']:03d}.pt").exists():
+            if (Path(tmp) / "broken" / f"model.{epochs:03d}.pt").exists():
                 break
         a = load_params(str(Path(tmp) / "whole" / f"model.{CONFIG['num_epochs']:03d}.pt"))
         b = load_params(str(Path(tmp) / "broken" / f"model.{CONFIG['num_epochs']:03d}.pt"))

@@ -36,12 +36,12 @@ def ragged_batches(steps: int, rng: np.random.Generator) -> list[list[HdfSeq]]:
 Step = Callable[[int], None]  # runs training step k (k = 0 is the warm-up)
 
 
-def netc_step(batches: list[list[HdfSeq]], directory: Path) -> Step:
+def netc_step(batches: list[list[HdfSeq]], directory: Path, device: str = "cpu") -> Step:
     """The real trainer step (collate, model, CE, Adam) on an HDF file of the same sequences."""
     seqs = [s for batch in batches for s in batch]
     write_hdf(directory / "data.hdf", seqs, F_IN, {"classes": CLASSES})
     config = {"train": str(directory / "data.hdf"), "network": json.loads(EXAMPLE.read_text()),
-              "optimizer": {"class": "adam"}, "learning_rate": 1e-3, "device": "cpu",
+              "optimizer": {"class": "adam"}, "learning_rate": 1e-3, "device": device,
               "model": str(directory / "model")}
     (directory / "c.json").write_text(json.dumps(config))
     trainer = Trainer(prepare(str(directory / "c.json")), log=lambda line: None, progress=False)
@@ -51,12 +51,12 @@ def netc_step(batches: list[list[HdfSeq]], directory: Path) -> Step:
 
 
 def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
-    return torch.arange(steps)[None, :] < lengths[:, None]
+    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
 
 
 def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Frame t of sequence b -> frame len_b-1-t on valid frames; padded frames stay."""
-    t = torch.arange(x.shape[1])[None, :]
+    t = torch.arange(x.shape[1], device=x.device)[None, :]
     index = torch.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
     return x.gather(1, index[:, :, None].expand(-1, -1, x.shape[2]))
 
@@ -66,7 +66,7 @@ DROPOUT, L2 = 0.1, 0.01  # as blstm3.json sets on every layer, so both sides tra
 
 def dropout(x: torch.Tensor) -> torch.Tensor:
     """One mask per feature shared by the batch (RETURNN's default), inverted."""
-    return x * (torch.rand(1, 1, x.shape[2]) >= DROPOUT).to(x.dtype) / (1 - DROPOUT)
+    return x * (torch.rand(1, 1, x.shape[2], device=x.device) >= DROPOUT).to(x.dtype) / (1 - DROPOUT)
 
 
 class HandLSTM(torch.nn.Module):
@@ -82,7 +82,7 @@ class HandLSTM(torch.nn.Module):
 
     def run(self, lstm: torch.nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if self.packed:
-            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
             return pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=x.shape[1])[0]
         return lstm(x)[0]
 
@@ -95,8 +95,9 @@ class HandLSTM(torch.nn.Module):
         return self.out(dropout(x))
 
 
-def hand_step(batches: list[list[HdfSeq]], packed: bool) -> Step:
-    model = HandLSTM(packed)
+def hand_step(batches: list[list[HdfSeq]], packed: bool, device: str = "cpu") -> Step:
+    """A hand-written step (on CUDA, nn.LSTM runs cuDNN's fused RNN); waits for the device at its end."""
+    model = HandLSTM(packed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     tensors = []
     for batch in batches:
@@ -106,7 +107,7 @@ def hand_step(batches: list[list[HdfSeq]], packed: bool) -> Step:
         for b, s in enumerate(batch):
             x[b, : len(s.features)] = torch.from_numpy(s.features)
             y[b, : len(s.features)] = torch.from_numpy(s.targets["classes"].astype(np.int64))
-        tensors.append((x, lengths, y))
+        tensors.append((x.to(device), lengths.to(device), y.to(device)))
 
     def step(k: int) -> None:
         x, lengths, y = tensors[k]
@@ -116,6 +117,8 @@ def hand_step(batches: list[list[HdfSeq]], packed: bool) -> Step:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if device != "cpu":
+            torch.cuda.synchronize(device)
 
     return step
 

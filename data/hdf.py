@@ -33,20 +33,59 @@ class HdfReader:
             raise NetcError("no such HDF file", Where(self.path)) from None
         except OSError as e:
             raise NetcError(f"not a readable HDF file: {e}", Where(self.path)) from None
+        try:
+            self.read_index()
+        except BaseException:
+            self.file.close()
+            raise
+
+    def read_index(self) -> None:
+        """Tags, target keys, lengths and offsets; a damaged or foreign file is a NetcError naming it."""
         for name in ("inputs", "seqLengths", "seqTags"):
             if name not in self.file:
                 raise NetcError(f"not a RETURNN HDF file: no {name!r} dataset", Where(self.path),
                                 "RETURNN HDF files hold inputs, seqLengths and seqTags")
-        lengths = np.asarray(self.file["seqLengths"][...], dtype=np.int64).reshape(len(self.file["seqTags"]), -1)
+        self.tags = [t.decode() if isinstance(t, bytes) else str(t) for t in self.file["seqTags"][...]]
         self.target_keys = sorted(self.file["targets/data"].keys()) if "targets/data" in self.file else []
+        lengths = self.read_lengths()
         self.input_lengths = lengths[:, 0]
         self.target_lengths = {k: lengths[:, 1 + i] for i, k in enumerate(self.target_keys)}
         self.input_offsets = np.concatenate([[0], np.cumsum(self.input_lengths)])
         self.target_offsets = {k: np.concatenate([[0], np.cumsum(v)]) for k, v in self.target_lengths.items()}
-        self.tags = [t.decode() if isinstance(t, bytes) else str(t) for t in self.file["seqTags"][...]]
-        if self.input_offsets[-1] != len(self.file["inputs"]):
-            raise NetcError(f"seqLengths add up to {self.input_offsets[-1]} frames, but inputs has "
-                            f"{len(self.file['inputs'])}", Where(self.path), "the file is damaged or truncated")
+        self.check_totals()
+
+    def name(self, index: int) -> str:
+        """How messages name a sequence: its index in the file and its tag."""
+        return f"sequence {index} (tag {self.tags[index]!r})"
+
+    def read_lengths(self) -> np.ndarray:
+        """`seqLengths` as `[N, 1 + targets]` int64, every length >= 0 (0: an empty segment or transcription).
+
+        RETURNN's HDFDataset reads column 0 as the input lengths and column 1 + k as the k-th target key in
+        sorted order; a file without targets has 2 equal columns (returnn/datasets/hdf.py).
+        """
+        raw = np.asarray(self.file["seqLengths"][...], dtype=np.int64)
+        raw = raw.reshape(-1, 1) if raw.ndim == 1 else raw
+        columns = 1 + len(self.target_keys)
+        if raw.ndim != 2 or len(raw) != len(self.tags) or raw.shape[1] < columns:
+            raise NetcError(f"seqLengths has shape {raw.shape}, expected ({len(self.tags)}, {max(columns, 2)}): "
+                            f"one row per tag, columns inputs, {', '.join(self.target_keys) or '(none)'}",
+                            Where(self.path), "the file is damaged, or not written as RETURNN writes HDF files")
+        bad = np.flatnonzero((raw[:, :columns] < 0).any(axis=1))
+        if len(bad):
+            raise NetcError(f"{self.name(int(bad[0]))} has a negative length {raw[bad[0], :columns].tolist()} in "
+                            f"seqLengths", Where(self.path), "the file is damaged; write it again")
+        return raw[:, :columns]
+
+    def check_totals(self) -> None:
+        """The lengths must add up to the rows of `inputs` and of each `targets/data/KEY`."""
+        datasets = {"inputs": (self.input_offsets[-1], self.file["inputs"])}
+        datasets |= {f"targets/data/{k}": (self.target_offsets[k][-1], self.file[f"targets/data/{k}"])
+                     for k in self.target_keys}
+        for name, (total, dataset) in datasets.items():
+            if total != len(dataset):
+                raise NetcError(f"seqLengths add up to {total} frames, but {name} has {len(dataset)}",
+                                Where(self.path), "the file is damaged or truncated")
 
     @property
     def num_inputs(self) -> int:

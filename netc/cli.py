@@ -119,25 +119,51 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
 @with_dims
 @click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz, a netc checkpoint .pt, "
               "or a RETURNN checkpoint prefix model.NNN")
-@click.option("--output-kind", type=click.Choice(["probs", "log-probs", "logits"]),
-              help="default: log-probs for a CTC output layer, else probs")
+@click.option("--output-kind", type=click.Choice(["probs", "log-probs", "logits", "scaled-log-likelihoods"]),
+              help="default: log-probs for a CTC output layer, else probs; scaled-log-likelihoods with --prior")
+@click.option("--prior", type=click.Path(dir_okay=False),
+              help="log prior (netc prior / RETURNN compute_priors): output log softmax - a * log prior")
+@click.option("--prior-scale", type=float, help="a, the prior's scale (default 1.0; needs --prior)")
 @click.option("--opset", type=int, default=17, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="seed of the initial parameters")
 @click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
 @click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
 def compile_command(net: str, overrides: tuple[str, ...], output: str, num_inputs: int | None,
-                    num_outputs: int | None, exec_config: bool, params: str | None, output_kind: str | None, opset: int,
-                    seed: int, streaming: bool, quantize: str | None) -> None:
+                    num_outputs: int | None, exec_config: bool, params: str | None, output_kind: str | None,
+                    prior: str | None, prior_scale: float | None, opset: int, seed: int, streaming: bool,
+                    quantize: str | None) -> None:
     """Compile NET to an ONNX model; `++key value` pairs override config keys."""
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
 
     graph = graph_with_warnings(read_network(net, overrides, exec_config), num_inputs, num_outputs)
     values = load_params(params, graph) if params else None
-    options = CompileOptions(output_kind, opset, streaming, quantize)
+    options = CompileOptions(prior_output_kind(output_kind, prior, prior_scale), opset, streaming, quantize,
+                             load_prior(prior, prior_scale))
     model = compile_graph(graph, values, seed, options, params or "<params>")
     save_model(model, output)
+
+
+def prior_output_kind(output_kind: str | None, prior: str | None, prior_scale: float | None) -> str:
+    """--prior makes the output kind scaled-log-likelihoods; any other --output-kind with it is an error."""
+    if prior_scale is not None and prior is None:
+        raise NetcError("--prior-scale needs --prior", hint="give --prior PRIOR.txt (written by netc prior)")
+    if prior is None:
+        return output_kind
+    if output_kind not in (None, "scaled-log-likelihoods"):
+        raise NetcError(f"--prior makes the output scaled-log-likelihoods, not {output_kind}",
+                        hint="drop --output-kind, or drop --prior")
+    return "scaled-log-likelihoods"
+
+
+def load_prior(path: str | None, scale: float | None) -> Any:
+    """The prior file read and checked, or None."""
+    if path is None:
+        return None
+    from netc.compiler.onnx.prior import read_prior
+
+    return read_prior(path, 1.0 if scale is None else scale)
 
 
 def load_params(path: str, graph: Graph) -> dict[str, Any]:
@@ -153,43 +179,83 @@ def load_params(path: str, graph: Graph) -> dict[str, Any]:
     return load_arrays(path, {spec.name for spec in param_specs(graph)})
 
 
-@main.command("run")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="features: a RETURNN HDF file")
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
-              help="posteriors: an HDF file with the same sequence tags")
-@click.option("--batch-size", type=click.IntRange(1), default=20000, show_default=True,
-              help="padded frames (longest x count) per batch")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--threads", type=click.IntRange(1), help="onnxruntime threads (default: all cores)")
-@click.option("--ctc-greedy", is_flag=True, help="write a CTC model's best-path labels (sparse HDF), not posteriors")
-@reports_errors
-def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None,
-                ctc_greedy: bool) -> None:
-    """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
+runtime_options = [
+    click.option("--batch-size", type=click.IntRange(1), default=20000, show_default=True,
+                 help="padded frames (longest x count) per batch"),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+    click.option("--threads", type=click.IntRange(1), help="onnxruntime threads (default: all cores)"),
+]
+
+
+def with_runtime_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(runtime_options):
+        command = option(command)
+    return command
+
+
+def open_model(model: str, batch_size: int, device: str, threads: int | None) -> Any:
+    """A runtime Model; onnxruntime's warnings (CUDA fallback) printed as netc warnings."""
     import warnings
-    from contextlib import closing
 
-    from netc.data import HdfReader
     from netc.runtime import Model
-    from netc.runtime.ctc import run_hdf_ctc_greedy
-    from netc.runtime.hdf import run_hdf
-
-    write = run_hdf_ctc_greedy if ctc_greedy else run_hdf  # labels instead of posteriors, same interface
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         runner = Model(model, device, threads, batch_frames=batch_size)
     for w in caught:
         warn(str(w.message))
+    return runner
+
+
+def with_progress(data: str, work: Callable[[Callable[[int], None] | None], Any]) -> Any:
+    """`work(progress)`, with a progress bar over the frames of `data` when stderr is a terminal."""
+    from contextlib import closing
+
+    from netc.data import HdfReader
+
     if not sys.stderr.isatty():
-        count = write(runner, data, output)
-    else:
-        with closing(HdfReader(data)) as reader:
-            total = int(reader.input_lengths.sum())
-        with click.progressbar(length=total, label="frames", file=sys.stderr) as bar:
-            count = write(runner, data, output, bar.update)
+        return work(None)
+    with closing(HdfReader(data)) as reader:
+        total = int(reader.input_lengths.sum())
+    with click.progressbar(length=total, label="frames", file=sys.stderr) as bar:
+        return work(bar.update)
+
+
+@main.command("run")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="features: a RETURNN HDF file")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+              help="posteriors: an HDF file with the same sequence tags")
+@with_runtime_options
+@click.option("--ctc-greedy", is_flag=True, help="write a CTC model's best-path labels (sparse HDF), not posteriors")
+@reports_errors
+def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None,
+                ctc_greedy: bool) -> None:
+    """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
+    from netc.runtime.ctc import run_hdf_ctc_greedy
+    from netc.runtime.hdf import run_hdf
+
+    write = run_hdf_ctc_greedy if ctc_greedy else run_hdf  # labels instead of posteriors, same interface
+    runner = open_model(model, batch_size, device, threads)
+    count = with_progress(data, lambda progress: write(runner, data, output, progress))
     click.echo(f"{count} sequences -> {output}", err=True)
+
+
+@main.command("prior")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", "data", required=True, type=click.Path(dir_okay=False),
+              help="features: a RETURNN HDF file (the training data)")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+              help="the log prior: one value per line, as RETURNN's compute_priors writes it")
+@with_runtime_options
+@reports_errors
+def prior_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None) -> None:
+    """Average MODEL's posterior over every frame of an HDF file; write its log (a hybrid decoder's prior)."""
+    from netc.runtime.prior import compute_prior
+
+    runner = open_model(model, batch_size, device, threads)
+    average, frames = with_progress(data, lambda progress: compute_prior(runner, data, output, progress))
+    click.echo(f"{frames} frames, prior sum {average.sum():.6f} (should be close to 1) -> {output}", err=True)
 
 
 @main.command()

@@ -10,6 +10,7 @@ import numpy as np
 from netc.data import HdfReader, HdfSeq, write_hdf
 from netc.ir import NetcError, Where
 
+from .checks import SeqNames
 from .model import Model
 
 # Sequences are read and bucketed in windows of this many batches: memory stays flat on large files.
@@ -58,10 +59,14 @@ def target_lengths(model: Model, reader: HdfReader) -> np.ndarray | None:
 
 def iter_outputs(model: Model, reader: HdfReader, targets: np.ndarray | None,
                  progress: Callable[[int], None]) -> Iterator[HdfSeq]:
-    """Outputs in file order; each window of sequences is bucketed by length inside the model."""
+    """Outputs in file order; each window of sequences is bucketed by length inside the model.
+
+    Errors name a sequence by its index in the file, its tag and the file, never by its place in a window.
+    """
     for start, end in windows(reader.input_lengths, model.batch_frames * WINDOW_BATCHES):
         features = [reader[i].features for i in range(start, end)]
-        outputs = model(features, None if targets is None else targets[start:end])
+        names = SeqNames(reader.path, reader.tags[start:end], start)
+        outputs = model(features, None if targets is None else targets[start:end], names)
         for i, out in zip(range(start, end), outputs):
             yield HdfSeq(reader.tags[i], out)
         progress(int(reader.input_lengths[start:end].sum()))

@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from .batching import DEFAULT_BATCH_FRAMES, buckets, pad
-from .checks import as_features, check_lengths, check_sequences, check_targets
+from .checks import LIST_POSITIONS, SeqNames, as_features, check_lengths, check_sequences, check_targets, nonempty
 from .info import DATA, DATA_LENGTHS, OUTPUT, OUTPUT_LENGTHS, TARGET_LENGTHS, read_info
 from .session import CUDA, open_session
 
@@ -32,18 +32,27 @@ class Model:
         self.info = read_info(self.session, str(path))
         self.device = "cuda" if CUDA in self.session.get_providers() else "cpu"
         self.batch_frames = batch_frames
+        self.num_outputs = self.info.num_outputs or 0  # the C of a (0, C) output
         outputs = {a.name for a in self.session.get_outputs()}
         self.output_names = [OUTPUT] + [OUTPUT_LENGTHS] * (OUTPUT_LENGTHS in outputs)
         self.output_names += [s.output for s in self.info.states]
 
-    def __call__(self, seqs: Sequence[np.ndarray], target_lengths: Sequence[int] | None = None) -> list[np.ndarray]:
-        """Per-sequence outputs in input order; sequences of similar length are batched together."""
-        arrays = check_sequences(seqs, self.info)
+    def __call__(self, seqs: Sequence[np.ndarray], target_lengths: Sequence[int] | None = None,
+                 names: SeqNames = LIST_POSITIONS) -> list[np.ndarray]:
+        """Per-sequence outputs `(T'_i, C)` in input order; sequences of similar length are batched together.
+
+        A sequence of 0 frames (or an encoder–decoder's target length 0) gets a `(0, C)` output without any
+        onnxruntime call. `names` says how errors name a sequence (netc run: file index, tag and file).
+        """
+        arrays = check_sequences(seqs, self.info, names)
         targets = check_targets(target_lengths, len(arrays), self.info)
-        results: list[np.ndarray] = [np.empty(0)] * len(arrays)
-        for batch in buckets([len(a) for a in arrays], self.batch_frames):
-            data, lens = pad([arrays[i] for i in batch])
-            out, out_lens = self.run_checked(data, lens, None if targets is None else targets[batch])
+        lens = np.array([len(a) for a in arrays], np.int64)
+        results = [np.zeros((0, self.num_outputs), np.float32) for _ in arrays]
+        todo = nonempty(lens, targets, names)
+        for bucket in buckets(lens[todo], self.batch_frames):
+            batch = todo[bucket]
+            data, batch_lens = pad([arrays[i] for i in batch])
+            out, out_lens = self.run_checked(data, batch_lens, None if targets is None else targets[batch])
             for b, i in enumerate(batch):
                 results[i] = out[b, : out_lens[b]].copy()
         return results
@@ -60,10 +69,23 @@ class Model:
 
     def run(self, data: np.ndarray, lens: np.ndarray, target_lengths: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray]:
-        """One padded batch `[B, T, F]` with lengths `[B]` -> `output` `[B, T', C]` and `output:size1`."""
+        """One padded batch `[B, T, F]` with lengths `[B]` -> `output` `[B, T', C]` and `output:size1` `[B]`.
+
+        Lengths may be 0: such rows are kept out of the onnxruntime call and come back as zeros, length 0.
+        """
         data = as_features(data, "data", 3, self.info)
         lens = check_lengths(lens, "lens", data.shape[0], data.shape[1])
-        return self.run_checked(data, lens, check_targets(target_lengths, data.shape[0], self.info))
+        targets = check_targets(target_lengths, data.shape[0], self.info)
+        todo = nonempty(lens, targets)
+        if len(todo) == len(lens):
+            return self.run_checked(data, lens, targets)
+        out_time = data.shape[1] if targets is None else int(targets.max(initial=0))
+        out = np.zeros((len(lens), out_time, self.num_outputs), np.float32)
+        out_lens = np.zeros(len(lens), np.int32)
+        if len(todo):
+            part, part_lens = self.run_checked(data[todo], lens[todo], None if targets is None else targets[todo])
+            out[todo, : part.shape[1]], out_lens[todo] = part, part_lens
+        return out, out_lens
 
     def run_checked(self, data: np.ndarray, lens: np.ndarray, targets: np.ndarray | None
                     ) -> tuple[np.ndarray, np.ndarray]:

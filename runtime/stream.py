@@ -33,10 +33,10 @@ class Stream:
         self.states = {s.input: np.zeros((1, s.size), np.float32) for s in self.model.info.states}
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
-        """`(T, F)` features of the next frames -> their `(T, C)` outputs."""
-        (features,) = check_sequences([chunk], self.model.info, allow_empty=True)
-        if len(features) == 0:
-            return np.zeros((0, self.model.info.num_outputs or 0), np.float32)
+        """`(T, F)` features of the next frames -> their `(T, C)` outputs; an empty chunk gives `(0, C)`."""
+        (features,) = check_sequences([chunk], self.model.info)
+        if len(features) == 0:  # NOTE: kept out of onnxruntime, whose LSTM refuses sequence_lens 0
+            return np.zeros((0, self.model.num_outputs), np.float32)
         lens = np.array([len(features)], np.int32)
         outputs = self.model.execute(self.model.feeds(features[None], lens, None, self.states))
         self.states = {s.input: outputs[s.output] for s in self.model.info.states}

@@ -120,15 +120,18 @@ class Trainer:
         # denormals and an epoch of RETURNN's 12AX demo takes 150x longer (2:38 instead of 0:01). The mode is
         # process-wide: it is switched back off when training ends, for whatever the caller runs next.
         torch.set_flush_denormal(True)
+        finished = False
         try:
             for epoch in range(self.restore(), self.config.num_epochs + 1):
                 self.run_epoch(epoch)
             if self.ranks.world > 1:
                 agree = ranks_agree(self.params, self.ranks)
                 self.say(f"parameters {'identical' if agree else 'DIFFER'} on {self.ranks.world} ranks")
+            finished = True
         finally:
             torch.set_flush_denormal(False)
-            shutdown(self.ranks)
+            self.forward = self.model  # NOTE: DDP's reducer holds the process group (distributed.shutdown)
+            shutdown(self.ranks, finished)
 
     def run_epoch(self, epoch: int) -> None:
         self.grow(epoch)

@@ -73,7 +73,13 @@ class Setup:
         return corpus if self.window == 1 else WindowCorpus(corpus, self.window)
 
     def batches(self, lengths: np.ndarray, order: np.ndarray) -> list[np.ndarray]:
-        return make_batches(order, lengths, self.config.batch_size, self.config.max_seqs)
+        """RETURNN's batches (0-frame sequences included), less any batch without a single frame.
+
+        RETURNN stops on such a batch (`assert shape[0].max_value() > 0` in datasets/basic.py
+        `shape_for_batches`); it has nothing to learn from, so netc leaves it out (training.md).
+        """
+        batches = make_batches(order, lengths, self.config.batch_size, self.config.max_seqs)
+        return [b for b in batches if int(lengths[b].max(initial=0)) > 0]
 
 
 def prepare(path: str, overrides: list[str] | tuple[str, ...] = (), exec_config: bool = False,

@@ -52,6 +52,7 @@ from .conv import lower_conv, lower_pool
 from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
 from .norm import lower_batch_norm, lower_layer_norm, lower_norm
+from .prior import SCALED_LOG_LIKELIHOODS, Prior, subtract_prior
 from .rec import lower_rec
 from .reshape import (
     lower_expand_dims,
@@ -103,7 +104,8 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
 IR_VERSION = {14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 DEFAULT_OPSET = 17
-OUTPUT_KINDS: dict[str, Act] = {"probs": Act.SOFTMAX, "log-probs": Act.LOG_SOFTMAX, "logits": Act.IDENTITY}
+OUTPUT_KINDS: dict[str, Act] = {"probs": Act.SOFTMAX, "log-probs": Act.LOG_SOFTMAX, "logits": Act.IDENTITY,
+                                 SCALED_LOG_LIKELIHOODS: Act.LOG_SOFTMAX}  # minus the scaled log prior (prior.py)
 OUTPUT_NAMES = ("output", "output:size1")
 LENGTH_INPUTS = {TimeAxis.DATA: "data:size1", TimeAxis.CLASSES: "classes:size1"}
 
@@ -116,6 +118,7 @@ class CompileOptions:
     opset: int = DEFAULT_OPSET
     streaming: bool = False  # rec states as graph inputs and outputs (streaming.py)
     quantize: str | None = None  # "int8": dynamic quantization of the weights (quantize.py)
+    prior: Prior | None = None  # output kind scaled-log-likelihoods: log softmax - scale * log prior (prior.py)
 
 
 def output_kind(graph: Graph, options: CompileOptions) -> str:
@@ -142,13 +145,22 @@ def ctc_blank(graph: Graph) -> int | None:
 def output_activation(graph: Graph, kind: str) -> Act | None:
     """The output layer's final activation for an output kind (None: keep the layer's own)."""
     if kind not in OUTPUT_KINDS:
-        raise NetcError(f"unknown output kind {kind!r}", hint="use probs, log-probs or logits")
+        raise NetcError(f"unknown output kind {kind!r}", hint=f"use one of {', '.join(OUTPUT_KINDS)}")
     if isinstance(graph.output.layer, Softmax):
         return OUTPUT_KINDS[kind]
     if kind != "probs":
         raise NetcError(f"--output-kind {kind} needs a softmax output layer", graph.output.where,
                         "the output layer's own activation is used as it is; drop --output-kind")
     return None
+
+
+def check_prior(graph: Graph, options: CompileOptions) -> None:
+    """A prior exactly with output kind scaled-log-likelihoods, one value per output class."""
+    if (options.prior is None) != (options.output_kind != SCALED_LOG_LIKELIHOODS):
+        raise NetcError(f"output kind {SCALED_LOG_LIKELIHOODS} goes with a prior, and a prior with it",
+                        hint="give --prior PRIOR.txt [--prior-scale a] and no other --output-kind")
+    if options.prior is not None:
+        options.prior.check_classes(graph.output.out_type.feature)
 
 
 def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOptions = CompileOptions()
@@ -159,6 +171,7 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
                         hint=f"use one of {min(IR_VERSION)}..{max(IR_VERSION)} (default {DEFAULT_OPSET})")
     if options.streaming:
         check_streaming(graph)
+    check_prior(graph, options)
     b = OnnxBuilder()
     time_major = any(isinstance(n.layer, Rec) for n in graph.nodes)
     encoders = frozenset(e for n in graph.nodes if isinstance(n.layer, Rec) for e in n.layer.encoder or ())
@@ -170,6 +183,8 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
         b.reserve(name)
     for node in graph.nodes:
         ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
+    if options.prior is not None:
+        ctx.values[graph.output.name] = subtract_prior(b, ctx.values[graph.output.name], options.prior)
     outputs = declare_outputs(graph, ctx)
     model = b.model
     model.graph.name = "netc"
@@ -228,5 +243,12 @@ def metadata(graph: Graph, options: CompileOptions) -> dict[str, str]:
         "netc.output_time": graph.output.out_type.time.value,  # data, classes, or a derived axis (data/2)
         "netc.streaming": str(options.streaming).lower(),
         "netc.quantize": options.quantize or "none",
-    } | ({} if blank is None else {"netc.ctc_blank": str(blank)})
+    } | ({} if blank is None else {"netc.ctc_blank": str(blank)}) | prior_metadata(options.prior)
+
+
+def prior_metadata(prior: Prior | None) -> dict[str, str]:
+    """Where the baked prior came from and its scale (the values are the `output/scaled_log_prior` initializer)."""
+    if prior is None:
+        return {}
+    return {"netc.prior_scale": repr(prior.scale), "netc.prior_file": prior.file}
 

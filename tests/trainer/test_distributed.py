@@ -37,7 +37,8 @@ def scores(log):
 
 
 def test_two_ranks_match_one_process(tmp_path):
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517"]
+    # --standalone: the rendezvous store listens on a port the OS picks (localhost:0), never a fixed one
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     log2, params2 = run(tmp_path, "two", torchrun)
     log1, params1 = run(tmp_path, "one", [sys.executable])
     assert "parameters identical on 2 ranks" in log2

@@ -61,14 +61,18 @@ def load() -> bool:
 
 
 def build(directory: Path) -> None:
-    """Compile into `directory/build` and load; the library then appears under its cached name atomically,
-    so a process starting meanwhile (another torchrun rank) never loads a half-written file."""
+    """Compile in a private temporary folder inside `directory` and load; the library then appears under its
+    cached name atomically, so a process starting meanwhile (another torchrun rank) never loads a half-written
+    file, and processes building at once (torchrun ranks) each build on their own."""
     from torch.utils import cpp_extension  # imports setuptools: only when a build is needed
 
-    build_dir = directory / "build"
-    build_dir.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     print(f"netc: building the native LSTM kernel in {directory} (once)", file=sys.stderr, flush=True)
-    built = cpp_extension.load(name="netc_lstm", sources=[str(SOURCE)], build_directory=str(build_dir),
-                               extra_cflags=["-O3"], is_python_module=False, verbose=False)
-    with atomic_output(directory / "netc_lstm.so", "native LSTM kernel") as temporary:
-        shutil.copyfile(built, temporary)
+    # NOTE: a private build folder per process. A shared one holds cpp_extension's `lock` file while building:
+    # a build killed there (Ctrl-C, kill -9) left the lock, and every later build in any process waited on it
+    # forever; and test sessions, torchrun ranks or users building at once shared half-built objects.
+    with tempfile.TemporaryDirectory(prefix="build-", dir=directory) as build_dir:
+        built = cpp_extension.load(name="netc_lstm", sources=[str(SOURCE)], build_directory=build_dir,
+                                   extra_cflags=["-O3"], is_python_module=False, verbose=False)
+        with atomic_output(directory / "netc_lstm.so", "native LSTM kernel") as temporary:
+            shutil.copyfile(built, temporary)
