@@ -33,6 +33,13 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
                 'write the net as a `network` dict in a Python config (first line "#!rnn.py") or a JSON config, '
                 'e.g. network = {"lstm0": {"class": "rec", "unit": "lstm", "n_out": 200, "from": "data"}, '
                 '"output": {"class": "softmax", "loss": "ce", "from": "lstm0"}}')
+        if isinstance(doc.values.get("initialize_from_json"), str):
+            name = doc.values["initialize_from_json"]
+            raise NetcError(f"this line-format config takes its network from the JSON file {name!r} "
+                            "(initialize_from_json, a key of RETURNN's Theano back end; RETURNN TF does not read it)",
+                            doc.where("initialize_from_json", key="initialize_from_json"),
+                            f"check the network itself: netc check {name} --num-inputs N --num-outputs C, or write "
+                            "it as `network` in a Python or JSON config")
         raise NetcError("a line-format config (`key value` lines) cannot hold a `network` dict", doc.where(),
                         'make the file a Python config (first line "#!rnn.py") or JSON (starting with "{")')
     if "network" in doc.values:

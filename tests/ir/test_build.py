@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from netc.ir import Dims, Document, NetcError, TimeAxis, graph_from_document, verify
+from netc.ir import Dims, Document, NetcError, TimeAxis, graph_from_document, load_graph, verify
 from netc.ir.layers import Linear, Rec
 from netc.ir.types import Act, Direction
 
@@ -79,3 +79,13 @@ def test_canonical_json_is_stable_and_complete() -> None:
     b = canonical_json(graph({"output": {"activation": "sigmoid", "n_out": 3, "class": "hidden"}}))
     assert a == b
     assert json.loads(a)["output"]["activation"] == "sigmoid"
+
+
+def test_line_format_network_in_a_json_file_names_that_file(tmp_path) -> None:
+    """The 2016 papers' line-format configs keep their Theano net in `initialize_from_json`."""
+    config = tmp_path / "x.config"
+    config.write_text("task train\nnum_inputs 50\nnum_outputs 4498\ninitialize_from_json config-train/x.json\n")
+    with pytest.raises(NetcError, match="takes its network from the JSON file 'config-train/x.json'") as error:
+        load_graph(config)
+    assert (error.value.where.line, error.value.where.key) == (4, "initialize_from_json")
+    assert error.value.hint.startswith("check the network itself: netc check config-train/x.json")
