@@ -270,12 +270,19 @@ class Trainer:
         return epoch + 1
 
     def start_from_given(self, import_model: bool) -> None:
-        """The first epoch's parameters from `preload_from_files` and `import_model_train_epoch1` (initial.py)."""
+        """The first epoch's parameters from `preload_from_files` and `import_model_train_epoch1` (initial.py).
+
+        As RETURNN restores the imported checkpoint's `global_step`, the step count (which decides when
+        `accum_grad_multiple_step` applies) continues from it.
+        """
         values = given_values(self.given, param_specs(self.graph), import_model, self.say)
-        if self.pretrain and import_model and self.given.import_model:  # layers pretrain adds later, if there
-            later = {s.name: s.shape for s in param_specs(self.setup.graph(None)) if s.name not in values}
-            values |= {name: value for name, value in read_params(self.given.import_model).items()
-                       if later.get(name) == tuple(value.shape)}
+        if import_model and self.given.import_model:
+            file = read_params(self.given.import_model)
+            if "global_step" in file:
+                self.global_step = int(np.asarray(file["global_step"]))
+            if self.pretrain:  # layers pretrain adds later, where the file has them
+                later = {s.name: s.shape for s in param_specs(self.setup.graph(None)) if s.name not in values}
+                values |= {name: value for name, value in file.items() if later.get(name) == tuple(value.shape)}
         if values:
             self.start_from(self.start_values | values)
 

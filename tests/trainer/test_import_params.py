@@ -229,3 +229,12 @@ def test_a_misspelt_preload_option_is_located_in_a_python_config(tmp_path: Path)
     assert result.exit_code == 2
     assert f"{config}:{len(lines) + 3}:" in result.output and "unknown option 'init_for_trian'" in result.output
     assert "did you mean 'init_for_train'?" in result.output
+
+
+def test_the_step_count_continues_from_the_imported_checkpoint(tmp_path: Path) -> None:
+    """RETURNN restores `global_step` with the import; `accum_grad_multiple_step` counts from it."""
+    expected = int(load_tf_checkpoint(CKPT)["global_step"])
+    config = write_config(tmp_path, TINY | {"import_model_train_epoch1": CKPT})
+    trainer = Trainer(prepare(config), log=lambda line: None)
+    assert trainer.restore() == 1
+    assert trainer.global_step == expected > 0
