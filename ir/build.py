@@ -71,7 +71,7 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     unreachable = [name for name in nodes if name not in order]
     warnings = tuple(f"layer {name!r} is not used by any output or loss layer; it is not built"
                      for name in unreachable)
-    return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.notes, doc.path)
+    return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 
 def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any,

@@ -47,8 +47,14 @@ class Document:
     path: str
     values: dict[str, Any]
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what reading found (Python errors of a config)
     kind: str = "json"  # "json", "python" or "line" (RETURNN's `key value` lines)
+
+    def warnings(self) -> tuple[str, ...]:
+        """The notes, and the top-level values netc could not compute (as they stand after `++` overrides)."""
+        opaque = [f"{name} (line {value.line}: {value.reason})" for name, value in self.values.items()
+                  if isinstance(value, Opaque)]
+        return self.notes + ((f"not computed (netc does not run config code): {'; '.join(opaque)}",) if opaque else ())
 
     def where(self, *keys: str, layer: str | None = None, key: str | None = None) -> Where:
         """The file position of the value at `keys` (or its nearest known parent)."""

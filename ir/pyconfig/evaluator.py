@@ -158,7 +158,6 @@ class Evaluator(Statements, Expressions, Calls, Strings):
         """The config keys: top-level names, not `_private`, not functions, modules or imports."""
         values: dict[str, Any] = {}
         positions: dict[Path_, Pos] = {}
-        opaque: list[str] = []
         for name, value in self.module.vars.items():
             if name.startswith("_") or name in self.not_keys or name == "config" or \
                     isinstance(value, (Function, Builtin, StandIn, Method, type)):
@@ -166,11 +165,8 @@ class Evaluator(Statements, Expressions, Calls, Strings):
             at = self.name_at.get(name, (1, 1))
             positions[(name,)] = at
             values[name] = export_value(value, (name,), at, positions, self.tick)
-            if isinstance(values[name], Opaque):
-                opaque.append(f"{name} (line {values[name].line}: {values[name].reason})")
-        notes = (f"not computed (netc does not run config code): {'; '.join(opaque)}",) if opaque else ()
-        if self.raised:
-            notes += (f"Python errors in the config (RETURNN would stop there): {'; '.join(self.raised)}",)
+        notes = (f"Python errors in the config (RETURNN would stop there): {'; '.join(self.raised)}",) \
+            if self.raised else ()
         return Evaluated(values, positions, notes)
 
 

@@ -55,7 +55,7 @@ def test_python_config_is_evaluated_and_opaque_values_say_why(tmp_path: Path) ->
     assert doc.values["log_dir"] == "a/b" and "os" not in doc.values
     assert doc.where("network", "output", "loss").line == 4
     assert doc.values["home"] == Opaque(8, 8, "reads os.environ (the environment)")
-    assert "home (line 8: reads os.environ (the environment))" in doc.notes[0]
+    assert "home (line 8: reads os.environ (the environment))" in doc.warnings()[0]
 
 
 def test_read_file_keeps_opaque_values_and_overrides_replace_them(tmp_path: Path) -> None:
