@@ -223,3 +223,9 @@ def test_exec_config_that_never_ends_is_a_located_error(tmp_path: Path) -> None:
     with pytest.raises(NetcError, match="takes longer than 0.2 s") as error:
         exec_python_config(str(write(tmp_path, "c.py", text)), text, seconds=0.2)
     assert error.value.where.line in (2, 3, 4, 5, 6)
+
+
+def test_an_override_replaces_an_opaque_value_and_its_warning() -> None:
+    path = Path(__file__).parents[2] / "examples" / "real" / "demo_style.config"
+    assert "model (line 34" in read_file(path).warnings()[0]
+    assert read_file(path, overrides={"model": "/tmp/m/model"}).warnings() == ()
