@@ -159,7 +159,7 @@ def write_datasets(f, seqs: Iterable[HdfSeq], num_inputs: int, keys: list[str]) 
             row.append(len(seq.targets[key]))
         lengths.append(row if keys else row * 2)  # files without targets still have 2 columns
         tags.append(seq.tag)
-    f.create_dataset("seqLengths", data=np.array(lengths, np.int32).reshape(len(lengths), -1))
+    f.create_dataset("seqLengths", data=np.array(lengths, np.int32).reshape(len(lengths), 1 + len(keys) if keys else 2))
     f.create_dataset("seqTags", data=np.array(tags, dtype=h5py.string_dtype()))
     return len(tags), int(inputs.shape[0])
 

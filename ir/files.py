@@ -13,6 +13,16 @@ from netc.ir.errors import NetcError, Where
 WRITABLE_HINT = "check that the directory exists and is writable, and that the disk has room"
 
 
+def refuse_overwriting_inputs(output: str | Path, *inputs: str | Path | None) -> None:
+    """An output path that names one of the command's input files is an error before any work (it would
+    replace the input with the result)."""
+    for source in inputs:
+        if source is not None and os.path.exists(source) and os.path.exists(output) and os.path.samefile(output,
+                                                                                                          source):
+            raise NetcError(f"the output is the input file {str(source)!r}; writing it would replace that input",
+                            Where(str(output)), "choose another output path")
+
+
 @contextmanager
 def atomic_output(path: str | Path, what: str, hint: str = WRITABLE_HINT) -> Iterator[Path]:
     """Yield a temporary path to write; it becomes `path` when the block ends without error.

@@ -23,6 +23,7 @@ __all__ = ["Document", "Opaque", "read_file"]
 
 Path_ = tuple[str, ...]
 MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 400  # Python refuses int() of over 4300 digits; no config number comes close
 
 # Characters that real configs copied from web pages contain, and their fix.
 LOOKALIKES = {
@@ -223,6 +224,9 @@ class JsonReader:
             return self.string()
         number = NUMBER.match(self.text, self.pos)
         if number:
+            if len(number.group()) > MAX_NUMBER_CHARS:
+                raise self.fail(f"a number of {len(number.group())} characters", "no config value needs more than "
+                                f"{MAX_NUMBER_CHARS}; dims are at most {1 << 20}")
             self.pos = number.end()
             return float(number.group()) if number.group(2) or number.group(3) else int(number.group())
         for literal, result in (("true", True), ("false", False), ("null", None)):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from netc.ir import NetcError, Where
+from netc.ir.files import refuse_overwriting_inputs
 
 if TYPE_CHECKING:
     from netc.ir import Graph
@@ -125,7 +126,7 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
               help="log prior (netc prior / RETURNN compute_priors): output log softmax - a * log prior")
 @click.option("--prior-scale", type=float, help="a, the prior's scale (default 1.0; needs --prior)")
 @click.option("--opset", type=int, default=17, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True, help="seed of the initial parameters")
+@click.option("--seed", type=click.IntRange(0), default=42, show_default=True, help="seed of the initial parameters")
 @click.option("--streaming", is_flag=True, help="rec states as inputs <layer>:h0/:c0 and outputs <layer>:h/:c")
 @click.option("--quantize", type=click.Choice(["int8"]), help="dynamic int8 quantization of LSTM and MatMul weights")
 @reports_errors
@@ -134,6 +135,7 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
                     prior: str | None, prior_scale: float | None, opset: int, seed: int, streaming: bool,
                     quantize: str | None) -> None:
     """Compile NET to an ONNX model; `++key value` pairs override config keys."""
+    refuse_overwriting_inputs(output, net, params, prior)
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
 
@@ -232,6 +234,7 @@ def with_progress(data: str, work: Callable[[Callable[[int], None] | None], Any]
 def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None,
                 ctc_greedy: bool) -> None:
     """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
+    refuse_overwriting_inputs(output, model, data)
     from netc.runtime.ctc import run_hdf_ctc_greedy
     from netc.runtime.hdf import run_hdf
 
@@ -251,6 +254,7 @@ def run_command(model: str, data: str, output: str, batch_size: int, device: str
 @reports_errors
 def prior_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None) -> None:
     """Average MODEL's posterior over every frame of an HDF file; write its log (a hybrid decoder's prior)."""
+    refuse_overwriting_inputs(output, model, data)
     from netc.runtime.prior import compute_prior
 
     runner = open_model(model, batch_size, device, threads)
@@ -265,10 +269,13 @@ def info(model: str) -> None:
     """Print the netc metadata of a compiled MODEL."""
     import onnx
 
-    try:
-        proto = onnx.load(model, load_external_data=False)
+    try:  # protobuf whatever the file's name (onnx would read a .json or .txt name as its text formats)
+        proto = onnx.load(model, format="protobuf", load_external_data=False)
     except Exception as e:  # noqa: BLE001 - onnx raises several types for unreadable files
         raise NetcError(f"not a readable ONNX model: {e}", Where(model)) from None
+    if not any(prop.key.startswith("netc.") for prop in proto.metadata_props):
+        raise NetcError("not a model compiled by netc: it has no netc metadata", Where(model),
+                        "an empty or foreign file; compile one with netc compile")
     for prop in proto.metadata_props:
         value = prop.value if len(prop.value) < 200 else prop.value[:200] + "..."
         click.echo(f"{prop.key}: {value}")
@@ -323,6 +330,7 @@ def train(config: str, overrides: tuple[str, ...], exec_config: bool) -> None:
 def dump_dataset(config: str, overrides: tuple[str, ...], role: str, epoch: int, output: str,
                  exec_config: bool) -> None:
     """Write the sequences the trainer reads in EPOCH, in its order, as a RETURNN HDF file."""
+    refuse_overwriting_inputs(output, config)
     from netc.data import write_hdf
     from netc.ir.keys import DUMP
     from netc.trainer.setup import prepare

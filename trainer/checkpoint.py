@@ -23,14 +23,19 @@ def checkpoint_path(prefix: str, epoch: int, pretrain: bool = False) -> str:
     return f"{prefix}{'.pretrain' if pretrain else ''}.{epoch:03d}.pt"
 
 
-def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
-    """Write atomically and durably: a crash never leaves a half-written checkpoint under its name."""
-    target = Path(path)
+def make_checkpoint_directory(path: str) -> None:
+    """The folder of a checkpoint path (`model`'s), created; an error names it before any work is lost."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise NetcError(f"cannot create the checkpoint directory: {e.strerror or e}", Where(path),
                         "point `model` at a writable directory") from None
+
+
+def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
+    """Write atomically and durably: a crash never leaves a half-written checkpoint under its name."""
+    target = Path(path)
+    make_checkpoint_directory(path)
     with atomic_output(target, "checkpoint", "free disk space or point `model` elsewhere; earlier checkpoints "
                        "are unchanged, and running again resumes after the newest") as tmp, open(tmp, "wb") as f:
         torch.save({"format": FORMAT, **payload}, f)

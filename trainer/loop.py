@@ -18,6 +18,7 @@ from .checkpoint import (
     checkpoint_path,
     complete_checkpoints,
     load_checkpoint,
+    make_checkpoint_directory,
     newest_checkpoint,
     read_params,
     save_checkpoint,
@@ -119,6 +120,8 @@ class Trainer:
         # NOTE: as TensorFlow does by default. Without it, small LSTM states and Adam moments decay into
         # denormals and an epoch of RETURNN's 12AX demo takes 150x longer (2:38 instead of 0:01). The mode is
         # process-wide: it is switched back off when training ends, for whatever the caller runs next.
+        if self.ranks.is_main:  # before the first epoch, not after it
+            make_checkpoint_directory(self.config.model)
         torch.set_flush_denormal(True)
         finished = False
         try:

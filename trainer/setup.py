@@ -48,12 +48,20 @@ class Setup:
         Training uses `batching`/`seq_ordering` and skips sequences over `max_seq_length`;
         dev and eval sets are read in corpus order, every sequence.
         """
-        corpus, lengths = self.datasets[role].corpus(epoch)
+        corpus, lengths = self.corpus(role, epoch)
         if role != "train":
             return corpus, lengths, np.arange(len(lengths)), 0
         order = seq_order(self.config.batching, lengths, epoch)
         order, skipped = skip_long(order, lengths, self.config.max_seq_length)
         return corpus, lengths, order, skipped
+
+    def corpus(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray]:
+        """A role's sequences in an epoch; a dataset without any is an error (it would score a perfect 0)."""
+        corpus, lengths = self.datasets[role].corpus(epoch)
+        if not len(lengths):
+            raise NetcError(f"the {role} dataset has no sequences", self.doc.where(role, key=role),
+                            f"give it sequences, e.g. ++{role} data.hdf")
+        return corpus, lengths
 
     def pieces(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray, np.ndarray, int]:
         """What the trainer reads of a role in an epoch, as `epoch` returns it: with `window` applied, and
@@ -62,7 +70,7 @@ class Setup:
         if role != "train" or self.chunking is None:
             corpus, lengths, order, skipped = self.epoch(role, epoch)
             return self.windowed(corpus), lengths, order, skipped
-        corpus, lengths = self.datasets[role].corpus(epoch)
+        corpus, lengths = self.corpus(role, epoch)
         seq, start, end = self.chunking.cut(seq_order(self.config.batching, lengths, epoch), lengths, epoch,
                                             self.config.max_seq_length)
         order, skipped = skip_long(np.arange(len(seq)), end - start, self.config.max_seq_length)

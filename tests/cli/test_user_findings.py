@@ -1,0 +1,87 @@
+"""What a new user found by trying to break netc from a fresh clone: each now ends in a located exit 2 or works."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from netc.data import HdfSeq, write_hdf
+
+from netc.cli import main
+from tests.cli.test_errors import run_cli
+from tests.helpers import EXAMPLES
+
+FF = EXAMPLES / "ff2.json"
+DIMS = ["--num-inputs", "4", "--num-outputs", "3"]
+
+
+def hdf(path: Path, count: int) -> Path:
+    rng = np.random.default_rng(0)
+    write_hdf(path, [HdfSeq(f"s{i}", rng.standard_normal((5, 4)).astype(np.float32), {}) for i in range(count)], 4, {})
+    return path
+
+
+def test_a_file_without_sequences_runs_to_a_file_without_sequences(tmp_path: Path) -> None:
+    shutil.copy(FF, tmp_path / "n.json")
+    assert run_cli(["compile", "n.json", "-o", "m.onnx", *DIMS], tmp_path)[0] == 0
+    hdf(tmp_path / "none.hdf", 0)
+    code, stderr = run_cli(["run", "m.onnx", "--data", "none.hdf", "-o", "out.hdf"], tmp_path)
+    assert code == 0, stderr
+    assert "0 sequences -> out.hdf" in stderr
+
+
+def test_an_output_path_that_is_an_input_is_refused_and_the_input_kept(tmp_path: Path) -> None:
+    shutil.copy(FF, tmp_path / "n.json")
+    code, stderr = run_cli(["compile", "n.json", "-o", "n.json", *DIMS], tmp_path)
+    assert code == 2 and "the output is the input file 'n.json'" in stderr
+    assert json.loads((tmp_path / "n.json").read_text()) == json.loads(FF.read_text())
+    assert run_cli(["compile", "n.json", "-o", "m.onnx", *DIMS], tmp_path)[0] == 0
+    data = hdf(tmp_path / "d.hdf", 2).read_bytes()
+    for command in (["run", "m.onnx", "--data", "d.hdf", "-o", "d.hdf"], ["prior", "m.onnx", "--data", "d.hdf",
+                                                                             "-o", "m.onnx"]):
+        code, stderr = run_cli(command, tmp_path)
+        assert code == 2 and "the output is the input file" in stderr
+    assert (tmp_path / "d.hdf").read_bytes() == data
+
+
+def test_a_json_number_too_long_for_python_is_located(tmp_path: Path) -> None:
+    (tmp_path / "n.json").write_text('{"output": {"class": "softmax", "n_out": 1' + "0" * 5000 + "}}")
+    code, stderr = run_cli(["check", "n.json", "--num-inputs", "4"], tmp_path)
+    assert code == 2 and "n.json:1:42: a number of 5001 characters" in stderr
+
+
+def test_a_negative_seed_is_a_usage_error(tmp_path: Path) -> None:
+    shutil.copy(FF, tmp_path / "n.json")
+    code, stderr = run_cli(["compile", "n.json", "-o", "m.onnx", "--seed", "-1", *DIMS], tmp_path)
+    assert code == 2 and "--seed" in stderr and not (tmp_path / "m.onnx").exists()
+
+
+def test_info_on_an_empty_or_foreign_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "e.onnx").write_bytes(b"")
+    code, stderr = run_cli(["info", "e.onnx"], tmp_path)
+    assert code == 2 and "not a model compiled by netc" in stderr
+    shutil.copy(FF, tmp_path / "n.json")
+    assert run_cli(["compile", "n.json", "-o", "m.json", *DIMS], tmp_path)[0] == 0
+    assert run_cli(["info", "m.json"], tmp_path)[0] == 0  # an ONNX model under another name is still read
+
+
+TRAIN = {"network": {"output": {"class": "softmax", "loss": "ce"}}, "num_epochs": 1,
+         "train": {"class": "Task12AXDataset", "num_seqs": 5}}
+
+
+def test_an_empty_dataset_is_an_error_not_a_perfect_score(tmp_path: Path) -> None:
+    config = TRAIN | {"model": str(tmp_path / "m" / "model"), "train": {"class": "Task12AXDataset", "num_seqs": 0}}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    code, stderr = run_cli(["train", "c.json"], tmp_path)
+    assert code == 2 and "the train dataset has no sequences" in stderr
+
+
+def test_an_unwritable_model_folder_is_an_error_before_the_first_epoch(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "c.json").write_text(json.dumps(TRAIN | {"model": str(tmp_path / "file" / "sub" / "model")}))
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "c.json")])
+    assert result.exit_code == 2 and "cannot create the checkpoint directory" in result.stderr
+    assert "epoch 1 score" not in result.stdout
