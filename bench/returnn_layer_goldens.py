@@ -190,10 +190,20 @@ SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the 
                 "lstm": {"class": "rec", "unit": "nativelstm2", "n_out": 4, "from": "emb"},
                 "output": {"class": "softmax", "n_out": VOCAB, "from": "lstm"}},
 }
+VARIABLE: dict[str, dict] = {
+    "variable_add": {"v": {"class": "variable", "shape": [F]}, "output": {"class": "combine", "kind": "add",
+                                                                          "from": ["data", "v"]}},
+    "variable_batch_mul": {"v": {"class": "variable", "shape": [F], "add_batch_axis": True, "init": 1.0},
+                           "output": {"class": "combine", "kind": "mul", "from": ["data", "v"]}},
+    "variable_static_split": {"s": split([2, 3]), "v": {"class": "variable", "shape": [2, 3], "init": "glorot_uniform"},
+                              "a": {"class": "combine", "kind": "sub", "from": ["s", "v"]},
+                              "output": {"class": "merge_dims", "axes": "static", "from": "a"}},
+}
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
-            "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE}
+            "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
+            "variable": VARIABLE}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -39,6 +39,7 @@ from netc.ir.layers import (
     Subnetwork,
     SwapAxes,
     Upsample,
+    Variable,
     Window,
 )
 from netc.ir.types import Loss
@@ -67,6 +68,7 @@ from .reshape import (
 from .sampling import lower_downsample, lower_upsample
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
+from .variable import lower_variable
 from .window import lower_window
 
 LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
@@ -99,6 +101,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     ReinterpretData: lower_reinterpret_data,
     Downsample: lower_downsample,
     Upsample: lower_upsample,
+    Variable: lower_variable,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

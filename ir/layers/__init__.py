@@ -10,13 +10,14 @@ from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, ReinterpretData, 
 from netc.ir.layers.sampling import Downsample, Upsample
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 from netc.ir.layers.subnet import Subnetwork
+from netc.ir.layers.variable import Variable
 from netc.ir.layers.window import Window
 
 LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout, SplitDims, MergeDims,
                                          SwapAxes, ExpandDims, Squeeze, Slice, Pad, Combine, Eval,
                                          Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm,
                                          Window, Conv, Pool, Subnetwork,
-                                         ReinterpretData, Downsample, Upsample)
+                                         ReinterpretData, Downsample, Upsample, Variable)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
@@ -25,4 +26,4 @@ __all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combi
            "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
            "Linear", "LossOpts", "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "Rec", "Reduce",
            "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes",
-           "Upsample", "Window", "read_layer", "to_config"]
+           "Upsample", "Variable", "Window", "read_layer", "to_config"]
