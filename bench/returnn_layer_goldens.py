@@ -199,11 +199,26 @@ VARIABLE: dict[str, dict] = {
                               "a": {"class": "combine", "kind": "sub", "from": ["s", "v"]},
                               "output": {"class": "merge_dims", "axes": "static", "from": "a"}},
 }
+DOT: dict[str, dict] = {
+    "dot_feature_matrix": {"w": {"class": "variable", "shape": [F, 4], "add_batch_axis": True},
+                           "output": {"class": "dot", "red1": "F", "red2": "spatial:0", "var1": "T", "var2": "F",
+                                      "from": ["data", "w"]}},
+    "dot_defaults": {"w": {"class": "variable", "shape": [F, 3], "add_batch_axis": True},
+                     "output": {"class": "dot", "from": ["data", "w"]}},
+    "dot_static_per_frame": {"s": split([2, 3]), "h": {"class": "linear", "activation": "tanh", "n_out": 12},
+                             "t": split([3, 4], "h"),
+                             "d": {"class": "dot", "red1": "F", "red2": "spatial:1", "var1": "spatial:1",
+                                   "var2": "F", "from": ["s", "t"]},
+                             "output": {"class": "merge_dims", "axes": "static", "from": "d"}},
+    "dot_var_none": {"h": {"class": "linear", "activation": "tanh", "n_out": F},
+                     "output": {"class": "dot", "red1": "F", "red2": "F", "var1": None, "var2": None,
+                                "from": ["data", "h"]}},
+}
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
-            "variable": VARIABLE}
+            "variable": VARIABLE, "dot": DOT}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -16,6 +16,7 @@ from netc.ir.layers import (
     Constant,
     Conv,
     Copy,
+    Dot,
     Downsample,
     Dropout,
     Eval,
@@ -50,6 +51,7 @@ import netc
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
 from .conv import lower_conv, lower_pool
+from .dot import lower_dot
 from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
 from .norm import lower_batch_norm, lower_layer_norm, lower_norm
@@ -102,6 +104,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Downsample: lower_downsample,
     Upsample: lower_upsample,
     Variable: lower_variable,
+    Dot: lower_dot,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

@@ -2,6 +2,7 @@
 
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
 from netc.ir.layers.conv import Conv, Pool
+from netc.ir.layers.dot import Dot
 from netc.ir.layers.elementwise import Combine, Constant, Eval, Gating, Length, Reduce
 from netc.ir.layers.linear import Affine, Linear, Softmax
 from netc.ir.layers.norm import BatchNorm, LayerNorm, Norm
@@ -17,13 +18,13 @@ LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, 
                                          SwapAxes, ExpandDims, Squeeze, Slice, Pad, Combine, Eval,
                                          Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm,
                                          Window, Conv, Pool, Subnetwork,
-                                         ReinterpretData, Downsample, Upsample, Variable)
+                                         ReinterpretData, Downsample, Upsample, Variable, Dot)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
 __all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Conv", "Copy",
-           "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
+           "Dot", "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
            "Linear", "LossOpts", "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "Rec", "Reduce",
            "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes",
            "Upsample", "Variable", "Window", "read_layer", "to_config"]
