@@ -114,4 +114,5 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     sampling.Upsample: sampling.lower_upsample,
     variable.Variable: variable.lower_variable,
     dot.Dot: dot.lower_dot,
+    conv.TransposedConv: conv.lower_transposed_conv,
 }

@@ -39,6 +39,7 @@ from netc.ir.layers import (
     Squeeze,
     Subnetwork,
     SwapAxes,
+    TransposedConv,
     Upsample,
     Variable,
     Window,
@@ -50,7 +51,7 @@ import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
-from .conv import lower_conv, lower_pool
+from .conv import lower_conv, lower_pool, lower_transposed_conv
 from .dot import lower_dot
 from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
@@ -105,6 +106,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Upsample: lower_upsample,
     Variable: lower_variable,
     Dot: lower_dot,
+    TransposedConv: lower_transposed_conv,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
