@@ -164,6 +164,24 @@ CONV: dict[str, dict] = {
                            "fw1": rec(3, 1, "p"), "bw1": rec(3, -1, "p"),
                            "output": {"class": "softmax", "n_out": 4, "from": ["fw1", "bw1"]}},
 }
+
+def tconv(size: list[int], n_out: int, src: str = "data", **extra: object) -> dict:
+    return {"class": "transposed_conv", "filter_size": size, "n_out": n_out, "from": src, **extra}
+
+
+TRANSPOSED_CONV: dict[str, dict] = {
+    "tconv1d_same_stride2": {"output": tconv([3], 4, strides=[2], activation="relu")},
+    "tconv1d_valid_default_strides": {"output": tconv([2], 3, padding="valid")},
+    "tconv1d_valid_k3_s2": {"output": tconv([3], 3, strides=[2], padding="valid", with_bias=False)},
+    "tconv1d_valid_k2_s3": {"output": tconv([2], 2, strides=[3], padding="valid")},
+    "tconv1d_same_k4_s1": {"output": tconv([4], 2, strides=[1])},
+    "tconv1d_same_output_padding": {"output": tconv([3], 3, strides=[2], output_padding=1)},
+    "tconv1d_valid_remove_padding": {"output": tconv([4], 3, strides=[2], padding="valid", remove_padding=1)},
+    "tconv2d_split": {"s": split([3, 2]), "c": tconv([2, 3], 2, "s", strides=[2, 1], activation="tanh"),
+                      "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
+    "conv_then_tconv": {"c": conv([3], 4, padding="same", strides=[2], activation="relu"),
+                        "output": tconv([2], 3, "c", padding="valid")},
+}
 SUBNETWORK: dict[str, dict] = {
     "subnetwork": {"sub": {"class": "subnetwork", "from": "data", "subnetwork": {
                        "h": {"class": "linear", "activation": "tanh", "n_out": 5, "from": "data"},
@@ -190,10 +208,36 @@ SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the 
                 "lstm": {"class": "rec", "unit": "nativelstm2", "n_out": 4, "from": "emb"},
                 "output": {"class": "softmax", "n_out": VOCAB, "from": "lstm"}},
 }
-FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6)}  # even and odd lengths: SAME with a stride pads them differently
+VARIABLE: dict[str, dict] = {
+    "variable_add": {"v": {"class": "variable", "shape": [F]}, "output": {"class": "combine", "kind": "add",
+                                                                          "from": ["data", "v"]}},
+    "variable_batch_mul": {"v": {"class": "variable", "shape": [F], "add_batch_axis": True, "init": 1.0},
+                           "output": {"class": "combine", "kind": "mul", "from": ["data", "v"]}},
+    "variable_static_split": {"s": split([2, 3]), "v": {"class": "variable", "shape": [2, 3], "init": "glorot_uniform"},
+                              "a": {"class": "combine", "kind": "sub", "from": ["s", "v"]},
+                              "output": {"class": "merge_dims", "axes": "static", "from": "a"}},
+}
+DOT: dict[str, dict] = {
+    "dot_feature_matrix": {"w": {"class": "variable", "shape": [F, 4], "add_batch_axis": True},
+                           "output": {"class": "dot", "red1": "F", "red2": "spatial:0", "var1": "T", "var2": "F",
+                                      "from": ["data", "w"]}},
+    "dot_defaults": {"w": {"class": "variable", "shape": [F, 3], "add_batch_axis": True},
+                     "output": {"class": "dot", "from": ["data", "w"]}},
+    "dot_static_per_frame": {"s": split([2, 3]), "h": {"class": "linear", "activation": "tanh", "n_out": 12},
+                             "t": split([3, 4], "h"),
+                             "d": {"class": "dot", "red1": "F", "red2": "spatial:1", "var1": "spatial:1",
+                                   "var2": "F", "from": ["s", "t"]},
+                             "output": {"class": "merge_dims", "axes": "static", "from": "d"}},
+    "dot_var_none": {"h": {"class": "linear", "activation": "tanh", "n_out": F},
+                     "output": {"class": "dot", "red1": "F", "red2": "F", "var1": None, "var2": None,
+                                "from": ["data", "h"]}},
+}
+# even and odd lengths: SAME with a stride pads them differently
+FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6)}
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
-            "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE}
+            "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
+            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

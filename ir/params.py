@@ -37,7 +37,7 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
         t = node.out_type
         n_in, n_out = graph.in_feature(node), (t.feature if t.sparse or t.feature_index is not None else 0)
         layer = node.layer
-        limits, constants = layer.param_init_limits(n_in, n_out), layer.param_init_constants(node.name)
+        limits, constants = layer.param_init_limits_for(node.name, n_in, n_out), layer.param_init_constants(node.name)
         frozen = layer.non_trainable(node.name)
         for suffix, shape in layer.param_shapes_for(node.name, graph.input_type_of(node), n_in, n_out).items():
             specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0),

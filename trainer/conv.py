@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from netc.ir import Node
-from netc.ir.layers import Conv, Pool
+from netc.ir import Act, Node
+from netc.ir.layers import Conv, Pool, TransposedConv
 from netc.ir.layers.conv import AxisPlan, PoolMode, Spatial
 from netc.ir.types import TensorType
 
@@ -16,6 +16,7 @@ LOWEST = torch.finfo(torch.float32).min
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
+DECONV = {1: F.conv_transpose1d, 2: F.conv_transpose2d}
 
 
 def spatial_input(node: Node, layer: Spatial, ctx: RunContext, fill: float
@@ -85,3 +86,27 @@ def lower_pool(node: Node, layer: Pool, ctx: RunContext) -> torch.Tensor:
         total = AVG_POOL[rank](x, kernel, strides)
         y = total / AVG_POOL[rank](valid, kernel, strides).clamp(min=1e-30)
     return finish(node, ctx, y, t, plans, steps)
+
+
+def lower_transposed_conv(node: Node, layer: TransposedConv, ctx: RunContext) -> torch.Tensor:
+    """Mirrors compiler/onnx/conv.py: zeros past each end, the full result extended and cut per axis."""
+    from .lower import ACTIVATIONS  # lower.py imports this module
+
+    x, t = ctx.padded_source(node)
+    if t.has_time:
+        x = torch.where(ctx.valid(t, x), x, x.new_zeros(()))
+    rank = len(layer.filter_size)
+    W = ctx.param(node, "W_native_transposed_conv")
+    W = (W[:, 0] if rank == 1 else W).permute(rank + 1, rank, *range(rank))  # -> [in, out, k...]
+    axes = layer.axes(node.at)
+    y = DECONV[rank](channels_first(x), W, stride=[a.stride for a in axes])
+    widths: list[int] = []
+    for a in reversed(axes):  # F.pad lists the last axis first
+        widths += [0, a.extra()]
+    y = F.pad(y, widths)
+    for i, a in enumerate(axes):
+        y = y.narrow(i + 2, a.offset, x.shape[i + 1] * a.stride + a.add)
+    y = y.movedim(1, -1)
+    if layer.with_bias:  # after the extension: TF adds it to the zero frames too
+        y = y + ctx.param(node, "bias")
+    return ACTIVATIONS[layer.activation or Act.IDENTITY](ctx.store(node.out_type, y))

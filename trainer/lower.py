@@ -11,7 +11,7 @@ from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
 from netc.ir.types import Unit
 
-from . import conv, elementwise, norm, rec_units, reshape, sampling, window
+from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, variable, window
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -112,4 +112,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     Subnetwork: lower_identity,
     sampling.Downsample: sampling.lower_downsample,
     sampling.Upsample: sampling.lower_upsample,
+    variable.Variable: variable.lower_variable,
+    dot.Dot: dot.lower_dot,
+    conv.TransposedConv: conv.lower_transposed_conv,
 }

@@ -4,8 +4,8 @@ sequence's own frames (masked), and for SAME padding with a time stride the per-
 from __future__ import annotations
 
 import numpy as np
-from netc.ir import Node
-from netc.ir.layers import Conv, Pool
+from netc.ir import Act, Node
+from netc.ir.layers import Conv, Pool, TransposedConv
 from netc.ir.layers.conv import AxisPlan, PoolMode, Spatial
 from netc.ir.types import LengthRule, TensorType
 
@@ -140,3 +140,42 @@ def lower_pool(node: Node, layer: Pool, ctx: LowerContext) -> str:
         count = b.op("Max", count, b.const(np.float32(1e-30), np.float32), name=f"{node.name}/count1")
         y = b.op("Div", total, count, name=f"{node.name}/avg")
     return finish(node, ctx, y, x_in, t, plans)
+
+
+def lower_transposed_conv(node: Node, layer: TransposedConv, ctx: LowerContext) -> str:
+    """ConvTranspose on each sequence's own frames (zeros past its end); each axis's full result zero-extended
+    and cut to `n*s + add` frames from `offset` (ir/layers/conv.py DeconvAxis)."""
+    b, name = ctx.builder, node.name
+    x_in, t = ctx.source_batch_major(node)
+    if t.has_time:
+        x_in = ctx.mask(t, x_in, f"{name}/ends", stored=False)
+    rank = len(layer.filter_size)
+    W = ctx.param(node, "W_native_transposed_conv")
+    W = W[:, 0] if rank == 1 else W  # RETURNN's 1D filter [k, 1, out, in]
+    W = W.transpose(rank + 1, rank, *range(rank))  # [k..., out, in] -> [in, out, k...]
+    inputs = [channels_first(ctx, x_in, t, name), b.initializer(f"{name}/W", np.ascontiguousarray(W))]
+    axes = layer.axes(node.at)
+    y = b.op("ConvTranspose", *inputs, name=f"{name}/deconv", kernel_shape=list(layer.filter_size),
+             strides=[a.stride for a in axes])
+    extra = [a.extra() for a in axes]
+    if any(extra):
+        y = b.op("Pad", y, b.const([0] * (rank + 2) + [0, 0, *extra]), name=f"{name}/extend", mode="constant")
+    shape = b.op("Shape", x_in, name=f"{name}/in_shape")
+    starts, ends = [], []
+    for i, (axis, dim) in enumerate(zip(axes, t.dims[1:-1])):
+        if dim.size is not None:
+            count = b.const([dim.size * axis.stride + axis.add])
+        else:
+            steps = b.op("Slice", shape, b.const([i + 1]), b.const([i + 2]), name=f"{name}/steps")
+            count = b.op("Add", b.op("Mul", steps, b.const([axis.stride]), name=f"{name}/scaled"),
+                         b.const([axis.add]), name=f"{name}/count")
+        starts.append(b.const([axis.offset]))
+        ends.append(b.op("Add", count, b.const([axis.offset]), name=f"{name}/end"))
+    y = b.op("Slice", y, b.op("Concat", *starts, name=f"{name}/starts", axis=0),
+             b.op("Concat", *ends, name=f"{name}/ends_at", axis=0), b.const(list(range(2, rank + 2))),
+             name=f"{name}/cut")
+    y = b.op("Transpose", y, name=f"{name}/channels_last", perm=[0, *range(2, rank + 2), 1])
+    if layer.with_bias:  # after the extension: TF adds it to the zero frames too
+        y = b.op("Add", y, b.initializer(f"{name}/bias", ctx.param(node, "bias")), name=f"{name}/add_bias")
+    y = apply_activation(b, ctx.activation(node, layer.activation or Act.IDENTITY), y, name, ctx.opset)
+    return ctx.stored(y, node.out_type, name)

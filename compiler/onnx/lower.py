@@ -16,6 +16,7 @@ from netc.ir.layers import (
     Constant,
     Conv,
     Copy,
+    Dot,
     Downsample,
     Dropout,
     Eval,
@@ -38,7 +39,9 @@ from netc.ir.layers import (
     Squeeze,
     Subnetwork,
     SwapAxes,
+    TransposedConv,
     Upsample,
+    Variable,
     Window,
 )
 from netc.ir.types import Loss
@@ -48,7 +51,8 @@ import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
-from .conv import lower_conv, lower_pool
+from .conv import lower_conv, lower_pool, lower_transposed_conv
+from .dot import lower_dot
 from .elementwise import lower_combine, lower_constant, lower_eval, lower_gating, lower_length, lower_reduce
 from .linear import lower_linear, lower_softmax
 from .norm import lower_batch_norm, lower_layer_norm, lower_norm
@@ -67,6 +71,7 @@ from .reshape import (
 from .sampling import lower_downsample, lower_upsample
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
+from .variable import lower_variable
 from .window import lower_window
 
 LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
@@ -99,6 +104,9 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     ReinterpretData: lower_reinterpret_data,
     Downsample: lower_downsample,
     Upsample: lower_upsample,
+    Variable: lower_variable,
+    Dot: lower_dot,
+    TransposedConv: lower_transposed_conv,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

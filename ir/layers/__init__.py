@@ -1,7 +1,8 @@
 """Layer classes, each declared once: options, validation, shape rule, parameters."""
 
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
-from netc.ir.layers.conv import Conv, Pool
+from netc.ir.layers.conv import Conv, Pool, TransposedConv
+from netc.ir.layers.dot import Dot
 from netc.ir.layers.elementwise import Combine, Constant, Eval, Gating, Length, Reduce
 from netc.ir.layers.linear import Affine, Linear, Softmax
 from netc.ir.layers.norm import BatchNorm, LayerNorm, Norm
@@ -10,19 +11,21 @@ from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, ReinterpretData, 
 from netc.ir.layers.sampling import Downsample, Upsample
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 from netc.ir.layers.subnet import Subnetwork
+from netc.ir.layers.variable import Variable
 from netc.ir.layers.window import Window
 
 LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, Dropout, SplitDims, MergeDims,
                                          SwapAxes, ExpandDims, Squeeze, Slice, Pad, Combine, Eval,
                                          Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm,
                                          Window, Conv, Pool, Subnetwork,
-                                         ReinterpretData, Downsample, Upsample)
+                                         ReinterpretData, Downsample, Upsample, Variable, Dot,
+                                         TransposedConv)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
 __all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Conv", "Copy",
-           "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
+           "Dot", "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
            "Linear", "LossOpts", "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "Rec", "Reduce",
-           "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes",
-           "Upsample", "Window", "read_layer", "to_config"]
+           "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes", "TransposedConv",
+           "Upsample", "Variable", "Window", "read_layer", "to_config"]

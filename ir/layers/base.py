@@ -146,6 +146,10 @@ class Layer:
         """Glorot-uniform limits per parameter; parameters not listed start at zero."""
         return {}
 
+    def param_init_limits_for(self, layer: str, n_in: int, n_out: int) -> dict[str, float]:
+        """`param_init_limits` for layers whose parameter names need the layer's name (variable)."""
+        return self.param_init_limits(n_in, n_out)
+
     def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         """`param_shapes` for layers whose names or shapes need the layer's name or input type (batch_norm)."""
         return self.param_shapes(n_in, n_out)

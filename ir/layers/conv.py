@@ -246,3 +246,140 @@ class Pool(Spatial):
             raise NetcError("pool needs an input", at("from"))
         t, _ = self.plans(x, at)
         return x.with_dims((t.dims[0], *self.out_dims(t, at), t.dims[-1]))
+
+
+@dataclass(frozen=True)
+class DeconvAxis:
+    """One spatial axis of a transposed conv. TF's output has length `n*s + full` (RETURNN's
+    `deconv_output_length`): the full result `(n-1)*s + k` from frame `left` on (TF's padding of the conv it is
+    the gradient of), zero-extended; RETURNN then removes `remove` frames at both ends."""
+
+    kernel: int
+    stride: int
+    full: int
+    remove: int
+    left: int
+
+    @property
+    def add(self) -> int:
+        """The output length is `n*s + add`."""
+        return self.full - 2 * self.remove
+
+    @property
+    def offset(self) -> int:
+        """Output frame t is frame `t + offset` of the full result."""
+        return self.left + self.remove
+
+    @property
+    def rule(self) -> LengthRule:
+        return LengthRule(add=self.add, factor=self.stride)
+
+    def extra(self) -> int:
+        """Zero frames to append to the full result so that every output frame exists."""
+        return max(0, self.offset + self.stride + self.add - self.kernel)
+
+
+@dataclass(frozen=True)
+class TransposedConv(Layer):
+    """act(conv_transpose(x, W) + bias) over 1 or 2 spatial axes of `[B, spatial..., F]`;
+    `W_native_transposed_conv` `[filter..., n_out, in]` (1D: `[k, 1, n_out, in]`), `bias` `[n_out]`."""
+
+    filter_size: tuple[int, ...] = ()
+    strides: tuple[int, ...] | None = None  # None: filter_size (RETURNN's default)
+    padding: Padding = Padding.SAME
+    remove_padding: tuple[int, ...] = (0,)
+    output_padding: tuple[int, ...] | None = None
+    n_out: int | None = None
+    activation: Act | None = None
+    with_bias: bool = True
+
+    class_name: ClassVar[str] = "transposed_conv"
+
+    def per_axis(self, values: tuple[int, ...], at: At, key: str) -> tuple[int, ...]:
+        if len(values) == 1:
+            return values * len(self.filter_size)
+        if len(values) != len(self.filter_size):
+            raise NetcError(f"{key} has {len(values)} entries for {len(self.filter_size)} axes", at(key))
+        return values
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        check_n_out(self.n_out, at)
+        if self.n_out is None:
+            raise NetcError("n_out is required", at("n_out"), "set n_out to the number of output channels")
+        if len(self.filter_size) not in (1, 2) or any(k < 1 for k in self.filter_size):
+            raise NetcError("filter_size must list 1 or 2 positive sizes (RETURNN: 1D and 2D only)",
+                            at("filter_size"), 'e.g. "filter_size": [3]')
+        if any(s < 1 for s in self.per_axis(self.strides or self.filter_size, at, "strides")):
+            raise NetcError("strides must be >= 1", at("strides"))
+        if any(r < 0 for r in self.per_axis(self.remove_padding, at, "remove_padding")):
+            raise NetcError("remove_padding must be >= 0", at("remove_padding"))
+        for axis in self.axes(at):  # TF's conv2d_transpose checks output_shape against its conv (any length n)
+            if not self.consistent(axis):
+                raise NetcError(f"output_padding {list(self.output_padding or ())} gives lengths TensorFlow's "
+                                "conv2d_transpose refuses", at("output_padding"),
+                                "use 0 <= output_padding < strides (valid) or leave it out")
+
+    def consistent(self, axis: DeconvAxis) -> bool:
+        """Whether TF's forward conv of the output length `n*s + full` gives back n (conv2d_transpose asserts it)."""
+        for n in (1, 2, 3):
+            length = n * axis.stride + axis.full
+            if self.padding is Padding.SAME:
+                back = -(-length // axis.stride)
+            else:
+                back = (length - axis.kernel) // axis.stride + 1 if length >= axis.kernel else 0
+            if length < 1 or back != n:
+                return False
+        return True
+
+    def left_pad(self, k: int, s: int, full: int) -> int:
+        """TF's SAME padding before the data, `max((n-1)*s + k - (n*s + full), 0) // 2`, the same for every n."""
+        return 0 if self.padding is Padding.VALID else max(k - s - full, 0) // 2
+
+    def axes(self, at: At) -> list[DeconvAxis]:
+        """RETURNN's `calc_transposed_conv_out_length` per spatial axis, as `n*s + add`, and the cut's offset."""
+        strides = self.per_axis(self.strides or self.filter_size, at, "strides")
+        removes = self.per_axis(self.remove_padding, at, "remove_padding")
+        pads = self.per_axis(self.output_padding, at, "output_padding") if self.output_padding is not None else None
+        result = []
+        for i, (k, s, r) in enumerate(zip(self.filter_size, strides, removes)):
+            if pads is None:
+                full = max(k - s, 0) if self.padding is Padding.VALID else 0
+            else:
+                full = k - s - 2 * (k // 2 if self.padding is Padding.SAME else 0) + pads[i]
+            result.append(DeconvAxis(k, s, full, r, self.left_pad(k, s, full)))
+        return result
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is None or x.sparse or x.feature_index != len(x.dims) - 1 or x.dims[0].kind is not DimKind.BATCH:
+            raise NetcError(f"transposed_conv reads [B, spatial..., F], got {x}", at("from"))
+        spatial = x.dims[1:-1]
+        if len(spatial) != len(self.filter_size):
+            raise NetcError(f"filter_size has {len(self.filter_size)} entries, the input {x} has {len(spatial)} "
+                            "spatial axes", at("filter_size"), "split_dims the feature dim to add a spatial axis")
+        if any(d.kind is DimKind.TIME for d in spatial[1:]):
+            raise NetcError(f"time must be the first spatial axis of {x}", at("from"))
+        dims: list[Dim] = []
+        for dim, axis in zip(spatial, self.axes(at)):
+            if dim.size is not None:
+                size = dim.size * axis.stride + axis.add
+                if size < 1:
+                    raise NetcError(f"the axis of size {dim.size} has no frames left", at("remove_padding"))
+                dims.append(spatial_dim(size))
+            else:
+                assert dim.lengths is not None
+                same = axis.add == 0 and axis.stride == 1
+                dims.append(dim if same else time_dim(Derived(dim.lengths, axis.rule)))
+        return x.with_dims((x.dims[0], *dims, feature_dim(self.n_out or 1)))
+
+    def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
+        # NOTE: RETURNN wraps 1D in TF's 2D op, so its 1D filter has a size-1 second spatial axis
+        filter_size = self.filter_size + (1,) * (2 - len(self.filter_size))
+        shapes = {"W_native_transposed_conv": (*filter_size, n_out, n_in)}
+        if self.with_bias:
+            shapes["bias"] = (n_out,)
+        return shapes
+
+    def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
+        fan = math.prod(self.filter_size)
+        return {"W_native_transposed_conv": math.sqrt(6.0 / (fan * n_in + fan * n_out))}

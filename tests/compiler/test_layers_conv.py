@@ -15,3 +15,32 @@ def test_filter_size_must_match_the_spatial_axes() -> None:
     net = {"output": {"class": "conv", "filter_size": [3, 3], "n_out": 2, "from": "data"}}
     with pytest.raises(NetcError, match="input_add_feature_dim"):
         graph_from_document(Document("net.json", net), 4)
+
+
+test_onnx_transposed_conv_matches_returnn, test_torch_transposed_conv_matches_returnn = \
+    golden_tests("returnn_transposed_conv.json")
+
+
+def test_transposed_conv_type_and_parameters() -> None:
+    net = {"output": {"class": "transposed_conv", "filter_size": [3], "strides": [2], "padding": "valid",
+                      "n_out": 5, "from": "data"}}
+    g = graph_from_document(Document("net.json", net), 4)
+    assert str(g.output.out_type) == "[B, T_data*2+1, 5]"
+    from netc.ir import param_specs
+    assert {s.name: s.shape for s in param_specs(g)} == {"output/W_native_transposed_conv": (3, 1, 5, 4),
+                                                         "output/bias": (5,)}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"filter_size": [3], "strides": [2], "padding": "valid", "output_padding": 2}, "TensorFlow's conv2d_transpose"),
+    ({"filter_size": [2, 2, 2]}, "1 or 2 positive sizes"),
+    ({"filter_size": [2, 2]}, "spatial axes"),
+    ({"filter_size": [2]}, "n_out is required"),
+    ({"filter_size": [2], "n_out": 2, "remove_padding": -1}, "remove_padding must be >= 0"),
+])
+def test_transposed_conv_refused(options: dict, message: str) -> None:
+    net = {"output": {"class": "transposed_conv", "from": "data", "n_out": 3, **options}}
+    if message == "n_out is required":
+        del net["output"]["n_out"]
+    with pytest.raises(NetcError, match=message):
+        graph_from_document(Document("net.json", net), 4)
