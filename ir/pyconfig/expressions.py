@@ -225,7 +225,7 @@ class Expressions:
             blocker = find_opaque(key, self.tick)
             if blocker is not None:
                 return self.opaque(node, blocker.reason)
-            self.real(node, result.__setitem__, key, value)
+            self.real(node, lambda k, v=value: result.__setitem__(k, v), key)  # a function may be a value
             result.key_at[key] = pos(key_node)
         return self.check_size(result, node)
 

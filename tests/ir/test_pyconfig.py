@@ -491,3 +491,12 @@ def test_values_that_unknown_code_may_change_or_share_become_opaque() -> None:
     assert values["net"].reason.startswith("passed to code netc does not run (calls patch() imported from tools)")
     assert values["other"] == {"b": 1}
     assert isinstance(values["box"], Opaque) and isinstance(values["keep"], Opaque)
+
+
+def test_a_dict_may_hold_a_function_as_a_value() -> None:
+    """`pretrain = {"construction_algo": custom_construction_algo}` is valid Python: no error, the value opaque."""
+    result = evaluate("c.py", ast.parse("def f(idx, net):\n    return net\npretrain = {'repetitions': 1, "
+                                        "'construction_algo': f}\n"))
+    assert result.notes == ()
+    assert result.values["pretrain"]["repetitions"] == 1
+    assert "a function" in result.values["pretrain"]["construction_algo"].reason
