@@ -57,7 +57,7 @@ def notes(graph: Graph, node: Node) -> str:
     layer = node.layer
     parts = []
     if isinstance(layer, Rec):
-        parts.append("lstm " + ("forward" if layer.direction.value == 1 else "backward"))
+        parts.append(f"{layer.unit.value} " + ("forward" if layer.direction.value == 1 else "backward"))
         if layer.is_decoder:
             parts.append("decoder: initial h,c = encoder final states")
     if isinstance(layer, Affine) and layer.n_out is None:

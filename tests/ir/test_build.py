@@ -89,3 +89,13 @@ def test_line_format_network_in_a_json_file_names_that_file(tmp_path) -> None:
         load_graph(config)
     assert (error.value.where.line, error.value.where.key) == (4, "initialize_from_json")
     assert error.value.hint.startswith("check the network itself: netc check config-train/x.json")
+
+
+def test_the_table_names_each_rec_unit() -> None:
+    from netc.ir import format_table
+
+    doc = Document("n.json", {"g": {"class": "rec", "unit": "gru", "n_out": 5},
+                              "l": {"class": "rec", "unit": "nativelstm2", "n_out": 5, "direction": -1},
+                              "output": {"class": "softmax", "from": ["g", "l"]}})
+    table = format_table(graph_from_document(doc, 3, 4))
+    assert "gru forward" in table and "lstm backward" in table
