@@ -34,6 +34,7 @@ LOOKALIKES = {
     "\u2018": ("typographic quote U+2018", "'"),
     "\u2019": ("typographic quote U+2019", "'"),
     "\u00a0": ("U+00A0 NO-BREAK SPACE", "a plain space"),
+    "\ufeff": ("U+FEFF BYTE ORDER MARK", "nothing: save the file as UTF-8 without a byte-order mark"),
 }
 PYTHON_WORDS = {"None": "null", "True": "true", "False": "false"}
 NUMBER = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?")
@@ -85,8 +86,13 @@ def parse_file(path: Path, exec_config: bool, budgets: Budgets = Budgets()) -> D
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NetcError("no such file", Where(str(path)), "check the path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise NetcError(f"cannot read the file: {e}", Where(str(path))) from None
+    except UnicodeDecodeError as e:
+        raise NetcError(f"the file is not UTF-8 text: {e.reason} at byte {e.start}", Where(str(path)),
+                        "save it as UTF-8 (RETURNN reads configs as UTF-8 too)") from None
+    except OSError as e:
+        raise NetcError(f"cannot read the file: {e.strerror or e}", Where(str(path))) from None
+    if not text.strip():
+        raise NetcError("the file is empty", Where(str(path)), "give a net dict or a RETURNN config")
     kind = file_kind(path, text)
     if kind == "python":
         if exec_config:

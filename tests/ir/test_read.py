@@ -229,3 +229,19 @@ def test_an_override_replaces_an_opaque_value_and_its_warning() -> None:
     path = Path(__file__).parents[2] / "examples" / "real" / "demo_style.config"
     assert "model (line 34" in read_file(path).warnings()[0]
     assert read_file(path, overrides={"model": "/tmp/m/model"}).warnings() == ()
+
+
+def test_a_byte_order_mark_other_encodings_and_empty_files_are_located(tmp_path: Path) -> None:
+    net = tmp_path / "n.json"
+    net.write_bytes(b"\xef\xbb\xbf" + b'{"output": {"class": "softmax", "n_out": 3}}')
+    with pytest.raises(NetcError, match="BYTE ORDER MARK") as error:
+        read_file(net)
+    assert "without a byte-order mark" in error.value.hint
+    latin = tmp_path / "l.config"
+    latin.write_bytes(b"#!rnn.py\n# -*- coding: latin-1 -*-\nname = 'J\xfcrgen'\n")
+    with pytest.raises(NetcError, match="not UTF-8 text") as error:
+        read_file(latin)
+    assert error.value.hint.startswith("save it as UTF-8")
+    (tmp_path / "e.config").write_text("\n  \n")
+    with pytest.raises(NetcError, match="the file is empty"):
+        read_file(tmp_path / "e.config")
