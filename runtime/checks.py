@@ -49,11 +49,17 @@ def as_features(x: object, what: str, rank: int, info: ModelInfo, where: Where |
 
 
 def check_sequences(seqs: Sequence[object], info: ModelInfo, names: SeqNames = LIST_POSITIONS) -> list[np.ndarray]:
-    """`(T_i, F)` float32 feature arrays; `T_i` may be 0 (an empty segment)."""
+    """`(T_i, F)` float32 feature arrays of finite values; `T_i` may be 0 (an empty segment)."""
     if isinstance(seqs, np.ndarray):
         raise NetcError("expected a list of (time, features) arrays, got one array",
                         hint="wrap a single sequence in a list, or use model.run(data, lens) for a padded batch")
-    return [as_features(s, names(i), 2, info, names.where) for i, s in enumerate(seqs)]
+    arrays = [as_features(s, names(i), 2, info, names.where) for i, s in enumerate(seqs)]
+    for i, array in enumerate(arrays):
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        if len(bad):  # onnxruntime's LSTM would turn a NaN frame into plausible-looking outputs
+            raise NetcError(f"{names(i)} has a non-finite feature (NaN or inf) in frame {int(bad[0])}", names.where,
+                            "check the feature extraction of that sequence")
+    return arrays
 
 
 def check_lengths(lens: object, what: str, batch: int, max_len: int | None) -> np.ndarray:

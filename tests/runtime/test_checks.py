@@ -20,6 +20,8 @@ def blstm(models):
     ([np.zeros((4, F), np.float32), np.zeros((3, F), np.int64)], "sequence 1 has dtype int64, expected float32"),
     ([np.zeros((2, 4, F), np.float32)], "sequence 0 has shape (2, 4, 5), expected rank 2"),
     (np.zeros((2, 4, F), np.float32), "got one array"),
+    ([np.zeros((4, F), np.float32), np.full((3, F), np.nan, np.float32)],
+     "sequence 1 has a non-finite feature (NaN or inf) in frame 0"),
 ])
 def test_bad_sequences(blstm, seqs, message):
     with pytest.raises(NetcError) as e:
