@@ -191,6 +191,11 @@ REC: dict[str, dict] = {
                                                  "from": "data"},
                                            "output": {"class": "softmax", "n_out": 3, "from": "h"}}
     for unit in ("gru", "basiclstm", "standardlstm", "lstmblock", "nativelstm") for d in (1, -1)}
+REC |= {  # unroll (a static_rnn over max_seq_len frames for TF cells; ignored by native units): the same numbers
+    f"{unit}_unroll": {"h": {"class": "rec", "unit": unit, "n_out": 4, "direction": -1, "unroll": True, **extra,
+                             "from": "data"},
+                       "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for unit, extra in (("basiclstm", {"max_seq_len": 5}), ("gru", {"max_seq_len": 8}), ("nativelstm2", {}))}
 VOCAB = 7
 SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the LSTM language models have
     "embedding": {"output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"}},
