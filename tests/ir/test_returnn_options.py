@@ -23,7 +23,8 @@ def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
     ({"class": "linear", "n_out": 3, "bias_init": 0.1}, "bias_init", "the initializer of b"),
 ])
 def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: str) -> None:
-    with pytest.raises(NetcError, match=f"RETURNN's option '{key}' \\(.*{message}.*\\) is not implemented by netc") as e:
+    expected = f"RETURNN's option '{key}' \\(.*{message}.*\\) is not implemented by netc"
+    with pytest.raises(NetcError, match=expected) as e:
         graph_from_document(Document("net.json", {"output": layer}), 4, 5)
     assert (e.value.where.layer, e.value.where.key) == ("output", key)
     assert e.value.hint
