@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from netc.ir import NetcError, load_graph, read_file
-from netc.ir.read import Opaque
+from netc.ir.read import Opaque, read_python_config
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -223,3 +223,17 @@ def test_exec_config_that_never_ends_is_a_located_error(tmp_path: Path) -> None:
     with pytest.raises(NetcError, match="takes longer than 0.2 s") as error:
         exec_python_config(str(write(tmp_path, "c.py", text)), text, seconds=0.2)
     assert error.value.where.line in (2, 3, 4, 5, 6)
+
+
+@pytest.mark.parametrize(("line", "fix"), [
+    ('print "x = %d" % x', 'write print("x = %d" % x),'),
+    ('print "no newline",', "write print(...),"),
+    ("print 'x'  # a comment", "write print(...),"),
+    ("exec code", "write exec(code),"),
+])
+def test_python2_statements_say_returnn_cannot_read_them_either(line: str, fix: str) -> None:
+    with pytest.raises(NetcError, match="Missing parentheses") as e:
+        read_python_config("old.config", f"#!rnn.py\n{line}\nnetwork = {{}}\n")
+    assert e.value.where.line == 2
+    assert "Python 2" in (e.value.hint or "") and "RETURNN under Python 3 cannot read" in (e.value.hint or "")
+    assert fix in (e.value.hint or "")
