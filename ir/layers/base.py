@@ -222,6 +222,8 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         if key.startswith(NOT_SUPPORTED_PREFIXES):
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
+        if key not in known and trainable_changes_nothing(cls, key, value):
+            continue
         if key not in known:
             raise unknown_option(cls, key, known, at)
         name = FIELD_NAME.get(key, key)
@@ -229,6 +231,15 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
     layer = cls(**values)
     layer.check(where_of)
     return layer
+
+
+def trainable_changes_nothing(cls: type[Layer], key: str, value: Any) -> bool:
+    """RETURNN's `trainable` where it changes no number: true (its default), or false on a layer class without
+    parameters (a pool after frozen layers); a subnetwork's false would freeze its sublayers."""
+    if key != "trainable" or not isinstance(value, bool):
+        return False
+    no_params = cls.param_shapes is Layer.param_shapes and cls.param_shapes_for is Layer.param_shapes_for
+    return value or (no_params and cls.class_name != "subnetwork")
 
 
 def unknown_option(cls: type[Layer], key: str, known: list[str], at: Where) -> NetcError:

@@ -33,3 +33,18 @@ def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: s
 def test_an_option_of_another_class_is_still_unknown() -> None:
     with pytest.raises(NetcError, match="unknown option"):
         graph_from_document(Document("net.json", {"output": {"class": "softmax", "unit_opts": {}}}), 4, 5)
+
+
+@pytest.mark.parametrize(("layer", "accepted"), [
+    ({"class": "pool", "mode": "max", "pool_size": [2], "trainable": False}, True),
+    ({"class": "linear", "n_out": 3, "trainable": True}, True),
+    ({"class": "linear", "n_out": 3, "trainable": False}, False),
+    ({"class": "subnetwork", "subnetwork": {"output": {"class": "linear", "n_out": 3}}, "trainable": False}, False),
+])
+def test_trainable_is_accepted_where_it_changes_nothing(layer: dict, accepted: bool) -> None:
+    document = Document("net.json", {"output": layer})
+    if accepted:
+        graph_from_document(document, 4, 5)
+    else:
+        with pytest.raises(NetcError, match="RETURNN's option 'trainable'"):
+            graph_from_document(document, 4, 5)
