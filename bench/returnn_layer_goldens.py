@@ -99,6 +99,14 @@ ELEMENTWISE: dict[str, dict] = {
     "length": {"n": {"class": "length", "from": "data"},
                "output": {"class": "eval", "from": ["data", "n"],
                           "eval": "source(0) * tf.cast(source(1), tf.float32)"}},
+    "eval_clip_safe": {"output": {"class": "eval", "from": ["data"],
+                                  "eval": "tf.clip_by_value(source(0), -0.5, 0.8) + safe_log(tf.abs(source(0)) - 0.5)"
+                                          " + safe_exp(source(0) * 3.0, eps=0.1) + safe_log(tf.exp(source(0)))"}},
+    "eval_safe_log_sigmoid": {"output": {"class": "eval", "from": ["data"],
+                                         "eval": "safe_log(tf.sigmoid(source(0) * 20.0)) * 0.5"}},
+    "eval_safe_log_softmax": {"a": {"class": "eval", "from": "data", "eval": "source(0) * 12.0"},
+                              "s": {"class": "softmax", "n_out": 5, "from": "a"},
+                              "output": {"class": "eval", "from": "s", "eval": "safe_log(source(0)) * 0.5"}},
 }
 EVAL_STATS = {"update_sample_only_in_training": True}  # RETURNN's bare default updates them even in eval
 NORM: dict[str, dict] = {
@@ -201,6 +209,11 @@ REC: dict[str, dict] = {
                                                  "from": "data"},
                                            "output": {"class": "softmax", "n_out": 3, "from": "h"}}
     for unit in ("gru", "basiclstm", "standardlstm", "lstmblock", "nativelstm") for d in (1, -1)}
+REC |= {  # unroll (a static_rnn over max_seq_len frames for TF cells; ignored by native units): the same numbers
+    f"{unit}_unroll": {"h": {"class": "rec", "unit": unit, "n_out": 4, "direction": -1, "unroll": True, **extra,
+                             "from": "data"},
+                       "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for unit, extra in (("basiclstm", {"max_seq_len": 5}), ("gru", {"max_seq_len": 8}), ("nativelstm2", {}))}
 VOCAB = 7
 SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the LSTM language models have
     "embedding": {"output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"}},

@@ -92,6 +92,16 @@ class HdfReader:
         shape = self.file["inputs"].shape
         return int(shape[1]) if len(shape) == 2 else int(self.file.attrs.get("inputPattSize", 1))
 
+    @property
+    def sparse_inputs(self) -> bool:
+        """Whether `inputs` holds one class index per frame (RETURNN's sparse data), not feature vectors."""
+        return len(self.file["inputs"].shape) == 1
+
+    def labels(self, index: int) -> np.ndarray:
+        """The int32 class indices `(T,)` of one sequence of a file with sparse inputs."""
+        start, end = self.input_offsets[index], self.input_offsets[index + 1]
+        return np.asarray(self.file["inputs"][start:end], dtype=np.int32)
+
     def target_dim(self, key: str) -> int | None:
         """The number of classes of a target (attrs of `targets/size`, else `numLabels`)."""
         if "targets/size" in self.file and key in self.file["targets/size"].attrs:

@@ -410,4 +410,17 @@ def python_syntax_hint(error: SyntaxError) -> str:
     for char, (name, fix) in LOOKALIKES.items():
         if char in text:
             return f"the line contains {name}: replace it with {fix}"
-    return "fix the Python syntax at the caret"
+    py2 = python2_hint(error.msg or "", text.strip())
+    return py2 or "fix the Python syntax at the caret"
+
+
+def python2_hint(msg: str, line: str) -> str | None:
+    """Python 2 statements (old RETURNN demos): RETURNN itself runs configs under Python 3 and fails there too."""
+    for statement in ("print", "exec"):
+        if msg.startswith(f"Missing parentheses in call to '{statement}'"):
+            rest = line.removeprefix(statement).strip()
+            simple = rest and not rest.startswith(">>") and "#" not in rest and not rest.endswith(",")
+            fixed = f"{statement}({rest})" if simple else f"{statement}(...)"
+            return (f"this is a Python 2 {statement} statement, which RETURNN under Python 3 cannot read either: "
+                    f"write {fixed}, and so every other {statement} statement of the file")
+    return None

@@ -30,9 +30,10 @@ def buckets(lengths: Sequence[int], max_frames: int = DEFAULT_BATCH_FRAMES,
 
 
 def pad(seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """`(T_i, F)` arrays -> a zero-padded `[B, T, F]` float32 batch and int32 lengths."""
+    """`(T_i, F)` float32 arrays (or `(T_i,)` int32 class indices) -> a zero-padded `[B, T, F]` (`[B, T]`) batch
+    of their dtype and int32 lengths."""
     lens = np.array([len(s) for s in seqs], np.int32)
-    data = np.zeros((len(seqs), int(lens.max()), seqs[0].shape[1]), np.float32)
+    data = np.zeros((len(seqs), int(lens.max()), *seqs[0].shape[1:]), seqs[0].dtype)
     for b, s in enumerate(seqs):
         data[b, : len(s)] = s
     return data, lens

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +34,10 @@ LIST_POSITIONS = SeqNames()
 
 
 def as_features(x: object, what: str, rank: int, info: ModelInfo, where: Where | None = None) -> np.ndarray:
-    """A float32 array of the given rank whose last axis is the model's input dim."""
+    """A float32 array of the given rank whose last axis is the model's input dim; for a model on class indices
+    (sparse input) an int32 array of one rank less (`as_labels`)."""
+    if info.sparse_input:
+        return as_labels(x, what, rank - 1, info, where)
     array = np.asarray(x)
     if array.dtype.kind != "f":
         raise NetcError(f"{what} has dtype {array.dtype}, expected float32", where,
@@ -48,14 +51,46 @@ def as_features(x: object, what: str, rank: int, info: ModelInfo, where: Where |
     return np.ascontiguousarray(array, dtype=np.float32)
 
 
+def as_labels(x: object, what: str, rank: int, info: ModelInfo, where: Where | None = None) -> np.ndarray:
+    """An int32 array of class indices (rank 1: one sequence `(T,)`, rank 2: a padded batch `[B, T]`)."""
+    array = np.asarray(x)
+    shape = "(time,)" if rank == 1 else "[batch, time]"
+    if array.dtype.kind not in "iu":
+        raise NetcError(f"{what} has dtype {array.dtype}, but this model reads class indices {shape}", where,
+                        "the model was compiled for sparse data (label sequences, e.g. a language model): give "
+                        "integer arrays, e.g. np.array([3, 1, 4], np.int32)")
+    if array.ndim != rank:
+        raise NetcError(f"{what} has shape {array.shape}, expected class indices {shape}", where,
+                        "this model reads one integer per frame, not feature vectors")
+    return array.astype(np.int32)
+
+
+def check_labels(data: np.ndarray, lens: np.ndarray, info: ModelInfo, name: Callable[[int], str],
+                 where: Where | None = None) -> None:
+    """Every valid frame of a `[B, T]` batch of class indices is in `0..num_inputs-1` (padding may be anything:
+    the model sets it to 0); `name(b)` names row b in an error."""
+    if not info.sparse_input or info.num_inputs is None:
+        return
+    valid = np.arange(data.shape[1])[None, :] < lens[:, None]
+    bad = np.argwhere(valid & ((data < 0) | (data >= info.num_inputs)))
+    if len(bad):
+        b, t = (int(v) for v in bad[0])
+        raise NetcError(f"{name(b)}, frame {t}: class index {int(data[b, t])} is out of range "
+                        f"0..{info.num_inputs - 1}", where,
+                        f"the model's input has {info.num_inputs} classes (netc info MODEL shows it)")
+
+
 def check_sequences(seqs: Sequence[object], info: ModelInfo, names: SeqNames = LIST_POSITIONS) -> list[np.ndarray]:
-    """`(T_i, F)` float32 feature arrays of finite values; `T_i` may be 0 (an empty segment)."""
+    """`(T_i, F)` float32 feature arrays of finite values (for a sparse-input model `(T_i,)` int32 class indices,
+    each in range); `T_i` may be 0 (an empty segment)."""
     if isinstance(seqs, np.ndarray):
-        raise NetcError("expected a list of (time, features) arrays, got one array",
+        kind = "(time,) class index" if info.sparse_input else "(time, features)"
+        raise NetcError(f"expected a list of {kind} arrays, got one array",
                         hint="wrap a single sequence in a list, or use model.run(data, lens) for a padded batch")
     arrays = [as_features(s, names(i), 2, info, names.where) for i, s in enumerate(seqs)]
-    for i, array in enumerate(arrays):
-        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    for i, a in enumerate(arrays):
+        check_labels(a[None], np.array([len(a)]), info, lambda _, i=i: names(i), names.where)
+        bad = np.flatnonzero(~np.isfinite(a).all(axis=tuple(range(1, a.ndim))))
         if len(bad):  # onnxruntime's LSTM would turn a NaN frame into plausible-looking outputs
             raise NetcError(f"{names(i)} has a non-finite feature (NaN or inf) in frame {int(bad[0])}", names.where,
                             "check the feature extraction of that sequence")

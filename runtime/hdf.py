@@ -40,10 +40,16 @@ def check_writable(target: Path) -> None:
 
 
 def check_dim(model: Model, reader: HdfReader) -> None:
-    """The file's feature dim must be the model's input dim."""
+    """The file's feature dim must be the model's input dim; class indices for a sparse-input model."""
+    if model.info.sparse_input != reader.sparse_inputs:
+        holds, reads = ("feature vectors", "class indices (sparse data)") if model.info.sparse_input else \
+            ("class indices (1-dimensional inputs)", "feature vectors")
+        raise NetcError(f"the HDF file holds {holds}, but the model reads {reads}", Where(reader.path),
+                        "run the model on data of the kind it was compiled for (netc info MODEL shows it)")
     expected = model.info.num_inputs
     if expected is not None and reader.num_inputs != expected:
-        raise NetcError(f"the HDF file has {reader.num_inputs} features per frame, the model expects {expected}",
+        what = "classes" if reader.sparse_inputs else "features per frame"
+        raise NetcError(f"the HDF file has {reader.num_inputs} {what}, the model expects {expected}",
                         Where(reader.path), "run the model on features of the kind it was trained on")
 
 
@@ -64,7 +70,8 @@ def iter_outputs(model: Model, reader: HdfReader, targets: np.ndarray | None,
     Errors name a sequence by its index in the file, its tag and the file, never by its place in a window.
     """
     for start, end in windows(reader.input_lengths, model.batch_frames * WINDOW_BATCHES):
-        features = [reader[i].features for i in range(start, end)]
+        read = reader.labels if model.info.sparse_input else (lambda i: reader[i].features)
+        features = [read(i) for i in range(start, end)]
         names = SeqNames(reader.path, reader.tags[start:end], start)
         outputs = model(features, None if targets is None else targets[start:end], names)
         for i, out in zip(range(start, end), outputs):

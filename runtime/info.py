@@ -33,6 +33,7 @@ class ModelInfo:
     encoder_decoder: bool
     states: tuple[StateSpec, ...]
     metadata: dict[str, str]
+    sparse_input: bool = False  # data: int32 class indices [batch, time] in 0..num_inputs-1, not features
 
     @property
     def is_netc(self) -> bool:
@@ -61,8 +62,9 @@ def read_info(session: ort.InferenceSession, path: str) -> ModelInfo:
     meta = dict(session.get_modelmeta().custom_metadata_map)
     num_inputs = int(meta["netc.num_inputs"]) if "netc.num_inputs" in meta else static_dim(inputs[DATA], 2)
     num_outputs = int(meta["netc.num_outputs"]) if "netc.num_outputs" in meta else static_dim(outputs[OUTPUT], 2)
+    sparse = meta.get("netc.sparse_input", "false") == "true" or inputs[DATA].type == "tensor(int32)"
     return ModelInfo(path, num_inputs, num_outputs, TARGET_LENGTHS in inputs,
-                     read_states(inputs, outputs, path), meta)
+                     read_states(inputs, outputs, path), meta, sparse)
 
 
 def read_states(inputs: dict[str, ort.NodeArg], outputs: dict[str, ort.NodeArg], path: str) -> tuple[StateSpec, ...]:

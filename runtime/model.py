@@ -10,7 +10,16 @@ import numpy as np
 import onnxruntime as ort
 
 from .batching import DEFAULT_BATCH_FRAMES, buckets, pad
-from .checks import LIST_POSITIONS, SeqNames, as_features, check_lengths, check_sequences, check_targets, nonempty
+from .checks import (
+    LIST_POSITIONS,
+    SeqNames,
+    as_features,
+    check_labels,
+    check_lengths,
+    check_sequences,
+    check_targets,
+    nonempty,
+)
 from .info import DATA, DATA_LENGTHS, OUTPUT, OUTPUT_LENGTHS, TARGET_LENGTHS, read_info
 from .session import CUDA, open_session
 
@@ -19,7 +28,8 @@ if TYPE_CHECKING:
 
 
 class Model:
-    """A compiled model: `model(list_of_(T, F)_arrays) -> list_of_(T, C)_arrays`.
+    """A compiled model: `model(list_of_(T, F)_arrays) -> list_of_(T, C)_arrays`; a model compiled for class
+    indices (sparse `data`, e.g. a language model) takes `(T,)` integer arrays instead, and `run` `[B, T]`.
 
     `device`: auto, cpu or cuda (cuda without CUDA falls back to the CPU with a warning). `threads`:
     onnxruntime's intra-op threads. `share`: threads sleep instead of spinning, for processes that also
@@ -73,8 +83,9 @@ class Model:
 
         Lengths may be 0: such rows are kept out of the onnxruntime call and come back as zeros, length 0.
         """
-        data = as_features(data, "data", 3, self.info)
+        data = as_features(data, "data", 3, self.info)  # a sparse-input model: int32 [B, T]
         lens = check_lengths(lens, "lens", data.shape[0], data.shape[1])
+        check_labels(data, lens, self.info, lambda b: f"data[{b}]")
         targets = check_targets(target_lengths, data.shape[0], self.info)
         todo = nonempty(lens, targets)
         if len(todo) == len(lens):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from netc.ir import Act, Node
-from netc.ir.layers import Combine, Constant, Eval, Gating, Length, Reduce
+from netc.ir.layers import Combine, Constant, Eval, Gating, Length, Linear, Reduce, Softmax
 from netc.ir.layers.elementwise import CombineKind, Operands, ReduceMode, broadcast_positions
 from netc.ir.layers.expr import Const, Expr, Source
 from netc.ir.types import TensorType
@@ -18,6 +20,10 @@ FUNCTIONS = {
     "less": lambda a, b: (a < b).float(), "less_equal": lambda a, b: (a <= b).float(),
     "greater": lambda a, b: (a > b).float(), "greater_equal": lambda a, b: (a >= b).float(),
     "equal": lambda a, b: (a == b).float(), "not_equal": lambda a, b: (a != b).float(),
+    "clip_by_value": lambda x, low, high: torch.maximum(torch.minimum(x, high), low),
+    "safe_log": lambda x, eps: torch.log(identity_grad(x, x.clamp(min=eps.item()))),
+    "safe_exp": lambda x, eps: torch.exp(identity_grad(x, x.clamp(math.log(eps.item()), math.log(1 / eps.item())))),
+    "log_sigmoid": torch.nn.functional.logsigmoid,
 }
 COMBINE = {CombineKind.ADD: torch.add, CombineKind.SUB: torch.sub, CombineKind.MUL: torch.mul,
            CombineKind.TRUEDIV: torch.div, CombineKind.MAXIMUM: torch.maximum, CombineKind.MINIMUM: torch.minimum,
@@ -27,16 +33,22 @@ REDUCE_FILL = {ReduceMode.SUM: 0.0, ReduceMode.MEAN: 0.0, ReduceMode.MAX: FLOAT3
                ReduceMode.LOGSUMEXP: FLOAT32.min}
 
 
+def identity_grad(x: torch.Tensor, clipped: torch.Tensor) -> torch.Tensor:
+    """`clipped`'s values with x's gradient everywhere, as RETURNN's maximum_with_identity_grad."""
+    return clipped.detach() + (x - x.detach())  # not x + (clipped - x): 1e-20 - 0.4 + 0.4 rounds to 0
+
+
 def activations() -> dict:
     from .lower import ACTIVATIONS  # the one activation table (lower.py imports this module)
 
     return ACTIVATIONS
 
 
-def operand(ctx: RunContext, source: str, out: TensorType) -> torch.Tensor:
-    """A source, padded in its type's dim order, with size-1 axes where `out` has dims it lacks."""
+def operand(ctx: RunContext, source: str, out: TensorType, value: torch.Tensor | None = None) -> torch.Tensor:
+    """A source (or `value` of its type), padded in its type's dim order, with size-1 axes where `out` has dims
+    it lacks."""
     t = ctx.graph.type_of(source)
-    x = ctx.values[source]
+    x = ctx.values[source] if value is None else value
     x = ctx.packing(t.time).unpack(x) if t.is_packable else x
     positions = broadcast_positions(t, out) or []
     for i in range(len(out.dims)):
@@ -64,15 +76,28 @@ def lower_combine(node: Node, layer: Combine, ctx: RunContext) -> torch.Tensor:
 
 def lower_eval(node: Node, layer: Eval, ctx: RunContext) -> torch.Tensor:
     operands = {i: operand(ctx, s, node.out_type) for i, s in enumerate(layer.sources)}
-    return finish(node, layer, ctx, run_expr(layer.expression, operands))
+    return finish(node, layer, ctx, run_expr(layer.expression, operands, node, ctx))
 
 
-def run_expr(expr: Expr, operands: dict[int, torch.Tensor]) -> torch.Tensor:
+def log_of_softmax(ctx: RunContext, node: Node, expr: Expr) -> torch.Tensor | None:
+    """safe_log(source(i)) of a softmax layer: log_softmax of its logits, as RETURNN rewrites it."""
+    if not isinstance(expr, Source):
+        return None
+    source = node.layer.sources[expr.index]
+    made = ctx.graph[source].layer
+    if not (isinstance(made, Softmax) or (isinstance(made, Linear) and made.activation is Act.SOFTMAX)):
+        return None
+    return operand(ctx, source, node.out_type, torch.log_softmax(ctx.logits[source], dim=-1))
+
+
+def run_expr(expr: Expr, operands: dict[int, torch.Tensor], node: Node, ctx: RunContext) -> torch.Tensor:
     if isinstance(expr, Source):
         return operands[expr.index]
     if isinstance(expr, Const):
         return torch.tensor(expr.value, dtype=torch.float32)
-    args = [run_expr(a, operands) for a in expr.args]
+    if expr.fn == "safe_log" and (y := log_of_softmax(ctx, node, expr.args[0])) is not None:
+        return y
+    args = [run_expr(a, operands, node, ctx) for a in expr.args]
     if expr.fn in FUNCTIONS:
         return FUNCTIONS[expr.fn](*args)
     return activations()[Act(expr.fn)](args[0])

@@ -26,10 +26,11 @@ REDUCE_FILL = {ReduceMode.SUM: 0.0, ReduceMode.MEAN: 0.0, ReduceMode.MAX: float(
                ReduceMode.MIN: float(FLOAT32.max), ReduceMode.LOGSUMEXP: float(FLOAT32.min)}  # RETURNN's
 
 
-def operand(ctx: LowerContext, source: str, out: TensorType, name: str) -> str:
-    """A source in its type's dim order with size-1 axes where `out` has dims it lacks (for broadcasting)."""
+def operand(ctx: LowerContext, source: str, out: TensorType, name: str, value: str | None = None) -> str:
+    """A source (or `value` of its type) in its type's dim order with size-1 axes where `out` has dims it lacks
+    (for broadcasting)."""
     t = ctx.type_of(source)
-    x = ctx.batch_major(ctx.values[source], t, name)
+    x = ctx.batch_major(value or ctx.values[source], t, name)
     positions = broadcast_positions(t, out) or []
     missing = [i for i in range(len(out.dims)) if i not in positions]
     return ctx.builder.op("Unsqueeze", x, ctx.builder.const(missing), name=f"{name}/align") if missing else x
@@ -63,17 +64,32 @@ def lower_combine(node: Node, layer: Combine, ctx: LowerContext) -> str:
 def lower_eval(node: Node, layer: Eval, ctx: LowerContext) -> str:
     out = node.out_type
     operands = {i: operand(ctx, s, out, f"{node.name}/in{i}") for i, s in enumerate(layer.sources)}
-    return finish(node, layer, ctx, emit_expr(ctx, layer.expression, operands, node.name))
+    return finish(node, layer, ctx, emit_expr(ctx, layer.expression, operands, node))
 
 
-def emit_expr(ctx: LowerContext, expr: Expr, operands: dict[int, str], name: str) -> str:
+def log_of_softmax(ctx: LowerContext, node: Node, expr: Expr) -> str | None:
+    """safe_log(source(i)) of a softmax layer: LogSoftmax of its logits, as RETURNN's safe_log rewrites the
+    Softmax op it finds (check_base_op_type_and_replace); None for any other operand."""
+    if not isinstance(expr, Source):
+        return None
+    source = node.layer.sources[expr.index]
+    made = next((n for n in ctx.builder.graph.node if ctx.values[source] in n.output), None)
+    if made is None or made.op_type != "Softmax":
+        return None
+    y = ctx.builder.op("LogSoftmax", made.input[0], name=f"{node.name}/safe_log", axis=-1)
+    return operand(ctx, source, node.out_type, f"{node.name}/in{expr.index}_log", y)
+
+
+def emit_expr(ctx: LowerContext, expr: Expr, operands: dict[int, str], node: Node) -> str:
     """One ONNX value per expression node; comparisons become 1.0/0.0."""
-    b = ctx.builder
+    b, name = ctx.builder, node.name
     if isinstance(expr, Source):
         return operands[expr.index]
     if isinstance(expr, Const):
         return b.const(np.float32(expr.value), np.float32)
-    args = [emit_expr(ctx, a, operands, name) for a in expr.args]
+    if expr.fn == "safe_log" and (y := log_of_softmax(ctx, node, expr.args[0])) is not None:
+        return y
+    args = [emit_expr(ctx, a, operands, node) for a in expr.args]
     fn = expr.fn
     if fn in BINARY_OPS:
         y = b.op(BINARY_OPS[fn], *args, name=f"{name}/{fn}")
@@ -87,6 +103,18 @@ def emit_expr(ctx: LowerContext, expr: Expr, operands: dict[int, str], name: str
         return b.op("Mul", d, d, name=f"{name}/square")
     if fn == "cast":
         return b.op("Cast", args[0], name=f"{name}/cast", to=FLOAT)
+    if fn == "clip_by_value":  # TF's order: minimum with the upper bound, then maximum with the lower
+        return b.op("Max", b.op("Min", args[0], args[2], name=f"{name}/clip_max"), args[1], name=f"{name}/clip_min")
+    if fn == "safe_log":  # log(max(x, eps))
+        return b.op("Log", b.op("Max", *args, name=f"{name}/at_least_eps"), name=f"{name}/safe_log")
+    if fn == "safe_exp":  # exp(x clipped to [log eps, log 1/eps])
+        eps = float(np.float32(expr.args[1].value))  # type: ignore[union-attr]
+        low, high = (b.const(np.float32(v), np.float32) for v in (np.log(eps), np.log(1 / eps)))
+        clipped = b.op("Min", b.op("Max", args[0], low, name=f"{name}/clip_min"), high, name=f"{name}/clip_max")
+        return b.op("Exp", clipped, name=f"{name}/safe_exp")
+    if fn == "log_sigmoid":  # -softplus(-x)
+        y = b.op("Softplus", b.op("Neg", args[0], name=f"{name}/neg_x"), name=f"{name}/softplus")
+        return b.op("Neg", y, name=f"{name}/log_sigmoid")
     if fn in UNARY_OPS:
         return b.op(UNARY_OPS[fn], args[0], name=f"{name}/{fn}")
     return apply_activation(b, Act(fn), args[0], f"{name}/{fn}", ctx.opset)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
+from netc.ir.layers.returnn_options import returnn_option
 from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
@@ -225,13 +226,33 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         if key.startswith(NOT_SUPPORTED_PREFIXES):
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
+        if key not in known and trainable_changes_nothing(cls, key, value):
+            continue
         if key not in known:
-            raise NetcError("unknown option", at, did_you_mean(key, known))
+            raise unknown_option(cls, key, known, at)
         name = FIELD_NAME.get(key, key)
         values[name] = parse_sources(value, at) if name == "sources" else coerce(value, hints[name], at)
     layer = cls(**values)
     layer.check(where_of)
     return layer
+
+
+def trainable_changes_nothing(cls: type[Layer], key: str, value: Any) -> bool:
+    """RETURNN's `trainable` where it changes no number: true (its default), or false on a layer class without
+    parameters (a pool after frozen layers); a subnetwork's false would freeze its sublayers."""
+    if key != "trainable" or not isinstance(value, bool):
+        return False
+    no_params = cls.param_shapes is Layer.param_shapes and cls.param_shapes_for is Layer.param_shapes_for
+    return value or (no_params and cls.class_name != "subnetwork")
+
+
+def unknown_option(cls: type[Layer], key: str, known: list[str], at: Where) -> NetcError:
+    """A RETURNN option netc does not implement says so and what it means; any other key may be a typo."""
+    returnn = returnn_option(cls.class_name, key)
+    if returnn is None:
+        return NetcError("unknown option", at, did_you_mean(key, known))
+    meaning, hint = returnn
+    return NetcError(f"RETURNN's option {key!r} ({meaning}) is not implemented by netc", at, hint)
 
 
 def parse_sources(value: Any, at: At) -> tuple[str, ...]:

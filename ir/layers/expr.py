@@ -4,7 +4,9 @@ The safe subset: `source(i)` (keyword options `auto_convert`, `enforce_batch_maj
 effect: netc aligns sources by their dims), numbers, `+ - * / **`, unary `-`, comparisons (`< <= > >= ==
 !=`, giving 1.0 or 0.0 as `tf.cast(..., tf.float32)` of them does), and the element-wise functions in
 `FUNCTIONS` (`tf.nn.relu`, `tf.tanh`, `tf.sigmoid`, `tf.exp`, `tf.math.log`, `tf.sqrt`, `tf.abs`,
-`tf.minimum`/`tf.maximum` with constants, ...). Anything else is a ValueError naming the construct.
+`tf.minimum`/`tf.maximum` with constants, `tf.clip_by_value` with constant bounds, and RETURNN's `safe_log`/
+`safe_exp` from `returnn.tf.util.basic`, which EvalLayer puts in the eval namespace). Anything else is a
+ValueError naming the construct.
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ FUNCTIONS: dict[str, str] = {
     "tf.log": "log", "tf.math.log": "log", "tf.minimum": "minimum", "tf.maximum": "maximum",
     "tf.math.minimum": "minimum", "tf.math.maximum": "maximum", "tf.cast": "cast", "tf.to_float": "cast",
     "tf.math.squared_difference": "squared_difference", "tf.squared_difference": "squared_difference",
+    "tf.clip_by_value": "clip_by_value", "tf.math.clip_by_value": "clip_by_value",
+    "safe_log": "safe_log", "safe_exp": "safe_exp",
 }
-ARITY = {"minimum": 2, "maximum": 2, "squared_difference": 2}
+ARITY = {"minimum": 2, "maximum": 2, "squared_difference": 2, "clip_by_value": 3}
+# safe_log/safe_exp of these functions are computed as RETURNN rewrites them: f(g(y)) -> h(y) (None: y)
+INVERSES: dict[tuple[str, str], str | None] = {("safe_log", "exp"): None, ("safe_log", "sigmoid"): "log_sigmoid",
+                                               ("safe_exp", "log"): None}
+SAFE_EPS = 1e-20  # the default `eps` of RETURNN's safe_log and safe_exp
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow"}
 COMPARE = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater", ast.GtE: "greater_equal", ast.Eq: "equal",
            ast.NotEq: "not_equal"}
@@ -100,9 +108,42 @@ def convert_call(node: ast.Call, n: int) -> Expr:
         if name == "tf.cast" and (len(dtype) != 1 or ast.unparse(dtype[0]) not in FLOAT_NAMES):
             raise ValueError(f"{ast.unparse(node)!r}: only casts to tf.float32 are supported")
         return Call("cast", (convert(node.args[0], n),))  # int32 (length) -> float32; comparisons are 1.0/0.0
+    if fn in ("safe_log", "safe_exp"):
+        return convert_safe(node, fn, n)
     if node.keywords or len(node.args) != ARITY.get(fn, 1):
         raise ValueError(f"{ast.unparse(node)!r}: {name} takes {ARITY.get(fn, 1)} positional argument(s)")
-    return Call(fn, tuple(convert(a, n) for a in node.args))
+    args = tuple(convert(a, n) for a in node.args)
+    if fn == "clip_by_value" and not all(isinstance(constant(a), float) for a in args[1:]):
+        raise ValueError(f"{ast.unparse(node)!r}: the bounds of {name} must be numbers")
+    return Call(fn, args[:1] + tuple(Const(constant(a)) for a in args[1:]))  # type: ignore[arg-type]
+
+
+def constant(expr: Expr) -> float | None:
+    """The number an expression is (a literal, or a negated one), else None."""
+    if isinstance(expr, Const):
+        return expr.value
+    inner = constant(expr.args[0]) if isinstance(expr, Call) and expr.fn == "neg" else None
+    return None if inner is None else -inner
+
+
+def convert_safe(node: ast.Call, fn: str, n: int) -> Expr:
+    """`safe_log(x, eps=1e-20)` -> Call(fn, (x, Const(eps))); `use_fake_grad` (safe_log) changes only which
+    gradient the clipped frames get, and is accepted as RETURNN's default True only."""
+    keywords = {k.arg: k.value for k in node.keywords}
+    extra = set(keywords) - {"eps", "use_fake_grad"} if fn == "safe_log" else set(keywords) - {"eps"}
+    if extra or not 1 <= len(node.args) <= 2 or (len(node.args) == 2 and "eps" in keywords):
+        raise ValueError(f"{ast.unparse(node)!r}: {fn} takes x and an optional eps")
+    if "use_fake_grad" in keywords and ast.unparse(keywords["use_fake_grad"]) != "True":
+        raise ValueError(f"{ast.unparse(node)!r}: only use_fake_grad=True (RETURNN's default) is supported")
+    eps_node = node.args[1] if len(node.args) == 2 else keywords.get("eps")
+    eps = SAFE_EPS if eps_node is None else constant(convert(eps_node, n))
+    if eps is None or not eps > 0:
+        raise ValueError(f"{ast.unparse(node)!r}: eps must be a positive number")
+    x = convert(node.args[0], n)
+    if isinstance(x, Call) and (fn, x.fn) in INVERSES:  # RETURNN's check_base_op_type_and_replace
+        inner = INVERSES[fn, x.fn]
+        return x.args[0] if inner is None else Call(inner, x.args)
+    return Call(fn, (x, Const(eps)))
 
 
 def sources_used(expr: Expr) -> set[int]:

@@ -24,6 +24,8 @@ class Rec(Layer):
     direction: Direction = Direction.FORWARD
     encoder: tuple[str, ...] | None = None
     sampling: int = 1  # RETURNN Theano's RecurrentUnitLayer: scan every n-th frame; 1 = every frame
+    unroll: bool = False  # TF cells: a static_rnn over max_seq_len frames; the same numbers as the loop
+    max_seq_len: int | None = None  # with unroll (TF cells only): the longest padded batch RETURNN accepts
 
     class_name: ClassVar[str] = "rec"
 
@@ -49,7 +51,27 @@ class Rec(Layer):
             # NOTE: Theano's sampling n runs n interleaved recurrences (frames s, s+n, ...) (NetworkRecurrentLayer.py)
             raise NetcError(f"sampling {self.sampling} is not supported; netc implements sampling 1 (every frame)",
                             at("sampling"), "remove sampling or set it to 1")
+        self.check_unroll(at)
         super().check(at)
+
+    def check_unroll(self, at: At) -> None:
+        """`unroll`/`max_seq_len` as RETURNN's RecLayer._get_output_cell and its native units accept them."""
+        # NOTE: RETURNN ignores unroll for native units and asserts max_seq_len is None for them; a TF cell
+        # unrolls only with max_seq_len and asserts max_seq_len is None without unroll
+        if self.max_seq_len is not None and self.max_seq_len < 1:
+            raise NetcError("max_seq_len must be >= 1", at("max_seq_len"), f"got {self.max_seq_len}")
+        tf_cell = self.unit is not Unit.LSTM
+        if self.max_seq_len is not None and not tf_cell:
+            raise NetcError("max_seq_len with a native LSTM unit (lstm, nativelstm2, lstmp, ...): RETURNN asserts it "
+                            "is unset for them (it limits a TF cell's unrolled loop or a subnetwork unit)",
+                            at("max_seq_len"), "remove max_seq_len (netc's LSTM runs over every frame)")
+        if self.max_seq_len is not None and not self.unroll:
+            raise NetcError("max_seq_len without unroll: RETURNN's TF cell loop asserts it is unset",
+                            at("max_seq_len"), 'remove max_seq_len, or add "unroll": true')
+        if self.unroll and tf_cell and self.max_seq_len is None:
+            raise NetcError(f"unroll of unit {self.unit.value} needs max_seq_len (RETURNN: 'specify max_seq_len "
+                            "for unroll')", at("unroll"), 'add "max_seq_len": N (the longest sequence), or remove '
+                            "unroll: it does not change the numbers")
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         """`[B, T, n_out]` over `[B, T, F]`; a decoder runs on the classes time axis."""

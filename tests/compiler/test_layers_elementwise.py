@@ -20,6 +20,10 @@ test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_el
     ("[source(0)]", "unsupported expression"),
     ("source(0) +", "not a Python expression"),
     ("tf.maximum(source(0))", "takes 2 positional"),
+    ("tf.clip_by_value(source(0), source(0), 1.0)", "bounds of tf.clip_by_value must be numbers"),
+    ("safe_log(source(0), eps=0)", "eps must be a positive number"),
+    ("safe_log(source(0), use_fake_grad=False)", "only use_fake_grad=True"),
+    ("safe_exp(source(0), 1e-3, 1)", "safe_exp takes x and an optional eps"),
 ])
 def test_eval_outside_the_safe_subset_is_a_located_error(expression: str, message: str) -> None:
     net = {"output": {"class": "eval", "from": "data", "eval": expression}}

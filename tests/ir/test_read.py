@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from netc.ir import NetcError, load_graph, read_file
-from netc.ir.read import Opaque
+from netc.ir.read import Opaque, read_python_config
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -245,3 +245,17 @@ def test_a_byte_order_mark_other_encodings_and_empty_files_are_located(tmp_path:
     (tmp_path / "e.config").write_text("\n  \n")
     with pytest.raises(NetcError, match="the file is empty"):
         read_file(tmp_path / "e.config")
+
+
+@pytest.mark.parametrize(("line", "fix"), [
+    ('print "x = %d" % x', 'write print("x = %d" % x),'),
+    ('print "no newline",', "write print(...),"),
+    ("print 'x'  # a comment", "write print(...),"),
+    ("exec code", "write exec(code),"),
+])
+def test_python2_statements_say_returnn_cannot_read_them_either(line: str, fix: str) -> None:
+    with pytest.raises(NetcError, match="Missing parentheses") as e:
+        read_python_config("old.config", f"#!rnn.py\n{line}\nnetwork = {{}}\n")
+    assert e.value.where.line == 2
+    assert "Python 2" in (e.value.hint or "") and "RETURNN under Python 3 cannot read" in (e.value.hint or "")
+    assert fix in (e.value.hint or "")

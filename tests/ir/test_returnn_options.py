@@ -1,0 +1,51 @@
+"""The table of RETURNN layer options netc names but does not implement (ir/layers/returnn_options.py)."""
+
+from __future__ import annotations
+
+import pytest
+from netc.ir import Document, NetcError, graph_from_document
+from netc.ir.layers import LAYER_TYPES
+from netc.ir.layers.base import config_keys
+from netc.ir.layers.returnn_options import BY_CLASS, EVERY_LAYER
+
+CLASSES = {cls.class_name: cls for cls in LAYER_TYPES}
+
+
+def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
+    assert set(BY_CLASS) <= set(CLASSES)
+    for name, cls in CLASSES.items():  # an option a class declares itself wins over EVERY_LAYER's entry
+        assert not set(BY_CLASS.get(name, {})) & set(config_keys(cls)), name
+    assert {name for name, cls in CLASSES.items() if set(EVERY_LAYER) & set(config_keys(cls))} == {"variable"}
+
+
+@pytest.mark.parametrize(("layer", "key", "message"), [
+    ({"class": "softmax", "loss": "ce", "only_on_search": True}, "only_on_search", "only in search"),
+    ({"class": "softmax", "loss": "ce", "size_target": "classes"}, "size_target", "lengths are taken from"),
+    ({"class": "linear", "n_out": 3, "bias_init": 0.1}, "bias_init", "the initializer of b"),
+])
+def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: str) -> None:
+    expected = f"RETURNN's option '{key}' \\(.*{message}.*\\) is not implemented by netc"
+    with pytest.raises(NetcError, match=expected) as e:
+        graph_from_document(Document("net.json", {"output": layer}), 4, 5)
+    assert (e.value.where.layer, e.value.where.key) == ("output", key)
+    assert e.value.hint
+
+
+def test_an_option_of_another_class_is_still_unknown() -> None:
+    with pytest.raises(NetcError, match="unknown option"):
+        graph_from_document(Document("net.json", {"output": {"class": "softmax", "unit_opts": {}}}), 4, 5)
+
+
+@pytest.mark.parametrize(("layer", "accepted"), [
+    ({"class": "pool", "mode": "max", "pool_size": [2], "trainable": False}, True),
+    ({"class": "linear", "n_out": 3, "trainable": True}, True),
+    ({"class": "linear", "n_out": 3, "trainable": False}, False),
+    ({"class": "subnetwork", "subnetwork": {"output": {"class": "linear", "n_out": 3}}, "trainable": False}, False),
+])
+def test_trainable_is_accepted_where_it_changes_nothing(layer: dict, accepted: bool) -> None:
+    document = Document("net.json", {"output": layer})
+    if accepted:
+        graph_from_document(document, 4, 5)
+    else:
+        with pytest.raises(NetcError, match="RETURNN's option 'trainable'"):
+            graph_from_document(document, 4, 5)
