@@ -12,26 +12,13 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.layers.base import At, Layer, ShapeEnv
+from netc.ir.layers.simple import PassThrough
 from netc.ir.types import TensorType
 
 
 @dataclass(frozen=True)
-class Normalizing(Layer):
-    """A layer whose output type is its input type."""
-
-    n_out: int | None = None
-
-    def check(self, at: At) -> None:
-        super().check(at)
-        check_n_out(self.n_out, at)
-
-    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
-        return matching_n_out(self.n_out, in_feature, at, "the dim of its input")
-
-
-@dataclass(frozen=True)
-class LayerNorm(Normalizing):
+class LayerNorm(PassThrough):
     """(x - mean_F) / sqrt(var_F + epsilon) * scale + bias over the feature dim; `scale` ones, `bias` zeros."""
 
     epsilon: float = 1e-6
@@ -46,7 +33,7 @@ class LayerNorm(Normalizing):
 
 
 @dataclass(frozen=True)
-class Norm(Normalizing):
+class Norm(PassThrough):
     """Like layer_norm over `axes` (default "F"); over time per sequence. Parameters `[F]` (`param_shape` F)."""
 
     axes: Axes = Axes(("F",))
@@ -80,7 +67,7 @@ class Norm(Normalizing):
 
 
 @dataclass(frozen=True)
-class BatchNorm(Normalizing):
+class BatchNorm(PassThrough):
     """(x - mean) / sqrt(var + epsilon) * gamma + beta per feature. Train: mean and variance of the batch's
     valid frames, running statistics updated `stat += (batch_stat - stat) * momentum`. Eval: the stored ones.
 

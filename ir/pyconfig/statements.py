@@ -134,16 +134,7 @@ class Statements:
             return
         for item in self.items(iterable, stmt.iter):
             self.assign(stmt.target, item, scope, stmt)
-            try:
-                self.exec_block(stmt.body, scope)
-            except Break:
-                return
-            except Continue:
-                continue
-            except OpaqueControl as e:
-                self.opaque_effects([stmt], e.reason, stmt, scope)
-                if e.returns:
-                    raise
+            if self.loop_body(stmt, scope):
                 return
         self.exec_block(stmt.orelse, scope)
 
@@ -156,18 +147,24 @@ class Statements:
                 return
             if not self.truth(test):
                 break
-            try:
-                self.exec_block(stmt.body, scope)
-            except Break:
-                return
-            except Continue:
-                continue
-            except OpaqueControl as e:
-                self.opaque_effects([stmt], e.reason, stmt, scope)
-                if e.returns:
-                    raise
+            if self.loop_body(stmt, scope):
                 return
         self.exec_block(stmt.orelse, scope)
+
+    def loop_body(self, stmt: ast.For | ast.While, scope: Scope) -> bool:
+        """One pass of a loop's body; True when the loop ends without its `else` (break, opaque control flow)."""
+        try:
+            self.exec_block(stmt.body, scope)
+        except Break:
+            return True
+        except Continue:
+            return False
+        except OpaqueControl as e:
+            self.opaque_effects([stmt], e.reason, stmt, scope)
+            if e.returns:
+                raise
+            return True
+        return False
 
     def exec_try(self, stmt: ast.Try, scope: Scope) -> None:
         try:
