@@ -172,9 +172,15 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
     except NeedsReturnn as e:
         raise NetcError(f"importing {e} needs RETURNN, which is not installed", Where(file, failing_line(e, file)),
                         "install RETURNN (pip install returnn), or remove the import") from None
+    except ModuleNotFoundError as e:
+        raise NetcError(f"running the config failed: it imports {e.name!r}, which is not installed",
+                        Where(file, failing_line(e, file)), f"install {e.name!r} where netc runs (RETURNN needs it "
+                        "too); without --exec-config netc reads the config without running it") from None
     except (Exception, SystemExit) as e:  # noqa: BLE001 - user code may raise anything; report it located
         raise NetcError(f"running the config failed: {type(e).__name__}: {e}",
-                        Where(file, failing_line(e, file))) from None
+                        Where(file, failing_line(e, file)),
+                        "RETURNN would stop here too; without --exec-config netc reads the config without running "
+                        "it") from None
     stores = sorted((node.lineno, node.col_offset + 1, node.id) for node in ast.walk(tree)
                     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store))
     assigned = {name: (line, col) for line, col, name in stores}

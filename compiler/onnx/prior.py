@@ -70,6 +70,9 @@ def read_prior(path: str | Path, scale: float) -> Prior:
     if not values:
         raise NetcError("the prior file holds no values", Where(path),
                         "give the file netc prior (or RETURNN's compute_priors) wrote")
+    if max(values) > 0:  # a log probability is <= 0; positive values are probabilities or another format
+        raise NetcError(f"the prior holds a positive value ({max(values):g}); a log prior's values are <= 0",
+                        Where(path), "give the log prior netc prior writes (probabilities: take their log)")
     return Prior(tuple(values), float(scale), path)
 
 

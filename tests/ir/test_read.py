@@ -207,13 +207,14 @@ def test_exec_config_without_returnn_names_the_import(tmp_path: Path) -> None:
 @pytest.mark.parametrize("text, message", [
     ("import sys\nsys.exit(3)\n", "SystemExit: 3"),
     ("x = 1\ny = {}['k']\n", "KeyError: 'k'"),
-    ("import tensorflow_not_installed_here\n", "ModuleNotFoundError"),
+    ("import tensorflow_not_installed_here\n", "imports 'tensorflow_not_installed_here', which is not installed"),
 ])
 def test_exec_config_failures_are_located(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, "c.py", text)
     with pytest.raises(NetcError, match=message) as error:
         read_file(path, exec_config=True)
     assert error.value.where.line == text.count("\n")
+    assert "without --exec-config netc reads the config without running it" in error.value.hint
 
 
 def test_exec_config_that_never_ends_is_a_located_error(tmp_path: Path) -> None:

@@ -123,6 +123,7 @@ def test_compile_prior_is_recorded_and_netc_info_shows_it(tmp_path):
     ("-1.0\n-2.0\n  nan\n", [], "{p}:3:3: 'nan' is not a finite number"),
     ("-1.0\n-inf\n", [], "{p}:2:1: '-inf' is not a finite number"),
     ("-1.0 x\n", [], "{p}:1:6: 'x' is not a finite number"),
+    ("0.5\n0.5\n", [], "{p}: the prior holds a positive value (0.5); a log prior's values are <= 0"),
     ("", [], "{p}: the prior file holds no values"),
     (None, [], "{p}: cannot read the prior file: No such file or directory"),
     ("-1.0\n", ["--output-kind", "probs"], "--prior makes the output scaled-log-likelihoods, not probs"),
