@@ -16,7 +16,9 @@ from netc.data.hdf import HdfReader
 from netc.ir import Document, NetcError, graph_from_document
 from netc.trainer.batching import collate
 from netc.trainer.checkpoint import load_params
+from netc.trainer.loop import Trainer
 from netc.trainer.model import NetModel
+from netc.trainer.setup import prepare
 
 from netc.cli import main
 from tests.helpers import session
@@ -94,3 +96,38 @@ def test_lm_trains_and_its_checkpoint_compiles_to_the_same_log_probs(tmp_path, d
                                           "data:size1": batch.lengths.numpy().astype(np.int32)})[0]
     valid = np.arange(probs.shape[1])[None, :] < batch.lengths.numpy()[:, None]
     np.testing.assert_allclose(np.log(probs[valid]), np.log(torch_probs[valid]), atol=1e-5)
+
+
+GOLDEN = json.loads((Path(__file__).parent / "data" / "returnn_lm.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def trained_like_returnn(tmp_path_factory):
+    """netc from RETURNN's initial parameters on the sequences of bench/returnn_lm_golden.py (2 epochs of Adam)."""
+    directory = tmp_path_factory.mktemp("returnn_lm")
+    hdf = directory / "lm.hdf"
+    write_hdf(hdf, [HdfSeq(f"seq-{i}", np.array(s[:-1], np.int32), {"classes": np.array(s[1:], np.int32)})
+                    for i, s in enumerate(GOLDEN["sequences"])], V, {"classes": V}, sparse_inputs=True)
+    config = directory / "config.json"
+    config.write_text(json.dumps(GOLDEN["config"] | {"train": str(hdf), "dev": str(hdf),
+                                                     "model": str(directory / "model")}))
+    trainer = Trainer(prepare(str(config)), log=lambda line: None, progress=False)
+    with torch.no_grad():
+        for name, parameter in trainer.model.named_parameters():
+            parameter.copy_(torch.tensor(GOLDEN["initial"][name]))
+    trainer.run()
+    return trainer
+
+
+def test_lm_scores_of_every_epoch_equal_returnns(trained_like_returnn):
+    for epoch, expected in enumerate(GOLDEN["epochs"], 1):
+        got = trained_like_returnn.control.epochs[epoch]["scores"]
+        for key, value in expected.items():
+            assert got[key] == pytest.approx(value, abs=2e-5), (epoch, key)
+
+
+def test_lm_parameters_after_2_epochs_equal_returnns(trained_like_returnn):
+    got = trained_like_returnn.model.named_values()
+    assert got.keys() == GOLDEN["final"].keys()
+    for name, expected in GOLDEN["final"].items():
+        np.testing.assert_allclose(got[name], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=name)
