@@ -40,7 +40,11 @@ class Setup:
         train = self.datasets["train"]
         fallback = Dims(train.num_inputs * self.window, tuple(sorted(train.target_dims.items())))
         doc = self.doc if network is None else replace(self.doc, values=self.doc.values | {"network": network})
-        return graph_from_document(doc, fallback_dims=fallback)
+        graph = graph_from_document(doc, fallback_dims=fallback)
+        if graph.input_type.sparse and self.window > 1:
+            raise NetcError("window applies to feature frames; this net's data is class indices (sparse)",
+                            self.doc.where("window", key="window"), "remove window for a language model")
+        return graph
 
     def epoch(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray, np.ndarray, int]:
         """A role's corpus, sequence lengths, reading order and skipped count for one epoch.

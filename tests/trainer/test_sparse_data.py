@@ -131,3 +131,13 @@ def test_lm_parameters_after_2_epochs_equal_returnns(trained_like_returnn):
     assert got.keys() == GOLDEN["final"].keys()
     for name, expected in GOLDEN["final"].items():
         np.testing.assert_allclose(got[name], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=name)
+
+
+def test_lm_trains_in_chunks_and_refuses_a_window(tmp_path) -> None:
+    config, _ = write_lm(tmp_path, "extern_data")
+    result = CliRunner().invoke(main, ["train", str(config), "++chunking", "4:2", "++num_epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model.001.pt").exists()
+    with pytest.raises(NetcError, match="window applies to feature frames") as e:
+        prepare(str(config), ["++window", "3"]).graph()
+    assert e.value.where.key == "window"
