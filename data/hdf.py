@@ -13,7 +13,8 @@ from netc.ir.files import atomic_output
 
 @dataclass(frozen=True)
 class HdfSeq:
-    """One sequence: its tag, `(T, D)` float32 features and sparse int32 targets by key."""
+    """One sequence: its tag, `(T, D)` float32 features (or, for sparse data, `(T,)` int32 class indices)
+    and sparse int32 targets by key."""
 
     tag: str
     features: np.ndarray
@@ -114,7 +115,8 @@ class HdfReader:
 
     def __getitem__(self, index: int) -> HdfSeq:
         start, end = self.input_offsets[index], self.input_offsets[index + 1]
-        features = np.asarray(self.file["inputs"][start:end], dtype=np.float32)
+        features = (self.labels(index) if self.sparse_inputs
+                    else np.asarray(self.file["inputs"][start:end], dtype=np.float32))
         targets = {}
         for key in self.target_keys:
             t_start, t_end = self.target_offsets[key][index], self.target_offsets[key][index + 1]
@@ -129,14 +131,18 @@ class HdfReader:
 
 
 def write_hdf(path: str | Path, seqs: Iterable[HdfSeq], num_inputs: int,
-              target_dims: dict[str, int] | None = None) -> int:
-    """Write sequences as RETURNN writes them, streaming, to a temporary name renamed at the end."""
+              target_dims: dict[str, int] | None = None, sparse_inputs: bool = False) -> int:
+    """Write sequences as RETURNN writes them, streaming, to a temporary name renamed at the end.
+
+    With `sparse_inputs` each sequence's features are `(T,)` class indices below `num_inputs` (the vocabulary),
+    stored as RETURNN stores sparse data: 1-D int32 `inputs`, `inputPattSize` the vocabulary size.
+    """
     import h5py
 
     target_dims = target_dims or {}
     keys = sorted(target_dims)
     with atomic_output(path, "HDF file") as tmp, h5py.File(tmp, "w") as f:
-        count, frames = write_datasets(f, seqs, num_inputs, keys)
+        count, frames = write_datasets(f, seqs, num_inputs, keys, sparse_inputs)
         f.attrs["inputPattSize"] = num_inputs
         f.attrs["numDims"] = 1
         f.attrs["numSeqs"] = count
@@ -152,17 +158,24 @@ def write_hdf(path: str | Path, seqs: Iterable[HdfSeq], num_inputs: int,
     return count
 
 
-def write_datasets(f, seqs: Iterable[HdfSeq], num_inputs: int, keys: list[str]) -> tuple[int, int]:  # noqa: ANN001
+def write_datasets(f, seqs: Iterable[HdfSeq], num_inputs: int, keys: list[str],  # noqa: ANN001
+                   sparse_inputs: bool = False) -> tuple[int, int]:
     """Append sequences to resizable datasets; returns (sequences, input frames)."""
     import h5py
 
-    inputs = f.create_dataset("inputs", (0, num_inputs), np.float32, maxshape=(None, num_inputs), chunks=True)
+    if sparse_inputs:
+        inputs = f.create_dataset("inputs", (0,), np.int32, maxshape=(None,), chunks=True)
+    else:
+        inputs = f.create_dataset("inputs", (0, num_inputs), np.float32, maxshape=(None, num_inputs), chunks=True)
     targets = {k: f.create_dataset(f"targets/data/{k}", (0,), np.int32, maxshape=(None,), chunks=True)
                for k in keys}
     lengths: list[list[int]] = []
     tags: list[str] = []
     for seq in seqs:
-        append(inputs, np.asarray(seq.features, np.float32).reshape(-1, num_inputs))
+        if sparse_inputs:
+            append(inputs, np.asarray(seq.features, np.int32).reshape(-1))
+        else:
+            append(inputs, np.asarray(seq.features, np.float32).reshape(-1, num_inputs))
         row = [len(seq.features)]
         for key in keys:
             append(targets[key], np.asarray(seq.targets[key], np.int32))

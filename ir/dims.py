@@ -84,17 +84,6 @@ def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int], bool]:
     return inputs, targets, sparse_input
 
 
-def sparse_data_where(doc: Document) -> Where | None:
-    """Where the config declares `data` as class indices (`extern_data`, `num_outputs` or `sparse_input`), or
-    None when `data` is dense."""
-    if not dims_from_config(doc)[2]:
-        return None
-    for key in ("extern_data", "num_outputs"):
-        if isinstance(doc.values.get(key), dict) and DATA in doc.values[key]:
-            return doc.where(key, DATA, key=key)
-    return doc.where("sparse_input", key="sparse_input")
-
-
 def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int], bool]:
     """`extern_data = {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": True}}` (or `[dim, ndim]`)."""
     extern = needed(doc, "extern_data")

@@ -187,7 +187,8 @@ class Trainer:
         mine = indices[self.ranks.rank::self.ranks.world]
         weight = 1.0 if len(mine) else 0.0
         mine = mine if len(mine) else indices[:1]
-        return collate([corpus[int(i)] for i in mine], self.graph.input_type.feature).to(self.device), weight
+        seqs, t = [corpus[int(i)] for i in mine], self.graph.input_type
+        return collate(seqs, t.feature, t.sparse).to(self.device), weight
 
     def run_model(self, batch: Batch, model: torch.nn.Module) -> list[torch.Tensor]:
         """`[loss_sum, errors, norm]` per loss layer (loss.py)."""

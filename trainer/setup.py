@@ -11,7 +11,6 @@ import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
 from netc.data.datasets import IGNORED_OPTIONS, differing_options, ignored_options
 from netc.ir import Dims, Document, Graph, NetcError, Where, graph_from_document, read_file
-from netc.ir.dims import sparse_data_where
 from netc.ir.keys import TRAIN, account, needed
 from netc.ir.pretrain import Pretrain, read_pretrain
 
@@ -41,7 +40,11 @@ class Setup:
         train = self.datasets["train"]
         fallback = Dims(train.num_inputs * self.window, tuple(sorted(train.target_dims.items())))
         doc = self.doc if network is None else replace(self.doc, values=self.doc.values | {"network": network})
-        return graph_from_document(doc, fallback_dims=fallback)
+        graph = graph_from_document(doc, fallback_dims=fallback)
+        if graph.input_type.sparse and self.window > 1:
+            raise NetcError("window applies to feature frames; this net's data is class indices (sparse)",
+                            self.doc.where("window", key="window"), "remove window for a language model")
+        return graph
 
     def epoch(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray, np.ndarray, int]:
         """A role's corpus, sequence lengths, reading order and skipped count for one epoch.
@@ -113,24 +116,11 @@ def setup_of(doc: Document, command: str = TRAIN, roles: tuple[str, ...] = ROLES
     differs = [f"{role}.{option}" for role in present for option in differing_options(values[role])]
     warnings = account(doc, command, ignored, differs).warnings()
     config = read_train_config(doc) if command == TRAIN else read_data_config(doc)
-    if command == TRAIN:
-        refuse_sparse_data(doc)
     datasets = {role: dataset_from_config(values[role], doc.where(role, key=role), lambda name: needed(doc, name))
                 for role in present}
     if command != TRAIN:
         return Setup(doc, config, datasets, tuple(warnings), window=read_window(doc))
     return Setup(doc, config, datasets, tuple(warnings), read_chunking(doc), read_window(doc), read_pretrain(doc))
-
-
-def refuse_sparse_data(doc: Document) -> None:
-    """`data` as class indices (language models) cannot be trained yet: the trainer's batches are float frames."""
-    at = sparse_data_where(doc)
-    if at is not None:
-        raise NetcError("netc train cannot train a net whose data is class indices (sparse, e.g. a language model): "
-                        "its batches are float feature frames", at,
-                        "netc check and netc compile handle such nets (the compiled model reads int32 data "
-                        "[batch, time], and netc run or netc.runtime.Model run it); train with RETURNN and compile "
-                        "its checkpoint with netc compile --params")
 
 
 def check_device(setup: Setup) -> None:

@@ -1,0 +1,97 @@
+"""Write RETURNN's own training trajectory of a tiny LSTM language model (sparse input) as a golden file.
+
+As bench/returnn_golden.py, on class-index data: 20 counting sequences (V=10) in an HDF file with sparse int32
+inputs (netc.data.write_hdf(..., sparse_inputs=True), read by RETURNN's HDFDataset), an embedding `linear` on
+`data`, one LSTM of 8 cells, CE on `classes`. RETURNN runs with learning rate 0 for one epoch (its checkpoint is
+the initial parameters), then from those for 2 epochs; tests/trainer/test_sparse_data.py trains netc from the same
+initial parameters on the same sequences and must reach the same scores and parameters.
+Usage: python bench/returnn_lm_golden.py --returnn /path/to/python-with-returnn -o tests/trainer/data/returnn_lm.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from netc.data import HdfSeq, write_hdf
+
+V = 10
+EPOCHS = 2
+NETWORK = {"embed": {"class": "linear", "activation": None, "with_bias": False, "n_out": 6, "from": "data"},
+           "lstm": {"class": "rec", "unit": "NativeLstm2", "n_out": 8, "from": "embed"},
+           "output": {"class": "softmax", "loss": "ce", "from": "lstm"}}
+CONFIG = {"extern_data": {"data": {"dim": V, "sparse": True}, "classes": {"dim": V, "sparse": True}},
+          "batching": "default", "batch_size": 5000, "max_seqs": 4, "optimizer": {"class": "adam"},
+          "learning_rate": 0.01, "network": NETWORK, "num_epochs": EPOCHS}
+DUMP = """import json, sys, tensorflow as tf
+reader = tf.train.load_checkpoint(sys.argv[1])
+names = [k for k in reader.get_variable_to_shape_map()
+         if k.startswith(("embed/", "lstm/", "output/")) and "Adam" not in k]
+print(json.dumps({k: reader.get_tensor(k).tolist() for k in sorted(names)}))
+"""
+RETURNN_ENV = {"DISABLE_CUDA": "1"}
+
+
+def sequences(count: int = 20, seed: int = 0) -> list[list[int]]:
+    """Counting sequences (next label = label + 1 mod V) from random starts, 4 to 9 labels each."""
+    rng = np.random.default_rng(seed)
+    return [((int(rng.integers(V)) + np.arange(int(rng.integers(4, 10)))) % V).tolist() for _ in range(count)]
+
+
+def write_lm_hdf(path: Path, seqs: list[list[int]]) -> None:
+    """`data` is each sequence but its last label, `classes` the sequence shifted by one."""
+    write_hdf(path, [HdfSeq(f"seq-{i}", np.array(s[:-1], np.int32), {"classes": np.array(s[1:], np.int32)})
+                     for i, s in enumerate(seqs)], V, {"classes": V}, sparse_inputs=True)
+
+
+def returnn(python: str, directory: Path, name: str, hdf: Path, **keys: object) -> str:
+    values = CONFIG | {"train": {"class": "HDFDataset", "files": [str(hdf)]},
+                       "dev": {"class": "HDFDataset", "files": [str(hdf)]}, "task": "train",
+                       "use_tensorflow": True, "log_verbosity": 3, "model": str(directory / name / "model")} | keys
+    config = directory / f"{name}.config"
+    config.write_text("#!rnn.py\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items()))
+    return subprocess.run([python, "-m", "returnn", str(config)], capture_output=True, text=True,
+                          env=os.environ | RETURNN_ENV, check=True).stdout
+
+
+def params(python: str, checkpoint: Path) -> dict:
+    out = subprocess.run([python, "-c", DUMP, str(checkpoint)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--returnn", metavar="PYTHON", required=True)
+    parser.add_argument("-o", "--output", required=True)
+    args = parser.parse_args()
+    seqs = sequences()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        hdf = directory / "lm.hdf"
+        write_lm_hdf(hdf, seqs)
+        returnn(args.returnn, directory, "init", hdf, learning_rate=0.0, num_epochs=1)
+        log = returnn(args.returnn, directory, "train", hdf,
+                      import_model_train_epoch1=str(directory / "init" / "model.001"))
+        version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
+                                  "print(returnn.__version__, tf.__version__)"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        train = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
+        dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
+        golden = {"made_by": f"bench/returnn_lm_golden.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
+                  "config": CONFIG, "sequences": seqs,
+                  "epochs": [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
+                              "dev_error": float(d[1])} for t, d in zip(train, dev)],
+                  "initial": params(args.returnn, directory / "init" / "model.001"),
+                  "final": params(args.returnn, directory / "train" / f"model.{EPOCHS:03d}")}
+    Path(args.output).write_text(json.dumps(golden, indent=1) + "\n")
+    print(f"wrote {args.output}: {len(golden['epochs'])} epochs, {len(golden['final'])} parameters")
+
+
+if __name__ == "__main__":
+    main()
