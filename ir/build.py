@@ -8,6 +8,7 @@ from .dims import DEFAULT_TARGET, target_name
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
+from .layers.returnn_options import accepted_note
 from .pyconfig import find_opaque
 from .read import Document, Opaque
 from .subnetwork import flatten
@@ -60,8 +61,8 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     """Parse every layer, keep the roots and what they need, in topological order."""
     network, prefix = network_of(doc)
     target = target_name(doc) if prefix else DEFAULT_TARGET
-    nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, target, name)
-             for name, at, layer_dict in flatten(doc, prefix, network)}
+    entries = flatten(doc, prefix, network)
+    nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, target, name) for name, at, layer_dict in entries}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
     for node in nodes.values():
@@ -70,7 +71,9 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     order = topological_order(nodes, roots)
     unreachable = [name for name in nodes if name not in order]
     warnings = tuple(f"layer {name!r} is not used by any output or loss layer; it is not built"
-                     for name in unreachable)
+                     for name in unreachable) + tuple(
+        f"layer {name!r}: {note}" for name, _, layer_dict in entries for key in layer_dict
+        if (note := accepted_note(layer_dict["class"], key)) is not None)
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
-from netc.ir.layers.returnn_options import returnn_option
+from netc.ir.layers.returnn_options import accepted_note, returnn_option
 from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
@@ -226,8 +226,8 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         if key.startswith(NOT_SUPPORTED_PREFIXES):
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
-        if key not in known and trainable_changes_nothing(cls, key, value):
-            continue
+        if key not in known and (trainable_changes_nothing(cls, key, value) or accepted_note(cls.class_name, key)):
+            continue  # said as a warning by build.read_node
         if key not in known:
             raise unknown_option(cls, key, known, at)
         name = FIELD_NAME.get(key, key)

@@ -9,9 +9,11 @@ netc implements (returnn/tf/layers/basic.py, rec.py).
 from __future__ import annotations
 
 REMOVE = "remove it; training (and a trained model's numbers) will differ from RETURNN's with it"
+NO_NUMBER = "remove it: it changes no number"
 NO_DIM_TAGS = "remove it: netc infers every layer's type and names its dims itself (netc check prints them)"
-INIT = ("remove it: netc initialises as RETURNN's defaults do (glorot-uniform weights, zero biases); to start from "
-        "other values, load parameters (netc compile --params, netc train ++import_model_train_epoch1)")
+INIT = ("netc initialises as RETURNN's defaults do (glorot-uniform weights, zero biases): a training from scratch "
+        "starts elsewhere than RETURNN's; a model whose parameters are loaded (netc compile --params, "
+        "import_model_train_epoch1) is unaffected")
 REC_UNIT = "remove it: it is an option of layers inside a rec subnetwork unit, which netc does not support"
 
 # option -> (meaning, hint); options of every layer (LayerBase.__init__)
@@ -25,7 +27,7 @@ EVERY_LAYER: dict[str, tuple[str, str]] = {
     "reuse_params": ("shares the parameters of another layer", "remove it: each netc layer has its own parameters"),
     "name_scope": ("a custom TF name scope, which renames or shares the layer's parameters",
                    "remove it: netc names parameters as RETURNN's default scope (layer/W)"),
-    "param_device": ("the TF device that holds the layer's parameters", "remove it: it changes no number"),
+    "param_device": ("the TF device that holds the layer's parameters", NO_NUMBER),
     "only_on_eval": ("the layer is computed only in evaluation, not in training", REMOVE),
     "only_on_search": ("the layer is computed only in search, i.e. beam decoding", REMOVE),
     "copy_output_loss_from_source_idx": ("the layer reports the loss of one of its sources as its own", REMOVE),
@@ -43,12 +45,12 @@ EVERY_LAYER: dict[str, tuple[str, str]] = {
     "custom_param_importer": ("a custom way of loading the layer's parameters from a checkpoint",
                               "remove it: netc loads parameters by RETURNN's names"),
     "register_as_extern_data": ("registers the layer's output as a data key", REMOVE),
-    "control_dependencies_on_output": ("TF ops that run after the layer's output", "remove it: it changes no number"),
-    "debug_print_layer_output": ("prints the layer's output in every step", "remove it: it changes no number"),
+    "control_dependencies_on_output": ("TF ops that run after the layer's output", NO_NUMBER),
+    "debug_print_layer_output": ("prints the layer's output in every step", NO_NUMBER),
     "initial_output": ("the layer's value before the first frame, inside a rec unit", REC_UNIT),
     "state": ("the layer's explicit state inside a rec unit", REC_UNIT),
     "need_last": ("keeps the last frame of a layer inside a rec unit", REC_UNIT),
-    "encapsulate": ("builds all sublayers of a subnetwork at once", "remove it: it changes no number"),
+    "encapsulate": ("builds all sublayers of a subnetwork at once", NO_NUMBER),
     "collocate_with": ("moves a layer inside a rec unit together with others", REC_UNIT),
 }
 LINEAR: dict[str, tuple[str, str]] = {
@@ -85,13 +87,13 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
         "filter_perm": ("a permutation of the filter's axes", REMOVE),
         "in_spatial_dims": ("dim tags of the input's spatial axes", NO_DIM_TAGS),
         "out_spatial_dims": ("dim tags of the output's spatial axes", NO_DIM_TAGS),
-        "auto_use_channel_first": ("computes in NCHW layout on a GPU", "remove it: it changes no number"),
+        "auto_use_channel_first": ("computes in NCHW layout on a GPU", NO_NUMBER),
         "pad_seq_len_to_power": ("pads each batch's time axis to a power of this number", REMOVE),
     },
     "pool": {
         "in_spatial_dims": ("dim tags of the input's spatial axes", NO_DIM_TAGS),
         "out_spatial_dims": ("dim tags of the output's spatial axes", NO_DIM_TAGS),
-        "use_channel_first": ("computes in NCHW layout", "remove it: it changes no number"),
+        "use_channel_first": ("computes in NCHW layout", NO_NUMBER),
     },
     "combine": {
         "eval_locals": ("names bound for the eval string", "write the values into the eval string"),
@@ -111,6 +113,18 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
     "copy": {"extra_deps": ("layers computed before this one, without using their values",
                             "remove it: it changes no number of this layer")},
 }
+
+
+def accepted_note(class_name: str, key: str) -> str | None:
+    """What netc says of a RETURNN option it accepts without implementing it, because it changes no number of a
+    model (a layout, a device, a debug print) or only where a training from scratch starts (an initializer);
+    None for the options that are errors."""
+    known = returnn_option(class_name, key)
+    if known is None or known[1] not in (INIT, NO_NUMBER):
+        return None
+    meaning, hint = known
+    return f"RETURNN's option {key!r} ({meaning}) is ignored: " + ("it changes no number" if hint == NO_NUMBER
+                                                                   else hint)
 
 
 def returnn_option(class_name: str, key: str) -> tuple[str, str] | None:

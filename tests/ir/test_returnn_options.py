@@ -21,7 +21,7 @@ def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
 @pytest.mark.parametrize(("layer", "key", "message"), [
     ({"class": "softmax", "loss": "ce", "only_on_search": True}, "only_on_search", "only in search"),
     ({"class": "softmax", "loss": "ce", "size_target": "classes"}, "size_target", "lengths are taken from"),
-    ({"class": "linear", "n_out": 3, "bias_init": 0.1}, "bias_init", "the initializer of b"),
+    ({"class": "softmax", "loss": "ce", "grad_filter": 1.0}, "grad_filter", "clips the gradient"),
 ])
 def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: str) -> None:
     expected = f"RETURNN's option '{key}' \\(.*{message}.*\\) is not implemented by netc"
@@ -29,6 +29,24 @@ def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: s
         graph_from_document(Document("net.json", {"output": layer}), 4, 5)
     assert (e.value.where.layer, e.value.where.key) == ("output", key)
     assert e.value.hint
+
+
+@pytest.mark.parametrize(("layers", "warning"), [
+    ({"fw": {"class": "rec", "unit": "nativelstm2", "n_out": 8,
+             "forward_weights_init": "random_normal_initializer(stddev=0.1)"},
+      "output": {"class": "softmax", "from": "fw", "bias_init": 0.1}},
+     ["layer 'fw': RETURNN's option 'forward_weights_init' (the initializer of the input weights) is ignored: "
+      "netc initialises as RETURNN's defaults do",
+      "layer 'output': RETURNN's option 'bias_init' (the initializer of b) is ignored"]),
+    ({"output": {"class": "softmax", "param_device": "cpu"}},
+     ["layer 'output': RETURNN's option 'param_device' (the TF device that holds the layer's parameters) is "
+      "ignored: it changes no number"]),
+])
+def test_options_that_change_no_trained_number_are_accepted_and_said(layers: dict, warning: list[str]) -> None:
+    """Initializers only move where a training from scratch starts; a loaded model's numbers are unchanged."""
+    said = graph_from_document(Document("net.json", layers), 4, 5).warnings
+    assert len(said) == len(warning)
+    assert all(line.startswith(start) for line, start in zip(said, warning))
 
 
 def test_an_option_of_another_class_is_still_unknown() -> None:
