@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from netc.data import Corpus
+from netc.data import Corpus, HdfSeq
 from netc.ir import NetcError, Where, canonical_json, check_params
 from netc.ir.params import param_specs
 
@@ -188,7 +188,24 @@ class Trainer:
         weight = 1.0 if len(mine) else 0.0
         mine = mine if len(mine) else indices[:1]
         seqs, t = [corpus[int(i)] for i in mine], self.graph.input_type
+        for seq in seqs:
+            self.check_labels(seq)
         return collate(seqs, t.feature, t.sparse).to(self.device), weight
+
+    def check_labels(self, seq: HdfSeq) -> None:
+        """Target labels within the network's classes (an out-of-range CTC label corrupts memory in torch's kernel;
+        a CE one is an index error): an error naming the sequence and the dim's key."""
+        for key, labels in seq.targets.items():
+            dim = self.graph.dims.target(key)
+            if dim is None or not len(labels):
+                continue
+            low, high = int(np.min(labels)), int(np.max(labels))
+            if low < 0 or high >= dim:
+                bad = low if low < 0 else high
+                at = "extern_data" if "extern_data" in self.setup.doc.values else "num_outputs"
+                raise NetcError(f"sequence {seq.tag!r}: target {key!r} holds label {bad}, outside the network's "
+                                f"{dim} classes 0..{dim - 1}", self.setup.doc.where(at, key=at),
+                                "the data's labels and the config's target dim must agree")
 
     def run_model(self, batch: Batch, model: torch.nn.Module) -> list[torch.Tensor]:
         """`[loss_sum, errors, norm]` per loss layer (loss.py)."""

@@ -85,3 +85,22 @@ def test_an_unwritable_model_folder_is_an_error_before_the_first_epoch(tmp_path:
     result = CliRunner().invoke(main, ["train", str(tmp_path / "c.json")])
     assert result.exit_code == 2 and "cannot create the checkpoint directory" in result.stderr
     assert "epoch 1 score" not in result.stdout
+
+
+def test_a_target_label_outside_the_classes_is_an_error_naming_the_sequence(tmp_path: Path) -> None:
+    """CTC's kernel would corrupt memory on such a label, CE would raise an index error: both are refused."""
+    rng = np.random.default_rng(0)
+    seqs = [HdfSeq(f"utt-{i}", rng.standard_normal((6, 4)).astype(np.float32),
+                   {"classes": np.array([1, 2, 9 if i == 2 else 0][:3], np.int32)}) for i in range(3)]
+    write_hdf(tmp_path / "t.hdf", seqs, 4, {"classes": 10})
+    for loss in ("ce", "ctc"):
+        config = {"network": {"output": {"class": "softmax", "loss": loss}}, "num_epochs": 1, "num_inputs": 4,
+                  "num_outputs": 3, "train": str(tmp_path / "t.hdf"), "model": str(tmp_path / loss / "model")}
+        if loss == "ce":
+            write_hdf(tmp_path / "ce.hdf", [HdfSeq(s.tag, s.features, {"classes": np.resize(s.targets["classes"], 6)})
+                                            for s in seqs], 4, {"classes": 10})
+            config["train"] = str(tmp_path / "ce.hdf")
+        (tmp_path / f"{loss}.json").write_text(json.dumps(config))
+        code, stderr = run_cli(["train", f"{loss}.json"], tmp_path)
+        assert code == 2, stderr
+        assert "sequence 'utt-2': target 'classes' holds label 9, outside the network's 3 classes 0..2" in stderr
