@@ -8,7 +8,7 @@ as the next chunk's inputs gives the outputs of the whole sequence; zeros start 
 from __future__ import annotations
 
 from netc.ir import Direction, Graph, NetcError, Node
-from netc.ir.layers import Rec
+from netc.ir.layers import Conv, Downsample, Norm, Pad, Pool, Rec, Reduce, Slice, TransposedConv, Upsample, Window
 from netc.ir.types import Unit
 
 from .builder import FLOAT, tensor_info
@@ -16,12 +16,20 @@ from .context import LowerContext
 
 STATE_INPUTS = (":h0", ":c0")
 STATE_OUTPUTS = (":h", ":c")
+# Layers that may read other frames than the one they compute (windows, filters, pooling, time slices and
+# reductions): in chunks their output would differ from the whole sequence's, so --streaming refuses them.
+TIME_CONTEXT = (Window, Conv, Pool, TransposedConv, Downsample, Upsample, Slice, Pad, Reduce, Norm)
 
 
 def check_streaming(graph: Graph) -> None:
-    """Only forward LSTMs can carry state from one chunk to the next."""
+    """Only forward LSTMs can carry state from one chunk to the next, and every other layer must compute each
+    frame from that frame alone."""
     for node in graph.nodes:
         layer = node.layer
+        if isinstance(layer, TIME_CONTEXT):
+            raise NetcError(f"--streaming needs layers that compute each frame from that frame alone; a "
+                            f"{layer.class_name} layer may read other frames, so chunks would change its output",
+                            node.where, "compile without --streaming")
         if isinstance(layer, Rec) and layer.is_decoder:
             raise NetcError("--streaming needs a model without decoders; this rec layer is a decoder",
                             node.at("encoder"), "stream only acoustic models whose rec layers are all forward")

@@ -83,3 +83,20 @@ def test_forward_decoder_refuses_streaming(tmp_path):
 def test_stream_on_a_non_streaming_model(models):
     with pytest.raises(NetcError, match="cannot stream"):
         Model(models["uni"].path).stream()
+
+
+@pytest.mark.parametrize("layer", [
+    {"class": "window", "window_size": 3},
+    {"class": "split_dims", "axis": "F", "dims": [F, 1]},  # frame-wise: accepted (the conv after it is not)
+])
+def test_layers_that_read_other_frames_refuse_streaming(tmp_path, layer):
+    """A window (or a filter over time) before a forward LSTM would make chunked outputs differ from the whole's."""
+    net = {"front": layer, "merge": {"class": "merge_dims", "axes": "static", "from": "front"},
+           "fw": {"class": "rec", "n_out": 4, "from": "merge"}, "output": {"class": "softmax", "from": "fw"}}
+    if layer["class"] == "split_dims":
+        net["conv"] = {"class": "conv", "filter_size": [3, 1], "padding": "same", "n_out": 2, "from": "front"}
+        net["merge"]["from"] = "conv"
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    with pytest.raises(NetcError, match=r"--streaming needs layers that compute each frame from that frame alone; a "
+                                        r"(window|conv) layer may read other frames"):
+        compile_graph(load_graph(tmp_path / "net.json", F, C), options=CompileOptions(streaming=True))
