@@ -58,7 +58,7 @@ def loss_nodes(graph: Graph) -> list[Node]:
                                                 (Act.SOFTMAX, Act.LOG_SOFTMAX))):
             raise NetcError(f"loss {name!r} needs a softmax layer (or a linear layer with softmax activation)",
                             node.at("loss"), f'make it {{"class": "softmax", "loss": "{name}"}}')
-        if layer.loss is Loss.CTC and node.out_type.time is not TimeAxis.DATA:
+        if layer.loss is Loss.CTC and node.out_type.time is TimeAxis.CLASSES:
             raise NetcError("loss 'ctc' on a decoder's time axis: CTC aligns targets to the input's frames",
                             node.at("loss"), "put the CTC layer on the encoder")
     if not nodes:
@@ -116,7 +116,8 @@ def ctc_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     """CTC (TF's `ctc_loss` semantics) summed over sequences; errors: edit distance of the decoding."""
     opts = node.layer.loss_opts
     logits = ctx.padded(node.name, logits=True)  # [B, T, C]
-    lengths = ctx.packings[TimeAxis.DATA].lengths
+    packing = ctx.packing(node.out_type.time)  # the input's frames, or a pooled axis derived from them
+    lengths = packing.lengths
     key = node.layer.target
     targets, target_lengths = batch.targets[key], batch.target_lengths[key]
     classes = logits.shape[-1]
@@ -133,7 +134,7 @@ def ctc_loss(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     losses = F.ctc_loss(log_probs, padded_targets, lengths, target_lengths, blank=blank, reduction="none",
                         zero_infinity=True)
     value = torch.where(torch.as_tensor(feasible, device=losses.device), losses, 0.0).sum()
-    errors = ctc_errors(ctx.logits[node.name], ctx.packings[TimeAxis.DATA], labels,
+    errors = ctc_errors(ctx.logits[node.name], packing, labels,
                         beam_width=1 if ctx.training else opts.beam_width)
     return torch.stack([value, value.new_tensor(float(errors)), value.new_tensor(float(target_lengths.sum()))])
 
