@@ -12,6 +12,7 @@ import torch
 from netc.data import Corpus, HdfSeq
 from netc.ir import NetcError, Where, canonical_json, check_params
 from netc.ir.params import param_specs
+from netc.ir.types import Loss
 
 from .batching import Batch, collate
 from .checkpoint import (
@@ -60,12 +61,13 @@ class Trainer:
         from `given`, else initialised (RETURNN's `init_new_network` makes a new network and updater)."""
         self.network = network
         self.graph = self.setup.graph(network)
-        if self.setup.chunking is not None and self.graph.is_encoder_decoder:
-            raise NetcError("chunking cuts the input and its targets alike; a decoder's targets have their own "
-                            "length", self.setup.doc.where("chunking", key="chunking"),
+        self.losses = loss_nodes(self.graph)
+        if self.setup.chunking is not None and (self.graph.is_encoder_decoder or
+                                                any(n.layer.loss is Loss.CTC for n in self.losses)):
+            raise NetcError("chunking cuts the input and its targets alike; a decoder's or CTC's targets have "
+                            "their own length", self.setup.doc.where("chunking", key="chunking"),
                             'set chunking "0" (RETURNN refuses this too: "Chunking with multiple data-keys '
                             'of different length")')
-        self.losses = loss_nodes(self.graph)
         self.reported = next((n for n in self.losses if n.name == "output"), self.losses[0])
         self.model = NetModel(self.graph, seed=self.config.random_seed).to(self.device)
         self.copy_into_model(self.start_values | {k: v.cpu() for k, v in (carried or {}).items()})

@@ -91,6 +91,6 @@ def test_chunking_an_encoder_decoder_net_is_a_located_error(tmp_path):
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"train": {"class": "Task12AXDataset", "num_seqs": 3}, "num_inputs": 9,
                                   "num_outputs": 2, "network": net, "chunking": "10:5"}))
-    with pytest.raises(NetcError, match="a decoder's targets have their own length") as error:
+    with pytest.raises(NetcError, match="a decoder's or CTC's targets have their own length") as error:
         Trainer(prepare(str(config)), log=lambda line: None, progress=False)
     assert error.value.where.key == "chunking"

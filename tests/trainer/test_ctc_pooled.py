@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from netc.compiler import compile_graph, save_model
 from netc.data import HdfSeq, write_hdf
+from netc.ir import NetcError
 from netc.runtime import Model
 from netc.trainer.loop import Trainer
 from netc.trainer.setup import prepare
@@ -40,3 +42,14 @@ def test_ctc_after_time_pooling_trains_and_scores_the_pooled_frames(tmp_path: Pa
                                  [len(p)], [len(s.targets["classes"])], blank=3, reduction="sum"))
                 for p, s in zip(log_probs, seqs))
     assert abs(dev_score - total / sum(len(s.targets["classes"]) for s in seqs)) < 1e-5
+
+
+def test_chunking_a_ctc_net_is_refused(tmp_path: Path) -> None:
+    """CTC's targets are not frame-aligned: cutting them with the input's chunks would train on nonsense."""
+    write_hdf(tmp_path / "d.hdf", [HdfSeq("s", np.zeros((8, 4), np.float32), {"classes": np.array([1], np.int32)})],
+              4, {"classes": 3})
+    config = {"network": NET, "num_inputs": 4, "num_outputs": 3, "chunking": "5:3", "train": str(tmp_path / "d.hdf"),
+              "model": str(tmp_path / "model")}
+    (tmp_path / "c.json").write_text(json.dumps(config))
+    with pytest.raises(NetcError, match="a decoder's or CTC's targets have their own length"):
+        Trainer(prepare(str(tmp_path / "c.json")), log=lambda line: None, progress=False)
