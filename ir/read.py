@@ -51,6 +51,7 @@ class Document:
     positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what reading found (Python errors of a config)
     kind: str = "json"  # "json", "python" or "line" (RETURNN's `key value` lines)
+    overridden: frozenset[str] = frozenset()  # keys given on the command line as `++key value`
 
     def warnings(self) -> tuple[str, ...]:
         """The notes, and the top-level values netc could not compute (as they stand after `++` overrides)."""
@@ -59,7 +60,10 @@ class Document:
         return self.notes + ((f"not computed (netc does not run config code): {'; '.join(opaque)}",) if opaque else ())
 
     def where(self, *keys: str, layer: str | None = None, key: str | None = None) -> Where:
-        """The file position of the value at `keys` (or its nearest known parent)."""
+        """The file position of the value at `keys` (or its nearest known parent); `++key` for a value given on
+        the command line."""
+        if keys and keys[0] in self.overridden:
+            return Where(f"++{keys[0]}", None, None, layer, key)
         path = tuple(keys)
         while path and path not in self.positions:
             path = path[:-1]
@@ -76,7 +80,7 @@ def read_file(path: str | Path, exec_config: bool = False, overrides: dict[str, 
     """
     doc = parse_file(Path(path), exec_config, budgets)
     if overrides:
-        doc = replace(doc, values=doc.values | overrides)
+        doc = replace(doc, values=doc.values | overrides, overridden=doc.overridden | frozenset(overrides))
     return doc
 
 

@@ -260,3 +260,11 @@ def test_python2_statements_say_returnn_cannot_read_them_either(line: str, fix: 
     assert e.value.where.line == 2
     assert "Python 2" in (e.value.hint or "") and "RETURNN under Python 3 cannot read" in (e.value.hint or "")
     assert fix in (e.value.hint or "")
+
+
+def test_a_value_given_on_the_command_line_is_blamed_on_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('{"network": {"output": {"class": "softmax"}}, "num_outputs": 2}')
+    doc = read_file(path, overrides={"num_outputs": "abc"})
+    assert (doc.where("num_outputs").file, doc.where("num_outputs").line) == ("++num_outputs", None)
+    assert (doc.where("network").file, doc.where("network").line) == (str(path), 1)
