@@ -195,17 +195,19 @@ class Trainer:
         return collate(seqs, t.feature, t.sparse).to(self.device), weight
 
     def check_labels(self, seq: HdfSeq) -> None:
-        """Target labels within the network's classes (an out-of-range CTC label corrupts memory in torch's kernel;
-        a CE one is an index error): an error naming the sequence and the dim's key."""
-        for key, labels in seq.targets.items():
-            dim = self.graph.dims.target(key)
+        """Target labels within the network's classes, and sparse inputs within its vocabulary (an out-of-range
+        CTC label corrupts memory in torch's kernel; a CE or embedding one is an index error): an error naming the
+        sequence and the dim's key."""
+        labels_of = dict(seq.targets) | ({"data": seq.features} if self.graph.input_type.sparse else {})
+        for key, labels in labels_of.items():
+            dim = self.graph.dims.num_inputs if key == "data" else self.graph.dims.target(key)
             if dim is None or not len(labels):
                 continue
             low, high = int(np.min(labels)), int(np.max(labels))
             if low < 0 or high >= dim:
                 bad = low if low < 0 else high
                 at = "extern_data" if "extern_data" in self.setup.doc.values else "num_outputs"
-                raise NetcError(f"sequence {seq.tag!r}: target {key!r} holds label {bad}, outside the network's "
+                raise NetcError(f"sequence {seq.tag!r}: {key!r} holds label {bad}, outside the network's "
                                 f"{dim} classes 0..{dim - 1}", self.setup.doc.where(at, key=at),
                                 "the data's labels and the config's target dim must agree")
 

@@ -103,4 +103,4 @@ def test_a_target_label_outside_the_classes_is_an_error_naming_the_sequence(tmp_
         (tmp_path / f"{loss}.json").write_text(json.dumps(config))
         code, stderr = run_cli(["train", f"{loss}.json"], tmp_path)
         assert code == 2, stderr
-        assert "sequence 'utt-2': target 'classes' holds label 9, outside the network's 3 classes 0..2" in stderr
+        assert "sequence 'utt-2': 'classes' holds label 9, outside the network's 3 classes 0..2" in stderr

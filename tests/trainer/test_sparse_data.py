@@ -141,3 +141,14 @@ def test_lm_trains_in_chunks_and_refuses_a_window(tmp_path) -> None:
     with pytest.raises(NetcError, match="window applies to feature frames") as e:
         prepare(str(config), ["++window", "3"]).graph()
     assert e.value.where.key == "window"
+
+
+def test_an_input_label_outside_the_vocabulary_is_an_error_naming_the_sequence(tmp_path) -> None:
+    seqs = lm_corpus(3)
+    seqs[1] = HdfSeq("seq-1", np.array([1, 12, 3], np.int32), {"classes": np.array([2, 3, 4], np.int32)})
+    write_hdf(tmp_path / "lm.hdf", seqs, 13, {"classes": V}, sparse_inputs=True)
+    config = {"train": str(tmp_path / "lm.hdf"), "network": NET, "extern_data": DIMS["extern_data"],
+              "num_epochs": 1, "model": str(tmp_path / "model")}
+    (tmp_path / "lm.json").write_text(json.dumps(config))
+    with pytest.raises(NetcError, match="sequence 'seq-1': 'data' holds label 12, outside the network's 10 classes"):
+        Trainer(prepare(str(tmp_path / "lm.json")), log=lambda line: None, progress=False).run()
