@@ -66,6 +66,7 @@ def collate_features(seqs: Sequence[HdfSeq], num_inputs: int, lengths: torch.Ten
                             "features", Where(), "declare the data sparse (extern_data) or use a dense dataset")
         if s.features.shape[1] != num_inputs:
             raise NetcError(f"sequence {s.tag!r} has {s.features.shape[1]} features, the network reads "
-                            f"{num_inputs}", Where(), "check num_inputs against the dataset")
+                            f"{num_inputs}", Where(), "check num_inputs against the dataset (with a top-level "
+                            "`window` w, the network reads w x the data dim)")
         data[b, : len(s.features)] = torch.from_numpy(s.features)
     return data
