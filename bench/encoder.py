@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from infer import best_times, log_diff  # noqa: E402  (sets OPENBLAS_* before numpy's first use here)
 from netc.ir import init_params, load_graph  # noqa: E402
 from netc.runtime import Model, buckets  # noqa: E402
-from torch_lstm import torch_gates  # noqa: E402
+from torch_lstm import torch_batches, torch_gates  # noqa: E402
 
 F, C, FILTERS = 40, 1000, 32
 POOLS = {0: 3, 1: 2}  # time pooling after BLSTM k
@@ -165,18 +165,6 @@ def compile_net(net: dict, directory: Path) -> tuple[Path, dict[str, np.ndarray]
     return path, params
 
 
-def batches(seqs: list[np.ndarray], budget: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The runtime's length-sorted buckets, zero-padded, as torch tensors."""
-    out = []
-    for batch in buckets([len(s) for s in seqs], budget):
-        lens = torch.tensor([len(seqs[i]) for i in batch])
-        x = torch.zeros(len(batch), int(lens.max()), F)
-        for b, i in enumerate(batch):
-            x[b, : len(seqs[i])] = torch.from_numpy(seqs[i])
-        out.append((x, lens))
-    return out
-
-
 def out_length(n: int, layers: int) -> int:
     for k, s in POOLS.items():
         if k < layers:
@@ -192,7 +180,7 @@ def check(model: Model, net: TorchEncoder, seqs: list[np.ndarray], layers: int) 
     for packed in (True, False):
         theirs = []
         with torch.no_grad():
-            for x, lens in batches(seqs, model.batch_frames):
+            for x, lens in torch_batches(seqs, model.batch_frames):
                 y = net(x, lens, packed).numpy()
                 theirs += [y[b, : out_length(int(n), layers)] for b, n in enumerate(lens)]
         diffs["packed" if packed else "padded"] = max(log_diff(ours[i], t) for i, t in zip(order, theirs))
@@ -309,7 +297,7 @@ def main() -> None:
           f"padded {diffs['padded']:.2e}", flush=True)
     if args.profile:
         profile(path, seqs, args.threads, directory, args.batch_frames)
-    data = batches(seqs, args.batch_frames)
+    data = torch_batches(seqs, args.batch_frames)
 
     def torch_run(packed: bool) -> None:
         with torch.no_grad():

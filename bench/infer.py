@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from netc.compiler import compile_graph, save_model  # noqa: E402
 from netc.compiler.onnx import CompileOptions  # noqa: E402
 from netc.ir import init_params, load_graph  # noqa: E402
-from netc.runtime import Model, buckets  # noqa: E402
-from torch_lstm import TorchBlstm  # noqa: E402
+from netc.runtime import Model  # noqa: E402
+from torch_lstm import TorchBlstm, torch_batches  # noqa: E402
 
 EXAMPLES = Path(os.environ.get("NETC_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "examples"
 F, C = 40, 1000
@@ -84,18 +84,6 @@ def best_times(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, f
 def corpus(count: int, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     return [rng.standard_normal((int(n), F)).astype(np.float32) for n in rng.integers(50, 501, count)]
-
-
-def torch_batches(seqs: list[np.ndarray], budget: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The same length-sorted batches the runtime forms, padded, as torch tensors."""
-    out = []
-    for batch in buckets([len(s) for s in seqs], budget):
-        lens = torch.tensor([len(seqs[i]) for i in batch])
-        x = torch.zeros(len(batch), int(lens.max()), F)
-        for b, i in enumerate(batch):
-            x[b, : len(seqs[i])] = torch.from_numpy(seqs[i])
-        out.append((x, lens))
-    return out
 
 
 def check_outputs(model: Model, net: TorchBlstm, seqs: list[np.ndarray]) -> float:

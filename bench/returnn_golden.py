@@ -24,7 +24,8 @@ NETWORK = {"fw0": {"class": "rec", "unit": "NativeLstm2", "n_out": 10, "from": "
            "output": {"class": "softmax", "loss": "ce", "from": ["fw0"]}}
 DUMP = """import json, sys, tensorflow as tf
 reader = tf.train.load_checkpoint(sys.argv[1])
-names = [k for k in reader.get_variable_to_shape_map() if k.startswith(("fw0/", "output/")) and "Adam" not in k]
+prefixes = tuple(sys.argv[2:])
+names = [k for k in reader.get_variable_to_shape_map() if k.startswith(prefixes) and "Adam" not in k]
 print(json.dumps({k: reader.get_tensor(k).tolist() for k in sorted(names)}))
 """
 
@@ -36,8 +37,11 @@ def returnn(python: str, directory: Path, name: str, **keys: object) -> str:
                           env=os.environ | RETURNN_ENV, check=True).stdout
 
 
-def params(python: str, checkpoint: Path) -> dict:
-    out = subprocess.run([python, "-c", DUMP, str(checkpoint)], capture_output=True, text=True, check=True).stdout
+def params(python: str, checkpoint: Path, layers: tuple[str, ...] = ("fw0", "output")) -> dict:
+    """The parameters of `layers` in a RETURNN checkpoint (optimizer slots left out), read with TensorFlow."""
+    prefixes = [f"{layer}/" for layer in layers]
+    out = subprocess.run([python, "-c", DUMP, str(checkpoint), *prefixes], capture_output=True, text=True,
+                         check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from netc.data import HdfSeq, write_hdf
+from returnn_golden import params
+from train12ax import RETURNN_ENV
 
 V = 10
 EPOCHS = 2
@@ -29,13 +31,7 @@ NETWORK = {"embed": {"class": "linear", "activation": None, "with_bias": False, 
 CONFIG = {"extern_data": {"data": {"dim": V, "sparse": True}, "classes": {"dim": V, "sparse": True}},
           "batching": "default", "batch_size": 5000, "max_seqs": 4, "optimizer": {"class": "adam"},
           "learning_rate": 0.01, "network": NETWORK, "num_epochs": EPOCHS}
-DUMP = """import json, sys, tensorflow as tf
-reader = tf.train.load_checkpoint(sys.argv[1])
-names = [k for k in reader.get_variable_to_shape_map()
-         if k.startswith(("embed/", "lstm/", "output/")) and "Adam" not in k]
-print(json.dumps({k: reader.get_tensor(k).tolist() for k in sorted(names)}))
-"""
-RETURNN_ENV = {"DISABLE_CUDA": "1"}
+LAYERS = ("embed", "lstm", "output")
 
 
 def sequences(count: int = 20, seed: int = 0) -> list[list[int]]:
@@ -60,11 +56,6 @@ def returnn(python: str, directory: Path, name: str, hdf: Path, **keys: object) 
                           env=os.environ | RETURNN_ENV, check=True).stdout
 
 
-def params(python: str, checkpoint: Path) -> dict:
-    out = subprocess.run([python, "-c", DUMP, str(checkpoint)], capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returnn", metavar="PYTHON", required=True)
@@ -87,8 +78,8 @@ def main() -> None:
                   "config": CONFIG, "sequences": seqs,
                   "epochs": [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
                               "dev_error": float(d[1])} for t, d in zip(train, dev)],
-                  "initial": params(args.returnn, directory / "init" / "model.001"),
-                  "final": params(args.returnn, directory / "train" / f"model.{EPOCHS:03d}")}
+                  "initial": params(args.returnn, directory / "init" / "model.001", LAYERS),
+                  "final": params(args.returnn, directory / "train" / f"model.{EPOCHS:03d}", LAYERS)}
     Path(args.output).write_text(json.dumps(golden, indent=1) + "\n")
     print(f"wrote {args.output}: {len(golden['epochs'])} epochs, {len(golden['final'])} parameters")
 

@@ -1,9 +1,11 @@
-"""The PyTorch baseline of bench/infer.py: a bidirectional nn.LSTM stack + softmax with netc's weights."""
+"""The PyTorch baselines of bench/infer.py and bench/encoder.py: a bidirectional nn.LSTM stack + softmax with
+netc's weights, and the runtime's batches as padded torch tensors."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from netc.runtime import buckets
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -45,3 +47,15 @@ class TorchBlstm(nn.Module):
     def padded(self, x: torch.Tensor) -> torch.Tensor:
         """Runs over the padding too (exact only where all lengths are equal): the cheap baseline."""
         return torch.softmax(self.out(self.lstm(x)[0]), dim=-1)
+
+
+def torch_batches(seqs: list[np.ndarray], budget: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The same length-sorted batches the runtime forms (`buckets`), zero-padded `[B, T, F]`, with lengths."""
+    out = []
+    for batch in buckets([len(s) for s in seqs], budget):
+        lens = torch.tensor([len(seqs[i]) for i in batch])
+        x = torch.zeros(len(batch), int(lens.max()), seqs[batch[0]].shape[1])
+        for b, i in enumerate(batch):
+            x[b, : len(seqs[i])] = torch.from_numpy(seqs[i])
+        out.append((x, lens))
+    return out
