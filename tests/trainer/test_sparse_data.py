@@ -22,6 +22,7 @@ from netc.trainer.setup import prepare
 
 from netc.cli import main
 from tests.helpers import session
+from tests.trainer.returnn_goldens import assert_params_equal, assert_scores_equal
 
 V = 10
 NET = {"embed": {"class": "linear", "activation": None, "n_out": 6, "with_bias": False, "from": "data"},
@@ -112,25 +113,17 @@ def trained_like_returnn(tmp_path_factory):
     config.write_text(json.dumps(GOLDEN["config"] | {"train": str(hdf), "dev": str(hdf),
                                                      "model": str(directory / "model")}))
     trainer = Trainer(prepare(str(config)), log=lambda line: None, progress=False)
-    with torch.no_grad():
-        for name, parameter in trainer.model.named_parameters():
-            parameter.copy_(torch.tensor(GOLDEN["initial"][name]))
+    trainer.start_from({k: np.asarray(v, np.float32) for k, v in GOLDEN["initial"].items()})
     trainer.run()
     return trainer
 
 
 def test_lm_scores_of_every_epoch_equal_returnns(trained_like_returnn):
-    for epoch, expected in enumerate(GOLDEN["epochs"], 1):
-        got = trained_like_returnn.control.epochs[epoch]["scores"]
-        for key, value in expected.items():
-            assert got[key] == pytest.approx(value, abs=2e-5), (epoch, key)
+    assert_scores_equal(trained_like_returnn, GOLDEN)
 
 
 def test_lm_parameters_after_2_epochs_equal_returnns(trained_like_returnn):
-    got = trained_like_returnn.model.named_values()
-    assert got.keys() == GOLDEN["final"].keys()
-    for name, expected in GOLDEN["final"].items():
-        np.testing.assert_allclose(got[name], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=name)
+    assert_params_equal(trained_like_returnn, GOLDEN)
 
 
 def test_lm_trains_in_chunks_and_refuses_a_window(tmp_path) -> None:
