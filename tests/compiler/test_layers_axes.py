@@ -50,6 +50,8 @@ def run_check(tmp_path: Path, net: dict) -> subprocess.CompletedProcess:
     ({"class": "reinterpret_data", "increase_sparse_dim": 1, "from": "data"}, "increase_sparse_dim",
      ["needs class indices", "set_sparse"]),
     ({"class": "reinterpret_data", "set_sparse": True, "from": "data"}, "set_sparse", ["int32"]),
+    ({"class": "reinterpret_data", "set_dim_tags": {"T": None}, "from": "data"}, "set_dim_tags",
+     ["RETURNN's option", "remove it"]),
 ])
 def test_bad_axes_are_located_errors(tmp_path: Path, layer: dict, key: str, words: list[str]) -> None:
     """An axis the input lacks, or a role netc's types cannot give: exit 2, the layer, the key and what exists."""
