@@ -259,23 +259,29 @@ class Reduce(Layer):
 
 @dataclass(frozen=True)
 class Length(Layer):
-    """The int32 `[B]` lengths of the input's time axis."""
+    """The int32 `[B]` lengths of the input's time axis (`axis` in RETURNN's notation, naming the time axis:
+    "T", "stag:time", "dyn:0")."""
 
-    axis: str = "T"
+    axis: Axes = Axes(("T",))
     dtype: str = "int32"
 
     class_name: ClassVar[str] = "length"
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.axis.lower() not in ("t", "time"):
-            raise NetcError(f"length of axis {self.axis!r} is not supported", at("axis"), 'use "T"')
         if self.dtype != "int32":
             raise NetcError("length gives int32", at("dtype"), 'use "int32", then tf.cast in an eval layer')
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         if x is None or not x.has_time:
             raise NetcError(f"length needs an input with a time axis, got {x}", at("from"))
+        try:
+            index = self.axis.resolve_one(x)
+        except ValueError as e:
+            raise NetcError(str(e), at("axis"), 'use "T"') from None
+        if index != x.time_index:
+            raise NetcError(f"length of axis {self.axis} ({x.dims[index]} of {x}) is not supported", at("axis"),
+                            "name the time axis: \"T\"")
         return TensorType((BATCH,), "int32")
 
 

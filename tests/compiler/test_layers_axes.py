@@ -50,6 +50,7 @@ def run_check(tmp_path: Path, net: dict) -> subprocess.CompletedProcess:
     ({"class": "reinterpret_data", "increase_sparse_dim": 1, "from": "data"}, "increase_sparse_dim",
      ["needs class indices", "set_sparse"]),
     ({"class": "reinterpret_data", "set_sparse": True, "from": "data"}, "set_sparse", ["int32"]),
+    ({"class": "length", "axis": "F", "from": "data"}, "axis", ["length of axis 'F'", '"T"']),
     ({"class": "reinterpret_data", "set_dim_tags": {"T": None}, "from": "data"}, "set_dim_tags",
      ["RETURNN's option", "remove it"]),
 ])
@@ -69,6 +70,12 @@ def test_check_prints_sparse_argmax_and_increased_classes(tmp_path: Path) -> Non
     result = run_check(tmp_path, net)
     assert result.returncode == 0, result.stderr
     assert "sparse(6)" in result.stdout and "sparse(8)" in result.stdout, result.stdout
+
+
+def test_length_names_the_time_axis_by_tag(tmp_path: Path) -> None:
+    net = {"n": {"class": "length", "axis": "stag:time", "from": "data"},
+           "output": {"class": "eval", "from": ["data", "n"], "eval": "source(0) * tf.cast(source(1), tf.float32)"}}
+    assert run_check(tmp_path, net).returncode == 0
 
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
