@@ -63,7 +63,7 @@ def combine(kind: str, sources: list[str], **extra: object) -> dict:
     return {"class": "combine", "kind": kind, "from": sources, **extra}
 
 
-def reduce(mode: str, axes: str, src: str = "data", **extra: object) -> dict:
+def reduce(mode: str, axes: str | list[str], src: str = "data", **extra: object) -> dict:
     return {"class": "reduce", "mode": mode, "axes": axes, "from": src, **extra}
 
 
@@ -245,12 +245,45 @@ DOT: dict[str, dict] = {
                      "output": {"class": "dot", "red1": "F", "red2": "F", "var1": None, "var2": None,
                                 "from": ["data", "h"]}},
 }
+AXES: dict[str, dict] = {  # RETURNN's axis notation, argmax/argmin, reinterpret_data's axis and sparse options
+    "reduce_argmax_feature_embedding": {"r": reduce("argmax", "F"),
+                                        "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "r"}},
+    "reduce_argmin_dim_split": {"s": split([2, 3]), "r": reduce("argmin", "dim:3", "s"),
+                                "e": {"class": "linear", "n_out": 4, "from": "r"},
+                                "output": {"class": "merge_dims", "axes": "static", "from": "e"}},
+    "reduce_argmax_time_dense": {"r": reduce("argmax", "stag:time"),
+                                 "d": {"class": "reinterpret_data", "set_sparse": False, "from": "r"},
+                                 "output": {"class": "eval", "from": ["data", "d"],
+                                            "eval": "source(0) * tf.cast(source(1), tf.float32)"}},
+    "reduce_argmax_keep_dims": {"s": split([3, 2]), "r": reduce("argmax", "spatial:1", "s", keep_dims=True),
+                                "e": {"class": "linear", "n_out": 2, "from": "r"},
+                                "output": {"class": "merge_dims", "axes": "static", "from": "e"}},
+    "reduce_mean_stag_pooled_time": {"p": {"class": "pool", "mode": "max", "pool_size": [2], "padding": "same",
+                                           "from": "data"},
+                                     "m": reduce("mean", "stag:extern_data", "p"),
+                                     "output": combine("sub", ["data", "m"])},
+    "reduce_mean_except_batch": {"m": reduce("mean", "except_batch"), "output": combine("sub", ["data", "m"])},
+    "reduce_max_int_axis": {"m": {"class": "reduce", "mode": "max", "axis": 1, "from": "data"},
+                            "output": combine("add", ["data", "m"])},
+    "reduce_sum_list": {"s": split([2, 3]), "m": reduce("sum", ["stag:extern_data", "spatial:1"], "s"),
+                        "c": combine("mul", ["s", "m"]),
+                        "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
+    "increase_sparse_dim": {"r": reduce("argmax", "F"),
+                            "i": {"class": "reinterpret_data", "increase_sparse_dim": 2, "from": "r"},
+                            "output": {"class": "linear", "n_out": 3, "from": "i"}},
+    "set_sparse_dim": {"r": reduce("argmin", "F"),
+                       "i": {"class": "reinterpret_data", "set_sparse_dim": 9, "from": "r"},
+                       "output": {"class": "linear", "activation": "relu", "n_out": 3, "from": "i"}},
+    "set_axes_named": {"r": {"class": "reinterpret_data", "set_axes": {"T": "stag:time", "F": "dim:6"},
+                             "enforce_batch_major": True, "from": "data"},
+                       "output": combine("add", ["data", "r"])},
+}
 # even and odd lengths: SAME with a stride pads them differently
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6)}
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
-            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV}
+            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "axes": AXES}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -30,7 +30,7 @@ COMBINE = {CombineKind.ADD: torch.add, CombineKind.SUB: torch.sub, CombineKind.M
            CombineKind.AVERAGE: torch.add, CombineKind.SQUARED_DIFFERENCE: lambda a, b: (a - b).square()}
 FLOAT32 = torch.finfo(torch.float32)
 REDUCE_FILL = {ReduceMode.SUM: 0.0, ReduceMode.MEAN: 0.0, ReduceMode.MAX: FLOAT32.min, ReduceMode.MIN: FLOAT32.max,
-               ReduceMode.LOGSUMEXP: FLOAT32.min}
+               ReduceMode.LOGSUMEXP: FLOAT32.min, ReduceMode.ARGMAX: FLOAT32.min, ReduceMode.ARGMIN: FLOAT32.max}
 
 
 def identity_grad(x: torch.Tensor, clipped: torch.Tensor) -> torch.Tensor:
@@ -125,6 +125,10 @@ def lower_reduce(node: Node, layer: Reduce, ctx: RunContext) -> torch.Tensor:
     if over_time:
         x = torch.where(ctx.valid(t, x), x, x.new_tensor(REDUCE_FILL[layer.mode]))
     keep = layer.keep_dims
+    if layer.mode.is_arg:  # the first extreme index, as tf.argmax
+        y = x.argmax(dim=axes[0], keepdim=keep) if layer.mode is ReduceMode.ARGMAX else \
+            x.argmin(dim=axes[0], keepdim=keep)
+        return ctx.store(node.out_type, y)
     if layer.mode in (ReduceMode.SUM, ReduceMode.MEAN):
         y = x.sum(dim=axes, keepdim=keep)
     elif layer.mode is ReduceMode.LOGSUMEXP:

@@ -10,7 +10,7 @@ from netc.ir.layers.expr import Const, Expr, Source
 from netc.ir.types import DimKind, TensorType, TimeAxis
 
 from .activations import apply_activation
-from .builder import FLOAT
+from .builder import FLOAT, INT32
 from .context import LowerContext
 
 BINARY_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "truediv": "Div", "pow": "Pow", "minimum": "Min",
@@ -23,7 +23,9 @@ REDUCE_OPS = {ReduceMode.SUM: "ReduceSum", ReduceMode.MEAN: "ReduceSum", ReduceM
               ReduceMode.MIN: "ReduceMin", ReduceMode.LOGSUMEXP: "ReduceLogSumExp"}
 FLOAT32 = np.finfo(np.float32)
 REDUCE_FILL = {ReduceMode.SUM: 0.0, ReduceMode.MEAN: 0.0, ReduceMode.MAX: float(FLOAT32.min),
-               ReduceMode.MIN: float(FLOAT32.max), ReduceMode.LOGSUMEXP: float(FLOAT32.min)}  # RETURNN's
+               ReduceMode.MIN: float(FLOAT32.max), ReduceMode.LOGSUMEXP: float(FLOAT32.min),
+               ReduceMode.ARGMAX: float(FLOAT32.min), ReduceMode.ARGMIN: float(FLOAT32.max)}  # RETURNN's
+ARG_OPS = {ReduceMode.ARGMAX: "ArgMax", ReduceMode.ARGMIN: "ArgMin"}  # the first extreme index, as tf.argmax
 
 
 def operand(ctx: LowerContext, source: str, out: TensorType, name: str, value: str | None = None) -> str:
@@ -150,6 +152,10 @@ def lower_reduce(node: Node, layer: Reduce, ctx: LowerContext) -> str:
     over_time = t.time_index in axes
     if over_time:
         x = ctx.mask(t, x, f"{node.name}/mask", stored=False, fill=REDUCE_FILL[layer.mode])
+    if layer.mode.is_arg:
+        y = b.op(ARG_OPS[layer.mode], x, name=f"{node.name}/{layer.mode.value}", axis=axes[0],
+                 keepdims=int(layer.keep_dims))
+        return ctx.stored(b.op("Cast", y, name=f"{node.name}/int32", to=INT32), node.out_type, node.name)
     y = ctx.reduce(REDUCE_OPS[layer.mode], x, axes, f"{node.name}/{layer.mode.value}", layer.keep_dims)
     if layer.mode is ReduceMode.MEAN:
         static = float(np.prod([t.dims[a].size for a in axes if t.dims[a].size is not None]))

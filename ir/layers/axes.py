@@ -1,8 +1,13 @@
-"""RETURNN's axis notation (`"T"`, `"F"`, `"spatial:1"`, `"static"`, ...) resolved against a TensorType.
+"""RETURNN's axis notation (`"T"`, `"F"`, `"spatial:1"`, `"static"`, `"stag:time"`, ...) resolved against a
+TensorType: the one resolver of every layer option that names axes (`axis`, `axes`, `axis1`, `red1`, ...).
 
 Follows `returnn/tensor/_tensor_extra.py` `get_axes_from_description`: spatial axes are all axes except the
-batch and the feature dim (the time axis included); static axes are those with a fixed size; an integer
-counts axes with the batch dim (axis 0).
+batch and the feature dim (the time axis included); static axes are those with a fixed size; dynamic axes are
+the time axes; an integer counts axes with the batch dim (axis 0), as RETURNN TF still accepts it (behavior
+version < 5); a list is the union of its items in the order written, without repeats. `"stag:NAME"` names a
+spatial axis by its RETURNN dim tag description (a case-insensitive substring, as RETURNN matches it): netc
+knows the descriptions of the time axes (`time:var:extern_data:data`, `...:classes`), not those RETURNN gives
+the static axes a layer creates (`s_split_dims0`, `c:conv:s0`), which carry the creating layer's name.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from netc.ir.types import DimKind, TensorType
+from netc.ir.types import Derived, DimKind, TensorType, TimeAxis
 
-AXIS_HINT = "name axes as RETURNN does: 'T', 'F', 'B', 'spatial:0', 'static:0', 'dim:N', 'except_time', 'static'"
+AXIS_HINT = ("name axes as RETURNN does: 'T', 'F', 'B', 'spatial', 'spatial:0', 'static:0', 'dim:N', 'except_time', "
+             "'except_batch', 'stag:time', or a list of them")
 
 
 @dataclass(frozen=True)
@@ -37,22 +43,48 @@ class Axes:
         return repr(self.plain())
 
     def resolve(self, t: TensorType) -> list[int]:
-        """The axis indices (batch included) in the order written; ValueError when one does not exist."""
+        """The axis indices (batch counted) in the order written, each once; ValueError when one does not exist
+        (the message lists the axes `t` has)."""
         found: list[int] = []
         for item in self.items:
-            found += resolve_axis(t, item)
+            found += [i for i in resolve_axis(t, item) if i not in found]
         return found
 
     def resolve_one(self, t: TensorType) -> int:
         """Exactly one axis; ValueError otherwise."""
         found = self.resolve(t)
         if len(found) != 1:
-            raise ValueError(f"{self} names {len(found)} axes of {t}; name exactly one")
+            raise ValueError(f"{self} names {len(found)} axes of {t}; name exactly one ({axes_listing(t)})")
         return found[0]
 
 
+def tag_description(t: TensorType, index: int) -> str | None:
+    """RETURNN's dim tag description of a time axis (`time:var:extern_data:data`; a derived axis: its root's,
+    as RETURNN's `get_same_base`); None for the axes whose RETURNN names netc does not know."""
+    dim = t.dims[index]
+    if dim.kind is not DimKind.TIME or dim.lengths is None:
+        return None
+    root = dim.lengths.root if isinstance(dim.lengths, Derived) else dim.lengths
+    assert isinstance(root, TimeAxis)
+    return f"time:var:extern_data:{root.value}"
+
+
+def axes_listing(t: TensorType) -> str:
+    """The axes of `t` as one would name them: `B ('B'), T_data ('T', 'stag:time'), 2 ('spatial:1'), 6 ('F')`."""
+    spatial = [i for i, d in enumerate(t.dims) if d.kind not in (DimKind.BATCH, DimKind.FEATURE)]
+    parts = []
+    for i, d in enumerate(t.dims):
+        names = {DimKind.BATCH: ["B"], DimKind.TIME: ["T", "stag:time"], DimKind.FEATURE: ["F"]}.get(d.kind, [])
+        if i in spatial and d.kind is not DimKind.TIME:
+            names.append(f"spatial:{spatial.index(i)}")
+        parts.append(f"{d} ({', '.join(repr(n) for n in names)})")
+    return f"its axes are {', '.join(parts)}"
+
+
 def resolve_axis(t: TensorType, item: str | int) -> list[int]:
-    """One description -> axis indices (batch counted); ValueError naming the description and the type."""
+    """One description -> axis indices (batch counted); ValueError naming the description and listing the axes of
+    `t`. A name for a kind of axis (`"spatial"`, `"static"`, `"T?"`) may give none; a single axis (`"T"`, `"F"`,
+    `"spatial:1"`, `"dim:4"`, `"stag:time"`) that `t` lacks is an error."""
     kinds = [d.kind for d in t.dims]
     every = list(range(len(kinds)))
     batch = [i for i in every if kinds[i] is DimKind.BATCH]
@@ -60,19 +92,23 @@ def resolve_axis(t: TensorType, item: str | int) -> list[int]:
     feature = [i for i in every if kinds[i] is DimKind.FEATURE]
     spatial = [i for i in every if kinds[i] not in (DimKind.BATCH, DimKind.FEATURE)]
     static = [i for i in every if t.dims[i].is_static]
+    missing = f"{t} has no such axis; {axes_listing(t)}"
     if isinstance(item, int):
         index = item + len(kinds) if item < 0 else item
         if not 0 <= index < len(kinds):
-            raise ValueError(f"axis {item} is out of range for {t}")
+            raise ValueError(f"axis {item} (counted with the batch as 0) is out of range: {missing}")
         return [index]
     word = item.lower()
     named = {"b": batch, "batch": batch, "t": time, "time": time, "f": feature, "feature": feature,
-             "spatial": spatial, "static": static, "except_batch": [i for i in every if i not in batch],
+             "non_spatial": feature, "spatial": spatial, "static": static, "dyn": time, "dynamic": time,
+             "except_batch": [i for i in every if i not in batch],
              "except_time": [i for i in every if i not in batch + time], "t?": time,
              "spatial_except_time": [i for i in spatial if i not in time], "*": every}
     if word in named:
-        if not named[word] and word != "t?":
-            raise ValueError(f"axis {item!r}: {t} has no such axis")
+        if not named[word] and word in ("b", "batch", "t", "time", "f", "feature", "non_spatial"):
+            raise ValueError(f"axis {item!r}: {missing}")
+        if word == "spatial_except_time" and not time:
+            raise ValueError(f"axis {item!r}: {t} has no time axis; {axes_listing(t)}")
         return named[word]
     match = re.fullmatch(r"(s|spatial|static|except_batch|d|dyn|dynamic):(-?\d+)", word)
     if match:
@@ -80,7 +116,7 @@ def resolve_axis(t: TensorType, item: str | int) -> list[int]:
                 "d": time, "dyn": time, "dynamic": time}[match.group(1)]
         k = int(match.group(2))
         if not -len(pool) <= k < len(pool):
-            raise ValueError(f"axis {item!r}: {t} has {len(pool)} such axes")
+            raise ValueError(f"axis {item!r}: {t} has {len(pool)} such axes; {axes_listing(t)}")
         return [pool[k]]
     if len(word) > 1 and all(c in "btf" for c in word):  # "TF": time and feature
         return [i for c in word for i in resolve_axis(t, c)]
@@ -88,6 +124,85 @@ def resolve_axis(t: TensorType, item: str | int) -> list[int]:
     if match:
         sized = [i for i in every if t.dims[i].size == int(match.group(1))]
         if len(sized) != 1:
-            raise ValueError(f"axis {item!r}: {t} has {len(sized)} axes of that size; it must be unique")
+            raise ValueError(f"axis {item!r}: {t} has {len(sized)} axes of that size, it must be exactly one; "
+                             f"{axes_listing(t)}")
         return sized
+    if word.startswith("stag:"):
+        return [stag_axis(t, spatial, item[len("stag:"):])]
     raise ValueError(f"unknown axis description {item!r}; {AXIS_HINT}")
+
+
+def stag_axis(t: TensorType, spatial: list[int], name: str) -> int:
+    """The one spatial axis whose dim tag description contains `name` (RETURNN `get_axis_by_tag_name` with
+    `spatial_only`)."""
+    found = [i for i in spatial if name.lower() in (tag_description(t, i) or "")]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ValueError(f"axis 'stag:{name}': {len(found)} axes of {t} match; name one by 'spatial:i'")
+    unnamed = [i for i in spatial if tag_description(t, i) is None]
+    known = [tag_description(t, i) for i in spatial if i not in unnamed]
+    text = f"axis 'stag:{name}': no spatial axis of {t} has a dim tag named so"
+    text += f" (netc knows the tag names {known})" if known else ""
+    if unnamed:
+        text += ("; netc does not know RETURNN's tag names of the static axes a layer creates "
+                 f"(they carry the layer's name): name {', '.join(str(t.dims[i]) for i in unnamed)} by "
+                 f"'spatial:i', 'static:i' or 'dim:N'")
+    raise ValueError(f"{text}; {axes_listing(t)}")
+
+
+ROLES = {"b": "B", "batch_dim_axis": "B", "t": "T", "time_dim_axis": "T", "f": "F", "feature_dim_axis": "F"}
+
+
+@dataclass(frozen=True)
+class SetAxes:
+    """`reinterpret_data`'s `set_axes`: which axis is the batch ("B"), time ("T") or feature ("F") axis, each an
+    axis description (`{"F": "spatial:1"}`, `{"T": "spatial"}`, `{"F": 2}`) or None."""
+
+    roles: tuple[tuple[str, str | int | None], ...]  # ("B" | "T" | "F", description), sorted by role
+
+    @classmethod
+    def from_config(cls, value: Any) -> SetAxes:
+        if not isinstance(value, dict) or not value:
+            raise ValueError('set_axes is a dict from "B", "T" or "F" to an axis, e.g. {"F": "spatial:1"}')
+        roles = {}
+        for key, axis in value.items():
+            role = ROLES.get(key.lower()) if isinstance(key, str) else None
+            if role is None:
+                raise ValueError(f"set_axes key {key!r}: use 'B', 'T' or 'F'")
+            if axis is not None and not isinstance(axis, str) and not (isinstance(axis, int)
+                                                                      and not isinstance(axis, bool)):
+                raise ValueError(f"set_axes {key!r}: {axis!r} is no axis; {AXIS_HINT}")
+            roles[role] = axis
+        return cls(tuple(sorted(roles.items())))
+
+    def plain(self) -> dict[str, Any]:
+        return dict(self.roles)
+
+    @property
+    def has_int(self) -> bool:
+        return any(isinstance(axis, int) for _, axis in self.roles)
+
+    def check_against(self, t: TensorType) -> None:
+        """RETURNN's `ReinterpretDataLayer.get_out_data_from_opts` sets the role's axis; netc's types give each
+        role one fixed kind of dim (time: per-sequence lengths, feature: the last static axis), so a role may only
+        be given to the axis that already has it. ValueError naming the role, the axis and what to do instead."""
+        kinds = {"B": DimKind.BATCH, "T": DimKind.TIME, "F": DimKind.FEATURE}
+        for role, axis in self.roles:
+            has = [i for i, d in enumerate(t.dims) if d.kind is kinds[role]]
+            if axis is None:
+                if has:
+                    raise ValueError(f"set_axes {role!r}: None takes the {role} role from {t.dims[has[0]]} of {t}; "
+                                     "netc's types cannot drop it")
+                continue
+            index = Axes((axis,)).resolve_one(t)
+            if index in has:
+                continue
+            if role == "F":
+                hint = ("the feature axis is the last static axis: move the axis there with swap_axes"
+                        if t.dims[index].is_static else "a time axis cannot be the feature axis in netc")
+            elif role == "T":
+                hint = "netc's time axes carry per-sequence lengths; a static axis cannot become one"
+            else:
+                hint = "the batch axis cannot be moved"
+            raise ValueError(f"set_axes {role!r}: {axis!r} is {t.dims[index]} of {t}, not its {role} axis; {hint}")

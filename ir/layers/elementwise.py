@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from netc.ir.errors import NetcError
-from netc.ir.layers.axes import Axes
+from netc.ir.layers.axes import Axes, axes_listing
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
 from netc.ir.layers.expr import Expr, parse_eval, sources_used
 from netc.ir.layers.reshape import default_feature
@@ -173,22 +173,36 @@ class Constant(Layer):
 
 
 class ReduceMode(ConfigEnum):
-    """Reductions; over time each sequence uses only its own frames (RETURNN's time mask)."""
+    """Reductions; over time each sequence uses only its own frames (RETURNN's time mask). `argmax`/`argmin`
+    give the int32 index of the first extreme value along one axis."""
 
     SUM = "sum"
     MEAN = "mean"
     MAX = "max"
     MIN = "min"
     LOGSUMEXP = "logsumexp"
+    ARGMAX = "argmax"
+    ARGMIN = "argmin"
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
         return {"avg": cls.MEAN}
 
+    @property
+    def is_arg(self) -> bool:
+        return self in (ReduceMode.ARGMAX, ReduceMode.ARGMIN)
+
 
 @dataclass(frozen=True)
 class Reduce(Layer):
-    """Reduce `axes` (or `axis`) by `mode`; over time per sequence (mean: over its length, at least 1)."""
+    """Reduce `axes` (or `axis`) by `mode`; over time per sequence (mean: over its length, at least 1), padded
+    frames replaced by RETURNN's neutral fill (0 for sum/mean, float32 min for max/logsumexp/argmax, max for
+    min/argmin: `ReduceLayer.reduce` with `use_time_mask`).
+
+    `argmax`/`argmin` reduce exactly one axis to int32 indices (`ReduceLayer.get_out_data_from_opts`): over a
+    static axis of size n the result is sparse with n classes (RETURNN's `sparse_dim` is that axis); over time it
+    is a dense int32 tensor (RETURNN's sparse dim is then the time axis, which has no fixed number of classes).
+    """
 
     mode: ReduceMode | None = None
     axes: Axes | None = None
@@ -209,46 +223,65 @@ class Reduce(Layer):
                             "remove use_time_mask")
 
     def reduced(self, x: TensorType) -> list[int]:
+        """The reduced axes (batch counted), ascending; ValueError naming what is wrong."""
         axes = self.axes or self.axis
-        assert axes is not None
+        assert axes is not None and self.mode is not None
         found = sorted(set(axes.resolve(x)))
+        if not found:
+            raise ValueError(f"{axes} names no axis of {x}; {axes_listing(x)}")
         if any(x.dims[i].kind is DimKind.BATCH for i in found):
-            raise ValueError("reduce over the batch is not supported")
+            raise ValueError(f"reduce over the batch is not supported ({axes} names it); {axes_listing(x)}")
+        if self.mode.is_arg and len(found) != 1:
+            raise ValueError(f"{self.mode.value} reduces exactly one axis, {axes} names {len(found)} of {x}")
         return found
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        if x is None or x.sparse:
-            raise NetcError("reduce needs a dense input", at("from"))
+        key = "axes" if self.axes else "axis"
+        if x is None or x.sparse or x.dtype != "float32":
+            raise NetcError(f"reduce needs a dense float32 input, got {x}", at("from"),
+                            "reduce the float scores, not class indices")
         try:
             axes = self.reduced(x)
         except ValueError as e:
-            raise NetcError(f"{e} (input {x})", at("axes" if self.axes else "axis")) from None
+            raise NetcError(str(e), at(key), "check the input's dims with `netc check`") from None
         if self.keep_dims:
             dims = [spatial_dim(1) if i in axes else d for i, d in enumerate(x.dims)]
         else:
             dims = [d for i, d in enumerate(x.dims) if i not in axes]
-        return default_feature(x, dims)
+        assert self.mode is not None
+        if not self.mode.is_arg:
+            return default_feature(x, dims)
+        size = x.dims[axes[0]].size
+        if size is None:  # over time: indices of frames
+            return default_feature(TensorType((), "int32"), dims)
+        return TensorType(tuple(spatial_dim(d.size) if d.is_static else d for d in dims), "int32", size)
 
 
 @dataclass(frozen=True)
 class Length(Layer):
-    """The int32 `[B]` lengths of the input's time axis."""
+    """The int32 `[B]` lengths of the input's time axis (`axis` in RETURNN's notation, naming the time axis:
+    "T", "stag:time", "dyn:0")."""
 
-    axis: str = "T"
+    axis: Axes = Axes(("T",))
     dtype: str = "int32"
 
     class_name: ClassVar[str] = "length"
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.axis.lower() not in ("t", "time"):
-            raise NetcError(f"length of axis {self.axis!r} is not supported", at("axis"), 'use "T"')
         if self.dtype != "int32":
             raise NetcError("length gives int32", at("dtype"), 'use "int32", then tf.cast in an eval layer')
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         if x is None or not x.has_time:
             raise NetcError(f"length needs an input with a time axis, got {x}", at("from"))
+        try:
+            index = self.axis.resolve_one(x)
+        except ValueError as e:
+            raise NetcError(str(e), at("axis"), 'use "T"') from None
+        if index != x.time_index:
+            raise NetcError(f"length of axis {self.axis} ({x.dims[index]} of {x}) is not supported", at("axis"),
+                            "name the time axis: \"T\"")
         return TensorType((BATCH,), "int32")
 
 

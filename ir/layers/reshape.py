@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
-from netc.ir.layers.axes import Axes
+from netc.ir.layers.axes import Axes, SetAxes
 from netc.ir.layers.base import At, Layer, ShapeEnv
 from netc.ir.types import Derived, Dim, DimKind, LengthRule, TensorType, spatial_dim, time_dim
 
@@ -331,30 +331,85 @@ class Pad(Reshaping):
 
 @dataclass(frozen=True)
 class ReinterpretData(Reshaping):
-    """Same values, other meaning: `size_base` gives the time axis another layer's lengths; `enforce_batch_major`
-    and `enforce_time_major` change only RETURNN's memory layout (netc's types have one dim order)."""
+    """Same values, other meaning (`ReinterpretDataLayer.get_out_data_from_opts`, in its order): `enforce_batch_major`
+    and `enforce_time_major` change only RETURNN's memory layout (netc's types have one dim order); `set_axes`
+    names the axis of a role, which must be the one already having it (ir/layers/axes.py SetAxes); `size_base`
+    gives the time axis another layer's lengths; `set_sparse` makes int32 indices sparse (with `set_sparse_dim`
+    classes, default the feature dim's size) or dense; `set_sparse_dim` and `increase_sparse_dim` set or enlarge
+    the number of classes of sparse indices."""
 
     size_base: str | None = None
     enforce_batch_major: bool = False
     enforce_time_major: bool = False
+    set_axes: SetAxes | None = None
+    set_sparse: bool | None = None
+    set_sparse_dim: int | None = None
+    increase_sparse_dim: int | None = None
 
     class_name: ClassVar[str] = "reinterpret_data"
     axis_key: ClassVar[str] = "size_base"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.enforce_batch_major and self.enforce_time_major:
+            raise NetcError("enforce_batch_major and enforce_time_major exclude each other", at("enforce_time_major"),
+                            "keep one of them")
+        if self.set_axes is not None and self.set_axes.has_int and not (self.enforce_batch_major or
+                                                                        self.enforce_time_major):
+            raise NetcError(f"set_axes {self.set_axes.plain()} counts axes by number, which depends on the layout",
+                            at("set_axes"), 'name the axis ("F": "spatial:1"), or add "enforce_batch_major": True '
+                            "as RETURNN requires")
+        for key in ("set_sparse_dim", "increase_sparse_dim"):
+            value = getattr(self, key)
+            if value is not None and value < (1 if key == "set_sparse_dim" else 0):
+                raise NetcError(f"{key} must be a positive number of classes, got {value}", at(key))
 
     @property
     def dependencies(self) -> tuple[str, ...]:
         return self.sources + ((self.size_base,) if self.size_base and self.size_base != "data" else ())
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        t = super().out_type(x, env, at)
-        if self.size_base is None:
-            return t
-        base = env.type_of(self.size_base)
-        if not t.has_time or not base.has_time:
-            raise NetcError(f"size_base needs time axes, got {t} and {self.size_base!r} {base}", at("size_base"))
-        index = t.time_index
-        assert index is not None
-        return t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
+        if x is None:
+            raise NetcError("reinterpret_data needs an input", at("from"))
+        t = x
+        if self.set_axes is not None:
+            try:
+                self.set_axes.check_against(t)
+            except ValueError as e:
+                raise NetcError(str(e), at("set_axes"), "remove set_axes, or check the input's dims with `netc check`"
+                                ) from None
+        if self.size_base is not None:
+            base = env.type_of(self.size_base)
+            if not t.has_time or not base.has_time:
+                raise NetcError(f"size_base needs time axes, got {t} and {self.size_base!r} {base}", at("size_base"))
+            index = t.time_index
+            assert index is not None
+            t = t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
+        return self.sparsity(t, at)
+
+    def sparsity(self, t: TensorType, at: At) -> TensorType:
+        """The set_sparse, set_sparse_dim and increase_sparse_dim steps (RETURNN's order)."""
+        if self.set_sparse is False:
+            t = TensorType(t.dims, t.dtype)
+        elif self.set_sparse and not t.sparse:
+            if t.dtype != "int32":
+                raise NetcError(f"set_sparse makes class indices, but the input is {t.dtype} {t}", at("set_sparse"),
+                                "give it int32 indices (reduce with mode argmax)")
+            classes = self.set_sparse_dim or (t.feature if t.feature_index is not None else None)
+            if classes is None:
+                raise NetcError(f"set_sparse needs the number of classes: {t} has no feature dim", at("set_sparse"),
+                                'add "set_sparse_dim": N')
+            t = TensorType(tuple(spatial_dim(d.size) if d.kind is DimKind.FEATURE else d for d in t.dims), t.dtype,
+                           classes)
+        for key in ("set_sparse_dim", "increase_sparse_dim"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if not t.sparse:
+                raise NetcError(f"{key} needs class indices (sparse), the input is {t}", at(key),
+                                'add "set_sparse": True for int32 indices, or remove ' + key)
+            t = TensorType(t.dims, t.dtype, value if key == "set_sparse_dim" else (t.classes or 0) + value)
+        return t
 
     def reshape(self, x: TensorType, at: At) -> TensorType:
         return x

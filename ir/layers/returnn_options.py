@@ -107,6 +107,12 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
         "beta_init": ("the initializer of beta", INIT),
     },
     "reduce": {"enforce_batch_dim_axis": ("moves the batch axis of the output", REMOVE)},
+    "reinterpret_data": {
+        "set_dim_tags": ("gives axes new dim tags (Python Dim objects)", NO_DIM_TAGS),
+        "switch_axes": ("exchanges the roles of two axes (e.g. batch and time)",
+                        "remove it, or move the axes with swap_axes: netc's dims keep their roles"),
+        "batch_dim_base": ("takes the batch dim from another layer", "remove it: netc has one batch"),
+    },
     "window": {"window_dim": ("a dim tag for the window axis", NO_DIM_TAGS),
                "out_spatial_dim": ("a dim tag for the output's time axis", NO_DIM_TAGS)},
     "activation": {"opts": ("options of the activation function", REMOVE)},
