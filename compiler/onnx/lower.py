@@ -39,6 +39,8 @@ from netc.ir.layers import (
     Squeeze,
     Subnetwork,
     SwapAxes,
+    TimeChunking,
+    TimeUnChunking,
     TransposedConv,
     Upsample,
     Variable,
@@ -50,6 +52,7 @@ from onnx import helper
 import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
+from .chunking import lower_time_chunking, lower_time_unchunking
 from .context import DATA, LowerContext
 from .conv import lower_conv, lower_pool, lower_transposed_conv
 from .dot import lower_dot
@@ -107,6 +110,8 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Variable: lower_variable,
     Dot: lower_dot,
     TransposedConv: lower_transposed_conv,
+    TimeChunking: lower_time_chunking,
+    TimeUnChunking: lower_time_unchunking,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
