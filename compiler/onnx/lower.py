@@ -230,6 +230,9 @@ def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto
     """`output` batch-major with padded frames set to 0, and `output:size1`, the output's own lengths."""
     b, out = ctx.builder, graph.output
     t = out.out_type
+    if t.batch is not None and t.batch.chunks is not None:
+        raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
+                        "unchunk before the output (a time_unchunking layer)")
     if not t.is_packable or t.sparse:
         raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
                         "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
