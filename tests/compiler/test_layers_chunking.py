@@ -3,16 +3,23 @@ RETURNN TF (tests/compiler/data/returnn_chunking.json, bench/returnn_layer_golde
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import onnx
 import pytest
 import torch
 from netc.compiler import compile_graph
+from netc.compiler.onnx import CompileOptions
 from netc.ir import Document, NetcError, graph_from_document
 from netc.ir.types import Chunked, TimeAxis, chunk_lengths_numpy, n_chunks
-from netc.trainer.model import NetModel
 from netc.trainer.time_chunking import chunk_lengths
 
-from tests.compiler.returnn_goldens import garbage_batch, golden_tests, graph_of, load_cases, params_of
+from tests.compiler.returnn_goldens import assert_matches, garbage_batch, golden_tests, graph_of, load_cases, params_of
+from tests.helpers import session
 
 CASES = load_cases("returnn_chunking.json")
 test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_chunking.json")
@@ -37,17 +44,28 @@ def test_chunk_lengths_are_each_sequences_own() -> None:
     assert chunk_lengths(axis, torch.from_numpy(lengths), 4).tolist() == expected
 
 
-def test_chunked_blstm_trains_in_torch() -> None:
-    """Gradients flow through unchunking and chunking into both LSTMs and the layer before them."""
+def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
+    """The user's path for the chunked BLSTM: net dict file and parameter .npz through `netc compile --params`."""
     case = CASES["chunked_blstm"]
-    graph = graph_of(case)
-    model = NetModel(graph, params_of(case)).train()
+    net = tmp_path / "net.json"
+    net.write_text(json.dumps(case["net"]))
+    np.savez(tmp_path / "params.npz", **params_of(case))
+    out = tmp_path / "m.onnx"
+    subprocess.run([sys.executable, "-m", "netc", "compile", str(net), "-o", str(out), "--num-inputs",
+                    str(case["num_inputs"]), "--params", str(tmp_path / "params.npz")], check=True)
     x, lens = garbage_batch(case)
-    ctx = model(torch.from_numpy(x), torch.from_numpy(lens).long())
-    ctx.padded("output").square().sum().backward()
-    for name in ("l/W", "fw/rec/W", "bw/rec/W_re"):
-        grad = dict(model.named_parameters())[name].grad
-        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, name
+    assert_matches(case, *session(out).run(None, {"data": x, "data:size1": lens}))
+
+
+@pytest.mark.parametrize("opset", [14, 21])
+@pytest.mark.parametrize("case_id", ["chunked_blstm_step3", "split_time_pad_value", "split_merge_time"])
+def test_at_each_opset(case_id: str, opset: int) -> None:
+    """Through onnx's full checker (strict shape inference) at the oldest and newest supported opsets."""
+    case = CASES[case_id]
+    model = compile_graph(graph_of(case), params_of(case), options=CompileOptions(opset=opset))
+    onnx.checker.check_model(model, full_check=True)
+    x, lens = garbage_batch(case)
+    assert_matches(case, *session(model).run(None, {"data": x, "data:size1": lens}))
 
 
 def test_the_check_fails_when_chunks_ignore_sequence_ends() -> None:
@@ -56,9 +74,6 @@ def test_the_check_fails_when_chunks_ignore_sequence_ends() -> None:
     model = compile_graph(graph_of(case), params_of(case))
     (node,) = [n for n in model.graph.node if n.output[0].startswith("lengths/")]
     node.input[0] = [n for n in model.graph.node if n.output[0] == node.input[0]][0].input[1]  # skip own-chunk Where
-    from tests.compiler.returnn_goldens import assert_matches
-    from tests.helpers import session
-
     x, lens = garbage_batch(case)
     with pytest.raises(AssertionError):
         assert_matches(case, *session(model).run(None, {"data": x, "data:size1": lens}))
