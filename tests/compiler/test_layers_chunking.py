@@ -119,3 +119,11 @@ def test_check_prints_the_chunk_axis() -> None:
                                                         "from": "c"}}))
     assert "[B*C(data:chunk(4,2)), T_data:chunk(4,2), 6]" in table
     assert "max(0, T_data - 3) // 2 + 1" in table
+
+
+@pytest.mark.parametrize("case_id", ["chunked_blstm", "split_time_stack", "split_merge_time"])
+def test_streaming_is_refused(case_id: str) -> None:
+    """Chunks of a stream would cut RETURNN's chunks and frame blocks: --streaming refuses these layers."""
+    case = CASES[case_id]
+    with pytest.raises(NetcError, match="--streaming needs layers that compute each frame"):
+        compile_graph(graph_of(case), params_of(case), options=CompileOptions(streaming=True))
