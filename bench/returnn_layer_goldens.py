@@ -273,6 +273,10 @@ CHUNKING: dict[str, dict] = {
                              "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "m"}},
     "split_merge_time": {"s": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "from": "data"},
                          "output": {"class": "merge_dims", "axes": ["T", "dim:2"], "from": "s"}},
+    "chunk_window": {"c": chunked("data", 4, 3), "w": {"class": "window", "window_size": 3, "from": "c"},
+                     "m": {"class": "merge_dims", "axes": "except_time", "from": "w"},
+                     "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "m"},
+                     "output": unchunked("h")},
     "window_merge_time": {"w": {"class": "window", "window_size": 3, "from": "data"},
                           "output": {"class": "merge_dims", "axes": ["T", "spatial:1"], "from": "w"}},
 }

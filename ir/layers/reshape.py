@@ -168,6 +168,9 @@ class MergeDims(Reshaping):
             order = [str(x.dims[a]) for a in axes]
             raise NetcError(f"merge_dims merges time first or not at all (merge order {order})",
                             at("axes"), "list the time axis first (keep_order) or swap_axes it before the others")
+        if x.feature_index in axes:
+            raise NetcError("merging time with the feature dim makes a dynamic feature dim (RETURNN's result), "
+                            "which netc does not support", at("axes"), "merge time with spatial axes only")
         if self.n_out is not None:
             raise NetcError("n_out with the time axis merged", at("n_out"), "remove n_out")
         factor = math.prod(static_axis(x, a, "merging with time") for a in axes[1:])

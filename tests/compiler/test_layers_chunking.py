@@ -98,6 +98,7 @@ CHUNK = {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "da
     ({"w": {"class": "window", "window_size": 3, "from": "data"},
       "output": {"class": "merge_dims", "axes": ["spatial:1", "T"], "keep_order": True, "from": "w"}}, "axes",
      "time first"),
+    ({"output": {"class": "merge_dims", "axes": ["T", "F"], "from": "data"}}, "axes", "dynamic feature dim"),
 ])
 def test_bad_configs_are_located_errors(net: dict, key: str, message: str) -> None:
     with pytest.raises(NetcError, match=message) as e:
