@@ -44,24 +44,31 @@ def lower_time_chunking(node: Node, layer: TimeChunking, ctx: LowerContext) -> s
     assert all(s is not None for s in static), f"{t}: chunking needs static dims after time"
     y = b.op("Reshape", y, b.const([-1, size, *static]), name=f"{name}/rows")
     if axis not in ctx.lengths:
-        lengths = ctx.length_value(axis.parent)
-        starts32 = b.op("Cast", b.op("Unsqueeze", starts, b.const([0]), name=f"{name}/starts_row"), name=f"{name}/s32",
-                        to=6)
-        rest = b.op("Sub", b.op("Unsqueeze", lengths, b.const([1]), name=f"{name}/len_col"), starts32,
-                    name=f"{name}/rest")
-        clipped = b.op("Min", b.op("Max", rest, b.const(0, np.int32), name=f"{name}/rest0"), b.const(size, np.int32),
-                       name=f"{name}/chunk_len")
-        # each sequence's own chunks, as alone: c < n_chunks(len); the rows past them (from a longer batch-mate) empty
-        reach = b.op("Max", b.op("Sub", lengths, b.const(size - step + 1, np.int32), name=f"{name}/own_reach"),
-                     b.const(0, np.int32), name=f"{name}/own_reach0")
-        own = b.op("Add", b.op("Div", reach, b.const(step, np.int32), name=f"{name}/own0"), b.const(1, np.int32),
-                   name=f"{name}/own")
-        own = b.op("Mul", own, b.const(step, np.int32), name=f"{name}/own_end")
-        mine = b.op("Less", starts32, b.op("Unsqueeze", own, b.const([1]), name=f"{name}/own_col"),
-                    name=f"{name}/mine")
-        clipped = b.op("Where", mine, clipped, b.const(0, np.int32), name=f"{name}/own_len")
-        ctx.lengths[axis] = b.op("Reshape", clipped, b.const([-1]), name=f"lengths/{axis}")
+        ctx.lengths[axis] = chunk_lengths(ctx, axis, starts, name)
     return ctx.stored(y, node.out_type, name)
+
+
+def chunk_lengths(ctx: LowerContext, axis: Chunked, starts: str, name: str) -> str:
+    """int32 `[B*C]`: `clip(len[b] - c*step, 0, size)` at row `b*C + c` for the chunks of sequence b alone, else 0
+    (ir.types.chunk_lengths_numpy); `starts` is the int64 `[C]` chunk starts."""
+    b, size, step = ctx.builder, axis.size, axis.step
+    lengths = ctx.length_value(axis.parent)
+    starts32 = b.op("Cast", b.op("Unsqueeze", starts, b.const([0]), name=f"{name}/starts_row"), name=f"{name}/s32",
+                    to=6)
+    rest = b.op("Sub", b.op("Unsqueeze", lengths, b.const([1]), name=f"{name}/len_col"), starts32,
+                name=f"{name}/rest")
+    clipped = b.op("Min", b.op("Max", rest, b.const(0, np.int32), name=f"{name}/rest0"), b.const(size, np.int32),
+                   name=f"{name}/chunk_len")
+    # each sequence's own chunks, as alone: c < n_chunks(len); the rows past them (from a longer batch-mate) empty
+    reach = b.op("Max", b.op("Sub", lengths, b.const(size - step + 1, np.int32), name=f"{name}/own_reach"),
+                 b.const(0, np.int32), name=f"{name}/own_reach0")
+    own = b.op("Add", b.op("Div", reach, b.const(step, np.int32), name=f"{name}/own0"), b.const(1, np.int32),
+               name=f"{name}/own")
+    own = b.op("Mul", own, b.const(step, np.int32), name=f"{name}/own_end")
+    mine = b.op("Less", starts32, b.op("Unsqueeze", own, b.const([1]), name=f"{name}/own_col"),
+                name=f"{name}/mine")
+    clipped = b.op("Where", mine, clipped, b.const(0, np.int32), name=f"{name}/own_len")
+    return b.op("Reshape", clipped, b.const([-1]), name=f"lengths/{axis}")
 
 
 def overlap_add(ctx: LowerContext, v: str, batch: str, axis: Chunked, rank: int, name: str) -> str:
