@@ -278,12 +278,52 @@ AXES: dict[str, dict] = {  # RETURNN's axis notation, argmax/argmin, reinterpret
                              "enforce_batch_major": True, "from": "data"},
                        "output": combine("add", ["data", "r"])},
 }
+
+
+def chunked(src: str, size: int, step: int) -> dict:
+    return {"class": "time_chunking", "chunk_size": size, "chunk_step": step, "from": src}
+
+
+def unchunked(src: str, chunker: str = "c") -> dict:
+    return {"class": "time_unchunking", "chunking_layer": chunker, "from": src}
+
+
+CHUNKING: dict[str, dict] = {
+    "chunk_linear_unchunk": {"c": chunked("data", 3, 2),
+                             "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "c"},
+                             "output": unchunked("h")},
+    "chunk_no_overlap": {"c": chunked("data", 2, 2), "output": unchunked("c")},
+    "chunk_step_one": {"c": chunked("data", 3, 1), "output": unchunked("c")},
+    "chunked_blstm": {"l": {"class": "linear", "activation": "relu", "n_out": 5, "from": "data"},
+                      "c": chunked("l", 4, 2), "fw": rec(3, 1, "c"), "bw": rec(3, -1, "c"),
+                      "u": unchunked(["fw", "bw"]),
+                      "output": {"class": "softmax", "n_out": 4, "from": "u"}},
+    "chunked_blstm_step3": {"c": chunked("data", 5, 3), "fw": rec(4, 1, "c"), "bw": rec(4, -1, "c"),
+                            "u": unchunked(["fw", "bw"]), "output": {"class": "copy", "from": ["u", "data"]}},
+    "split_time_stack": {"s": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "from": "data"},
+                         "output": {"class": "merge_dims", "axes": "except_time", "from": "s"}},
+    "split_time_pad_value": {"s": {"class": "split_dims", "axis": "T", "dims": [-1, 3], "pad_value": 0.5,
+                                   "from": "data"},
+                             "m": {"class": "merge_dims", "axes": "except_time", "from": "s"},
+                             "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "m"}},
+    "split_merge_time": {"s": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "from": "data"},
+                         "output": {"class": "merge_dims", "axes": ["T", "dim:2"], "from": "s"}},
+    "chunk_window": {"c": chunked("data", 4, 3), "w": {"class": "window", "window_size": 3, "from": "c"},
+                     "m": {"class": "merge_dims", "axes": "except_time", "from": "w"},
+                     "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "m"},
+                     "output": unchunked("h")},
+    "window_merge_time": {"w": {"class": "window", "window_size": 3, "from": "data"},
+                          "output": {"class": "merge_dims", "axes": ["T", "spatial:1"], "from": "w"}},
+}
+
+
 # even and odd lengths: SAME with a stride pads them differently
-FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6)}
+FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6), "chunking": (7, 1, 5, 2, 9, 4)}
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
-            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "axes": AXES}
+            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "axes": AXES,
+            "chunking": CHUNKING}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -8,7 +8,7 @@ from .graph import Graph, Node
 from .layers import Affine, Rec, to_config
 from .layers.base import loss_scale
 from .params import param_specs
-from .types import Derived, Loss
+from .types import Chunked, Derived, Loss
 
 
 def format_table(graph: Graph) -> str:
@@ -42,6 +42,12 @@ def derived_lengths(graph: Graph) -> list[str]:
             rule = axis.rule
             formula = f"max(0, ceil(({axis.parent} * {rule.factor} + {rule.add}) / {rule.stride}))"
             lines.append(f"time axis {axis} (from layer {node.name!r}): lengths = {formula}")
+        if isinstance(axis, Chunked) and axis not in seen:
+            seen.add(axis)
+            size, step, parent = axis.size, axis.step, axis.parent
+            count = f"n({parent}) = max(0, {parent} - {size - step + 1}) // {step} + 1"
+            lines.append(f"time axis {axis} (from layer {node.name!r}): batch B*C, C = n of the padded length; "
+                         f"lengths = min({size}, {parent} - c*{step}) for each sequence's chunks c < {count}, else 0")
     return lines
 
 

@@ -75,7 +75,51 @@ class Derived:
         return str(self)[2:]
 
 
-Lengths = TimeAxis | Derived  # where a time axis's per-sequence lengths come from
+@dataclass(frozen=True)
+class Chunked:
+    """The time axis inside chunks of `size` frames taken every `step` frames of `parent`
+    (returnn/tf/layers/basic.py TimeChunkingLayer, returnn/native_op.py Chunking).
+
+    Chunks make their own batch: a batch dim `Dim(BATCH, chunks=this)` of `B * C` rows, row `b * C + c`
+    holding frames `c * step ... c * step + size - 1` of sequence `b`, where `C = n_chunks(T, size, step)` for
+    the padded length `T` of `parent`. Its lengths are `clip(len[b] - c * step, 0, size)` for the chunks of
+    sequence b alone (`c < n_chunks(len[b], size, step)`), 0 for the rows past them: numpy in
+    `chunk_lengths_numpy`, ONNX in compiler/onnx/chunking.py, torch in trainer/time_chunking.py.
+    """
+
+    parent: Lengths
+    size: int
+    step: int
+
+    def __str__(self) -> str:
+        return f"{self.parent}:chunk({self.size},{self.step})"
+
+    @property
+    def root(self) -> TimeAxis:
+        return self.parent if isinstance(self.parent, TimeAxis) else self.parent.root
+
+    @property
+    def value(self) -> str:
+        return str(self)[2:]
+
+
+Lengths = TimeAxis | Derived | Chunked  # where a time axis's per-sequence lengths come from
+
+
+def n_chunks(steps: int, size: int, step: int) -> int:
+    """RETURNN `native_op.Chunking`: `max(steps - size + step - 1, 0) // step + 1` chunks cover `steps` frames."""
+    return max(steps - size + step - 1, 0) // step + 1
+
+
+def chunk_lengths_numpy(axis: Chunked, lengths: Any, steps: int) -> Any:
+    """The `[B * C]` lengths of the chunks of sequences of `lengths` (an integer numpy array, padded length
+    `steps`, `C = n_chunks(steps, ...)`): `clip(len[b] - c * step, 0, size)` at row `b * C + c` for the
+    `n_chunks(len[b], ...)` chunks of sequence b alone, 0 for the rows past them."""
+    import numpy as np
+
+    starts = np.arange(n_chunks(steps, axis.size, axis.step))[None, :] * axis.step
+    own = (np.maximum(lengths - axis.size + axis.step - 1, 0) // axis.step + 1)[:, None]
+    return np.where(starts < own * axis.step, (lengths[:, None] - starts).clip(0, axis.size), 0).reshape(-1)
 
 
 class DimKind(Enum):
@@ -89,15 +133,17 @@ class DimKind(Enum):
 
 @dataclass(frozen=True)
 class Dim:
-    """One axis of a tensor type: batch, time (with `lengths`), or static (with `size`)."""
+    """One axis of a tensor type: batch (the sequences, or with `chunks` the chunks of their frames on that
+    axis), time (with `lengths`), or static (with `size`)."""
 
     kind: DimKind
     size: int | None = None
     lengths: Lengths | None = None
+    chunks: Chunked | None = None
 
     def __str__(self) -> str:
         if self.kind is DimKind.BATCH:
-            return "B"
+            return "B" if self.chunks is None else f"B*C({self.chunks.value})"
         if self.kind is DimKind.TIME:
             return str(self.lengths)
         return str(self.size)  # spatial and feature alike: the feature dim is the last
@@ -108,6 +154,11 @@ class Dim:
 
 
 BATCH = Dim(DimKind.BATCH)
+
+
+def chunk_batch_dim(axis: Chunked) -> Dim:
+    """The batch of the chunks of `axis.parent` (one row per sequence and chunk)."""
+    return Dim(DimKind.BATCH, chunks=axis)
 
 
 def time_dim(lengths: Lengths) -> Dim:
@@ -167,6 +218,11 @@ class TensorType:
         lengths = self.dims[index].lengths
         assert lengths is not None
         return lengths
+
+    @property
+    def batch(self) -> Dim | None:
+        """The batch dim (the sequences', or a batch of chunks), or None."""
+        return next((d for d in self.dims if d.kind is DimKind.BATCH), None)
 
     @property
     def has_time(self) -> bool:

@@ -58,6 +58,9 @@ def loss_nodes(graph: Graph) -> list[Node]:
                                                 (Act.SOFTMAX, Act.LOG_SOFTMAX))):
             raise NetcError(f"loss {name!r} needs a softmax layer (or a linear layer with softmax activation)",
                             node.at("loss"), f'make it {{"class": "softmax", "loss": "{name}"}}')
+        if node.out_type.batch is not None and node.out_type.batch.chunks is not None:
+            raise NetcError(f"loss {name!r} on a batch of chunks {node.out_type}: the targets are per sequence",
+                            node.at("loss"), "put the loss after a time_unchunking layer")
         if layer.loss is Loss.CTC and node.out_type.time is TimeAxis.CLASSES:
             raise NetcError("loss 'ctc' on a decoder's time axis: CTC aligns targets to the input's frames",
                             node.at("loss"), "put the CTC layer on the encoder")

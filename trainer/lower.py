@@ -11,7 +11,7 @@ from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
 from netc.ir.types import Unit
 
-from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, variable, window
+from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, time_chunking, variable, window
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -115,4 +115,6 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     variable.Variable: variable.lower_variable,
     dot.Dot: dot.lower_dot,
     conv.TransposedConv: conv.lower_transposed_conv,
+    time_chunking.TimeChunking: time_chunking.lower_time_chunking,
+    time_chunking.TimeUnChunking: time_chunking.lower_time_unchunking,
 }

@@ -16,13 +16,22 @@ from .context import RunContext
 
 
 def shape_of(x: torch.Tensor, t_in: TensorType, t_out: TensorType) -> list[int]:
-    """`t_out`'s sizes, batch and time taken from `x` (of type `t_in`)."""
-    dynamic = {d.kind: x.shape[i] for i, d in enumerate(t_in.dims) if d.size is None}
-    return [d.size if d.size is not None else dynamic[d.kind] for d in t_out.dims]
+    """`t_out`'s sizes, batch and time taken from `x` (of type `t_in`); a time axis `t_in` lacks (split or merged
+    from its time axis) is the one -1."""
+    dynamic = {d: x.shape[i] for i, d in enumerate(t_in.dims) if d.size is None}
+    return [d.size if d.size is not None else dynamic.get(d, -1) for d in t_out.dims]
 
 
 def lower_split_dims(node: Node, layer: SplitDims, ctx: RunContext) -> torch.Tensor:
+    """On time: frames past each length become `pad_value`, the axis is padded to a multiple of the block."""
     x, t = ctx.padded_source(node)
+    assert layer.axis is not None
+    axis = layer.axis.resolve_one(t)
+    if t.dims[axis].kind is DimKind.TIME and layer.time_block != 1:
+        if layer.pad_value != 0.0:
+            x = torch.where(ctx.valid(t, x), x, x.new_tensor(layer.pad_value))
+        missing = -x.shape[axis] % layer.time_block
+        x = F.pad(x, [0, 0] * (x.dim() - 1 - axis) + [0, missing], value=layer.pad_value)
     return ctx.store(node.out_type, x.reshape(shape_of(x, t, node.out_type)))
 
 

@@ -39,6 +39,8 @@ from netc.ir.layers import (
     Squeeze,
     Subnetwork,
     SwapAxes,
+    TimeChunking,
+    TimeUnChunking,
     TransposedConv,
     Upsample,
     Variable,
@@ -50,6 +52,7 @@ from onnx import helper
 import netc
 
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
+from .chunking import lower_time_chunking, lower_time_unchunking
 from .context import DATA, LowerContext
 from .conv import lower_conv, lower_pool, lower_transposed_conv
 from .dot import lower_dot
@@ -107,6 +110,8 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Variable: lower_variable,
     Dot: lower_dot,
     TransposedConv: lower_transposed_conv,
+    TimeChunking: lower_time_chunking,
+    TimeUnChunking: lower_time_unchunking,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
@@ -225,6 +230,9 @@ def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto
     """`output` batch-major with padded frames set to 0, and `output:size1`, the output's own lengths."""
     b, out = ctx.builder, graph.output
     t = out.out_type
+    if t.batch is not None and t.batch.chunks is not None:
+        raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
+                        "unchunk before the output (a time_unchunking layer)")
     if not t.is_packable or t.sparse:
         raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
                         "the model's output needs batch then time first (swap_axes back, or do not reduce time)")

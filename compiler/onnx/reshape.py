@@ -11,23 +11,41 @@ from .context import LowerContext
 
 
 def reshape_to(ctx: LowerContext, x: str, t_in: TensorType, t_out: TensorType, name: str) -> str:
-    """Reshape a value of type `t_in` to `t_out`; batch and time sizes are read from `x`'s shape."""
+    """Reshape a value of type `t_in` to `t_out`; batch and time sizes are read from `x`'s shape (a time axis
+    that `t_in` lacks, split or merged from its time axis, is the one -1)."""
     b = ctx.builder
     pieces, shape = [], None
     for dim in t_out.dims:
         if dim.size is not None:
             pieces.append(b.const([dim.size]))
             continue
+        index = next((i for i, d in enumerate(t_in.dims) if d == dim), None)
+        if index is None:
+            pieces.append(b.const([-1]))
+            continue
         shape = shape or b.op("Shape", x, name=f"{name}/shape")
-        index = next(i for i, d in enumerate(t_in.dims) if d.kind is dim.kind and dim.kind in (DimKind.BATCH,
-                                                                                                 DimKind.TIME))
         pieces.append(b.op("Gather", shape, b.const([index]), name=f"{name}/dim{index}", axis=0))
     target = b.op("Concat", *pieces, name=f"{name}/target_shape", axis=0)
     return b.op("Reshape", x, target, name=f"{name}/reshape")
 
 
 def lower_split_dims(node: Node, layer: SplitDims, ctx: LowerContext) -> str:
+    """On time: frames past each length become `pad_value`, the axis is padded to a multiple of the block."""
+    b = ctx.builder
     x, t = ctx.source_batch_major(node)
+    assert layer.axis is not None
+    axis = layer.axis.resolve_one(t)
+    if t.dims[axis].kind is DimKind.TIME and layer.time_block != 1:
+        block, name = layer.time_block, node.name
+        x = ctx.mask(t, x, f"{name}/ends", stored=False, fill=layer.pad_value)
+        steps = b.op("Gather", b.op("Shape", x, name=f"{name}/shape_in"), b.const([axis]), name=f"{name}/steps",
+                     axis=0)
+        missing = b.op("Mod", b.op("Sub", b.const([block]), b.op("Mod", steps, b.const([block]), name=f"{name}/rem"),
+                                   name=f"{name}/short"), b.const([block]), name=f"{name}/missing")
+        pads = b.op("Concat", b.const([0] * (len(t.dims) + axis)), missing, b.const([0] * (len(t.dims) - axis - 1)),
+                    name=f"{name}/pads", axis=0)
+        x = b.op("Pad", x, pads, b.const(np.float32(layer.pad_value), np.float32), name=f"{name}/pad",
+                 mode="constant")
     return ctx.stored(reshape_to(ctx, x, t, node.out_type, node.name), node.out_type, node.name)
 
 

@@ -8,7 +8,23 @@ as the next chunk's inputs gives the outputs of the whole sequence; zeros start 
 from __future__ import annotations
 
 from netc.ir import Direction, Graph, NetcError, Node
-from netc.ir.layers import Conv, Downsample, Norm, Pad, Pool, Rec, Reduce, Slice, TransposedConv, Upsample, Window
+from netc.ir.layers import (
+    Conv,
+    Downsample,
+    MergeDims,
+    Norm,
+    Pad,
+    Pool,
+    Rec,
+    Reduce,
+    Slice,
+    SplitDims,
+    TimeChunking,
+    TimeUnChunking,
+    TransposedConv,
+    Upsample,
+    Window,
+)
 from netc.ir.types import Unit
 
 from .builder import FLOAT, tensor_info
@@ -18,7 +34,8 @@ STATE_INPUTS = (":h0", ":c0")
 STATE_OUTPUTS = (":h", ":c")
 # Layers that may read other frames than the one they compute (windows, filters, pooling, time slices and
 # reductions): in chunks their output would differ from the whole sequence's, so --streaming refuses them.
-TIME_CONTEXT = (Window, Conv, Pool, TransposedConv, Downsample, Upsample, Slice, Pad, Reduce, Norm)
+TIME_CONTEXT = (Window, Conv, Pool, TransposedConv, Downsample, Upsample, Slice, Pad, Reduce, Norm, TimeChunking,
+                TimeUnChunking)
 
 
 def check_streaming(graph: Graph) -> None:
@@ -26,7 +43,7 @@ def check_streaming(graph: Graph) -> None:
     frame from that frame alone."""
     for node in graph.nodes:
         layer = node.layer
-        if isinstance(layer, TIME_CONTEXT):
+        if isinstance(layer, TIME_CONTEXT) or reshapes_time(graph, node):
             raise NetcError(f"--streaming needs layers that compute each frame from that frame alone; a "
                             f"{layer.class_name} layer may read other frames, so chunks would change its output",
                             node.where, "compile without --streaming")
@@ -40,6 +57,14 @@ def check_streaming(graph: Graph) -> None:
             raise NetcError("--streaming needs all rec layers forward; this one runs backward",
                             node.at("direction"), "a backward LSTM needs the whole sequence; compile without "
                             "--streaming, or use a unidirectional net")
+
+
+def reshapes_time(graph: Graph, node: Node) -> bool:
+    """split_dims or merge_dims on the time axis: blocks of frames would straddle the chunks."""
+    if not isinstance(node.layer, (SplitDims, MergeDims)):
+        return False
+    t = graph.input_type_of(node)
+    return t is not None and t.has_time and node.out_type.has_time and node.out_type.time != t.time
 
 
 def initial_states(node: Node, ctx: LowerContext) -> list[str]:

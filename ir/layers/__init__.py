@@ -1,6 +1,7 @@
 """Layer classes, each declared once: options, validation, shape rule, parameters."""
 
 from netc.ir.layers.base import Layer, LossOpts, read_layer, to_config
+from netc.ir.layers.chunking import TimeChunking, TimeUnChunking
 from netc.ir.layers.conv import Conv, Pool, TransposedConv
 from netc.ir.layers.dot import Dot
 from netc.ir.layers.elementwise import Combine, Constant, Eval, Gating, Length, Reduce
@@ -19,7 +20,7 @@ LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, 
                                          Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm,
                                          Window, Conv, Pool, Subnetwork,
                                          ReinterpretData, Downsample, Upsample, Variable, Dot,
-                                         TransposedConv)
+                                         TransposedConv, TimeChunking, TimeUnChunking)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
@@ -27,5 +28,6 @@ CLASSES: dict[str, type[Layer]] = {
 __all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Conv", "Copy",
            "Dot", "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
            "Linear", "LossOpts", "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "Rec", "Reduce",
-           "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes", "TransposedConv",
-           "Upsample", "Variable", "Window", "read_layer", "to_config"]
+           "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes",
+           "TimeChunking", "TimeUnChunking", "TransposedConv", "Upsample", "Variable", "Window", "read_layer",
+           "to_config"]

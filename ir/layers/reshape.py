@@ -60,10 +60,17 @@ def static_axis(x: TensorType, axis: int, what: str) -> int:
 
 @dataclass(frozen=True)
 class SplitDims(Reshaping):
-    """Split one static axis into `dims` (one entry may be -1); splitting F makes the last new dim the feature."""
+    """Split one axis into `dims` (one entry may be -1); splitting F makes the last new dim the feature.
+
+    On the time axis (`dims` `[-1, k, ...]`) each sequence is padded with `pad_value` to a multiple of
+    `k * ...` frames and the new time axis has `ceil(len / (k * ...))` frames (RETURNN `pad_to_multiples`, the
+    default on a dynamic axis).
+    """
 
     axis: Axes | None = None
     dims: tuple[int, ...] = ()
+    pad_to_multiples: bool | None = None
+    pad_value: float = 0.0
 
     class_name: ClassVar[str] = "split_dims"
 
@@ -77,6 +84,11 @@ class SplitDims(Reshaping):
     def reshape(self, x: TensorType, at: At) -> TensorType:
         assert self.axis is not None
         axis = self.axis.resolve_one(x)
+        if x.dims[axis].kind is DimKind.TIME:
+            return self.split_time(x, axis, at)
+        if self.pad_to_multiples:
+            raise NetcError("pad_to_multiples on a static axis is not supported", at("pad_to_multiples"),
+                            "give dims whose product is the axis size, and remove pad_to_multiples")
         size = static_axis(x, axis, "split_dims")
         known = math.prod(d for d in self.dims if d != -1)
         sizes = [size // known if d == -1 else d for d in self.dims]
@@ -84,6 +96,27 @@ class SplitDims(Reshaping):
             raise NetcError(f"dims {list(self.dims)} do not split the axis of size {size}", at("dims"),
                             f"use sizes whose product is {size}")
         return default_feature(x, x.dims[:axis] + tuple(spatial_dim(s) for s in sizes) + x.dims[axis + 1:])
+
+    @property
+    def time_block(self) -> int:
+        """Frames per new time step when splitting time (the product of the static dims)."""
+        return math.prod(self.dims[1:])
+
+    def split_time(self, x: TensorType, axis: int, at: At) -> TensorType:
+        """`[.., T, ..]` -> `[.., ceil(T / k), dims[1:]..]` (RETURNN SplitDimsLayer with pad_to_multiples)."""
+        if not self.dims or self.dims[0] != -1:
+            raise NetcError(f"splitting the time axis needs dims [-1, ...], got {list(self.dims)}", at("dims"),
+                            "netc keeps time as the outer axis: write e.g. [-1, 2] (and swap_axes afterwards)")
+        if self.pad_to_multiples is False and self.time_block != 1:
+            raise NetcError("splitting the time axis needs pad_to_multiples (RETURNN asserts it)",
+                            at("pad_to_multiples"), "remove pad_to_multiples")
+        if not x.is_packable or axis != 1:
+            raise ValueError(f"split_dims splits the time axis of [B, T, ...] inputs only, not of {x}")
+        dim = x.dims[axis]
+        assert dim.lengths is not None
+        time = dim if self.time_block == 1 else time_dim(Derived(dim.lengths, LengthRule(stride=self.time_block)))
+        return default_feature(x, x.dims[:axis] + (time,) + tuple(spatial_dim(s) for s in self.dims[1:])
+                               + x.dims[axis + 1:])
 
 
 @dataclass(frozen=True)
@@ -113,15 +146,37 @@ class MergeDims(Reshaping):
 
     def reshape(self, x: TensorType, at: At) -> TensorType:
         axes, target = self.merge_plan(x)
-        size = math.prod(static_axis(x, a, "merge_dims") for a in axes)
-        if self.n_out is not None and self.n_out != size:
-            raise NetcError(f"n_out is {self.n_out}, but the merged axis has size {size}", at("n_out"),
-                            f"set n_out to {size} or remove it")
-        merged = spatial_dim(size)
+        merged = self.merged_time(x, axes, at)
+        if merged is None:
+            size = math.prod(static_axis(x, a, "merge_dims") for a in axes)
+            if self.n_out is not None and self.n_out != size:
+                raise NetcError(f"n_out is {self.n_out}, but the merged axis has size {size}", at("n_out"),
+                                f"set n_out to {size} or remove it")
+            merged = spatial_dim(size)
         if len(axes) == 1:
             return default_feature(x, x.dims[:axes[0]] + (merged,) + x.dims[axes[0] + 1:])
         rest = [d for i, d in enumerate(x.dims) if i not in axes]
         return default_feature(x, tuple(rest[:target]) + (merged,) + tuple(rest[target:]))
+
+    def merged_time(self, x: TensorType, axes: list[int], at: At) -> Dim | None:
+        """Time merged with static axes after it: a time axis of `len * k` frames (frame `t * k + j` is frame t's
+        j-th entry; RETURNN `_set_output_sizes`); None when no time axis is merged."""
+        times = [a for a in axes if x.dims[a].kind is DimKind.TIME]
+        if not times or len(axes) == 1:
+            return None
+        if axes[0] != times[0]:
+            order = [str(x.dims[a]) for a in axes]
+            raise NetcError(f"merge_dims merges time first or not at all (merge order {order})",
+                            at("axes"), "list the time axis first (keep_order) or swap_axes it before the others")
+        if x.feature_index in axes:
+            raise NetcError("merging time with the feature dim makes a dynamic feature dim (RETURNN's result), "
+                            "which netc does not support", at("axes"), "merge time with spatial axes only")
+        if self.n_out is not None:
+            raise NetcError("n_out with the time axis merged", at("n_out"), "remove n_out")
+        factor = math.prod(static_axis(x, a, "merging with time") for a in axes[1:])
+        lengths = x.dims[times[0]].lengths
+        assert lengths is not None
+        return time_dim(Derived(lengths, LengthRule(factor=factor))) if factor != 1 else x.dims[times[0]]
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def test_check_prints_shapes_and_length_rules() -> None:
 
 @pytest.mark.parametrize(("net", "message"), [
     ({"output": {"class": "split_dims", "axis": "F", "dims": [4, -1], "from": "data"}}, "do not split"),
-    ({"output": {"class": "split_dims", "axis": "T", "dims": [2, -1], "from": "data"}}, "static axes only"),
+    ({"output": {"class": "split_dims", "axis": "T", "dims": [2, -1], "from": "data"}}, "needs dims \\[-1"),
     ({"output": {"class": "squeeze", "axis": "F", "from": "data"}}, "size 1"),
     ({"output": {"class": "slice", "axis": "spatial:3", "from": "data"}}, "spatial:3"),
     ({"output": {"class": "slice", "axis": "T", "slice_end": 3, "from": "data"}}, "static axis"),

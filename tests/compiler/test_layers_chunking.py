@@ -1,0 +1,130 @@
+"""time_chunking / time_unchunking (the chunked BLSTM) and split_dims / merge_dims on the time axis against
+RETURNN TF (tests/compiler/data/returnn_chunking.json, bench/returnn_layer_goldens.py chunking)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from netc.compiler import compile_graph
+from netc.compiler.onnx import CompileOptions
+from netc.ir import Document, NetcError, graph_from_document
+from netc.ir.types import Chunked, TimeAxis, chunk_lengths_numpy, n_chunks
+from netc.trainer.time_chunking import chunk_lengths
+
+from tests.compiler.returnn_goldens import assert_matches, garbage_batch, golden_tests, graph_of, load_cases, params_of
+from tests.helpers import session
+
+CASES = load_cases("returnn_chunking.json")
+test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_chunking.json")
+
+
+def typed(net: dict):  # noqa: ANN201
+    return graph_from_document(Document("net.json", net), 6)
+
+
+def test_chunk_count_is_returnns() -> None:
+    """The examples in RETURNN's native_op.Chunking docstring (chunk_size 50, chunk_step 10)."""
+    counts = {1: 1, 49: 1, 50: 1, 51: 2, 60: 2, 61: 3, 99: 6, 100: 6, 101: 7}
+    assert {n: n_chunks(n, 50, 10) for n in counts} == counts
+
+
+def test_chunk_lengths_are_each_sequences_own() -> None:
+    """A sequence gets the chunks it has alone; rows past them (from a longer batch-mate) are empty."""
+    axis = Chunked(TimeAxis.DATA, 4, 2)
+    lengths = np.asarray([9, 7, 1])
+    expected = [4, 4, 4, 3,  4, 4, 3, 0,  1, 0, 0, 0]  # 7 frames alone: 3 chunks (RETURNN in this batch: 4)
+    assert chunk_lengths_numpy(axis, lengths, 9).tolist() == expected
+    assert chunk_lengths(axis, torch.from_numpy(lengths), 4).tolist() == expected
+
+
+def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
+    """The user's path for the chunked BLSTM: net dict file and parameter .npz through `netc compile --params`."""
+    case = CASES["chunked_blstm"]
+    net = tmp_path / "net.json"
+    net.write_text(json.dumps(case["net"]))
+    np.savez(tmp_path / "params.npz", **params_of(case))
+    out = tmp_path / "m.onnx"
+    subprocess.run([sys.executable, "-m", "netc", "compile", str(net), "-o", str(out), "--num-inputs",
+                    str(case["num_inputs"]), "--params", str(tmp_path / "params.npz")], check=True)
+    x, lens = garbage_batch(case)
+    assert_matches(case, *session(out).run(None, {"data": x, "data:size1": lens}))
+
+
+@pytest.mark.parametrize("opset", [14, 21])
+@pytest.mark.parametrize("case_id", ["chunked_blstm_step3", "split_time_pad_value", "split_merge_time"])
+def test_at_each_opset(case_id: str, opset: int) -> None:
+    """Through onnx's full checker (strict shape inference) at the oldest and newest supported opsets."""
+    case = CASES[case_id]
+    model = compile_graph(graph_of(case), params_of(case), options=CompileOptions(opset=opset))
+    onnx.checker.check_model(model, full_check=True)
+    x, lens = garbage_batch(case)
+    assert_matches(case, *session(model).run(None, {"data": x, "data:size1": lens}))
+
+
+def test_the_check_fails_when_chunks_ignore_sequence_ends() -> None:
+    """Teeth: chunk lengths clipped only by chunk_size (padding frames inside the chunks) miss RETURNN."""
+    case = CASES["chunked_blstm"]
+    model = compile_graph(graph_of(case), params_of(case))
+    (node,) = [n for n in model.graph.node if n.output[0].startswith("lengths/")]
+    node.input[0] = [n for n in model.graph.node if n.output[0] == node.input[0]][0].input[1]  # skip own-chunk Where
+    x, lens = garbage_batch(case)
+    with pytest.raises(AssertionError):
+        assert_matches(case, *session(model).run(None, {"data": x, "data:size1": lens}))
+
+
+CHUNK = {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "data"}
+
+
+@pytest.mark.parametrize(("net", "key", "message"), [
+    ({"c": {**CHUNK, "chunk_step": 0}, "output": {"class": "copy", "from": "c"}}, "chunk_step", "positive"),
+    ({"c": CHUNK, "output": {"class": "time_unchunking", "from": "c"}}, "chunking_layer", "required"),
+    ({"c": CHUNK, "l": {"class": "linear", "n_out": 3, "from": "data"},
+      "output": {"class": "time_unchunking", "chunking_layer": "l", "from": "c"}}, "chunking_layer",
+     "not a time_chunking layer"),
+    ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "data"}}, "from",
+     "needs the dense chunks"),
+    ({"c": CHUNK, "output": {"class": "copy", "from": ["c", "data"]}}, "from", "different time axes"),
+    ({"c": CHUNK, "d": {**CHUNK, "from": "c"}, "output": {"class": "copy", "from": "d"}}, "from", "chunked already"),
+    ({"output": {"class": "split_dims", "axis": "T", "dims": [2, -1], "from": "data"}}, "dims", "needs dims"),
+    ({"output": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "pad_to_multiples": False, "from": "data"}},
+     "pad_to_multiples", "pad_to_multiples"),
+    ({"w": {"class": "window", "window_size": 3, "from": "data"},
+      "output": {"class": "merge_dims", "axes": ["spatial:1", "T"], "keep_order": True, "from": "w"}}, "axes",
+     "time first"),
+    ({"output": {"class": "merge_dims", "axes": ["T", "F"], "from": "data"}}, "axes", "dynamic feature dim"),
+])
+def test_bad_configs_are_located_errors(net: dict, key: str, message: str) -> None:
+    with pytest.raises(NetcError, match=message) as e:
+        typed(net)
+    assert e.value.where.key == key
+
+
+def test_a_chunked_output_is_refused() -> None:
+    """The model's output is per sequence: a layer on the batch of chunks cannot be it."""
+    graph = typed({"c": CHUNK, "output": {"class": "copy", "from": "c"}})
+    with pytest.raises(NetcError, match="batch of chunks"):
+        compile_graph(graph, {})
+
+
+def test_check_prints_the_chunk_axis() -> None:
+    from netc.ir.printing import format_table
+
+    table = format_table(typed({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "c",
+                                                        "from": "c"}}))
+    assert "[B*C(data:chunk(4,2)), T_data:chunk(4,2), 6]" in table
+    assert "max(0, T_data - 3) // 2 + 1" in table
+
+
+@pytest.mark.parametrize("case_id", ["chunked_blstm", "split_time_stack", "split_merge_time"])
+def test_streaming_is_refused(case_id: str) -> None:
+    """Chunks of a stream would cut RETURNN's chunks and frame blocks: --streaming refuses these layers."""
+    case = CASES[case_id]
+    with pytest.raises(NetcError, match="--streaming needs layers that compute each frame"):
+        compile_graph(graph_of(case), params_of(case), options=CompileOptions(streaming=True))
