@@ -47,8 +47,23 @@ def lengths_numpy(rule: LengthRule, lengths: Any) -> Any:
     return (total + rule.stride - 1) // rule.stride
 
 
+class _ChildAxis:
+    """What a time axis made from a `parent` time axis answers: its root axis and its printed name."""
+
+    parent: Lengths
+
+    @property
+    def root(self) -> TimeAxis:
+        return self.parent if isinstance(self.parent, TimeAxis) else self.parent.root
+
+    @property
+    def value(self) -> str:
+        """The axis as printed without the `T_` prefix (as `TimeAxis.value`)."""
+        return str(self)[2:]
+
+
 @dataclass(frozen=True)
-class Derived:
+class Derived(_ChildAxis):
     """A time axis whose lengths a layer computes from its parent axis's lengths by `rule`.
 
     Equality is structural: two layers that derive the same rule from the same axis give the same axis
@@ -65,18 +80,10 @@ class Derived:
             parent = f"({parent})"
         return str(self.rule).replace("T", parent, 1)
 
-    @property
-    def root(self) -> TimeAxis:
-        return self.parent if isinstance(self.parent, TimeAxis) else self.parent.root
-
-    @property
-    def value(self) -> str:
-        """The axis as printed without the `T_` prefix (as `TimeAxis.value`)."""
-        return str(self)[2:]
 
 
 @dataclass(frozen=True)
-class Chunked:
+class Chunked(_ChildAxis):
     """The time axis inside chunks of `size` frames taken every `step` frames of `parent`
     (returnn/tf/layers/basic.py TimeChunkingLayer, returnn/native_op.py Chunking).
 
@@ -94,13 +101,6 @@ class Chunked:
     def __str__(self) -> str:
         return f"{self.parent}:chunk({self.size},{self.step})"
 
-    @property
-    def root(self) -> TimeAxis:
-        return self.parent if isinstance(self.parent, TimeAxis) else self.parent.root
-
-    @property
-    def value(self) -> str:
-        return str(self)[2:]
 
 
 Lengths = TimeAxis | Derived | Chunked  # where a time axis's per-sequence lengths come from

@@ -8,6 +8,8 @@ and demand RETURNN's output lengths, atol 1e-5 on every valid frame, and zeros o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,19 @@ def run_torch(case: dict) -> tuple[np.ndarray, np.ndarray]:
         ctx = NetModel(graph, params_of(case)).eval()(torch.from_numpy(x), torch.from_numpy(lens).long())
         out = graph.output.out_type
         return ctx.padded("output").numpy(), ctx.packing(out.time).lengths.numpy()
+
+
+def assert_cli_matches(tmp_path: Path, case: dict) -> None:
+    """The user's path: the case's net dict file and parameter .npz through `netc compile --params`, run on
+    onnxruntime, match RETURNN."""
+    net = tmp_path / "net.json"
+    net.write_text(json.dumps(case["net"]))
+    np.savez(tmp_path / "params.npz", **params_of(case))
+    out = tmp_path / "m.onnx"
+    subprocess.run([sys.executable, "-m", "netc", "compile", str(net), "-o", str(out), "--num-inputs",
+                    str(case["num_inputs"]), "--params", str(tmp_path / "params.npz")], check=True)
+    x, lens = garbage_batch(case)
+    assert_matches(case, *session(out).run(None, {"data": x, "data:size1": lens}))
 
 
 def golden_tests(name: str) -> tuple:

@@ -8,11 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from netc.compiler import compile_graph
 
-from tests.compiler.returnn_goldens import assert_matches, garbage_batch, golden_tests, graph_of, load_cases, params_of
+from tests.compiler.returnn_goldens import (
+    assert_cli_matches,
+    assert_matches,
+    garbage_batch,
+    golden_tests,
+    graph_of,
+    load_cases,
+    params_of,
+)
 from tests.helpers import session
 
 CASES = load_cases("returnn_axes.json")
@@ -79,12 +86,4 @@ def test_length_names_the_time_axis_by_tag(tmp_path: Path) -> None:
 
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
-    case = CASES["reduce_argmin_dim_split"]
-    net = tmp_path / "net.json"
-    net.write_text(json.dumps(case["net"]))
-    np.savez(tmp_path / "params.npz", **params_of(case))
-    out = tmp_path / "m.onnx"
-    subprocess.run([sys.executable, "-m", "netc", "compile", str(net), "-o", str(out), "--num-inputs",
-                    str(case["num_inputs"]), "--params", str(tmp_path / "params.npz")], check=True)
-    x, lens = garbage_batch(case)
-    assert_matches(case, *session(out).run(None, {"data": x, "data:size1": lens}))
+    assert_cli_matches(tmp_path, CASES["reduce_argmin_dim_split"])

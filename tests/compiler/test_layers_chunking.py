@@ -3,9 +3,6 @@ RETURNN TF (tests/compiler/data/returnn_chunking.json, bench/returnn_layer_golde
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +15,15 @@ from netc.ir import Document, NetcError, graph_from_document
 from netc.ir.types import Chunked, TimeAxis, chunk_lengths_numpy, n_chunks
 from netc.trainer.time_chunking import chunk_lengths
 
-from tests.compiler.returnn_goldens import assert_matches, garbage_batch, golden_tests, graph_of, load_cases, params_of
+from tests.compiler.returnn_goldens import (
+    assert_cli_matches,
+    assert_matches,
+    garbage_batch,
+    golden_tests,
+    graph_of,
+    load_cases,
+    params_of,
+)
 from tests.helpers import session
 
 CASES = load_cases("returnn_chunking.json")
@@ -45,16 +50,7 @@ def test_chunk_lengths_are_each_sequences_own() -> None:
 
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
-    """The user's path for the chunked BLSTM: net dict file and parameter .npz through `netc compile --params`."""
-    case = CASES["chunked_blstm"]
-    net = tmp_path / "net.json"
-    net.write_text(json.dumps(case["net"]))
-    np.savez(tmp_path / "params.npz", **params_of(case))
-    out = tmp_path / "m.onnx"
-    subprocess.run([sys.executable, "-m", "netc", "compile", str(net), "-o", str(out), "--num-inputs",
-                    str(case["num_inputs"]), "--params", str(tmp_path / "params.npz")], check=True)
-    x, lens = garbage_batch(case)
-    assert_matches(case, *session(out).run(None, {"data": x, "data:size1": lens}))
+    assert_cli_matches(tmp_path, CASES["chunked_blstm"])
 
 
 @pytest.mark.parametrize("opset", [14, 21])

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from onnx import numpy_helper
 
-from tests.compiler.returnn_goldens import assert_matches, garbage_batch, golden_tests, graph_of, load_cases, params_of
+from tests.compiler.returnn_goldens import (
+    assert_cli_matches,
+    assert_matches,
+    garbage_batch,
+    golden_tests,
+    graph_of,
+    load_cases,
+    params_of,
+)
 from tests.helpers import session
 
 CASES = load_cases("returnn_reshape.json")
@@ -18,16 +24,7 @@ test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_re
 
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
-    """The user's path: the net dict file and a parameter .npz through `netc compile --params`."""
-    case = CASES["reshape_then_linear"]
-    net = tmp_path / "net.json"
-    net.write_text(__import__("json").dumps(case["net"]))
-    np.savez(tmp_path / "params.npz", **params_of(case))
-    out = tmp_path / "m.onnx"
-    subprocess.run([sys.executable, "-m", "netc", "compile", str(net), "-o", str(out), "--num-inputs",
-                    str(case["num_inputs"]), "--params", str(tmp_path / "params.npz")], check=True)
-    x, lens = garbage_batch(case)
-    assert_matches(case, *session(out).run(None, {"data": x, "data:size1": lens}))
+    assert_cli_matches(tmp_path, CASES["reshape_then_linear"])
 
 
 def test_the_check_fails_on_a_wrong_slice() -> None:
