@@ -41,7 +41,7 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
         frozen = layer.non_trainable(node.name)
         for suffix, shape in layer.param_shapes_for(node.name, graph.input_type_of(node), n_in, n_out).items():
             specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0),
-                                   constants.get(suffix), suffix not in frozen))
+                                   constants.get(suffix), layer.trainable and suffix not in frozen))
     return specs
 
 

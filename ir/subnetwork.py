@@ -19,14 +19,21 @@ def flatten(doc: Document, path: tuple[str, ...], network: dict[str, Any]) -> li
     return expand(doc, path, "", network, lambda name: [name])
 
 
-def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, Any], resolve: Resolve) -> list[Entry]:
-    """The entries of one (sub)network; `scope` prefixes its names, `resolve` maps its layers' sources."""
+def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, Any], resolve: Resolve,
+           frozen: bool = False) -> list[Entry]:
+    """The entries of one (sub)network; `scope` prefixes its names, `resolve` maps its layers' sources.
+
+    `frozen`: an enclosing subnetwork has `trainable: False`, which freezes every sublayer (RETURNN's
+    `LayerBase.add_param` checks the whole layer path).
+    """
     entries: list[Entry] = []
     for name, layer in network.items():
         if str(name).startswith("#"):
             continue
         full, at = f"{scope}{name}", (*path, str(name))
         layer = rewrite(layer, resolve) if scope else layer
+        if frozen and isinstance(layer, dict):
+            layer = {**layer, "trainable": False}
         if not (isinstance(layer, dict) and layer.get("class") == "subnetwork" and isinstance(layer.get("subnetwork"),
                                                                                              dict)):
             entries.append((full, at, layer))
@@ -45,7 +52,8 @@ def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, 
             return [f"{full}/{source}"]
 
         entries.append((full, at, {**layer, "from": [f"{full}/output"]}))
-        entries += expand(doc, (*at, "subnetwork"), f"{full}/", layer["subnetwork"], inner)
+        entries += expand(doc, (*at, "subnetwork"), f"{full}/", layer["subnetwork"], inner,
+                          frozen or layer.get("trainable") is False)
     return entries
 
 

@@ -105,6 +105,7 @@ class Layer:
     loss_only_on_non_search: bool = False  # drops the loss in search (never in training, so a no-op here)
     target: str = "classes"
     is_output_layer: bool = False
+    trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -226,7 +227,7 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         if key.startswith(NOT_SUPPORTED_PREFIXES):
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
-        if key not in known and (trainable_changes_nothing(cls, key, value) or accepted_note(cls.class_name, key)):
+        if key not in known and accepted_note(cls.class_name, key):
             continue  # said as a warning by build.read_node
         if key not in known:
             raise unknown_option(cls, key, known, at)
@@ -235,15 +236,6 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
     layer = cls(**values)
     layer.check(where_of)
     return layer
-
-
-def trainable_changes_nothing(cls: type[Layer], key: str, value: Any) -> bool:
-    """RETURNN's `trainable` where it changes no number: true (its default), or false on a layer class without
-    parameters (a pool after frozen layers); a subnetwork's false would freeze its sublayers."""
-    if key != "trainable" or not isinstance(value, bool):
-        return False
-    no_params = cls.param_shapes is Layer.param_shapes and cls.param_shapes_for is Layer.param_shapes_for
-    return value or (no_params and cls.class_name != "subnetwork")
 
 
 def unknown_option(cls: type[Layer], key: str, known: list[str], at: Where) -> NetcError:

@@ -39,9 +39,6 @@ EVERY_LAYER: dict[str, tuple[str, str]] = {
     "param_dropout_min_ndim": ("param_dropout only on parameters of at least this rank", REMOVE),
     "updater_opts": ("optimizer options, such as the learning rate, for this layer's parameters",
                      "remove it: netc trains every parameter with the config's optimizer"),
-    "trainable": ("false keeps the layer's parameters fixed in training",
-                  "remove it: netc trains every parameter; true, and false on a layer without parameters, are "
-                  "accepted"),
     "custom_param_importer": ("a custom way of loading the layer's parameters from a checkpoint",
                               "remove it: netc loads parameters by RETURNN's names"),
     "register_as_extern_data": ("registers the layer's output as a data key", REMOVE),

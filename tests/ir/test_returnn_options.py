@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from netc.ir import Document, NetcError, graph_from_document
+from netc.ir import Document, NetcError, graph_from_document, param_specs
 from netc.ir.layers import LAYER_TYPES
 from netc.ir.layers.base import config_keys
 from netc.ir.layers.returnn_options import BY_CLASS, EVERY_LAYER
@@ -15,7 +15,7 @@ def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
     assert set(BY_CLASS) <= set(CLASSES)
     for name, cls in CLASSES.items():  # an option a class declares itself wins over EVERY_LAYER's entry
         assert not set(BY_CLASS.get(name, {})) & set(config_keys(cls)), name
-    assert {name for name, cls in CLASSES.items() if set(EVERY_LAYER) & set(config_keys(cls))} == {"variable"}
+    assert not {name for name, cls in CLASSES.items() if set(EVERY_LAYER) & set(config_keys(cls))}
 
 
 @pytest.mark.parametrize(("layer", "key", "message"), [
@@ -54,16 +54,11 @@ def test_an_option_of_another_class_is_still_unknown() -> None:
         graph_from_document(Document("net.json", {"output": {"class": "softmax", "unit_opts": {}}}), 4, 5)
 
 
-@pytest.mark.parametrize(("layer", "accepted"), [
-    ({"class": "pool", "mode": "max", "pool_size": [2], "trainable": False}, True),
-    ({"class": "linear", "n_out": 3, "trainable": True}, True),
-    ({"class": "linear", "n_out": 3, "trainable": False}, False),
-    ({"class": "subnetwork", "subnetwork": {"output": {"class": "linear", "n_out": 3}}, "trainable": False}, False),
-])
-def test_trainable_is_accepted_where_it_changes_nothing(layer: dict, accepted: bool) -> None:
-    document = Document("net.json", {"output": layer})
-    if accepted:
-        graph_from_document(document, 4, 5)
-    else:
-        with pytest.raises(NetcError, match="RETURNN's option 'trainable'"):
-            graph_from_document(document, 4, 5)
+def test_trainable_false_marks_every_parameter_of_the_layer_and_its_sublayers() -> None:
+    net = {"h": {"class": "linear", "n_out": 3, "trainable": False},
+           "s": {"class": "subnetwork", "from": "h", "trainable": False,
+                 "subnetwork": {"output": {"class": "linear", "n_out": 3}}},
+           "output": {"class": "softmax", "from": "s", "trainable": True}}
+    specs = param_specs(graph_from_document(Document("net.json", net), 4, 5))
+    assert {s.name: s.trainable for s in specs} == {"h/W": False, "h/b": False, "s/output/W": False,
+                                                    "s/output/b": False, "output/W": True, "output/b": True}
