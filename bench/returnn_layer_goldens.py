@@ -245,12 +245,31 @@ DOT: dict[str, dict] = {
                      "output": {"class": "dot", "red1": "F", "red2": "F", "var1": None, "var2": None,
                                 "from": ["data", "h"]}},
 }
+OPTIONS: dict[str, dict] = {  # options every layer has (ir/layers/base.py)
+    "reuse_params_layer": {"a": {"class": "linear", "activation": "tanh", "n_out": F},
+                           "b": {"class": "linear", "activation": "tanh", "n_out": F, "from": "a", "reuse_params": "a"},
+                           "output": {"class": "combine", "kind": "add", "from": ["a", "b"]}},
+    "reuse_params_map": {"l1": {"class": "linear", "activation": "tanh", "n_out": 4},
+                         "l2": {"class": "linear", "activation": "relu", "n_out": 4, "from": "data",
+                                "reuse_params": {"map": {"W": "l1", "b": None}}},
+                         "output": {"class": "combine", "kind": "sub", "from": ["l1", "l2"]}},
+    "reuse_params_rec": {"fw": rec(4, 1, "data"), "bw": {**rec(4, -1, "data"), "reuse_params": "fw"},
+                         "output": {"class": "softmax", "n_out": 3, "from": ["fw", "bw"]}},
+    "reuse_params_subnetwork": {"x": {"class": "linear", "activation": "tanh", "n_out": F},
+                                "s": {"class": "subnetwork", "from": "x", "subnetwork": {
+                                    "a": {"class": "linear", "activation": "tanh", "n_out": F,
+                                          "reuse_params": "base:x"},
+                                    "output": {"class": "linear", "n_out": 3, "reuse_params": {
+                                        "map": {"W": {"reuse_layer": "base:o"}, "b": None}}, "from": "a"}}},
+                                "o": {"class": "linear", "n_out": 3, "from": "x"},
+                                "output": {"class": "combine", "kind": "add", "from": ["s", "o"]}},
+}
 # even and odd lengths: SAME with a stride pads them differently
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6)}
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
-            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV}
+            "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "options": OPTIONS}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -125,6 +125,10 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
     for source in node.sources:
         if source not in known:
             raise NetcError(f"unknown source layer {source!r}", node.at("from"), did_you_mean(source, known))
+    for name in node.layer.reuse_params.layers if node.layer.reuse_params else ():
+        if name not in nodes or name == node.name:
+            raise NetcError(f"reuse_params names {name!r}, which is not another layer", node.at("reuse_params"),
+                            did_you_mean(name, [n for n in nodes if n != node.name]))
     layer = node.layer
     if isinstance(layer, Rec) and layer.encoder:
         for name in layer.encoder:

@@ -69,6 +69,7 @@ def rewrite(layer: Any, resolve: Resolve) -> Any:
     """The layer dict with each source resolved (an absent `from` means `data`); other forms stay for the reader."""
     if not isinstance(layer, dict):
         return layer
+    layer = rewrite_reuse(layer, resolve)
     value = layer.get("from", "data")
     if value in NO_SOURCES:
         return layer
@@ -76,3 +77,21 @@ def rewrite(layer: Any, resolve: Resolve) -> Any:
     if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) for v in names):
         return layer
     return {**layer, "from": [r for v in names for r in resolve(v)]}
+
+
+def rewrite_reuse(layer: dict[str, Any], resolve: Resolve) -> dict[str, Any]:
+    """`reuse_params` names (a string, `reuse_layer`, the map's layers) resolved as sources are."""
+    def one(name: Any) -> Any:
+        found = resolve(name) if isinstance(name, str) and name else [name]
+        return found[0] if len(found) == 1 else name
+
+    value = layer.get("reuse_params")
+    if isinstance(value, str):
+        return {**layer, "reuse_params": one(value)}
+    if not isinstance(value, dict):
+        return layer
+    value = {**value, **({"reuse_layer": one(value["reuse_layer"])} if "reuse_layer" in value else {})}
+    if isinstance(value.get("map"), dict):
+        value["map"] = {k: {**v, "reuse_layer": one(v["reuse_layer"])} if isinstance(v, dict) and "reuse_layer" in v
+                        else one(v) for k, v in value["map"].items()}
+    return {**layer, "reuse_params": value}

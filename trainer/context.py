@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from netc.ir import Graph, Node
+from netc.ir import Graph, Node, param_name
 from netc.ir.types import Derived, DropoutNoise, LengthRule, Lengths, TensorType
 
 from .lstm import State
@@ -30,7 +30,7 @@ class RunContext:
     final_states: dict[str, State] = field(default_factory=dict)  # rec layer -> final (h, c), batch order
 
     def param(self, node: Node, suffix: str) -> torch.Tensor:
-        return self.params[f"{node.name}/{suffix}"]
+        return self.params[param_name(node, suffix)]
 
     def source(self, node: Node) -> torch.Tensor:
         """The node's input: sources concatenated on the feature axis, then the layer's dropout."""

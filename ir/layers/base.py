@@ -91,6 +91,83 @@ class LossOpts:
                             'add "use_native": true and "beam_width": 1, or remove blank_index')
 
 
+REUSE_HINT = ('write "reuse_params": "layer", or {"map": {"W": "layer", "b": null}} (null: the layer\'s own '
+              'parameter)')
+
+
+@dataclass(frozen=True)
+class ReuseParams:
+    """RETURNN's `reuse_params` (returnn/tf/layers/base.py ReuseParams): parameters taken from other layers.
+
+    `layer` (a string, or `reuse_layer`) shares every parameter of that layer by its name below the layer
+    (`W`, `rec/W`); `map` names a layer per parameter (None: the layer's own parameter). With a map and without
+    `auto_create_missing`, every parameter must be in the map, as RETURNN asserts.
+    """
+
+    layer: str | None = None
+    map: tuple[tuple[str, str | None], ...] = ()
+    auto_create_missing: bool = False
+    has_map: bool = False
+
+    @classmethod
+    def from_config(cls, value: Any) -> ReuseParams | None:
+        if not value:  # RETURNN: no sharing
+            return None
+        if isinstance(value, str):
+            return cls(value)
+        if not isinstance(value, dict):
+            raise ValueError(REUSE_HINT)
+        unknown = set(value) - {"reuse_layer", "map", "auto_create_missing"}
+        if unknown:
+            raise ValueError(f"reuse_params {sorted(unknown)[0]!r} (a custom getter or another layer's output as a "
+                             f"parameter) is not supported; {REUSE_HINT}")
+        layer, entries = value.get("reuse_layer"), value.get("map")
+        if layer is not None and not isinstance(layer, str) or entries is not None and not isinstance(entries, dict):
+            raise ValueError(REUSE_HINT)
+        auto = value.get("auto_create_missing", False)
+        if not isinstance(auto, bool):
+            raise ValueError("auto_create_missing is true or false")
+        return cls(layer, tuple((str(k), map_entry(v)) for k, v in (entries or {}).items()), auto,
+                   entries is not None)
+
+    def owner(self, param: str) -> str | None:
+        """The layer whose parameter `param` (e.g. `W`) this layer uses; None: its own."""
+        entries = dict(self.map)
+        if param in entries:
+            return entries[param]
+        if self.has_map and not self.auto_create_missing and self.layer is None:
+            raise ValueError(f"parameter {param!r} is not in the map (RETURNN asserts it)")
+        return self.layer
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """Every layer named, in order, once."""
+        names = [self.layer] + [v for _, v in self.map]
+        return tuple(dict.fromkeys(n for n in names if n is not None))
+
+    def renamed(self, rename: typing.Callable[[str], str]) -> ReuseParams:
+        """The same sharing with each layer name resolved (a subnetwork's `base:x` or sibling names)."""
+        return ReuseParams(self.layer and rename(self.layer),
+                           tuple((k, v and rename(v)) for k, v in self.map), self.auto_create_missing, self.has_map)
+
+    def plain(self) -> Any:
+        if not self.has_map and not self.auto_create_missing:
+            return self.layer
+        return {"reuse_layer": self.layer, "map": dict(self.map), "auto_create_missing": self.auto_create_missing}
+
+
+def map_entry(value: Any) -> str | None:
+    """One value of reuse_params' map: a layer name, None (own parameter), or {"reuse_layer": name}."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) <= {"reuse_layer"} and isinstance(value.get("reuse_layer"), str):
+        return value["reuse_layer"]
+    if isinstance(value, dict) and set(value) == {"auto_create_missing"} and value["auto_create_missing"] is True:
+        return None
+    raise ValueError(f"map entry {value!r}: only a layer name, null or {{\"reuse_layer\": name}} is supported "
+                     "(a custom getter or another layer's output as a parameter is not)")
+
+
 @dataclass(frozen=True)
 class Layer:
     """Options every layer accepts. Field = config key, type = validation, default = default."""
@@ -106,6 +183,7 @@ class Layer:
     target: str = "classes"
     is_output_layer: bool = False
     trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
+    reuse_params: ReuseParams | None = None  # parameters shared with other layers (ir/params.py param_name)
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -170,8 +248,9 @@ class Layer:
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        """Layers that must be computed before this one (sources, and encoders for decoders)."""
-        return self.sources
+        """Layers that must be computed before this one (sources, encoders for decoders, layers whose parameters
+        it reuses: RETURNN builds those first)."""
+        return self.sources + (self.reuse_params.layers if self.reuse_params else ())
 
 
 def check_loss(layer: Layer, at: At) -> None:

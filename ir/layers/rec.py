@@ -35,7 +35,7 @@ class Rec(Layer):
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        return self.sources + (self.encoder or ())
+        return super().dependencies + (self.encoder or ())
 
     def check(self, at: At) -> None:
         check_n_out(self.n_out, at)

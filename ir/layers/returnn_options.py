@@ -24,7 +24,6 @@ EVERY_LAYER: dict[str, tuple[str, str]] = {
     "in_dim": ("a dim tag for the input feature dim", NO_DIM_TAGS),
     "size_target": ("in training, the output's sequence lengths are taken from this target",
                     "remove it: netc's output lengths come from the layer's input"),
-    "reuse_params": ("shares the parameters of another layer", "remove it: each netc layer has its own parameters"),
     "name_scope": ("a custom TF name scope, which renames or shares the layer's parameters",
                    "remove it: netc names parameters as RETURNN's default scope (layer/W)"),
     "param_device": ("the TF device that holds the layer's parameters", NO_NUMBER),

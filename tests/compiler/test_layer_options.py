@@ -1,0 +1,63 @@
+"""Options every layer has (ir/layers/base.py) against RETURNN TF (each sequence alone): `reuse_params`; and what
+they refuse, located at the option."""
+
+from __future__ import annotations
+
+import onnx
+import pytest
+from netc.compiler import compile_graph
+from netc.ir import Document, NetcError, graph_from_document, init_params, param_specs
+
+from tests.compiler.returnn_goldens import golden_tests, graph_of, load_cases, params_of
+
+test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_options.json")
+CASES = load_cases("returnn_options.json")
+
+
+@pytest.mark.parametrize("case_id", sorted(c for c in CASES if c.startswith("reuse_params")))
+def test_shared_parameters_are_the_owners_only_as_in_returnns_checkpoint(case_id: str) -> None:
+    """RETURNN's checkpoint holds a shared parameter once, under the layer that made it; so does netc, and the
+    compiled model stores a parameter used as it is once (an LSTM's, converted to ONNX's layout, per layer)."""
+    case = CASES[case_id]
+    graph = graph_of(case)
+    assert {s.name for s in param_specs(graph)} == set(case["params"])
+    model = compile_graph(graph, params_of(case))
+    onnx.checker.check_model(model)
+    if case_id != "reuse_params_rec":
+        stored = [i.name for i in model.graph.initializer if not i.name.startswith("const")]
+        assert sorted(stored) == sorted(case["params"])
+
+
+@pytest.mark.parametrize(("net", "message", "hint"), [
+    ({"a": {"class": "linear", "n_out": 3}, "output": {"class": "linear", "n_out": 5, "from": "a",
+                                                       "reuse_params": "a"}},
+     r"'a/W' has shape \(4, 3\), but this layer needs \(3, 5\)", "give this layer the dims of 'a'"),
+    ({"a": {"class": "linear", "n_out": 4, "with_bias": False},
+      "output": {"class": "linear", "n_out": 4, "reuse_params": "a"}},
+     "layer 'a' has no parameter 'a/b'", "'a' has a/W"),
+    ({"a": {"class": "linear", "n_out": 4}, "output": {"class": "linear", "n_out": 4,
+                                                       "reuse_params": {"map": {"W": "a"}}}},
+     "parameter 'b' is not in the map", '"auto_create_missing": true'),
+    ({"output": {"class": "linear", "n_out": 4, "reuse_params": "nope"}},
+     "reuse_params names 'nope', which is not another layer", None),
+    ({"output": {"class": "linear", "n_out": 4, "reuse_params": {"map": {"W": {"layer_output": "x"}}}}},
+     "invalid value", "another layer's output as a parameter is not"),
+    ({"output": {"class": "linear", "n_out": 4, "reuse_params": {"custom": "x"}}},
+     "invalid value", "a custom getter"),
+])
+def test_reuse_params_refuses_what_returnn_cannot_share(net: dict, message: str, hint: str | None) -> None:
+    with pytest.raises(NetcError, match=message) as e:
+        init_params(graph_from_document(Document("net.json", net), 4, 5), 0)
+    assert e.value.where.key == "reuse_params"
+    if hint:
+        assert hint in (e.value.hint or "")
+
+
+def test_reuse_params_auto_create_missing_and_empty() -> None:
+    """`auto_create_missing` gives the parameters missing from the map the layer's own; an empty `reuse_params`
+    (RETURNN: `if not opts: return None`) shares nothing."""
+    net = {"a": {"class": "linear", "n_out": 4},
+           "b": {"class": "linear", "n_out": 4, "reuse_params": {"map": {"W": "a"}, "auto_create_missing": True}},
+           "output": {"class": "linear", "n_out": 4, "from": "b", "reuse_params": None}}
+    names = [s.name for s in param_specs(graph_from_document(Document("net.json", net), 4, 5))]
+    assert names == ["a/W", "a/b", "b/b", "output/W", "output/b"]
