@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
+from netc.ir.layers.out_type import OutType
 from netc.ir.layers.returnn_options import accepted_note, returnn_option
 from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
@@ -184,6 +185,7 @@ class Layer:
     is_output_layer: bool = False
     trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
     reuse_params: ReuseParams | None = None  # parameters shared with other layers (ir/params.py param_name)
+    declared_type: OutType | None = None  # config key "out_type": checked against the inferred type
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -213,6 +215,15 @@ class Layer:
             raise NetcError(f"{self.class_name} works on the last axis, but the feature dim of {x} is not last",
                             at("from"), "swap_axes the feature dim back to the end")
         return x.with_feature(self.out_feature(x.feature, env, at))
+
+    def checked_type(self, t: TensorType, at: At) -> TensorType:
+        """The inferred type `t`, which must agree with a declared `out_type` (RETURNN would build the layer with
+        the declared one; netc computes what it infers, so a contradiction is an error)."""
+        wrong = self.declared_type.mismatch(t) if self.declared_type else None
+        if wrong:
+            raise NetcError(f"out_type declares {wrong}", at("out_type"),
+                            "remove out_type (netc infers the type; netc check prints it), or correct it")
+        return t
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         """The output feature dim of a per-frame layer from its input feature dim."""
@@ -287,7 +298,7 @@ def matching_n_out(n_out: int | None, got: int, at: At, why: str) -> int:
 
 # ---------------------------------------------------------------- reading layer dicts
 
-CONFIG_KEY = {"sources": "from"}  # field name -> config key, where they differ
+CONFIG_KEY = {"sources": "from", "declared_type": "out_type"}  # field name -> config key, where they differ
 FIELD_NAME = {v: k for k, v in CONFIG_KEY.items()}
 NOT_SUPPORTED_PREFIXES = ("recurrent_transform", "attention")
 

@@ -18,7 +18,6 @@ REC_UNIT = "remove it: it is an option of layers inside a rec subnetwork unit, w
 
 # option -> (meaning, hint); options of every layer (LayerBase.__init__)
 EVERY_LAYER: dict[str, tuple[str, str]] = {
-    "out_type": ("the output's type, declared instead of inferred", NO_DIM_TAGS),
     "out_shape": ("a check of the output's dims", NO_DIM_TAGS),
     "out_dim": ("a dim tag for the output feature dim", "remove it and give the size as n_out"),
     "in_dim": ("a dim tag for the input feature dim", NO_DIM_TAGS),

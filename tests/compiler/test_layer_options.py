@@ -61,3 +61,32 @@ def test_reuse_params_auto_create_missing_and_empty() -> None:
            "output": {"class": "linear", "n_out": 4, "from": "b", "reuse_params": None}}
     names = [s.name for s in param_specs(graph_from_document(Document("net.json", net), 4, 5))]
     assert names == ["a/W", "a/b", "b/b", "output/W", "output/b"]
+
+
+@pytest.mark.parametrize("out_type", [
+    {"dim": 1, "shape": [None, 1]}, {"shape": (None, 1), "batch_dim_axis": 0, "time_dim_axis": 1},
+    {"dim": 1, "sparse": False, "dtype": "float32", "feature_dim_axis": 2}, {},
+])
+def test_out_type_that_agrees_is_accepted(out_type: dict) -> None:
+    net = {"l": {"class": "linear", "n_out": 1}, "output": {"class": "eval", "from": "l", "eval": "source(0) * 2.0",
+                                                             "out_type": out_type}}
+    graph = graph_from_document(Document("net.json", net), 4, 5)
+    assert str(graph["output"].out_type) == "[B, T_data, 1]"
+
+
+@pytest.mark.parametrize(("out_type", "message"), [
+    ({"dim": 2}, r"out_type declares dim 2, but netc infers \[B, T_data, 1\] \(dim 1\)"),
+    ({"shape": [None, 3]}, r"out_type declares shape \[None, 3\], but netc infers \[B, T_data, 1\]"),
+    ({"shape": [1]}, r"out_type declares shape \[1\]"),
+    ({"sparse": True, "dim": 1}, "out_type declares sparse True"),
+    ({"dtype": "int32"}, "out_type declares dtype int32"),
+    ({"dim_tags": []}, "invalid value"),
+    ({"shape": "x"}, "invalid value"),
+    ("float32", "invalid value"),
+])
+def test_out_type_that_contradicts_netcs_type_is_refused_at_the_key(out_type: object, message: str) -> None:
+    net = {"l": {"class": "linear", "n_out": 1}, "output": {"class": "eval", "from": "l", "eval": "source(0) * 2.0",
+                                                             "out_type": out_type}}
+    with pytest.raises(NetcError, match=message) as e:
+        graph_from_document(Document("net.json", net), 4, 5)
+    assert (e.value.where.layer, e.value.where.key) == ("output", "out_type")
