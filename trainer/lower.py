@@ -45,13 +45,15 @@ def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
 
 def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:
     y = affine(node, layer, ctx)
+    if layer.darc1:
+        ctx.before_activation[node.name] = y
     if layer.activation in (Act.SOFTMAX, Act.LOG_SOFTMAX):
         ctx.logits[node.name] = y
     return ACTIVATIONS[layer.activation](y)
 
 
 def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
-    ctx.logits[node.name] = affine(node, layer, ctx)
+    ctx.logits[node.name] = ctx.before_activation[node.name] = affine(node, layer, ctx)
     return torch.softmax(ctx.logits[node.name], dim=-1)
 
 

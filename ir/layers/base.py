@@ -186,10 +186,17 @@ class Layer:
     trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
     reuse_params: ReuseParams | None = None  # parameters shared with other layers (ir/params.py param_name)
     declared_type: OutType | None = None  # config key "out_type": checked against the inferred type
+    # training only (trainer/constraints.py): terms added to the objective, noise and dropout on parameters
+    spatial_smoothing: float = 0.0  # x spatial_smoothing_energy of the output, summed over frames
+    darc1: float = 0.0  # x max over features of the sum over frames of |output before activation|
+    param_variational_noise: float = 0.0  # stddev of Gaussian noise added to each parameter in each step
+    param_dropout: float = 0.0  # dropout on the parameters (of at least param_dropout_min_ndim dims)
+    param_dropout_min_ndim: int = 0
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     concatenates: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
+    has_darc1: ClassVar[bool] = False  # the trainer keeps the values before the activation (linear, softmax)
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""
@@ -197,6 +204,7 @@ class Layer:
             raise NetcError("dropout must be in [0, 1)", at("dropout"), f"got {self.dropout}")
         if self.L2 < 0:
             raise NetcError("L2 must be >= 0", at("L2"), f"got {self.L2}")
+        check_training_options(self, at)
         check_loss(self, at)
         if not self.sources and not self.is_decoder:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
@@ -223,6 +231,13 @@ class Layer:
         if wrong:
             raise NetcError(f"out_type declares {wrong}", at("out_type"),
                             "remove out_type (netc infers the type; netc check prints it), or correct it")
+        for key in ("spatial_smoothing", "darc1"):
+            if getattr(self, key) and (not t.is_seq or t.sparse):
+                raise NetcError(f"{key} needs an output [B, T, F], got {t}", at(key), f"remove {key}")
+        if self.spatial_smoothing and smoothing_grid(t.feature) is None:
+            raise NetcError(f"spatial_smoothing views the {t.feature} features as a grid of at least 3 x 3, and "
+                            f"{t.feature} has none (RETURNN asserts 'too small')", at("spatial_smoothing"),
+                            "remove spatial_smoothing")
         return t
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
@@ -264,6 +279,18 @@ class Layer:
         return self.sources + (self.reuse_params.layers if self.reuse_params else ())
 
 
+def check_training_options(layer: Layer, at: At) -> None:
+    """The training-only regularizers of `LayerBase.__init__` as RETURNN would accept them."""
+    for key in ("spatial_smoothing", "darc1", "param_variational_noise"):
+        if getattr(layer, key) < 0:
+            raise NetcError(f"{key} must be >= 0", at(key), f"got {getattr(layer, key)}")
+    if not 0.0 <= layer.param_dropout < 1.0:
+        raise NetcError("param_dropout must be in [0, 1)", at("param_dropout"), f"got {layer.param_dropout}")
+    if layer.darc1 and not layer.has_darc1:
+        raise NetcError(f"darc1 on a {layer.class_name} layer is not supported", at("darc1"),
+                        "netc implements darc1 on linear and softmax layers (on the values before the activation)")
+
+
 def check_loss(layer: Layer, at: At) -> None:
     """Loss keys as RETURNN's `LayerBase.transform_config_dict` and the loss classes accept them."""
     if layer.loss is None:
@@ -280,6 +307,15 @@ def check_loss(layer: Layer, at: At) -> None:
 def loss_scale(layer: Layer) -> float:
     """The factor of the layer's loss in the objective: `loss_scale`, else `loss_opts.scale`."""
     return layer.loss_scale if layer.loss_scale != 1.0 else layer.loss_opts.scale
+
+
+def smoothing_grid(dim: int) -> tuple[int, int] | None:
+    """(h, w) of returnn/tf/util/basic.py spatial_smoothing_energy: w the largest divisor <= sqrt(dim); None where
+    h or w is below 3."""
+    w = math.isqrt(dim)
+    while w > 0 and dim % w:
+        w -= 1
+    return (dim // w, w) if w >= 3 and dim // w >= 3 else None
 
 
 def check_n_out(n_out: int | None, at: At) -> None:

@@ -1,4 +1,5 @@
-"""Layer options every layer has (ir/layers/base.py) as the trainer applies them: `trainable`."""
+"""Layer options every layer has (ir/layers/base.py) as the trainer applies them: `trainable`, `spatial_smoothing`
+and `darc1` (against RETURNN TF), `param_variational_noise` and `param_dropout`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+import torch
+from netc.ir import Document, graph_from_document
+from netc.trainer.constraints import constraint_term
+from netc.trainer.context import RunContext
 from netc.trainer.loop import Trainer
+from netc.trainer.model import NetModel
 from netc.trainer.setup import prepare
 
 NET = {"h": {"class": "linear", "activation": "tanh", "n_out": 5, "from": "data", "trainable": False, "L2": 0.1},
@@ -39,3 +46,66 @@ def test_trainable_false_freezes_a_layer_and_every_sublayer_of_a_subnetwork(tmp_
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)
     for name in set(before) - frozen:
         assert not np.array_equal(after[name], before[name]), name
+
+
+CONSTRAINTS = json.loads((Path(__file__).parent / "data" / "returnn_constraints.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", CONSTRAINTS, ids=[c["id"] for c in CONSTRAINTS])
+def test_spatial_smoothing_and_darc1_equal_returnns_constraint_and_its_gradient(case: dict) -> None:
+    """The term RETURNN adds to a batch's objective (bench/returnn_constraint_goldens.py; darc1 as RETURNN computes
+    it under TensorFlow 1, see there), and its gradient with respect to every parameter."""
+    graph = graph_from_document(Document("net.json", case["net"]), case["num_inputs"], 4)
+    params = {k: np.asarray(v, np.float32) for k, v in case["params"].items()}
+    model = NetModel(graph, params).train()
+    x = np.zeros((len(case["lengths"]), max(case["lengths"]) + 2, case["num_inputs"]), np.float32) + 50.0
+    for b, seq in enumerate(case["inputs"]):
+        x[b, :len(seq)] = np.asarray(seq, np.float32)
+    ctx = model(torch.from_numpy(x), torch.tensor(case["lengths"]))
+    value = constraint_term(graph, ctx)
+    assert value is not None
+    np.testing.assert_allclose(value.item(), case["constraint"], rtol=1e-5)
+    value.backward()
+    for name, expected in case["grads"].items():
+        grad = model.get_parameter(name).grad
+        got = np.zeros_like(params[name]) if grad is None else grad.numpy()
+        np.testing.assert_allclose(got, np.asarray(expected, np.float32), atol=1e-5, rtol=1e-5, err_msg=name)
+
+
+def test_parameter_noise_and_dropout_apply_in_training_only() -> None:
+    """param_variational_noise adds N(0, s^2) to each parameter, param_dropout zeroes a share p of the entries of
+    parameters with at least param_dropout_min_ndim dims and scales the rest by 1/(1-p); evaluation sees the
+    parameters as they are."""
+    net = {"h": {"class": "linear", "n_out": 400, "param_variational_noise": 0.5, "from": "data"},
+           "output": {"class": "linear", "n_out": 300, "param_dropout": 0.25, "param_dropout_min_ndim": 2,
+                      "from": "h"}}
+    graph = graph_from_document(Document("net.json", net), 200, 4)
+    model = NetModel(graph, seed=1)
+    ctx = RunContext(graph, dict(model.named_parameters()), {}, True, torch.Generator().manual_seed(0))
+    W = model.get_parameter("h/W")
+    noise = (ctx.param(graph["h"], "W") - W).detach()
+    assert abs(noise.mean().item()) < 0.01 and abs(noise.std().item() - 0.5) < 0.01
+    V, b = model.get_parameter("output/W"), model.get_parameter("output/b")
+    dropped = ctx.param(graph["output"], "W").detach()
+    assert abs((dropped == 0).float().mean().item() - 0.25) < 0.01
+    torch.testing.assert_close(dropped[dropped != 0], V.detach()[dropped != 0] / 0.75)
+    assert torch.equal(ctx.param(graph["output"], "b"), b)  # 1 dim < param_dropout_min_ndim
+    evaluation = RunContext(graph, dict(model.named_parameters()), {}, False)
+    assert torch.equal(evaluation.param(graph["h"], "W"), W)
+
+
+def test_training_adds_the_constraints_to_the_objective(tmp_path: Path) -> None:
+    """The same training with a large darc1 on the output ends elsewhere than without it."""
+    runs = []
+    for darc in (0.0, 5.0):
+        net = {"h": {"class": "linear", "activation": "tanh", "n_out": 5, "from": "data"},
+               "output": {"class": "softmax", "loss": "ce", "from": "h", "darc1": darc}}
+        directory = tmp_path / str(darc)
+        directory.mkdir()
+        path = directory / "config.json"
+        path.write_text(json.dumps(CONFIG | {"network": net, "num_epochs": 1, "gradient_noise": 0.0,
+                                             "model": str(directory / "model")}))
+        trainer = Trainer(prepare(str(path), []), log=lambda line: None)
+        trainer.run()
+        runs.append(trainer.model.named_values())
+    assert not np.allclose(runs[0]["output/W"], runs[1]["output/W"], atol=1e-3)
