@@ -1,10 +1,11 @@
 """Training-only layer options (ir/layers/base.py): RETURNN's output constraints `spatial_smoothing` and `darc1`
-(`LayerBase.get_constraints_value`, added to the objective), and noise and dropout on parameters
-(`LayerBase.var_creation_scope`'s custom getter)."""
+(`LayerBase.get_constraints_value`, added to the objective), noise and dropout on parameters
+(`LayerBase.var_creation_scope`'s custom getter), and linear's `grad_filter` (returnn/tf/util/basic.py
+filter_grad)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -57,3 +58,36 @@ def noisy_param(node: Node, value: torch.Tensor, noise: torch.Generator | None) 
         keep = torch.rand(value.shape, generator=noise) >= layer.param_dropout
         value = value * (keep.to(value) / (1.0 - layer.param_dropout))
     return value
+
+
+class FilterGrad(torch.autograd.Function):
+    """Identity; backward zeroes the gradient of every sequence whose largest squared gradient entry is not below
+    the threshold (`filter_grad` with the max over all axes but the batch). `seq` maps rows to sequences."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, seq: torch.Tensor, sequences: int, threshold: float) -> torch.Tensor:
+        ctx.save_for_backward(seq)
+        ctx.sequences, ctx.threshold = sequences, threshold
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+        (seq,) = ctx.saved_tensors
+        per_row = grad.square().reshape(len(grad), -1).amax(dim=1)
+        per_seq = per_row.new_zeros(ctx.sequences).scatter_reduce(0, seq, per_row, "amax")
+        keep = (per_seq < ctx.threshold)[seq]
+        return grad * keep.reshape((-1,) + (1,) * (grad.dim() - 1)).to(grad), None, None, None
+
+
+def filter_grad(node: Node, y: torch.Tensor, ctx: RunContext) -> torch.Tensor:
+    """`y` (a layer's `x W + b`, packed frames or `[B, ...]`) with linear's `grad_filter` applied in training."""
+    threshold = getattr(node.layer, "grad_filter", None)
+    if not ctx.training or threshold is None:
+        return y
+    t = node.out_type
+    if t.is_packable:
+        packing = ctx.packing(t.time)
+        seq, sequences = packing.seq.to(y.device), len(packing.lengths)
+    else:
+        seq, sequences = torch.arange(len(y), device=y.device), len(y)
+    return FilterGrad.apply(y, seq, sequences, threshold)

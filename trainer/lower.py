@@ -12,6 +12,7 @@ from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, Pas
 from netc.ir.types import Unit
 
 from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, variable, window
+from .constraints import filter_grad
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -44,7 +45,7 @@ def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
 
 
 def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:
-    y = affine(node, layer, ctx)
+    y = filter_grad(node, affine(node, layer, ctx), ctx)
     if layer.darc1:
         ctx.before_activation[node.name] = y
     if layer.activation in (Act.SOFTMAX, Act.LOG_SOFTMAX):
@@ -53,7 +54,7 @@ def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:
 
 
 def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
-    ctx.logits[node.name] = ctx.before_activation[node.name] = affine(node, layer, ctx)
+    ctx.logits[node.name] = ctx.before_activation[node.name] = filter_grad(node, affine(node, layer, ctx), ctx)
     return torch.softmax(ctx.logits[node.name], dim=-1)
 
 

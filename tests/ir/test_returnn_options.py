@@ -21,7 +21,7 @@ def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
 @pytest.mark.parametrize(("layer", "key", "message"), [
     ({"class": "softmax", "loss": "ce", "only_on_search": True}, "only_on_search", "only in search"),
     ({"class": "softmax", "loss": "ce", "size_target": "classes"}, "size_target", "lengths are taken from"),
-    ({"class": "softmax", "loss": "ce", "grad_filter": 1.0}, "grad_filter", "clips the gradient"),
+    ({"class": "softmax", "loss": "ce", "use_transposed_weights": True}, "use_transposed_weights", "stored as"),
 ])
 def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: str) -> None:
     expected = f"RETURNN's option '{key}' \\(.*{message}.*\\) is not implemented by netc"

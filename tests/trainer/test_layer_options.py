@@ -52,9 +52,10 @@ CONSTRAINTS = json.loads((Path(__file__).parent / "data" / "returnn_constraints.
 
 
 @pytest.mark.parametrize("case", CONSTRAINTS, ids=[c["id"] for c in CONSTRAINTS])
-def test_spatial_smoothing_and_darc1_equal_returnns_constraint_and_its_gradient(case: dict) -> None:
+def test_constraints_and_grad_filter_equal_returnns_value_and_gradient(case: dict) -> None:
     """The term RETURNN adds to a batch's objective (bench/returnn_constraint_goldens.py; darc1 as RETURNN computes
-    it under TensorFlow 1, see there), and its gradient with respect to every parameter."""
+    it under TensorFlow 1, see there), and its gradient with respect to every parameter, through a grad_filter
+    that keeps the gradient of all, some or none of the sequences."""
     graph = graph_from_document(Document("net.json", case["net"]), case["num_inputs"], 4)
     params = {k: np.asarray(v, np.float32) for k, v in case["params"].items()}
     model = NetModel(graph, params).train()
