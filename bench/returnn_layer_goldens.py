@@ -264,6 +264,15 @@ OPTIONS: dict[str, dict] = {  # options every layer has (ir/layers/base.py)
                                 "o": {"class": "linear", "n_out": 3, "from": "x"},
                                 "output": {"class": "combine", "kind": "add", "from": ["s", "o"]}},
 }
+OPTIONS |= {  # activation names RETURNN's get_activation_function finds in TensorFlow, on inputs * 4 (relu6 clips)
+    f"activation_{name}": {"s": {"class": "eval", "eval": "source(0) * 4.0", "from": "data"},
+                           "output": {"class": "activation", "activation": name, "from": "s"}}
+    for name in ("relu6", "leaky_relu", "softsign", "log_sigmoid", "negative", "neg", "sin", "cos")}
+OPTIONS |= {f"activation_{name}": {"e": EXP, "output": {"class": "activation", "activation": name, "from": "e"}}
+            for name in ("sqrt", "log")}
+OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
+                                         "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
+                                                    "out_type": {"dim": 1, "shape": (None, 1)}}}
 # even and odd lengths: SAME with a stride pads them differently
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6)}
 TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)

@@ -31,6 +31,15 @@ ACTIVATIONS: dict[Act, Callable[[torch.Tensor], torch.Tensor]] = {
     Act.ABS: torch.abs,
     Act.EXP: torch.exp,
     Act.SQUARE: torch.square,
+    Act.RELU6: F.relu6,
+    Act.LEAKY_RELU: lambda x: F.leaky_relu(x, 0.2),
+    Act.SOFTSIGN: F.softsign,
+    Act.LOG_SIGMOID: F.logsigmoid,
+    Act.SQRT: torch.sqrt,
+    Act.LOG: torch.log,
+    Act.NEGATIVE: torch.neg,
+    Act.SIN: torch.sin,
+    Act.COS: torch.cos,
 }
 
 
