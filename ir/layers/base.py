@@ -176,6 +176,9 @@ class Layer:
     sources: tuple[str, ...] = ("data",)  # config key "from"
     dropout: float = 0.0
     dropout_noise_shape: DropoutNoise = DropoutNoise.PER_FEATURE
+    dropout_axis: tuple[str, ...] | None = None  # the axes the mask varies along: only the feature axis (default)
+    dropout_on_forward: bool = False  # true (dropout also in inference) is refused
+    mask: str | None = None  # RETURNN's obsolete "dropout"/"unity", checked against dropout as RETURNN does
     L2: float = 0.0
     loss: Loss | None = None
     loss_opts: LossOpts = LossOpts()
@@ -183,6 +186,7 @@ class Layer:
     loss_only_on_non_search: bool = False  # drops the loss in search (never in training, so a no-op here)
     target: str = "classes"
     is_output_layer: bool = False
+    only_on_eval: bool = False  # accepted without a loss: computing the layer in training too changes no number
     trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
     reuse_params: ReuseParams | None = None  # parameters shared with other layers (ir/params.py param_name)
     declared_type: OutType | None = None  # config key "out_type": checked against the inferred type
@@ -205,7 +209,12 @@ class Layer:
         if self.L2 < 0:
             raise NetcError("L2 must be >= 0", at("L2"), f"got {self.L2}")
         check_training_options(self, at)
+        check_dropout_options(self, at)
         check_loss(self, at)
+        if self.only_on_eval and self.loss is not None:
+            raise NetcError("only_on_eval with a loss: RETURNN computes this loss only in evaluation, netc would "
+                            "train on it", at("only_on_eval"),
+                            "remove the loss (it only reports a score in RETURNN), or remove only_on_eval")
         if not self.sources and not self.is_decoder:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
                             at("from"), 'remove "from" to read "data", or name a source layer')
@@ -277,6 +286,25 @@ class Layer:
         """Layers that must be computed before this one (sources, encoders for decoders, layers whose parameters
         it reuses: RETURNN builds those first)."""
         return self.sources + (self.reuse_params.layers if self.reuse_params else ())
+
+
+def check_dropout_options(layer: Layer, at: At) -> None:
+    """`dropout_axis`, `dropout_on_forward`, `mask` of RETURNN's `_ConcatInputLayer`, where they change nothing."""
+    if layer.dropout_on_forward:
+        raise NetcError("dropout_on_forward (dropout also in inference) is not supported: netc's compiled models "
+                        "are deterministic", at("dropout_on_forward"), "remove dropout_on_forward")
+    if layer.dropout_axis is not None and [a.lower() for a in layer.dropout_axis] not in (["f"], ["feature"]):
+        raise NetcError(f"dropout_axis {list(layer.dropout_axis)} is not supported", at("dropout_axis"),
+                        'netc draws one mask per feature (dropout_axis "F", the default); remove dropout_axis')
+    if layer.dropout_axis is not None and layer.dropout_noise_shape is not DropoutNoise.PER_FEATURE:
+        raise NetcError("dropout_axis and dropout_noise_shape together (RETURNN asserts one)", at("dropout_axis"),
+                        "keep one of them")
+    if layer.mask not in (None, "dropout", "unity"):
+        raise NetcError(f"invalid mask {layer.mask!r}", at("mask"), 'RETURNN accepts "dropout", "unity" or null')
+    if layer.mask == "unity" and layer.dropout or layer.mask == "dropout" and not layer.dropout:
+        raise NetcError(f"mask {layer.mask!r} with dropout {layer.dropout} (RETURNN asserts "
+                        + ("no dropout" if layer.mask == "unity" else "dropout > 0") + ")", at("mask"),
+                        "remove mask: it is obsolete")
 
 
 def check_training_options(layer: Layer, at: At) -> None:

@@ -62,3 +62,51 @@ def test_trainable_false_marks_every_parameter_of_the_layer_and_its_sublayers() 
     specs = param_specs(graph_from_document(Document("net.json", net), 4, 5))
     assert {s.name: s.trainable for s in specs} == {"h/W": False, "h/b": False, "s/output/W": False,
                                                     "s/output/b": False, "output/W": True, "output/b": True}
+
+
+@pytest.mark.parametrize("options", [
+    {"dropout": 0.1, "dropout_axis": "F"}, {"dropout": 0.1, "dropout_axis": ["F"]}, {"dropout": 0.1, "mask": "dropout"},
+    {"mask": "unity"}, {"mask": None, "dropout_on_forward": False}, {"only_on_eval": True},
+])
+def test_dropout_and_eval_options_where_they_change_nothing(options: dict) -> None:
+    """`_ConcatInputLayer`'s dropout_axis "F" (netc's one mask per feature), its obsolete `mask` (RETURNN only
+    asserts it against dropout), and only_on_eval on a layer without a loss (computing it in training too changes
+    no number)."""
+    net = {"output": {"class": "linear", "n_out": 3, **options}}
+    graph = graph_from_document(Document("net.json", net), 4, 5)
+    assert graph["output"].layer.dropout == options.get("dropout", 0.0)
+
+
+@pytest.mark.parametrize(("options", "key", "message"), [
+    ({"dropout": 0.1, "dropout_axis": "T"}, "dropout_axis", r"dropout_axis \['T'\] is not supported"),
+    ({"dropout": 0.1, "dropout_axis": "F", "dropout_noise_shape": {"*": None}}, "dropout_axis", "together"),
+    ({"dropout_on_forward": True}, "dropout_on_forward", "deterministic"),
+    ({"mask": "dropout"}, "mask", "RETURNN asserts dropout > 0"),
+    ({"dropout": 0.1, "mask": "unity"}, "mask", "RETURNN asserts no dropout"),
+    ({"mask": "other"}, "mask", "invalid mask"),
+    ({"only_on_eval": True, "loss": "ce"}, "only_on_eval", "netc would train on it"),
+])
+def test_dropout_and_eval_options_that_would_change_numbers_are_refused(options: dict, key: str, message: str) -> None:
+    with pytest.raises(NetcError, match=message) as e:
+        graph_from_document(Document("net.json", {"output": {"class": "softmax", **options}}), 4, 5)
+    assert (e.value.where.layer, e.value.where.key) == ("output", key)
+
+
+def test_norm_param_shape_is_the_feature_axis_only() -> None:
+    net = {"output": {"class": "norm", "axes": "T", "param_shape": "F"}}
+    graph_from_document(Document("net.json", net), 4, 5)
+    with pytest.raises(NetcError, match="param_shape over axes") as e:
+        graph_from_document(Document("net.json", {"output": {"class": "norm", "axes": "T", "param_shape": "T"}}), 4, 5)
+    assert e.value.where.key == "param_shape"
+
+
+@pytest.mark.parametrize(("layer", "key"), [
+    ({"class": "copy", "extra_deps": ["data"]}, "extra_deps"),
+    ({"class": "copy", "register_as_extern_data": "x"}, "register_as_extern_data"),
+    ({"class": "rec", "unit": "nativelstm2", "n_out": 4, "debug": True}, "debug"),
+    ({"class": "conv", "filter_size": [3], "n_out": 4, "padding": "same", "use_time_mask": True}, "use_time_mask"),
+    ({"class": "transposed_conv", "filter_size": [3], "n_out": 4, "bias_init": 0.1}, "bias_init"),
+])
+def test_options_that_change_no_number_of_netcs_model_are_warnings(layer: dict, key: str) -> None:
+    said = graph_from_document(Document("net.json", {"output": layer}), 4, 5).warnings
+    assert len(said) == 1 and said[0].startswith(f"layer 'output': RETURNN's option '{key}'")
