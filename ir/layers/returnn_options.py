@@ -42,6 +42,23 @@ EVERY_LAYER: dict[str, tuple[str, str]] = {
     "encapsulate": ("builds all sublayers of a subnetwork at once", NO_NUMBER),
     "collocate_with": ("moves a layer inside a rec unit together with others", REC_UNIT),
 }
+THEANO_SEQ = ("remove it: it is an option of RETURNN Theano's sequence-training output layer (losses sprint, "
+              "fast_bw), which netc does not implement")
+PRIORS = ("netc's model gives the posteriors; compute the priors with `netc prior` and apply them with "
+          "`netc compile --prior P --prior-scale a`")
+# RETURNN Theano's OutputLayer and SequenceOutputLayer (NetworkOutputLayer.py)
+THEANO_OUTPUT: dict[str, tuple[str, str]] = {
+    "compute_priors": ("RETURNN Theano: a running average of the posteriors kept as a parameter 'priors'", PRIORS),
+    "compute_priors_exp_average": ("RETURNN Theano: the decay of compute_priors' average", PRIORS),
+    "compute_priors_accumulate_batches": ("RETURNN Theano: batches compute_priors accumulates", PRIORS),
+    "prior_scale": ("RETURNN Theano: the scale of the log prior a sequence loss subtracts", PRIORS),
+    "ce_smoothing": ("RETURNN Theano: cross-entropy mixed into a sequence-training loss", THEANO_SEQ),
+    "ce_target_layer_align": ("RETURNN Theano: the layer whose alignment ce_smoothing uses", THEANO_SEQ),
+    "sprint_opts": ("RETURNN Theano: how the sequence loss starts RASR (Sprint)", THEANO_SEQ),
+    "loss_like_ce": ("RETURNN Theano: a sequence loss scored like cross-entropy", THEANO_SEQ),
+    "substract_prior_from_output": ("RETURNN Theano: the output divided by the priors", "remove it and compile "
+                                    "with `netc compile --prior P` (the scaled log-likelihoods)"),
+}
 LINEAR: dict[str, tuple[str, str]] = {
     "forward_weights_init": ("the initializer of W", INIT),
     "bias_init": ("the initializer of b", INIT),
@@ -81,7 +98,7 @@ REC: dict[str, tuple[str, str]] = {
 # class -> its own options (RETURNN's LinearLayer, RecLayer, ConvLayer, ... __init__)
 BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
     "linear": LINEAR,
-    "softmax": LINEAR,
+    "softmax": LINEAR | THEANO_OUTPUT,
     "conv": CONV,
     "pool": {
         "in_spatial_dims": ("dim tags of the input's spatial axes", NO_DIM_TAGS),
@@ -105,7 +122,10 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
         "beta_init": ("the initializer of beta", INIT),
     },
     "reduce": {"enforce_batch_dim_axis": ("moves the batch axis of the output", REMOVE)},
-    "window": {"window_dim": ("a dim tag for the window axis", NO_DIM_TAGS),
+    "window": {"window": ("RETURNN Theano's window size; its output merges the window into the features",
+                          'write "window_size" (RETURNN TF: [B, T, window, F]) and a merge_dims "except_time" after '
+                          "it for Theano's [B, T, window * F]"),
+               "window_dim": ("a dim tag for the window axis", NO_DIM_TAGS),
                "out_spatial_dim": ("a dim tag for the output's time axis", NO_DIM_TAGS)},
     "activation": {"opts": ("options of the activation function", REMOVE)},
     "copy": {"extra_deps": EXTRA_DEPS},
@@ -125,7 +145,7 @@ def accepted_note(class_name: str, key: str) -> str | None:
     model (a layout, a device, a debug print) or only where a training from scratch starts (an initializer);
     None for the options that are errors."""
     known = returnn_option(class_name, key)
-    if known is None or known[1] not in (INIT, NO_NUMBER):
+    if known is None or known[1] not in (INIT, NO_NUMBER, PRIORS):
         return None
     meaning, hint = known
     return f"RETURNN's option {key!r} ({meaning}) is ignored: " + ("it changes no number" if hint == NO_NUMBER
