@@ -270,12 +270,20 @@ OPTIONS |= {  # activation names RETURNN's get_activation_function finds in Tens
     for name in ("relu6", "leaky_relu", "softsign", "log_sigmoid", "negative", "neg", "sin", "cos")}
 OPTIONS |= {f"activation_{name}": {"e": EXP, "output": {"class": "activation", "activation": name, "from": "e"}}
             for name in ("sqrt", "log")}
+OPTIONS |= {  # the batch_norm option of every layer: LayerBase.batch_norm on the layer's output
+    "batch_norm_option_v0": {"output": {"class": "linear", "activation": "tanh", "n_out": 4,
+                                        "batch_norm": EVAL_STATS}},
+    "batch_norm_option_v2": {"h": {"class": "linear", "activation": "relu", "n_out": 5},
+                             "output": {"class": "copy", "from": "h", "batch_norm": {
+                                 **EVAL_STATS, "param_version": 2, "momentum": 0.1, "epsilon": 1e-5}}},
+}
 OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
                                          "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
                                                     "out_type": {"dim": 1, "shape": (None, 1)}}}
 # even and odd lengths: SAME with a stride pads them differently
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6)}
-TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
+# also run with train_flag=True (batch statistics)
+TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2", "batch_norm_option_v0", "batch_norm_option_v2")
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
             "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "options": OPTIONS}

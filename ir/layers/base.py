@@ -169,6 +169,43 @@ def map_entry(value: Any) -> str | None:
                      "(a custom getter or another layer's output as a parameter is not)")
 
 
+BATCH_NORM_KEYS = ("use_shift", "use_std", "momentum", "epsilon", "param_version", "masked_time",
+                   "update_sample_only_in_training", "delay_sample_update", "use_sample")
+
+
+@dataclass(frozen=True)
+class BatchNormOption:
+    """RETURNN's `batch_norm` option of every layer (`LayerBase.batch_norm` on the layer's output): true, or a dict
+    of its options; the normalization is a `batch_norm` layer's (ir/layers/norm.py), its parameters named
+    `<layer>/batch_norm/...` as RETURNN's."""
+
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_config(cls, value: Any) -> BatchNormOption | None:
+        if value is False:
+            return None
+        if value is True:
+            return cls()
+        if not isinstance(value, dict):
+            raise ValueError('batch_norm is true, false or a dict of batch_norm options, e.g. {"momentum": 0.1}')
+        unknown = [k for k in value if k not in BATCH_NORM_KEYS]
+        if unknown:
+            raise ValueError(f"batch_norm option {unknown[0]!r} is not supported; netc knows "
+                             + ", ".join(BATCH_NORM_KEYS))
+        return cls(tuple(value.items()))
+
+    def layer(self, at: At, source: str) -> Layer:
+        """The batch_norm layer reading `source` that normalizes the output (its options read and checked as that
+        layer's, errors located at the option)."""
+        from netc.ir.layers.norm import BatchNorm
+
+        return read_layer(BatchNorm, {"from": source, **dict(self.options)}, lambda key: at("batch_norm"))
+
+    def plain(self) -> Any:
+        return dict(self.options) or True
+
+
 @dataclass(frozen=True)
 class Layer:
     """Options every layer accepts. Field = config key, type = validation, default = default."""
@@ -190,6 +227,7 @@ class Layer:
     trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
     reuse_params: ReuseParams | None = None  # parameters shared with other layers (ir/params.py param_name)
     declared_type: OutType | None = None  # config key "out_type": checked against the inferred type
+    batch_norm: BatchNormOption | None = None  # the output normalized as by a batch_norm layer after this one
     # training only (trainer/constraints.py): terms added to the objective, noise and dropout on parameters
     spatial_smoothing: float = 0.0  # x spatial_smoothing_energy of the output, summed over frames
     darc1: float = 0.0  # x max over features of the sum over frames of |output before activation|
@@ -210,6 +248,8 @@ class Layer:
             raise NetcError("L2 must be >= 0", at("L2"), f"got {self.L2}")
         check_training_options(self, at)
         check_dropout_options(self, at)
+        if self.batch_norm is not None:
+            self.batch_norm.layer(at, "data")
         check_loss(self, at)
         if self.only_on_eval and self.loss is not None:
             raise NetcError("only_on_eval with a loss: RETURNN computes this loss only in evaluation, netc would "

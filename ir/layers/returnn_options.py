@@ -28,7 +28,6 @@ EVERY_LAYER: dict[str, tuple[str, str]] = {
     "param_device": ("the TF device that holds the layer's parameters", NO_NUMBER),
     "only_on_search": ("the layer is computed only in search, i.e. beam decoding", REMOVE),
     "copy_output_loss_from_source_idx": ("the layer reports the loss of one of its sources as its own", REMOVE),
-    "batch_norm": ("batch normalization of the layer's output", "use a separate batch_norm layer after this one"),
     "updater_opts": ("optimizer options, such as the learning rate, for this layer's parameters",
                      "remove it: netc trains every parameter with the config's optimizer"),
     "custom_param_importer": ("a custom way of loading the layer's parameters from a checkpoint",

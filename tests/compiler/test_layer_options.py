@@ -1,14 +1,17 @@
-"""Options every layer has (ir/layers/base.py) against RETURNN TF (each sequence alone): `reuse_params`; and what
-they refuse, located at the option."""
+"""Options every layer has (ir/layers/base.py) against RETURNN TF (each sequence alone): `reuse_params`,
+`out_type`, `batch_norm` (eval and train), activation names; and what they refuse, located at the option."""
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 import pytest
+import torch
 from netc.compiler import compile_graph
 from netc.ir import Document, NetcError, graph_from_document, init_params, param_specs
+from netc.trainer.model import NetModel
 
-from tests.compiler.returnn_goldens import golden_tests, graph_of, load_cases, params_of
+from tests.compiler.returnn_goldens import ATOL, golden_tests, graph_of, load_cases, params_of
 
 test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_options.json")
 CASES = load_cases("returnn_options.json")
@@ -90,3 +93,31 @@ def test_out_type_that_contradicts_netcs_type_is_refused_at_the_key(out_type: ob
     with pytest.raises(NetcError, match=message) as e:
         graph_from_document(Document("net.json", net), 4, 5)
     assert (e.value.where.layer, e.value.where.key) == ("output", "out_type")
+
+
+@pytest.mark.parametrize("case_id", sorted(c for c, case in CASES.items() if "train_outputs" in case))
+def test_batch_norm_option_in_training_matches_returnn(case_id: str) -> None:
+    """The `batch_norm` option in train mode, each sequence alone: the batch's statistics normalize the layer's
+    output, the running ones (`<layer>/batch_norm/...`) move by momentum."""
+    case = CASES[case_id]
+    graph = graph_of(case)
+    for b, seq in enumerate(case["inputs"]):
+        x = torch.tensor(seq, dtype=torch.float32).reshape(1, -1, case["num_inputs"])
+        model = NetModel(graph, params_of(case)).train()
+        got = model(x, torch.tensor([x.shape[1]])).padded("output").detach().numpy()[0]
+        np.testing.assert_allclose(got, np.asarray(case["train_outputs"][b], np.float32).reshape(got.shape),
+                                   atol=ATOL, rtol=0)
+        values = model.named_values()
+        for name, expected in case["train_stats"][b].items():
+            np.testing.assert_allclose(values[name], np.asarray(expected, np.float32), atol=ATOL, rtol=0,
+                                       err_msg=name)
+    assert {s.name for s in param_specs(graph) if not s.trainable} == set(case["train_stats"][0])
+
+
+def test_batch_norm_option_refuses_what_the_batch_norm_layer_refuses() -> None:
+    for value, message in (({"masked_time": False}, "masked_time false"), ({"nope": 1}, "invalid value"),
+                           ("yes", "invalid value")):
+        with pytest.raises(NetcError, match=message) as e:
+            graph_from_document(Document("net.json", {"output": {"class": "linear", "n_out": 3,
+                                                                  "batch_norm": value}}), 4, 5)
+        assert e.value.where.key == "batch_norm"
