@@ -277,6 +277,12 @@ OPTIONS |= {  # the batch_norm option of every layer: LayerBase.batch_norm on th
                              "output": {"class": "copy", "from": "h", "batch_norm": {
                                  **EVAL_STATS, "param_version": 2, "momentum": 0.1, "epsilon": 1e-5}}},
 }
+OPTIONS |= {  # rec's unit_opts: the forget bias of TF's LSTM cells; NativeLstm2's (0) and its weight dropout
+    f"unit_opts_{unit}": {"h": {"class": "rec", "unit": unit, "n_out": 4, "direction": -1, "unit_opts": opts,
+                                "from": "data"},
+                          "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for unit, opts in (("basiclstm", {"forget_bias": 2.5}), ("standardlstm", {"forget_bias": 0.0}),
+                       ("nativelstm2", {"forget_bias": 0.0, "rec_weight_dropout": 0.3}))}
 OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
                                          "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
                                                     "out_type": {"dim": 1, "shape": (None, 1)}}}

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
-from netc.ir.types import Unit
+from netc.ir.types import DropoutNoise, Unit
 
 from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, variable, window
 from .constraints import filter_grad
@@ -73,7 +73,7 @@ def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
         return rec_units.lower_gru(node, layer, ctx)
     if layer.unit is not Unit.LSTM:
         return rec_units.lower_tf_lstm(node, layer, ctx)
-    params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
+    params = (ctx.param(node, "rec/W"), rec_weights(node, layer, ctx), ctx.param(node, "rec/b"))
     packing = ctx.packing(node.out_type.time)
     if layer.is_decoder:
         encoders = layer.encoder or ()
@@ -83,6 +83,13 @@ def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
         initial, x = None, ctx.source(node)
     y, ctx.final_states[node.name] = lstm_forward(x, packing, params, layer.direction is Direction.BACKWARD, initial)
     return y
+
+
+def rec_weights(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
+    """`rec/W_re`, in training with NativeLstm2's `rec_weight_dropout` (inverted dropout per entry)."""
+    W_re = ctx.param(node, "rec/W_re")
+    p = layer.unit_opts.rec_weight_dropout
+    return W_re * ctx.dropout_mask(W_re, p, DropoutNoise.PER_ELEMENT) if ctx.training and p else W_re
 
 
 def lower_identity(node: Node, layer: PassThrough, ctx: RunContext) -> torch.Tensor:

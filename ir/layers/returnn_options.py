@@ -79,7 +79,6 @@ CONV: dict[str, tuple[str, str]] = {
 }
 EXTRA_DEPS = ("layers computed before this one, without using their values", NO_NUMBER)
 REC: dict[str, tuple[str, str]] = {
-    "unit_opts": ("options of the recurrent cell, e.g. forget_bias", REMOVE),
     "initial_state": ("the LSTM's state before the first frame; netc starts from zeros", REMOVE),
     "input_projection": ("false: the native LSTM reads its 4 * n_out inputs without W", REMOVE),
     "forward_weights_init": ("the initializer of the input weights", INIT),

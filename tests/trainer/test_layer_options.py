@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from netc.ir import Document, graph_from_document
+from netc.ir import Document, NetcError, graph_from_document
 from netc.trainer.constraints import constraint_term
 from netc.trainer.context import RunContext
 from netc.trainer.loop import Trainer
@@ -110,3 +110,33 @@ def test_training_adds_the_constraints_to_the_objective(tmp_path: Path) -> None:
         trainer.run()
         runs.append(trainer.model.named_values())
     assert not np.allclose(runs[0]["output/W"], runs[1]["output/W"], atol=1e-3)
+
+
+def test_rec_weight_dropout_drops_recurrent_weights_in_training_only() -> None:
+    """NativeLstm2's `unit_opts` rec_weight_dropout: inverted dropout on `rec/W_re` per entry, in training."""
+    outputs = {}
+    for p in (0.0, 0.5):
+        net = {"output": {"class": "rec", "unit": "nativelstm2", "n_out": 6, "unit_opts": {"rec_weight_dropout": p}}}
+        model = NetModel(graph_from_document(Document("net.json", net), 3, 4), seed=2)
+        x, lens = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(0)), torch.tensor([5, 3])
+        for training in (False, True):
+            ctx = model.train(training)(x, lens, noise=torch.Generator().manual_seed(1))
+            outputs[p, training] = ctx.padded("output").detach()
+    torch.testing.assert_close(outputs[0.5, False], outputs[0.0, False])
+    torch.testing.assert_close(outputs[0.0, True], outputs[0.0, False])
+    assert not torch.allclose(outputs[0.5, True], outputs[0.5, False])
+
+
+@pytest.mark.parametrize(("unit", "opts", "message"), [
+    ("nativelstm2", {"forget_bias": 1.0}, "NativeLstm2 asserts it is 0"),
+    ("gru", {"forget_bias": 1.0}, "GRUCell has none"),
+    ("gru", {"rec_weight_dropout": 0.1}, "an option of the native LSTM"),
+    ("nativelstm2", {"rec_weight_dropout": 1.0}, r"must be in \[0, 1\)"),
+    ("standardlstm", {"use_peepholes": True}, "not supported by netc"),
+    ("standardlstm", {"forget_bais": 0.0}, "unknown entry"),
+])
+def test_unit_opts_refused_where_the_cell_has_no_such_option(unit: str, opts: dict, message: str) -> None:
+    net = {"output": {"class": "rec", "unit": unit, "n_out": 4, "unit_opts": opts}}
+    with pytest.raises(NetcError, match=message) as e:
+        graph_from_document(Document("net.json", net), 3, 4)
+    assert e.value.where.key == "unit_opts"
