@@ -73,7 +73,7 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     warnings = tuple(f"layer {name!r} is not used by any output or loss layer; it is not built"
                      for name in unreachable) + tuple(
         f"layer {name!r}: {note}" for name, _, layer_dict in entries for key in layer_dict
-        if (note := accepted_note(layer_dict["class"], key)) is not None)
+        if (note := accepted_note(layer_dict["class"], key, layer_dict[key])) is not None)
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 

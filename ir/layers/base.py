@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
 from netc.ir.layers.out_type import OutType
-from netc.ir.layers.returnn_options import accepted_note, returnn_option
+from netc.ir.layers.returnn_options import accepted_note, is_default, returnn_option
 from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
@@ -421,7 +421,7 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         if key.startswith(NOT_SUPPORTED_PREFIXES):
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
-        if key not in known and accepted_note(cls.class_name, key):
+        if key not in known and (is_default(cls.class_name, key, value) or accepted_note(cls.class_name, key, value)):
             continue  # said as a warning by build.read_node
         if key not in known:
             raise unknown_option(cls, key, known, at)

@@ -8,6 +8,8 @@ netc implements (returnn/tf/layers/basic.py, rec.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 REMOVE = "remove it; training (and a trained model's numbers) will differ from RETURNN's with it"
 NO_NUMBER = "remove it: it changes no number"
 NO_DIM_TAGS = "remove it: netc infers every layer's type and names its dims itself (netc check prints them)"
@@ -138,10 +140,41 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-def accepted_note(class_name: str, key: str) -> str | None:
+# option -> the values that are RETURNN's default (its `__init__` signatures): a config that writes them out
+# changes nothing, so they are accepted silently whatever netc says of other values
+NOT_SET: tuple[Any, ...] = (None,)
+DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "out_shape": NOT_SET, "out_dim": NOT_SET, "in_dim": NOT_SET, "size_target": NOT_SET, "name_scope": NOT_SET,
+    "only_on_search": (None, False), "copy_output_loss_from_source_idx": NOT_SET, "updater_opts": (None, {}),
+    "custom_param_importer": NOT_SET, "register_as_extern_data": NOT_SET,
+    "control_dependencies_on_output": NOT_SET, "debug_print_layer_output": (None, False),
+    "initial_output": NOT_SET, "state": NOT_SET, "need_last": (False,), "encapsulate": (False,),
+    "collocate_with": (None, []), "forward_weights_init": NOT_SET, "recurrent_weights_init": NOT_SET,
+    "bias_init": NOT_SET, "use_transposed_weights": (False,), "initial_state": (None, "zeros"),
+    "input_projection": (True,), "back_prop": (None, True), "include_eos": (False,), "cheating": (False,),
+    "use_global_rec_step_offset": (False,), "max_seq_len_via": NOT_SET, "axis": NOT_SET, "groups": (1,),
+    "filter": NOT_SET, "bias": NOT_SET, "filter_perm": NOT_SET, "in_spatial_dims": NOT_SET,
+    "out_spatial_dims": NOT_SET, "pad_seq_len_to_power": NOT_SET, "eval_locals": (None, {}),
+    "eval_for_output_loss": (False,), "force_sample": (False,), "window_dim": NOT_SET, "out_spatial_dim": NOT_SET,
+    "opts": (None, {}), "extra_deps": (None, [], ()), "debug": (None, False), "load_on_init": NOT_SET,
+    "init_by_layer": NOT_SET, "saveable": (True,), "non_critical_for_restore": (False,),
+}
+
+
+def is_default(class_name: str, key: str, value: Any) -> bool:
+    """Whether `value` is RETURNN's default of this option (of a class netc implements): setting it changes
+    nothing. Compared by type too (`1` is not `True`)."""
+    if returnn_option(class_name, key) is None:
+        return False
+    return any(type(value) is type(d) and value == d for d in DEFAULTS.get(key, ()))
+
+
+def accepted_note(class_name: str, key: str, value: Any) -> str | None:
     """What netc says of a RETURNN option it accepts without implementing it, because it changes no number of a
     model (a layout, a device, a debug print) or only where a training from scratch starts (an initializer);
-    None for the options that are errors."""
+    None for the options that are errors, and for RETURNN's default values (nothing to say)."""
+    if is_default(class_name, key, value):
+        return None
     known = returnn_option(class_name, key)
     if known is None or known[1] not in (INIT, NO_NUMBER, PRIORS):
         return None

@@ -113,3 +113,25 @@ def test_norm_param_shape_is_the_feature_axis_only() -> None:
 def test_options_that_change_no_number_of_netcs_model_are_warnings(layer: dict, key: str) -> None:
     said = graph_from_document(Document("net.json", {"output": layer}), 4, 5).warnings
     assert len(said) == 1 and said[0].startswith(f"layer 'output': RETURNN's option '{key}'")
+
+
+@pytest.mark.parametrize("layer", [
+    {"class": "rec", "unit": "nativelstm2", "n_out": 4, "initial_state": "zeros", "back_prop": True,
+     "input_projection": True, "axis": None, "cheating": False},
+    {"class": "softmax", "loss": "ce", "only_on_search": False, "forward_weights_init": None, "name_scope": None,
+     "use_transposed_weights": False, "updater_opts": {}, "debug_print_layer_output": False},
+    {"class": "conv", "filter_size": [3], "n_out": 4, "padding": "same", "groups": 1, "filter": None},
+])
+def test_returnns_default_values_are_accepted_silently(layer: dict) -> None:
+    """A config that writes out RETURNN's default of an option netc does not implement changes nothing."""
+    assert graph_from_document(Document("net.json", {"output": layer}), 4, 5).warnings == ()
+
+
+@pytest.mark.parametrize(("layer", "key"), [
+    ({"class": "rec", "unit": "nativelstm2", "n_out": 4, "initial_state": "var"}, "initial_state"),
+    ({"class": "conv", "filter_size": [3], "n_out": 4, "padding": "same", "groups": True}, "groups"),
+    ({"class": "softmax", "loss": "ce", "only_on_search": 0}, "only_on_search"),
+])
+def test_other_values_of_those_options_are_still_refused(layer: dict, key: str) -> None:
+    with pytest.raises(NetcError, match=f"RETURNN's option '{key}'"):
+        graph_from_document(Document("net.json", {"output": layer}), 4, 5)
