@@ -60,6 +60,22 @@ THEANO_OUTPUT: dict[str, tuple[str, str]] = {
     "substract_prior_from_output": ("RETURNN Theano: the output divided by the priors", "remove it and compile "
                                     "with `netc compile --prior P` (the scaled log-likelihoods)"),
 }
+THEANO = "RETURNN Theano"  # its Layer.__init__ (NetworkBaseLayer.py): options RETURNN TF no longer has
+EVERY_LAYER |= {
+    "device": (f"{THEANO}: the device that computes the layer", NO_NUMBER),
+    "L1": (f"{THEANO}: L1 * sum |p| of the layer's parameters added to the cost", REMOVE),
+    "varreg": (f"{THEANO}: a variance regularizer of the output added to the cost", REMOVE),
+    "cost_scale": (f"{THEANO}: the factor of the layer's cost", 'write it as "loss_scale" (RETURNN TF\'s name)'),
+    "input_scale": (f"{THEANO}: a factor on the layer's input", REMOVE),
+    "gradient_scale": (f"{THEANO}: a factor on the gradient through the layer", REMOVE),
+    "sparse_filtering": (f"{THEANO}: sparse filtering of the output", REMOVE),
+    "residual": (f"{THEANO}: the input added to the output", "write the sum as a combine layer"),
+    "carry": (f"{THEANO}: a highway carry gate (Theano itself asserts it is unset)", "remove it"),
+    "batch_drop": (f"{THEANO}: dropout of whole sequences", REMOVE),
+    "layer_drop": (f"{THEANO}: the layer skipped at random in training", REMOVE),
+    "consensus": (f"{THEANO}: how several sources are combined", REMOVE),
+    "weight_clip": (f"{THEANO}: the parameters clipped after each update", REMOVE),
+}
 LINEAR: dict[str, tuple[str, str]] = {
     "forward_weights_init": ("the initializer of W", INIT),
     "bias_init": ("the initializer of b", INIT),
@@ -158,6 +174,9 @@ DEFAULTS: dict[str, tuple[Any, ...]] = {
     "eval_for_output_loss": (False,), "force_sample": (False,), "window_dim": NOT_SET, "out_spatial_dim": NOT_SET,
     "opts": (None, {}), "extra_deps": (None, [], ()), "debug": (None, False), "load_on_init": NOT_SET,
     "init_by_layer": NOT_SET, "saveable": (True,), "non_critical_for_restore": (False,),
+    "device": NOT_SET, "L1": (0, 0.0), "varreg": (0, 0.0), "cost_scale": (1, 1.0), "input_scale": (1, 1.0),
+    "gradient_scale": (1, 1.0), "sparse_filtering": (False,), "residual": (False,), "carry": (False,),
+    "batch_drop": (False,), "layer_drop": (0, 0.0), "consensus": ("flat",), "weight_clip": (0, 0.0),
 }
 
 

@@ -24,6 +24,7 @@ def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
     ({"class": "softmax", "loss": "ce", "use_transposed_weights": True}, "use_transposed_weights", "stored as"),
     ({"class": "softmax", "loss": "ce", "sprint_opts": {}}, "sprint_opts", "RETURNN Theano: how the sequence loss"),
     ({"class": "window", "window": 5}, "window", "RETURNN Theano's window size"),
+    ({"class": "hidden", "n_out": 3, "residual": True}, "residual", "RETURNN Theano: the input added"),
 ])
 def test_returnn_options_say_they_are_returnns(layer: dict, key: str, message: str) -> None:
     expected = f"RETURNN's option '{key}' \\(.*{message}.*\\) is not implemented by netc"
@@ -109,6 +110,7 @@ def test_norm_param_shape_is_the_feature_axis_only() -> None:
     ({"class": "conv", "filter_size": [3], "n_out": 4, "padding": "same", "use_time_mask": True}, "use_time_mask"),
     ({"class": "transposed_conv", "filter_size": [3], "n_out": 4, "bias_init": 0.1}, "bias_init"),
     ({"class": "softmax", "loss": "ce", "compute_priors": True}, "compute_priors"),
+    ({"class": "hidden", "n_out": 3, "device": "gpu0"}, "device"),
 ])
 def test_options_that_change_no_number_of_netcs_model_are_warnings(layer: dict, key: str) -> None:
     said = graph_from_document(Document("net.json", {"output": layer}), 4, 5).warnings
