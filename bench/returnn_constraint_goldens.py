@@ -1,6 +1,8 @@
-"""RETURNN TF goldens for the layer constraints `spatial_smoothing` and `darc1` (LayerBase.get_constraints_value).
+"""RETURNN TF goldens for the layer constraints `L2`, `spatial_smoothing` and `darc1`
+(LayerBase.get_constraints_value).
 
-RETURNN adds `sum over layers of spatial_smoothing * energy + darc1 * darc1_value` to the objective of each
+RETURNN adds `sum over layers of L2 * sum p^2 + spatial_smoothing * energy + darc1 * darc1_value` to the objective
+of each
 batch. Each case runs one ragged batch (train flag on) with seeded parameters and records the constraint value
 and its gradient with respect to every parameter. The test (tests/trainer/test_layer_options.py) compares
 netc's `trainer/constraints.py` on the same batch, value and gradients within 1e-5 (relative for large values).
@@ -30,6 +32,9 @@ CASES: dict[str, dict] = {
                                          "spatial_smoothing": 0.25, "from": "data"},
                                    "output": {"class": "softmax", "n_out": 4, "darc1": 0.02, "from": "h"}},
 }
+CASES["l2_and_darc1"] = {"h": {"class": "linear", "activation": "tanh", "n_out": 5, "L2": 0.1, "from": "data"},
+                         "r": {"class": "rec", "unit": "nativelstm2", "n_out": 3, "L2": 0.01, "from": "h"},
+                         "output": {"class": "softmax", "n_out": 4, "darc1": 0.01, "L2": 0.001, "from": "r"}}
 CASES |= {  # grad_filter on the layer below: the sequences whose gradient is too large get none
     f"grad_filter_{threshold:g}": {
         "h": {"class": "linear", "activation": "tanh", "n_out": 9, "grad_filter": threshold, "from": "data"},

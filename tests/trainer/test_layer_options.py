@@ -13,6 +13,7 @@ from netc.ir import Document, NetcError, graph_from_document
 from netc.trainer.constraints import constraint_term
 from netc.trainer.context import RunContext
 from netc.trainer.loop import Trainer
+from netc.trainer.loss import l2_term
 from netc.trainer.model import NetModel
 from netc.trainer.setup import prepare
 
@@ -53,7 +54,8 @@ CONSTRAINTS = json.loads((Path(__file__).parent / "data" / "returnn_constraints.
 
 @pytest.mark.parametrize("case", CONSTRAINTS, ids=[c["id"] for c in CONSTRAINTS])
 def test_constraints_and_grad_filter_equal_returnns_value_and_gradient(case: dict) -> None:
-    """The term RETURNN adds to a batch's objective (bench/returnn_constraint_goldens.py; darc1 as RETURNN computes
+    """The terms RETURNN adds to a batch's objective, L2 with them (bench/returnn_constraint_goldens.py; darc1 as
+    RETURNN computes
     it under TensorFlow 1, see there), and its gradient with respect to every parameter, through a grad_filter
     that keeps the gradient of all, some or none of the sequences."""
     graph = graph_from_document(Document("net.json", case["net"]), case["num_inputs"], 4)
@@ -63,8 +65,8 @@ def test_constraints_and_grad_filter_equal_returnns_value_and_gradient(case: dic
     for b, seq in enumerate(case["inputs"]):
         x[b, :len(seq)] = np.asarray(seq, np.float32)
     ctx = model(torch.from_numpy(x), torch.tensor(case["lengths"]))
-    value = constraint_term(graph, ctx)
-    assert value is not None
+    terms = [t for t in (constraint_term(graph, ctx), l2_term(graph, dict(model.named_parameters()))) if t is not None]
+    value = sum(terms[1:], terms[0])
     np.testing.assert_allclose(value.item(), case["constraint"], rtol=1e-5)
     value.backward()
     for name, expected in case["grads"].items():
