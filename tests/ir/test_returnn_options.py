@@ -137,3 +137,13 @@ def test_returnns_default_values_are_accepted_silently(layer: dict) -> None:
 def test_other_values_of_those_options_are_still_refused(layer: dict, key: str) -> None:
     with pytest.raises(NetcError, match=f"RETURNN's option '{key}'"):
         graph_from_document(Document("net.json", {"output": layer}), 4, 5)
+
+
+def test_ce_use_fused_is_accepted_for_ce_only() -> None:
+    """RETURNN's unfused CE equals the fused one but for target probabilities below safe_log's 1e-20."""
+    graph = graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ce",
+                                                                  "loss_opts": {"use_fused": False}}}), 4, 5)
+    assert graph["output"].layer.loss_opts.use_fused is False
+    with pytest.raises(NetcError, match="loss_opts 'use_fused' is an option of loss 'ce', not 'ctc'"):
+        graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ctc",
+                                                              "loss_opts": {"use_fused": False}}}), 4, 5)
