@@ -71,6 +71,12 @@ class LossOpts:
         "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "debug_dump",
         "custom_norm_factor", "custom_inv_norm_factor", "use_flatten_frames", "target_collapse_repeated",
         "auto_clip_target_len", "output_in_log_space", "use_viterbi")}
+    # their RETURNN defaults (Loss, CrossEntropyLoss, CtcLoss __init__): written out, they change nothing
+    defaults: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "label_smoothing_gaussian": (False,), "input_type": ("prob",), "safe_log_opts": (None, {}),
+        "fake_upper_bound": (None,), "debug_dump": (False,), "custom_norm_factor": (None,),
+        "custom_inv_norm_factor": (None,), "use_flatten_frames": (True,), "target_collapse_repeated": (False,),
+        "auto_clip_target_len": (False,), "output_in_log_space": (False,), "use_viterbi": (False,)}
     ONLY_FOR: ClassVar[dict[str, Loss]] = {"label_smoothing": Loss.CE, "focal_loss_factor": Loss.CE,
                                            "use_fused": Loss.CE, "beam_width": Loss.CTC, "use_native": Loss.CTC,
                                            "ctc_opts": Loss.CTC}
@@ -529,6 +535,8 @@ def read_options_struct(tp: Any, value: Any, at: At) -> Any:
     known = [f.name for f in dataclasses.fields(tp)]
     values = {}
     for key, item in value.items():
+        if any(type(item) is type(d) and item == d for d in getattr(tp, "defaults", {}).get(key, ())):
+            continue  # RETURNN's default of an option netc does not implement
         if key in getattr(tp, "unsupported", {}):
             raise NetcError(f"RETURNN's option {key!r} is not supported by netc", at, tp.unsupported[key])
         if key not in known:

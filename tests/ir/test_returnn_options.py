@@ -147,3 +147,11 @@ def test_ce_use_fused_is_accepted_for_ce_only() -> None:
     with pytest.raises(NetcError, match="loss_opts 'use_fused' is an option of loss 'ce', not 'ctc'"):
         graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ctc",
                                                               "loss_opts": {"use_fused": False}}}), 4, 5)
+
+
+def test_loss_opts_at_returnns_defaults_are_accepted() -> None:
+    opts = {"input_type": "prob", "safe_log_opts": {}, "debug_dump": False, "use_flatten_frames": True}
+    graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ce", "loss_opts": opts}}), 4, 5)
+    with pytest.raises(NetcError, match="'input_type' is not supported"):
+        graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ce",
+                                                              "loss_opts": {"input_type": "logits"}}}), 4, 5)
