@@ -148,6 +148,12 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
     "dropout": {"extra_deps": EXTRA_DEPS},
     "transposed_conv": {key: value for key, value in CONV.items() if key not in ("groups", "auto_use_channel_first",
                                                                                  "pad_seq_len_to_power")},
+    "downsample": {
+        "sample_target": (f"{THEANO}: the targets downsampled with the input, for a loss on the short time axis",
+                          "remove it: netc's losses read the targets of the data's time axis"),
+        "fit_target": (f"{THEANO}: the targets cut to the downsampled length", "remove it"),
+        "base": (f"{THEANO}: the targets taken from another downsample layer", "remove it"),
+    },
     "subnetwork": {"load_on_init": ("the subnetwork's parameters loaded from a checkpoint when training starts",
                                     INIT)},
     "variable": {"init_by_layer": ("the initial value taken from another layer's output", INIT),
@@ -177,6 +183,7 @@ DEFAULTS: dict[str, tuple[Any, ...]] = {
     "device": NOT_SET, "L1": (0, 0.0), "varreg": (0, 0.0), "cost_scale": (1, 1.0), "input_scale": (1, 1.0),
     "gradient_scale": (1, 1.0), "sparse_filtering": (False,), "residual": (False,), "carry": (False,),
     "batch_drop": (False,), "layer_drop": (0, 0.0), "consensus": ("flat",), "weight_clip": (0, 0.0),
+    "sample_target": (False,), "fit_target": (False,), "base": NOT_SET,
 }
 
 
