@@ -110,6 +110,13 @@ REC: dict[str, tuple[str, str]] = {
     "use_global_rec_step_offset": ("counts frames from a global step offset, for subnetwork units", REC_UNIT),
     "axis": ("the axis to iterate over, as a dim tag", "remove it: netc runs over the time axis"),
     "debug": ("debug output of the native LSTM kernel", NO_NUMBER),
+    # RETURNN Theano's RecurrentUnitLayer (NetworkRecurrentLayer.py)
+    "truncation": ("RETURNN Theano: backpropagation truncated after this many frames", REMOVE),
+    "n_dec": ("RETURNN Theano: the decoder's number of steps", REMOVE),
+    "lm": ("RETURNN Theano: the decoder feeds back its own output (an RNN language model)", REMOVE),
+    "context": ("RETURNN Theano: a context window of the recurrence", REMOVE),
+    "bias_random_init_forget_shift": ("RETURNN Theano: a shift of the forget gate's initial bias", INIT),
+    "n_units": ("RETURNN Theano: the cell count of a model read from HDF (n_out)", 'write it as "n_out"'),
 }
 # class -> its own options (RETURNN's LinearLayer, RecLayer, ConvLayer, ... __init__)
 BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
@@ -184,6 +191,8 @@ DEFAULTS: dict[str, tuple[Any, ...]] = {
     "gradient_scale": (1, 1.0), "sparse_filtering": (False,), "residual": (False,), "carry": (False,),
     "batch_drop": (False,), "layer_drop": (0, 0.0), "consensus": ("flat",), "weight_clip": (0, 0.0),
     "sample_target": (False,), "fit_target": (False,), "base": NOT_SET,
+    "truncation": (-1,), "n_dec": (0,), "lm": (False,), "context": (-1,), "bias_random_init_forget_shift": (0, 0.0),
+    "n_units": NOT_SET,
 }
 
 
