@@ -35,6 +35,11 @@ CASES: dict[str, dict] = {
 CASES["l2_and_darc1"] = {"h": {"class": "linear", "activation": "tanh", "n_out": 5, "L2": 0.1, "from": "data"},
                          "r": {"class": "rec", "unit": "nativelstm2", "n_out": 3, "L2": 0.01, "from": "h"},
                          "output": {"class": "softmax", "n_out": 4, "darc1": 0.01, "L2": 0.001, "from": "r"}}
+CASES["l2_subnetwork"] = {  # the subnetwork's L2 covers its sublayers' parameters, theirs add to it
+    "s": {"class": "subnetwork", "L2": 0.1, "dropout": 0.2, "from": "data", "subnetwork": {
+        "a": {"class": "linear", "activation": "tanh", "n_out": 5, "L2": 0.01},
+        "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": ["a", "data"]}}},
+    "output": {"class": "softmax", "n_out": 4, "L2": 0.001, "from": "s"}}
 CASES |= {  # grad_filter on the layer below: the sequences whose gradient is too large get none
     f"grad_filter_{threshold:g}": {
         "h": {"class": "linear", "activation": "tanh", "n_out": 9, "grad_filter": threshold, "from": "data"},

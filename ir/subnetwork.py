@@ -10,6 +10,7 @@ from .read import Document
 
 DATA_NAMES = ("data", "data:data")
 NO_SOURCES = (None, "none", "null", [], ())
+DROPOUT_KEYS = ("dropout", "dropout_noise_shape")
 Entry = tuple[str, tuple[str, ...], Any]  # node name, key path of its dict in the document, its (rewritten) dict
 Resolve = Callable[[str], list[str]]  # a source name as written in a scope -> node names
 
@@ -43,6 +44,11 @@ def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, 
                             doc.where(*at, "subnetwork", layer=full, key="subnetwork"),
                             "name the sublayer whose value the subnetwork gives 'output'")
         sources = sources_of(layer)
+        if layer.get("dropout"):  # RETURNN's make_subnet: "data" inside is the sources with the dropout
+            data = {"class": "copy", "from": sources or [], **{k: layer[k] for k in DROPOUT_KEYS if k in layer}}
+            entries.append((f"{full}/data", at, data))
+            sources = [f"{full}/data"]
+            layer = {k: v for k, v in layer.items() if k not in DROPOUT_KEYS}
 
         def inner(source: str, full: str = full, sources: list[str] = sources, resolve: Resolve = resolve) -> list[str]:
             if source in DATA_NAMES:

@@ -121,3 +121,23 @@ def test_batch_norm_option_refuses_what_the_batch_norm_layer_refuses() -> None:
             graph_from_document(Document("net.json", {"output": {"class": "linear", "n_out": 3,
                                                                   "batch_norm": value}}), 4, 5)
         assert e.value.where.key == "batch_norm"
+
+
+def test_subnetwork_dropout_applies_to_its_input_once() -> None:
+    """RETURNN's make_subnet: with dropout, `data` inside is a copy of the sources with that dropout, which every
+    sublayer reading `data` shares; the subnetwork's output gets none. Inference is unchanged."""
+    sub = {"a": {"class": "linear", "n_out": 4}, "output": {"class": "combine", "kind": "add", "from": ["a", "data"]}}
+    nets = {p: {"s": {"class": "subnetwork", "dropout": p, "from": "data", "subnetwork": sub},
+                "output": {"class": "copy", "from": "s"}} for p in (0.0, 0.5)}
+    graph = graph_from_document(Document("net.json", nets[0.5]), 4, 5)
+    assert (graph["s/data"].layer.dropout, graph["s"].layer.dropout, graph["s/a"].sources) == (0.5, 0.0, ("s/data",))
+    params = init_params(graph, 0)
+    x, lens = torch.randn(2, 3, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([3, 2])
+    model = NetModel(graph, params).train()
+    ctx = model(x, lens, noise=torch.Generator().manual_seed(1))
+    data, a = ctx.padded("s/data"), ctx.padded("s/a")
+    dropped = (data == 0).all(dim=1).all(dim=0)  # one mask per feature
+    assert dropped.any() and not dropped.all()
+    torch.testing.assert_close(ctx.padded("output"), a + data)
+    plain = NetModel(graph_from_document(Document("net.json", nets[0.0]), 4, 5), params).eval()
+    torch.testing.assert_close(model.eval()(x, lens).padded("output"), plain(x, lens).padded("output"))
