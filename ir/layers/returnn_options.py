@@ -173,6 +173,7 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
 # changes nothing, so they are accepted silently whatever netc says of other values
 NOT_SET: tuple[Any, ...] = (None,)
 DEFAULTS: dict[str, tuple[Any, ...]] = {
+    "param_device": NOT_SET,
     "out_shape": NOT_SET, "out_dim": NOT_SET, "in_dim": NOT_SET, "size_target": NOT_SET, "name_scope": NOT_SET,
     "only_on_search": (None, False), "copy_output_loss_from_source_idx": NOT_SET, "updater_opts": (None, {}),
     "custom_param_importer": NOT_SET, "register_as_extern_data": NOT_SET,
