@@ -155,3 +155,10 @@ def test_loss_opts_at_returnns_defaults_are_accepted() -> None:
     with pytest.raises(NetcError, match="'input_type' is not supported"):
         graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ce",
                                                               "loss_opts": {"input_type": "logits"}}}), 4, 5)
+
+
+def test_an_activation_composition_is_refused_with_the_eval_spelling() -> None:
+    net = {"output": {"class": "linear", "n_out": 3, "activation": "2 * sigmoid"}}
+    with pytest.raises(NetcError, match="unknown value") as e:
+        graph_from_document(Document("net.json", net), 4, 5)
+    assert "eval" in (e.value.hint or "") and e.value.where.key == "activation"
