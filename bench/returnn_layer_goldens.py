@@ -283,6 +283,10 @@ OPTIONS |= {  # rec's unit_opts: the forget bias of TF's LSTM cells; NativeLstm2
                           "output": {"class": "softmax", "n_out": 3, "from": "h"}}
     for unit, opts in (("basiclstm", {"forget_bias": 2.5}), ("standardlstm", {"forget_bias": 0.0}),
                        ("nativelstm2", {"forget_bias": 0.0, "rec_weight_dropout": 0.3}))}
+OPTIONS["eval_tf_functions"] = {"output": {"class": "eval", "eval": (
+    "tf.nn.relu6(source(0) * 4.0) + tf.nn.leaky_relu(source(0)) * tf.sin(source(0)) - tf.math.cos(source(0)) "
+    "+ tf.nn.softsign(source(0)) * tf.nn.selu(source(0)) + tf.nn.silu(source(0)) - tf.negative(source(0)) "
+    "* tf.nn.gelu(source(0)) + tf.math.log_sigmoid(source(0))")}}
 OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
                                          "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
                                                     "out_type": {"dim": 1, "shape": (None, 1)}}}
