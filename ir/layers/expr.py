@@ -5,7 +5,8 @@ effect: netc aligns sources by their dims), numbers, `+ - * / **`, unary `-`, co
 !=`, giving 1.0 or 0.0 as `tf.cast(..., tf.float32)` of them does), and the element-wise functions in
 `FUNCTIONS` (`tf.nn.relu`, `tf.tanh`, `tf.sigmoid`, `tf.exp`, `tf.math.log`, `tf.sqrt`, `tf.abs`,
 `tf.minimum`/`tf.maximum` with constants, `tf.clip_by_value` with constant bounds, `tf.sin`/`tf.cos`,
-`tf.negative`, `tf.nn.relu6`/`leaky_relu`/`softsign`/`selu`/`gelu`/`swish`/`silu`, and RETURNN's `safe_log`/
+`tf.negative`, `tf.nn.relu6`/`leaky_relu`/`softsign`/`selu`/`gelu`/`swish`/`silu`, `tf.identity`,
+`tf.stop_gradient` (training: no gradient), and RETURNN's `safe_log`/
 `safe_exp` from `returnn.tf.util.basic`, which EvalLayer puts in the eval namespace). Anything else is a
 ValueError naming the construct.
 """
@@ -29,6 +30,7 @@ FUNCTIONS: dict[str, str] = {
     **{f"tf.nn.{n}": n for n in ("relu6", "leaky_relu", "softsign", "selu", "gelu", "swish")},
     "tf.nn.silu": "swish", "tf.math.softsign": "softsign", "tf.negative": "neg", "tf.math.negative": "neg",
     "tf.math.log_sigmoid": "log_sigmoid", "tf.log_sigmoid": "log_sigmoid",
+    "tf.identity": "identity", "tf.stop_gradient": "stop_gradient",  # training: no gradient through it
 }
 ARITY = {"minimum": 2, "maximum": 2, "squared_difference": 2, "clip_by_value": 3}
 # safe_log/safe_exp of these functions are computed as RETURNN rewrites them: f(g(y)) -> h(y) (None: y)

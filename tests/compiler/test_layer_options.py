@@ -12,6 +12,7 @@ from netc.ir import Document, NetcError, graph_from_document, init_params, param
 from netc.trainer.model import NetModel
 
 from tests.compiler.returnn_goldens import ATOL, golden_tests, graph_of, load_cases, params_of
+from tests.helpers import session
 
 test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_options.json")
 CASES = load_cases("returnn_options.json")
@@ -141,3 +142,18 @@ def test_subnetwork_dropout_applies_to_its_input_once() -> None:
     torch.testing.assert_close(ctx.padded("output"), a + data)
     plain = NetModel(graph_from_document(Document("net.json", nets[0.0]), 4, 5), params).eval()
     torch.testing.assert_close(model.eval()(x, lens).padded("output"), plain(x, lens).padded("output"))
+
+
+def test_eval_stop_gradient_is_the_identity_without_gradient() -> None:
+    net = {"h": {"class": "linear", "n_out": 3},
+           "output": {"class": "eval", "from": "h", "eval": "tf.identity(source(0)) + tf.stop_gradient(source(0))"}}
+    graph = graph_from_document(Document("net.json", net), 4, 5)
+    model = NetModel(graph, init_params(graph, 0)).train()
+    x, lens = torch.randn(1, 2, 4), torch.tensor([2])
+    y = model(x, lens).padded("output")
+    y.sum().backward()
+    W = model.get_parameter("h/W")
+    torch.testing.assert_close(W.grad, x[0].sum(0)[:, None].expand(4, 3))  # one path only
+    onnx_y, _ = session(compile_graph(graph, model.named_values())).run(None, {"data": x.numpy(),
+                                                                               "data:size1": lens.int().numpy()})
+    np.testing.assert_allclose(onnx_y, y.detach().numpy(), atol=ATOL)
