@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 from netc.ir import Graph, Node
-from netc.ir.layers.base import smoothing_grid
+from netc.ir.layers.shared_options import smoothing_grid
 
 if TYPE_CHECKING:
     from .context import RunContext
