@@ -33,7 +33,8 @@ CASES: dict[str, dict] = {
                                    "output": {"class": "softmax", "n_out": 4, "darc1": 0.02, "from": "h"}},
 }
 CASES["l2_and_darc1"] = {"h": {"class": "linear", "activation": "tanh", "n_out": 5, "L2": 0.1, "from": "data"},
-                         "r": {"class": "rec", "unit": "nativelstm2", "n_out": 3, "L2": 0.01, "from": "h"},
+                         "r": {"class": "rec", "unit": "nativelstm2", "n_out": 3, "L2": 0.01, "darc1": 0.5,
+                               "from": "h"},
                          "output": {"class": "softmax", "n_out": 4, "darc1": 0.01, "L2": 0.001, "from": "r"}}
 CASES["l2_subnetwork"] = {  # the subnetwork's L2 covers its sublayers' parameters, theirs add to it
     "s": {"class": "subnetwork", "L2": 0.1, "dropout": 0.2, "from": "data", "subnetwork": {

@@ -26,7 +26,8 @@ def constraint_term(graph: Graph, ctx: RunContext) -> torch.Tensor | None:
         if node.layer.spatial_smoothing:
             terms.append(node.layer.spatial_smoothing * spatial_smoothing_energy(ctx.values[node.name]))
         if node.layer.darc1:
-            terms.append(node.layer.darc1 * darc1(ctx.before_activation[node.name]))
+            x = ctx.before_activation.get(node.name, ctx.values[node.name])  # RETURNN: else the output
+            terms.append(node.layer.darc1 * darc1(x))
     return torch.stack(terms).sum() if terms else None
 
 

@@ -141,7 +141,6 @@ class Layer:
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     concatenates: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
-    has_darc1: ClassVar[bool] = False  # the trainer keeps the values before the activation (linear, softmax)
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""

@@ -57,7 +57,6 @@ class Affine(Layer):
         return {"W": math.sqrt(6.0 / (n_in + n_out))}
 
     defaults_to_target: ClassVar[bool] = False
-    has_darc1: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netc.ir.errors import NetcError
-from netc.ir.types import DropoutNoise
+from netc.ir.types import Act, DropoutNoise
 
 if typing.TYPE_CHECKING:
     from netc.ir.layers.base import At, Layer
@@ -165,6 +165,15 @@ def check_training_options(layer: Layer, at: At) -> None:
             raise NetcError(f"{key} must be >= 0", at(key), f"got {getattr(layer, key)}")
     if not 0.0 <= layer.param_dropout < 1.0:
         raise NetcError("param_dropout must be in [0, 1)", at("param_dropout"), f"got {layer.param_dropout}")
-    if layer.darc1 and not layer.has_darc1:
-        raise NetcError(f"darc1 on a {layer.class_name} layer is not supported", at("darc1"),
-                        "netc implements darc1 on linear and softmax layers (on the values before the activation)")
+    from netc.ir.layers.linear import Affine
+
+    if layer.darc1 and not darc1_on_output(layer) and not isinstance(layer, Affine):
+        raise NetcError(f"darc1 on layer class {layer.class_name!r} with an activation is not supported", at("darc1"),
+                        "netc takes darc1 before the activation of linear and softmax, and on the output of layers "
+                        "without an activation")
+
+
+def darc1_on_output(layer: Layer) -> bool:
+    """Whether RETURNN's darc1 reads this layer's output itself: it has no activation (no
+    `output_before_activation`); linear and softmax keep theirs (trainer/lower.py)."""
+    return getattr(layer, "activation", None) in (None, Act.IDENTITY) and not hasattr(layer, "gate_activation")
