@@ -279,13 +279,13 @@ class Act(ConfigEnum):
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
         return {"none": cls.IDENTITY, "null": cls.IDENTITY, None: cls.IDENTITY,
-                "logistic": cls.SIGMOID, "silu": cls.SWISH, "neg": cls.NEGATIVE}
+                "logistic": cls.SIGMOID, "silu": cls.SWISH, "neg": cls.NEGATIVE, "sqr": cls.SQUARE}
 
     @classmethod
     def hint(cls, value: Any) -> str:
-        """A composition (RETURNN's get_activation_function splits on + - * /, or evaluates a lambda with '(')
-        is written as an eval layer."""
-        if isinstance(value, str) and any(op in value for op in "+-*/("):
+        """A composition (RETURNN's get_activation_function splits on + - * /, or evaluates a lambda with '(';
+        RETURNN Theano chains names with ':') is written as an eval layer."""
+        if isinstance(value, str) and any(op in value for op in "+-*/(:"):
             return ("netc takes one activation name; write the composition as an eval layer after it, e.g. "
                     '{"class": "eval", "eval": "2 * tf.sigmoid(source(0))"}')
         return super().hint(value)

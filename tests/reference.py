@@ -52,7 +52,7 @@ ACTIVATIONS = {
     "cos": np.cos,
 }
 ALIASES = {"none": "identity", None: "identity", "null": "identity", "logistic": "sigmoid", "silu": "swish",
-           "neg": "negative"}
+           "neg": "negative", "sqr": "square"}
 OUTPUT_KINDS = {"probs": "softmax", "log-probs": "log_softmax", "logits": "identity"}
 
 
