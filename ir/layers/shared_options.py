@@ -69,11 +69,6 @@ class ReuseParams:
         names = [self.layer] + [v for _, v in self.map]
         return tuple(dict.fromkeys(n for n in names if n is not None))
 
-    def renamed(self, rename: typing.Callable[[str], str]) -> ReuseParams:
-        """The same sharing with each layer name resolved (a subnetwork's `base:x` or sibling names)."""
-        return ReuseParams(self.layer and rename(self.layer),
-                           tuple((k, v and rename(v)) for k, v in self.map), self.auto_create_missing, self.has_map)
-
     def plain(self) -> Any:
         if not self.has_map and not self.auto_create_missing:
             return self.layer
