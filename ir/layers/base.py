@@ -285,6 +285,8 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
                             "remove the attention options; netc supports the plain encoder-decoder")
         if key not in known and (is_default(cls.class_name, key, value) or accepted_note(cls.class_name, key, value)):
             continue  # said as a warning by build.read_node
+        if value is None and key in ("loss_scale", "loss_opts") and not options.get("loss"):
+            continue  # RETURNN's transform_config_dict drops them without a loss
         if key not in known:
             raise unknown_option(cls, key, known, at)
         name = FIELD_NAME.get(key, key)

@@ -162,3 +162,11 @@ def test_an_activation_composition_is_refused_with_the_eval_spelling() -> None:
     with pytest.raises(NetcError, match="unknown value") as e:
         graph_from_document(Document("net.json", net), 4, 5)
     assert "eval" in (e.value.hint or "") and e.value.where.key == "activation"
+
+
+def test_loss_scale_and_loss_opts_none_without_a_loss_are_dropped_as_returnn_does() -> None:
+    net = {"output": {"class": "softmax", "loss": None, "loss_scale": None, "loss_opts": None}}
+    graph_from_document(Document("net.json", net), 4, 5)
+    with pytest.raises(NetcError, match="expected a finite number"):
+        graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ce",
+                                                              "loss_scale": None}}), 4, 5)
