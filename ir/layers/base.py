@@ -265,6 +265,9 @@ def matching_n_out(n_out: int | None, got: int, at: At, why: str) -> int:
 # ---------------------------------------------------------------- reading layer dicts
 
 CONFIG_KEY = {"sources": "from", "declared_type": "out_type"}  # field name -> config key, where they differ
+# options RETURNN reads as off when None (its default, or a falsy test), declared by netc with a plain value
+NONE_IS_DEFAULT = ("dropout", "L2", "spatial_smoothing", "darc1", "param_variational_noise", "param_dropout",
+                   "param_dropout_min_ndim", "is_output_layer", "only_on_eval")
 FIELD_NAME = {v: k for k, v in CONFIG_KEY.items()}
 NOT_SUPPORTED_PREFIXES = ("recurrent_transform", "attention")
 
@@ -285,8 +288,8 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
                             "remove the attention options; netc supports the plain encoder-decoder")
         if key not in known and (is_default(cls.class_name, key, value) or accepted_note(cls.class_name, key, value)):
             continue  # said as a warning by build.read_node
-        if value is None and key in ("loss_scale", "loss_opts") and not options.get("loss"):
-            continue  # RETURNN's transform_config_dict drops them without a loss
+        if value is None and (key in NONE_IS_DEFAULT or key in ("loss_scale", "loss_opts") and not options.get("loss")):
+            continue  # RETURNN's default is None here; loss_scale/loss_opts: transform_config_dict drops them
         if key not in known:
             raise unknown_option(cls, key, known, at)
         name = FIELD_NAME.get(key, key)

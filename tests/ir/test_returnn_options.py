@@ -170,3 +170,11 @@ def test_loss_scale_and_loss_opts_none_without_a_loss_are_dropped_as_returnn_doe
     with pytest.raises(NetcError, match="expected a finite number"):
         graph_from_document(Document("net.json", {"output": {"class": "softmax", "loss": "ce",
                                                               "loss_scale": None}}), 4, 5)
+
+
+def test_null_is_off_where_returnn_reads_it_so() -> None:
+    """RETURNN's defaults of L2, darc1, is_output_layer, ... are None; dropout None fails its `if dropout` test."""
+    layer = {"class": "linear", "n_out": 3, "dropout": None, "L2": None, "darc1": None, "is_output_layer": None,
+             "spatial_smoothing": None, "param_variational_noise": None}
+    graph = graph_from_document(Document("net.json", {"output": layer}), 4, 5)
+    assert (graph["output"].layer.dropout, graph["output"].layer.L2) == (0.0, 0.0)
