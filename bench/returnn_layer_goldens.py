@@ -317,13 +317,59 @@ CHUNKING: dict[str, dict] = {
 }
 
 
+OPTIONS: dict[str, dict] = {  # options every layer has (ir/layers/base.py)
+    "reuse_params_layer": {"a": {"class": "linear", "activation": "tanh", "n_out": F},
+                           "b": {"class": "linear", "activation": "tanh", "n_out": F, "from": "a", "reuse_params": "a"},
+                           "output": {"class": "combine", "kind": "add", "from": ["a", "b"]}},
+    "reuse_params_map": {"l1": {"class": "linear", "activation": "tanh", "n_out": 4},
+                         "l2": {"class": "linear", "activation": "relu", "n_out": 4, "from": "data",
+                                "reuse_params": {"map": {"W": "l1", "b": None}}},
+                         "output": {"class": "combine", "kind": "sub", "from": ["l1", "l2"]}},
+    "reuse_params_rec": {"fw": rec(4, 1, "data"), "bw": {**rec(4, -1, "data"), "reuse_params": "fw"},
+                         "output": {"class": "softmax", "n_out": 3, "from": ["fw", "bw"]}},
+    "reuse_params_subnetwork": {"x": {"class": "linear", "activation": "tanh", "n_out": F},
+                                "s": {"class": "subnetwork", "from": "x", "subnetwork": {
+                                    "a": {"class": "linear", "activation": "tanh", "n_out": F,
+                                          "reuse_params": "base:x"},
+                                    "output": {"class": "linear", "n_out": 3, "reuse_params": {
+                                        "map": {"W": {"reuse_layer": "base:o"}, "b": None}}, "from": "a"}}},
+                                "o": {"class": "linear", "n_out": 3, "from": "x"},
+                                "output": {"class": "combine", "kind": "add", "from": ["s", "o"]}},
+}
+OPTIONS |= {  # activation names RETURNN's get_activation_function finds in TensorFlow, on inputs * 4 (relu6 clips)
+    f"activation_{name}": {"s": {"class": "eval", "eval": "source(0) * 4.0", "from": "data"},
+                           "output": {"class": "activation", "activation": name, "from": "s"}}
+    for name in ("relu6", "leaky_relu", "softsign", "log_sigmoid", "negative", "neg", "sin", "cos")}
+OPTIONS |= {f"activation_{name}": {"e": EXP, "output": {"class": "activation", "activation": name, "from": "e"}}
+            for name in ("sqrt", "log")}
+OPTIONS |= {  # the batch_norm option of every layer: LayerBase.batch_norm on the layer's output
+    "batch_norm_option_v0": {"output": {"class": "linear", "activation": "tanh", "n_out": 4,
+                                        "batch_norm": EVAL_STATS}},
+    "batch_norm_option_v2": {"h": {"class": "linear", "activation": "relu", "n_out": 5},
+                             "output": {"class": "copy", "from": "h", "batch_norm": {
+                                 **EVAL_STATS, "param_version": 2, "momentum": 0.1, "epsilon": 1e-5}}},
+}
+OPTIONS |= {  # rec's unit_opts: the forget bias of TF's LSTM cells; NativeLstm2's (0) and its weight dropout
+    f"unit_opts_{unit}": {"h": {"class": "rec", "unit": unit, "n_out": 4, "direction": -1, "unit_opts": opts,
+                                "from": "data"},
+                          "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for unit, opts in (("basiclstm", {"forget_bias": 2.5}), ("standardlstm", {"forget_bias": 0.0}),
+                       ("nativelstm2", {"forget_bias": 0.0, "rec_weight_dropout": 0.3}))}
+OPTIONS["eval_tf_functions"] = {"output": {"class": "eval", "eval": (
+    "tf.nn.relu6(source(0) * 4.0) + tf.nn.leaky_relu(source(0)) * tf.sin(source(0)) - tf.math.cos(source(0)) "
+    "+ tf.nn.softsign(source(0)) * tf.nn.selu(source(0)) + tf.nn.silu(source(0)) - tf.negative(source(0)) "
+    "* tf.nn.gelu(source(0)) + tf.math.log_sigmoid(source(0))")}}
+OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
+                                         "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
+                                                    "out_type": {"dim": 1, "shape": (None, 1)}}}
 # even and odd lengths: SAME with a stride pads them differently
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6), "chunking": (7, 1, 5, 2, 9, 4)}
-TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2")  # also run with train_flag=True (batch statistics)
+# also run with train_flag=True (batch statistics)
+TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2", "batch_norm_option_v0", "batch_norm_option_v2")
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
             "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "axes": AXES,
-            "chunking": CHUNKING}
+            "chunking": CHUNKING, "options": OPTIONS}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -73,7 +73,7 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     warnings = tuple(f"layer {name!r} is not used by any output or loss layer; it is not built"
                      for name in unreachable) + tuple(
         f"layer {name!r}: {note}" for name, _, layer_dict in entries for key in layer_dict
-        if (note := accepted_note(layer_dict["class"], key)) is not None)
+        if (note := accepted_note(layer_dict["class"], key, layer_dict[key])) is not None)
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 
@@ -125,6 +125,10 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
     for source in node.sources:
         if source not in known:
             raise NetcError(f"unknown source layer {source!r}", node.at("from"), did_you_mean(source, known))
+    for name in node.layer.reuse_params.layers if node.layer.reuse_params else ():
+        if name not in nodes or name == node.name:
+            raise NetcError(f"reuse_params names {name!r}, which is not another layer", node.at("reuse_params"),
+                            did_you_mean(name, [n for n in nodes if n != node.name]))
     layer = node.layer
     if isinstance(layer, Rec) and layer.encoder:
         for name in layer.encoder:

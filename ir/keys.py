@@ -106,6 +106,8 @@ KEYS: dict[str, Rule] = {
         inc_seq_length use_last_best_model reset_updater_vars_mod_step gradient_nan_inf_filter grad_clip
         maximize_grad_norm enforce_min_len1 shuffle_batches chunk_eval train_in_eval use_dummy_datasets
         dataset_random_seed_offset update_batch_size dry_run"""),
+    # LayerBase's default for layers that do not set it (netc implements the layer options, not these)
+    **rules(Differs((None, 0, 0.0)), "param_variational_noise param_dropout param_dropout_min_ndim"),
     **rules(Differs((None, 1, 1.0)), "newbob_learning_rate_growth learning_rate_growth"),
     **rules(Differs((None, 0, -1)), "load_epoch"),
     **rules(Differs((None,)), """decouple_constraints_factor global_norm_tag gradient_clip_global_norm_tag

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import NetcError, Where
-from .graph import Graph
+from .graph import Graph, Node
+from .types import TensorType
 
 
 @dataclass(frozen=True)
@@ -31,18 +32,68 @@ class ParamSpec:
 
 
 def param_specs(graph: Graph) -> list[ParamSpec]:
-    """Every parameter of a typed graph, in node order."""
-    specs = []
+    """Every parameter of a typed graph, in node order; a parameter a layer reuses (`reuse_params`) is its
+    owner's only, as in RETURNN's checkpoints. A `batch_norm` option's follow its layer's."""
+    specs: dict[str, ParamSpec] = {}
     for node in graph.nodes:
         t = node.out_type
-        n_in, n_out = graph.in_feature(node), (t.feature if t.sparse or t.feature_index is not None else 0)
-        layer = node.layer
-        limits, constants = layer.param_init_limits_for(node.name, n_in, n_out), layer.param_init_constants(node.name)
-        frozen = layer.non_trainable(node.name)
-        for suffix, shape in layer.param_shapes_for(node.name, graph.input_type_of(node), n_in, n_out).items():
-            specs.append(ParamSpec(f"{node.name}/{suffix}", shape, node.name, limits.get(suffix, 0.0),
-                                   constants.get(suffix), suffix not in frozen))
-    return specs
+        n_out = t.feature if t.sparse or t.feature_index is not None else 0
+        add_specs(node, graph.input_type_of(node), graph.in_feature(node), n_out, specs)
+        normalized = output_batch_norm(node)
+        if normalized is not None:
+            add_specs(normalized, t, n_out, n_out, specs)
+    return list(specs.values())
+
+
+def add_specs(node: Node, x: TensorType | None, n_in: int, n_out: int, specs: dict[str, ParamSpec]) -> None:
+    """The parameters of one node (its layer reading `x`) into `specs`."""
+    layer = node.layer
+    limits, constants = layer.param_init_limits_for(node.name, n_in, n_out), layer.param_init_constants(node.name)
+    frozen = layer.non_trainable(node.name)
+    for suffix, shape in layer.param_shapes_for(node.name, x, n_in, n_out).items():
+        name = param_name(node, suffix)
+        if name != f"{node.name}/{suffix}":
+            check_reused(node, suffix, shape, specs)
+            continue
+        specs[name] = ParamSpec(name, shape, node.name, limits.get(suffix, 0.0), constants.get(suffix),
+                                layer.trainable and suffix not in frozen)
+
+
+def output_batch_norm(node: Node) -> Node | None:
+    """A layer's `batch_norm` option as a batch_norm node that reads the layer's output under the layer's name (so
+    its parameters are `<layer>/batch_norm/...`, RETURNN's); None without the option."""
+    option = node.layer.batch_norm
+    if option is None:
+        return None
+    bn = option.layer(node.at, node.name)
+    return replace(node, layer=replace(bn, trainable=node.layer.trainable))
+
+
+def param_name(node: Node, suffix: str) -> str:
+    """The full name of the parameter `suffix` (`W`, `rec/W_re`) that `node` computes with: its own
+    `node/suffix`, or that of the layer its `reuse_params` names (RETURNN's ReuseParams.variable_custom_getter)."""
+    reuse = node.layer.reuse_params
+    try:
+        owner = reuse.owner(suffix) if reuse else None
+    except ValueError as e:
+        raise NetcError(f"reuse_params: {e}", node.at("reuse_params"),
+                        f'add "{suffix}" to the map (null: the layer\'s own), or "auto_create_missing": true') from None
+    return f"{owner or node.name}/{suffix}"
+
+
+def check_reused(node: Node, suffix: str, shape: tuple[int, ...], specs: dict[str, ParamSpec]) -> None:
+    """A reused parameter exists with the shape this layer needs (RETURNN asserts both)."""
+    name = param_name(node, suffix)
+    owner = name[:-len(suffix) - 1]
+    spec = specs.get(name)
+    if spec is None:
+        have = [s.name for s in specs.values() if s.layer == owner]
+        raise NetcError(f"reuse_params: layer {owner!r} has no parameter {name!r}", node.at("reuse_params"),
+                        f"{owner!r} has " + (", ".join(have) if have else "no parameters") +
+                        "; share the parameters of a layer of the same class")
+    if spec.shape != shape:
+        raise NetcError(f"reuse_params: {name!r} has shape {spec.shape}, but this layer needs {shape}",
+                        node.at("reuse_params"), f"give this layer the dims of {owner!r} (its input dim and n_out)")
 
 
 def init_params(graph: Graph, seed: int) -> dict[str, np.ndarray]:

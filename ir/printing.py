@@ -79,6 +79,12 @@ def notes(graph: Graph, node: Node) -> str:
         parts.append(f"dropout {layer.dropout:g}")
     if layer.L2:
         parts.append(f"L2 {layer.L2:g}")
+    if layer.reuse_params:
+        parts.append("reuses parameters of " + ", ".join(repr(n) for n in layer.reuse_params.layers))
+    if not layer.trainable:
+        parts.append("frozen (trainable false)")
+    if layer.batch_norm is not None:
+        parts.append("output batch-normalized (batch_norm option)")
     return "; ".join(parts)
 
 

@@ -10,6 +10,7 @@ from .read import Document
 
 DATA_NAMES = ("data", "data:data")
 NO_SOURCES = (None, "none", "null", [], ())
+DROPOUT_KEYS = ("dropout", "dropout_noise_shape")
 Entry = tuple[str, tuple[str, ...], Any]  # node name, key path of its dict in the document, its (rewritten) dict
 Resolve = Callable[[str], list[str]]  # a source name as written in a scope -> node names
 
@@ -19,14 +20,21 @@ def flatten(doc: Document, path: tuple[str, ...], network: dict[str, Any]) -> li
     return expand(doc, path, "", network, lambda name: [name])
 
 
-def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, Any], resolve: Resolve) -> list[Entry]:
-    """The entries of one (sub)network; `scope` prefixes its names, `resolve` maps its layers' sources."""
+def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, Any], resolve: Resolve,
+           frozen: bool = False) -> list[Entry]:
+    """The entries of one (sub)network; `scope` prefixes its names, `resolve` maps its layers' sources.
+
+    `frozen`: an enclosing subnetwork has `trainable: False`, which freezes every sublayer (RETURNN's
+    `LayerBase.add_param` checks the whole layer path).
+    """
     entries: list[Entry] = []
     for name, layer in network.items():
         if str(name).startswith("#"):
             continue
         full, at = f"{scope}{name}", (*path, str(name))
         layer = rewrite(layer, resolve) if scope else layer
+        if frozen and isinstance(layer, dict):
+            layer = {**layer, "trainable": False}
         if not (isinstance(layer, dict) and layer.get("class") == "subnetwork" and isinstance(layer.get("subnetwork"),
                                                                                              dict)):
             entries.append((full, at, layer))
@@ -36,6 +44,11 @@ def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, 
                             doc.where(*at, "subnetwork", layer=full, key="subnetwork"),
                             "name the sublayer whose value the subnetwork gives 'output'")
         sources = sources_of(layer)
+        if layer.get("dropout"):  # RETURNN's make_subnet: "data" inside is the sources with the dropout
+            data = {"class": "copy", "from": sources or [], **{k: layer[k] for k in DROPOUT_KEYS if k in layer}}
+            entries.append((f"{full}/data", at, data))
+            sources = [f"{full}/data"]
+            layer = {k: v for k, v in layer.items() if k not in DROPOUT_KEYS}
 
         def inner(source: str, full: str = full, sources: list[str] = sources, resolve: Resolve = resolve) -> list[str]:
             if source in DATA_NAMES:
@@ -45,7 +58,8 @@ def expand(doc: Document, path: tuple[str, ...], scope: str, network: dict[str, 
             return [f"{full}/{source}"]
 
         entries.append((full, at, {**layer, "from": [f"{full}/output"]}))
-        entries += expand(doc, (*at, "subnetwork"), f"{full}/", layer["subnetwork"], inner)
+        entries += expand(doc, (*at, "subnetwork"), f"{full}/", layer["subnetwork"], inner,
+                          frozen or layer.get("trainable") is False)
     return entries
 
 
@@ -61,6 +75,7 @@ def rewrite(layer: Any, resolve: Resolve) -> Any:
     """The layer dict with each source resolved (an absent `from` means `data`); other forms stay for the reader."""
     if not isinstance(layer, dict):
         return layer
+    layer = rewrite_reuse(layer, resolve)
     value = layer.get("from", "data")
     if value in NO_SOURCES:
         return layer
@@ -68,3 +83,21 @@ def rewrite(layer: Any, resolve: Resolve) -> Any:
     if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) for v in names):
         return layer
     return {**layer, "from": [r for v in names for r in resolve(v)]}
+
+
+def rewrite_reuse(layer: dict[str, Any], resolve: Resolve) -> dict[str, Any]:
+    """`reuse_params` names (a string, `reuse_layer`, the map's layers) resolved as sources are."""
+    def one(name: Any) -> Any:
+        found = resolve(name) if isinstance(name, str) and name else [name]
+        return found[0] if len(found) == 1 else name
+
+    value = layer.get("reuse_params")
+    if isinstance(value, str):
+        return {**layer, "reuse_params": one(value)}
+    if not isinstance(value, dict):
+        return layer
+    value = {**value, **({"reuse_layer": one(value["reuse_layer"])} if "reuse_layer" in value else {})}
+    if isinstance(value.get("map"), dict):
+        value["map"] = {k: {**v, "reuse_layer": one(v["reuse_layer"])} if isinstance(v, dict) and "reuse_layer" in v
+                        else one(v) for k, v in value["map"].items()}
+    return {**layer, "reuse_params": value}

@@ -321,11 +321,30 @@ class Act(ConfigEnum):
     ABS = "abs"
     EXP = "exp"
     SQUARE = "square"
+    # NOTE: more of the names RETURNN's get_activation_function finds in tf.nn, tf, tf.math (TF 2 defaults)
+    RELU6 = "relu6"
+    LEAKY_RELU = "leaky_relu"  # tf.nn.leaky_relu: alpha 0.2
+    SOFTSIGN = "softsign"
+    LOG_SIGMOID = "log_sigmoid"
+    SQRT = "sqrt"
+    LOG = "log"
+    NEGATIVE = "negative"
+    SIN = "sin"
+    COS = "cos"
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
         return {"none": cls.IDENTITY, "null": cls.IDENTITY, None: cls.IDENTITY,
-                "logistic": cls.SIGMOID, "silu": cls.SWISH}
+                "logistic": cls.SIGMOID, "silu": cls.SWISH, "neg": cls.NEGATIVE, "sqr": cls.SQUARE}
+
+    @classmethod
+    def hint(cls, value: Any) -> str:
+        """A composition (RETURNN's get_activation_function splits on + - * /, or evaluates a lambda with '(';
+        RETURNN Theano chains names with ':') is written as an eval layer."""
+        if isinstance(value, str) and any(op in value for op in "+-*/(:"):
+            return ("netc takes one activation name; write the composition as an eval layer after it, e.g. "
+                    '{"class": "eval", "eval": "2 * tf.sigmoid(source(0))"}')
+        return super().hint(value)
 
 
 class Direction(ConfigEnum):

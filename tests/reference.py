@@ -43,8 +43,16 @@ ACTIVATIONS = {
     "abs": np.abs,
     "exp": np.exp,
     "square": np.square,
+    "relu6": lambda x: np.clip(x, 0.0, 6.0),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
+    "log_sigmoid": lambda x: -np.logaddexp(0.0, -x),
+    "negative": np.negative,
+    "sin": np.sin,
+    "cos": np.cos,
 }
-ALIASES = {"none": "identity", None: "identity", "null": "identity", "logistic": "sigmoid", "silu": "swish"}
+ALIASES = {"none": "identity", None: "identity", "null": "identity", "logistic": "sigmoid", "silu": "swish",
+           "neg": "negative", "sqr": "square"}
 OUTPUT_KINDS = {"probs": "softmax", "log-probs": "log_softmax", "logits": "identity"}
 
 

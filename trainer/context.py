@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from netc.ir import Graph, Node
+from netc.ir import Graph, Node, param_name
 from netc.ir.types import Derived, DropoutNoise, LengthRule, Lengths, TensorType
 
+from .constraints import noisy_param
 from .lstm import State
 from .packing import Packing
 
@@ -27,10 +28,16 @@ class RunContext:
     noise: torch.Generator | None = None  # dropout masks are drawn from it (on the CPU)
     values: dict[str, torch.Tensor] = field(default_factory=dict)  # layer (or "data") -> output
     logits: dict[str, torch.Tensor] = field(default_factory=dict)  # softmax layers -> pre-softmax values
+    before_activation: dict[str, torch.Tensor] = field(default_factory=dict)  # darc1 layers -> x W + b
     final_states: dict[str, State] = field(default_factory=dict)  # rec layer -> final (h, c), batch order
 
     def param(self, node: Node, suffix: str) -> torch.Tensor:
-        return self.params[f"{node.name}/{suffix}"]
+        """The parameter as the layer computes with it (shared by reuse_params; with noise in training)."""
+        value = self.params[param_name(node, suffix)]
+        layer = node.layer
+        if self.training and (layer.param_variational_noise or layer.param_dropout):
+            return noisy_param(node, value, self.noise)
+        return value
 
     def source(self, node: Node) -> torch.Tensor:
         """The node's input: sources concatenated on the feature axis, then the layer's dropout."""

@@ -23,7 +23,7 @@ FUNCTIONS = {
     "clip_by_value": lambda x, low, high: torch.maximum(torch.minimum(x, high), low),
     "safe_log": lambda x, eps: torch.log(identity_grad(x, x.clamp(min=eps.item()))),
     "safe_exp": lambda x, eps: torch.exp(identity_grad(x, x.clamp(math.log(eps.item()), math.log(1 / eps.item())))),
-    "log_sigmoid": torch.nn.functional.logsigmoid,
+    "log_sigmoid": torch.nn.functional.logsigmoid, "stop_gradient": torch.Tensor.detach,
 }
 COMBINE = {CombineKind.ADD: torch.add, CombineKind.SUB: torch.sub, CombineKind.MUL: torch.mul,
            CombineKind.TRUEDIV: torch.div, CombineKind.MAXIMUM: torch.maximum, CombineKind.MINIMUM: torch.minimum,

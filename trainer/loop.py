@@ -24,6 +24,8 @@ from .checkpoint import (
     read_params,
     save_checkpoint,
 )
+from .constraints import constraint_term
+from .context import RunContext
 from .distributed import all_sum, init_ranks, pick_device, ranks_agree, shutdown
 from .initial import given_values, read_given_params
 from .loss import Stats, l2_term, layer_loss, loss_nodes, missing_target, objective
@@ -211,21 +213,24 @@ class Trainer:
                                 f"{dim} classes 0..{dim - 1}", self.setup.doc.where(at, key=at),
                                 "the data's labels and the config's target dim must agree")
 
-    def run_model(self, batch: Batch, model: torch.nn.Module) -> list[torch.Tensor]:
-        """`[loss_sum, errors, norm]` per loss layer (loss.py)."""
+    def run_model(self, batch: Batch, model: torch.nn.Module) -> tuple[list[torch.Tensor], RunContext]:
+        """`[loss_sum, errors, norm]` per loss layer (loss.py), and the run's values."""
         target_lengths = batch.target_lengths.get(self.config.target)
         if target_lengths is None and self.graph.is_encoder_decoder:  # decoders run over the target's frames
             decoder = next(n for n in self.graph.nodes if n.layer.is_decoder)
             raise missing_target(self.config.target, decoder.at("encoder"), batch)
         ctx = model(batch.data, batch.lengths, target_lengths, self.noise)
-        return [layer_loss(node, ctx, batch) for node in self.losses]
+        return [layer_loss(node, ctx, batch) for node in self.losses], ctx
 
     def train_step(self, corpus: Corpus, indices: np.ndarray, at: tuple[int, int] = (0, 0)) -> torch.Tensor:
         """One update on a global batch (epoch and step `at`); returns this rank's stats of the reported loss."""
         batch, weight = self.local_batch(corpus, indices)
-        per_layer = self.run_model(batch, self.forward)
+        per_layer, ctx = self.run_model(batch, self.forward)
         frames = all_sum(torch.stack([s[2].detach() for s in per_layer]), self.ranks)
         total = objective(per_layer, self.losses, frames, self.config.use_normalized_loss) * weight
+        constraints = constraint_term(self.graph, ctx)  # RETURNN adds them to the objective, once per batch
+        if constraints is not None:
+            total = total + constraints * weight
         # DDP averages gradients over ranks; scaling by the world size makes them the global sum.
         total = total * self.ranks.world
         l2 = l2_term(self.graph, dict(self.model.named_parameters()))
@@ -257,7 +262,7 @@ class Trainer:
         total = torch.zeros(3, dtype=torch.float64)
         for indices in self.setup.batches(lengths, order):
             batch, weight = self.local_batch(corpus, indices)
-            total += self.run_model(batch, self.model)[self.losses.index(self.reported)].double().cpu() * weight
+            total += self.run_model(batch, self.model)[0][self.losses.index(self.reported)].double().cpu() * weight
         stats = Stats()
         stats.add(all_sum(total.to(self.device), self.ranks).cpu())
         return stats

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, Where, param_specs
-from netc.ir.layers import Linear, Softmax
+from netc.ir.layers import Linear, Softmax, Subnetwork
 from netc.ir.layers.base import loss_scale
 from netc.ir.types import Loss
 
@@ -202,9 +202,15 @@ def missing_target(key: str, where: Where, batch: Batch) -> NetcError:
 
 
 def l2_term(graph: Graph, params: dict[str, torch.Tensor]) -> torch.Tensor | None:
-    """`L2 * sum p^2` over every parameter of each layer with L2, biases included."""
+    """`L2 * sum p^2` over every parameter of each layer with L2, biases included; a subnetwork's L2 covers every
+    sublayer's parameters (RETURNN's SubnetworkLayer.update_params_from_subnet makes them its own)."""
     l2 = {node.name: node.layer.L2 for node in graph.nodes}
-    terms = [l2[spec.layer] * params[spec.name].square().sum() for spec in param_specs(graph) if l2[spec.layer] > 0]
+    subnets = [n.name for n in graph.nodes if isinstance(n.layer, Subnetwork) and n.layer.L2 > 0]
+    terms = []
+    for spec in param_specs(graph):
+        factor = l2[spec.layer] + sum(l2[s] for s in subnets if spec.layer.startswith(s + "/"))
+        if factor > 0:
+            terms.append(factor * params[spec.name].square().sum())
     return torch.stack(terms).sum() if terms else None
 
 

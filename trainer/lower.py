@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
-from netc.ir.types import Unit
+from netc.ir.types import DropoutNoise, Unit
 
 from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, time_chunking, variable, window
+from .constraints import filter_grad
 from .context import RunContext
 from .lstm import lstm_forward
 
@@ -30,6 +31,15 @@ ACTIVATIONS: dict[Act, Callable[[torch.Tensor], torch.Tensor]] = {
     Act.ABS: torch.abs,
     Act.EXP: torch.exp,
     Act.SQUARE: torch.square,
+    Act.RELU6: F.relu6,
+    Act.LEAKY_RELU: lambda x: F.leaky_relu(x, 0.2),
+    Act.SOFTSIGN: F.softsign,
+    Act.LOG_SIGMOID: F.logsigmoid,
+    Act.SQRT: torch.sqrt,
+    Act.LOG: torch.log,
+    Act.NEGATIVE: torch.neg,
+    Act.SIN: torch.sin,
+    Act.COS: torch.cos,
 }
 
 
@@ -44,14 +54,16 @@ def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
 
 
 def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:
-    y = affine(node, layer, ctx)
+    y = filter_grad(node, affine(node, layer, ctx), ctx)
+    if layer.darc1:
+        ctx.before_activation[node.name] = y
     if layer.activation in (Act.SOFTMAX, Act.LOG_SOFTMAX):
         ctx.logits[node.name] = y
     return ACTIVATIONS[layer.activation](y)
 
 
 def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
-    ctx.logits[node.name] = affine(node, layer, ctx)
+    ctx.logits[node.name] = ctx.before_activation[node.name] = filter_grad(node, affine(node, layer, ctx), ctx)
     return torch.softmax(ctx.logits[node.name], dim=-1)
 
 
@@ -61,7 +73,7 @@ def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
         return rec_units.lower_gru(node, layer, ctx)
     if layer.unit is not Unit.LSTM:
         return rec_units.lower_tf_lstm(node, layer, ctx)
-    params = (ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
+    params = (ctx.param(node, "rec/W"), rec_weights(node, layer, ctx), ctx.param(node, "rec/b"))
     packing = ctx.packing(node.out_type.time)
     if layer.is_decoder:
         encoders = layer.encoder or ()
@@ -71,6 +83,13 @@ def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
         initial, x = None, ctx.source(node)
     y, ctx.final_states[node.name] = lstm_forward(x, packing, params, layer.direction is Direction.BACKWARD, initial)
     return y
+
+
+def rec_weights(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
+    """`rec/W_re`, in training with NativeLstm2's `rec_weight_dropout` (inverted dropout per entry)."""
+    W_re = ctx.param(node, "rec/W_re")
+    p = layer.unit_opts.rec_weight_dropout
+    return W_re * ctx.dropout_mask(W_re, p, DropoutNoise.PER_ELEMENT) if ctx.training and p else W_re
 
 
 def lower_identity(node: Node, layer: PassThrough, ctx: RunContext) -> torch.Tensor:

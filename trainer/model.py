@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from netc.ir import Graph, NetcError, TimeAxis, init_params, param_specs
+from netc.ir import Graph, NetcError, TimeAxis, init_params, output_batch_norm, param_specs
 
 from .context import RunContext
 from .lower import LOWER
@@ -41,4 +41,7 @@ class NetModel(torch.nn.Module):
         ctx.values["data"] = packings[TimeAxis.DATA].pack(data)
         for node in self.graph.nodes:
             ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
+            normalized = output_batch_norm(node)  # the layer's batch_norm option, on its output
+            if normalized is not None:
+                ctx.values[node.name] = LOWER[type(normalized.layer)](normalized, normalized.layer, ctx)
         return ctx

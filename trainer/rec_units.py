@@ -6,14 +6,15 @@ from __future__ import annotations
 import torch
 from netc.ir import Direction, Node
 from netc.ir.layers import Rec
-from netc.ir.layers.rec import FORGET_BIAS, GRU, TF_LSTM
+from netc.ir.layers.rec import GRU, TF_LSTM
 
 from .context import RunContext
 from .lstm import lstm_forward, ordered_steps
 from .packing import Packing
 
 
-def tf_cell_as_native(kernel: torch.Tensor, bias: torch.Tensor, n_in: int) -> tuple[torch.Tensor, ...]:
+def tf_cell_as_native(kernel: torch.Tensor, bias: torch.Tensor, n_in: int,
+                      forget_bias: float) -> tuple[torch.Tensor, ...]:
     """TF kernel over [x, h] in gates i, j, f, o (+ forget bias) -> netc's W, W_re, b in j, i, f, o."""
     n = bias.shape[0] // 4
 
@@ -22,14 +23,15 @@ def tf_cell_as_native(kernel: torch.Tensor, bias: torch.Tensor, n_in: int) -> tu
         return torch.cat([j, i, f, o], dim=-1)
 
     i, j, f, o = bias.split(n)
-    b = torch.cat([j, i, f + FORGET_BIAS, o])
+    b = torch.cat([j, i, f + forget_bias, o])
     return reorder(kernel[:n_in]), reorder(kernel[n_in:]), b
 
 
 def lower_tf_lstm(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     x = ctx.source(node)
     cell = TF_LSTM[layer.unit]
-    params = tf_cell_as_native(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"), x.shape[1])
+    params = tf_cell_as_native(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"), x.shape[1],
+                               layer.forget_bias)
     y, ctx.final_states[node.name] = lstm_forward(x, ctx.packing(node.out_type.time), params,
                                                   layer.direction is Direction.BACKWARD)
     return y

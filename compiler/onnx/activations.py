@@ -36,6 +36,16 @@ def gelu(b: OnnxBuilder, x: str, name: str, opset: int) -> str:
     return b.op("Mul", half_x, one_plus, name=name)
 
 
+def relu6(b: OnnxBuilder, x: str, name: str, opset: int) -> str:
+    return b.op("Clip", x, b.const(np.float32(0), np.float32), b.const(np.float32(6), np.float32), name=name)
+
+
+def log_sigmoid(b: OnnxBuilder, x: str, name: str, opset: int) -> str:
+    """log(sigmoid(x)) = -softplus(-x), without overflow."""
+    softplus = b.op("Softplus", b.op("Neg", x, name=f"{name}/neg"), name=f"{name}/softplus")
+    return b.op("Neg", softplus, name=name)
+
+
 ACTIVATIONS: dict[Act, Emit] = {
     Act.RELU: unary("Relu"),
     Act.TANH: unary("Tanh"),
@@ -50,6 +60,15 @@ ACTIVATIONS: dict[Act, Emit] = {
     Act.ABS: unary("Abs"),
     Act.EXP: unary("Exp"),
     Act.SQUARE: square,
+    Act.RELU6: relu6,
+    Act.LEAKY_RELU: unary("LeakyRelu", alpha=0.2),
+    Act.SOFTSIGN: unary("Softsign"),
+    Act.LOG_SIGMOID: log_sigmoid,
+    Act.SQRT: unary("Sqrt"),
+    Act.LOG: unary("Log"),
+    Act.NEGATIVE: unary("Neg"),
+    Act.SIN: unary("Sin"),
+    Act.COS: unary("Cos"),
 }
 
 

@@ -19,6 +19,8 @@ class OnnxBuilder:
         self.graph = self.model.graph
         self.used_names: set[str] = set()
         self.constants: dict[tuple[str, bytes, tuple[int, ...]], str] = {}
+        self.shared: dict[int, np.ndarray] = {}  # id -> array: parameters, each stored once however often used
+        self.stored: dict[int, str] = {}  # id of a shared array -> its initializer
 
     def fresh(self, hint: str) -> str:
         """A value name based on `hint` that is not used yet."""
@@ -54,14 +56,23 @@ class OnnxBuilder:
         return out_names
 
     def initializer(self, name: str, value: np.ndarray) -> str:
-        """A constant tensor stored in the model (onnxruntime pre-packs constant weights)."""
+        """A constant tensor stored in the model (onnxruntime pre-packs constant weights); a shared array (a
+        parameter that layers share by `reuse_params`) is stored once."""
+        if self.shared.get(id(value)) is value and id(value) in self.stored:
+            return self.stored[id(value)]
         unique = self.fresh(name)
+        if self.shared.get(id(value)) is value:
+            self.stored[id(value)] = unique
         tensor = self.graph.initializer.add()
         tensor.name = unique
         tensor.data_type = helper.np_dtype_to_tensor_dtype(value.dtype)
         tensor.dims.extend(value.shape)
         tensor.raw_data = np.ascontiguousarray(value).astype(value.dtype.newbyteorder("<"), copy=False).tobytes()
         return unique
+
+    def share(self, arrays: list[np.ndarray]) -> None:
+        """Store each of these arrays (held by the caller while building) once, whichever layer uses it."""
+        self.shared.update((id(a), a) for a in arrays)
 
     def const(self, value: np.ndarray | list[int] | int | float, dtype: type = np.int64) -> str:
         """A small constant (shapes, axes), shared between uses."""

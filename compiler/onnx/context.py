@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from netc.ir import Act, Graph, Node, TimeAxis
+from netc.ir import Act, Graph, Node, TimeAxis, param_name
 from netc.ir.types import Lengths, TensorType
 from onnx import numpy_helper
 
@@ -38,12 +38,15 @@ class LowerContext:
     state_inputs: list[onnx.ValueInfoProto] = field(default_factory=list)
     state_outputs: list[onnx.ValueInfoProto] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.builder.share(list(self.params.values()))
+
     def activation(self, node: Node, act: Act) -> Act:
         """The activation a layer applies: its own, except where --output-kind changes the output's."""
         return self.output_act if node.name == "output" and self.output_act is not None else act
 
     def param(self, node: Node, suffix: str) -> np.ndarray:
-        return self.params[f"{node.name}/{suffix}"]
+        return self.params[param_name(node, suffix)]
 
     def source(self, node: Node) -> str:
         """The node's input: its sources concatenated on the feature axis."""

@@ -18,7 +18,7 @@ BINARY_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "truediv": "Div", "pow":
               "greater_equal": "GreaterOrEqual", "equal": "Equal"}
 COMBINE_OPS = {CombineKind.ADD: "Add", CombineKind.SUB: "Sub", CombineKind.MUL: "Mul", CombineKind.TRUEDIV: "Div",
                CombineKind.MAXIMUM: "Max", CombineKind.MINIMUM: "Min", CombineKind.AVERAGE: "Add"}
-UNARY_OPS = {"log": "Log", "sqrt": "Sqrt", "neg": "Neg"}
+UNARY_OPS = {"log": "Log", "sqrt": "Sqrt", "neg": "Neg", "stop_gradient": "Identity"}
 REDUCE_OPS = {ReduceMode.SUM: "ReduceSum", ReduceMode.MEAN: "ReduceSum", ReduceMode.MAX: "ReduceMax",
               ReduceMode.MIN: "ReduceMin", ReduceMode.LOGSUMEXP: "ReduceLogSumExp"}
 FLOAT32 = np.finfo(np.float32)

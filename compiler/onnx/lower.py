@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json
+from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json, output_batch_norm
 from netc.ir.layers import (
     Activation,
     BatchNorm,
@@ -196,6 +196,9 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
         b.reserve(name)
     for node in graph.nodes:
         ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
+        normalized = output_batch_norm(node)  # the layer's batch_norm option, on its output
+        if normalized is not None:
+            ctx.values[node.name] = LOWER[type(normalized.layer)](normalized, normalized.layer, ctx)
     if options.prior is not None:
         ctx.values[graph.output.name] = subtract_prior(b, ctx.values[graph.output.name], options.prior)
     outputs = declare_outputs(graph, ctx)

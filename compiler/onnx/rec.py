@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from netc.ir import Direction, Node, TimeAxis
 from netc.ir.layers import Rec
-from netc.ir.layers.rec import FORGET_BIAS, GRU, TF_LSTM
+from netc.ir.layers.rec import GRU, TF_LSTM
 from netc.ir.types import Unit
 
 from .context import LowerContext
@@ -22,12 +22,13 @@ def to_onnx_gates(matrix: np.ndarray, n: int, gates: str = NETC_GATES) -> np.nda
     return np.concatenate([matrix[:, gates.index(g) * n:(gates.index(g) + 1) * n].T for g in ONNX_GATES])[None]
 
 
-def tf_cell_lstm_weights(kernel: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, ...]:
-    """TF LSTMCell/BasicLSTMCell (kernel over [x, h], gates i, j, f, o, forget bias 1 at run time) -> ONNX W, R, B."""
+def tf_cell_lstm_weights(kernel: np.ndarray, bias: np.ndarray, forget_bias: float) -> tuple[np.ndarray, ...]:
+    """TF LSTMCell/BasicLSTMCell (kernel over [x, h], gates i, j, f, o, forget bias added at run time) -> ONNX W,
+    R, B."""
     n = bias.shape[0] // 4
     n_in = kernel.shape[0] - n
     b = bias.copy()
-    b[2 * n:3 * n] += FORGET_BIAS
+    b[2 * n:3 * n] += forget_bias
     onnx_b = to_onnx_gates(b[None], n, TF_CELL_GATES).reshape(1, 4 * n)
     return (to_onnx_gates(kernel[:n_in], n, TF_CELL_GATES), to_onnx_gates(kernel[n_in:], n, TF_CELL_GATES),
             np.concatenate([onnx_b, np.zeros_like(onnx_b)], axis=1))
@@ -61,7 +62,8 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
         return lower_gru(node, layer, ctx)
     if layer.unit in TF_LSTM:
         cell = TF_LSTM[layer.unit]
-        W, R, B = tf_cell_lstm_weights(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"))
+        W, R, B = tf_cell_lstm_weights(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"),
+                                       layer.forget_bias)
     else:
         W, R, B = onnx_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
     initial = ["", ""]

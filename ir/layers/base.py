@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError, Where, did_you_mean
-from netc.ir.layers.returnn_options import accepted_note, returnn_option
+from netc.ir.layers.out_type import OutType
+from netc.ir.layers.returnn_options import accepted_note, is_default, returnn_option
+from netc.ir.layers.shared_options import (
+    BatchNormOption,
+    ReuseParams,
+    check_dropout_options,
+    check_training_options,
+    smoothing_grid,
+)
 from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
@@ -46,8 +54,8 @@ class CtcOpts:
     }
 
 
-LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing and focal_loss_factor "
-                  "(ce), beam_width, use_native and ctc_opts (ctc)")
+LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing, focal_loss_factor and "
+                  "use_fused (ce), beam_width, use_native and ctc_opts (ctc)")
 
 
 @dataclass(frozen=True)
@@ -61,14 +69,24 @@ class LossOpts:
     beam_width: int = 100  # ctc: TF's beam search for the dev error; 1: best path
     use_native: bool = False  # ctc: RETURNN's own CTC (allows empty targets; needs beam_width 1)
     ctc_opts: CtcOpts = CtcOpts()  # ctc
+    # ce: false is RETURNN's -log(max(p, 1e-20)) with an identity gradient through the max (safe_log); netc always
+    # uses the fused log-softmax, whose numbers differ only where a target's probability is below 1e-20
+    use_fused: bool = True
 
     # RETURNN options netc lacks: an error naming them, never ignored.
     unsupported: ClassVar[dict[str, str]] = {key: LOSS_OPTS_HINT for key in (
-        "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "use_fused", "debug_dump",
+        "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "debug_dump",
         "custom_norm_factor", "custom_inv_norm_factor", "use_flatten_frames", "target_collapse_repeated",
         "auto_clip_target_len", "output_in_log_space", "use_viterbi")}
+    # their RETURNN defaults (Loss, CrossEntropyLoss, CtcLoss __init__): written out, they change nothing
+    defaults: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "label_smoothing_gaussian": (False,), "input_type": ("prob",), "safe_log_opts": (None, {}),
+        "fake_upper_bound": (None,), "debug_dump": (False,), "custom_norm_factor": (None,),
+        "custom_inv_norm_factor": (None,), "use_flatten_frames": (True,), "target_collapse_repeated": (False,),
+        "auto_clip_target_len": (False,), "output_in_log_space": (False,), "use_viterbi": (False,)}
     ONLY_FOR: ClassVar[dict[str, Loss]] = {"label_smoothing": Loss.CE, "focal_loss_factor": Loss.CE,
-                                           "beam_width": Loss.CTC, "use_native": Loss.CTC, "ctc_opts": Loss.CTC}
+                                           "use_fused": Loss.CE, "beam_width": Loss.CTC, "use_native": Loss.CTC,
+                                           "ctc_opts": Loss.CTC}
 
     def check(self, loss: Loss, at: Where) -> None:
         """Options of the other loss class, and values RETURNN (or TensorFlow) would refuse at run time."""
@@ -98,6 +116,9 @@ class Layer:
     sources: tuple[str, ...] = ("data",)  # config key "from"
     dropout: float = 0.0
     dropout_noise_shape: DropoutNoise = DropoutNoise.PER_FEATURE
+    dropout_axis: tuple[str, ...] | None = None  # the axes the mask varies along: only the feature axis (default)
+    dropout_on_forward: bool = False  # true (dropout also in inference) is refused
+    mask: str | None = None  # RETURNN's obsolete "dropout"/"unity", checked against dropout as RETURNN does
     L2: float = 0.0
     loss: Loss | None = None
     loss_opts: LossOpts = LossOpts()
@@ -105,6 +126,17 @@ class Layer:
     loss_only_on_non_search: bool = False  # drops the loss in search (never in training, so a no-op here)
     target: str = "classes"
     is_output_layer: bool = False
+    only_on_eval: bool = False  # accepted without a loss: computing the layer in training too changes no number
+    trainable: bool = True  # false: the optimizer never changes the layer's parameters (RETURNN: nor a subnetwork's)
+    reuse_params: ReuseParams | None = None  # parameters shared with other layers (ir/params.py param_name)
+    declared_type: OutType | None = None  # config key "out_type": checked against the inferred type
+    batch_norm: BatchNormOption | None = None  # the output normalized as by a batch_norm layer after this one
+    # training only (trainer/constraints.py): terms added to the objective, noise and dropout on parameters
+    spatial_smoothing: float = 0.0  # x spatial_smoothing_energy of the output, summed over frames
+    darc1: float = 0.0  # x max over features of the sum over frames of |output before activation|
+    param_variational_noise: float = 0.0  # stddev of Gaussian noise added to each parameter in each step
+    param_dropout: float = 0.0  # dropout on the parameters (of at least param_dropout_min_ndim dims)
+    param_dropout_min_ndim: int = 0
 
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -116,7 +148,15 @@ class Layer:
             raise NetcError("dropout must be in [0, 1)", at("dropout"), f"got {self.dropout}")
         if self.L2 < 0:
             raise NetcError("L2 must be >= 0", at("L2"), f"got {self.L2}")
+        check_training_options(self, at)
+        check_dropout_options(self, at)
+        if self.batch_norm is not None:
+            self.batch_norm.layer(at, "data")
         check_loss(self, at)
+        if self.only_on_eval and self.loss is not None:
+            raise NetcError("only_on_eval with a loss: RETURNN computes this loss only in evaluation, netc would "
+                            "train on it", at("only_on_eval"),
+                            "remove the loss (it only reports a score in RETURNN), or remove only_on_eval")
         if not self.sources and not self.is_decoder:
             raise NetcError("this layer has no input; only a decoder (a rec layer with 'encoder') may have none",
                             at("from"), 'remove "from" to read "data", or name a source layer')
@@ -134,6 +174,22 @@ class Layer:
             raise NetcError(f"{self.class_name} works on the last axis, but the feature dim of {x} is not last",
                             at("from"), "swap_axes the feature dim back to the end")
         return x.with_feature(self.out_feature(x.feature, env, at))
+
+    def checked_type(self, t: TensorType, at: At) -> TensorType:
+        """The inferred type `t`, which must agree with a declared `out_type` (RETURNN would build the layer with
+        the declared one; netc computes what it infers, so a contradiction is an error)."""
+        wrong = self.declared_type.mismatch(t) if self.declared_type else None
+        if wrong:
+            raise NetcError(f"out_type declares {wrong}", at("out_type"),
+                            "remove out_type (netc infers the type; netc check prints it), or correct it")
+        for key in ("spatial_smoothing", "darc1"):
+            if getattr(self, key) and (not t.is_seq or t.sparse):
+                raise NetcError(f"{key} needs an output [B, T, F], got {t}", at(key), f"remove {key}")
+        if self.spatial_smoothing and smoothing_grid(t.feature) is None:
+            raise NetcError(f"spatial_smoothing views the {t.feature} features as a grid of at least 3 x 3, and "
+                            f"{t.feature} has none (RETURNN asserts 'too small')", at("spatial_smoothing"),
+                            "remove spatial_smoothing")
+        return t
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         """The output feature dim of a per-frame layer from its input feature dim."""
@@ -169,8 +225,9 @@ class Layer:
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        """Layers that must be computed before this one (sources, and encoders for decoders)."""
-        return self.sources
+        """Layers that must be computed before this one (sources, encoders for decoders, layers whose parameters
+        it reuses: RETURNN builds those first)."""
+        return self.sources + (self.reuse_params.layers if self.reuse_params else ())
 
 
 def check_loss(layer: Layer, at: At) -> None:
@@ -207,7 +264,10 @@ def matching_n_out(n_out: int | None, got: int, at: At, why: str) -> int:
 
 # ---------------------------------------------------------------- reading layer dicts
 
-CONFIG_KEY = {"sources": "from"}  # field name -> config key, where they differ
+CONFIG_KEY = {"sources": "from", "declared_type": "out_type"}  # field name -> config key, where they differ
+# options RETURNN reads as off when None (its default, or a falsy test), declared by netc with a plain value
+NONE_IS_DEFAULT = ("dropout", "L2", "spatial_smoothing", "darc1", "param_variational_noise", "param_dropout",
+                   "param_dropout_min_ndim", "is_output_layer", "only_on_eval")
 FIELD_NAME = {v: k for k, v in CONFIG_KEY.items()}
 NOT_SUPPORTED_PREFIXES = ("recurrent_transform", "attention")
 
@@ -226,8 +286,10 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
         if key.startswith(NOT_SUPPORTED_PREFIXES):
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
-        if key not in known and (trainable_changes_nothing(cls, key, value) or accepted_note(cls.class_name, key)):
+        if key not in known and (is_default(cls.class_name, key, value) or accepted_note(cls.class_name, key, value)):
             continue  # said as a warning by build.read_node
+        if value is None and (key in NONE_IS_DEFAULT or key in ("loss_scale", "loss_opts") and not options.get("loss")):
+            continue  # RETURNN's default is None here; loss_scale/loss_opts: transform_config_dict drops them
         if key not in known:
             raise unknown_option(cls, key, known, at)
         name = FIELD_NAME.get(key, key)
@@ -235,15 +297,6 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
     layer = cls(**values)
     layer.check(where_of)
     return layer
-
-
-def trainable_changes_nothing(cls: type[Layer], key: str, value: Any) -> bool:
-    """RETURNN's `trainable` where it changes no number: true (its default), or false on a layer class without
-    parameters (a pool after frozen layers); a subnetwork's false would freeze its sublayers."""
-    if key != "trainable" or not isinstance(value, bool):
-        return False
-    no_params = cls.param_shapes is Layer.param_shapes and cls.param_shapes_for is Layer.param_shapes_for
-    return value or (no_params and cls.class_name != "subnetwork")
 
 
 def unknown_option(cls: type[Layer], key: str, known: list[str], at: Where) -> NetcError:
@@ -339,6 +392,8 @@ def read_options_struct(tp: Any, value: Any, at: At) -> Any:
     known = [f.name for f in dataclasses.fields(tp)]
     values = {}
     for key, item in value.items():
+        if any(type(item) is type(d) and item == d for d in getattr(tp, "defaults", {}).get(key, ())):
+            continue  # RETURNN's default of an option netc does not implement
         if key in getattr(tp, "unsupported", {}):
             raise NetcError(f"RETURNN's option {key!r} is not supported by netc", at, tp.unsupported[key])
         if key not in known:

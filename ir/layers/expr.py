@@ -4,7 +4,9 @@ The safe subset: `source(i)` (keyword options `auto_convert`, `enforce_batch_maj
 effect: netc aligns sources by their dims), numbers, `+ - * / **`, unary `-`, comparisons (`< <= > >= ==
 !=`, giving 1.0 or 0.0 as `tf.cast(..., tf.float32)` of them does), and the element-wise functions in
 `FUNCTIONS` (`tf.nn.relu`, `tf.tanh`, `tf.sigmoid`, `tf.exp`, `tf.math.log`, `tf.sqrt`, `tf.abs`,
-`tf.minimum`/`tf.maximum` with constants, `tf.clip_by_value` with constant bounds, and RETURNN's `safe_log`/
+`tf.minimum`/`tf.maximum` with constants, `tf.clip_by_value` with constant bounds, `tf.sin`/`tf.cos`,
+`tf.negative`, `tf.nn.relu6`/`leaky_relu`/`softsign`/`selu`/`gelu`/`swish`/`silu`, `tf.identity`,
+`tf.stop_gradient` (training: no gradient), and RETURNN's `safe_log`/
 `safe_exp` from `returnn.tf.util.basic`, which EvalLayer puts in the eval namespace). Anything else is a
 ValueError naming the construct.
 """
@@ -23,6 +25,12 @@ FUNCTIONS: dict[str, str] = {
     "tf.math.squared_difference": "squared_difference", "tf.squared_difference": "squared_difference",
     "tf.clip_by_value": "clip_by_value", "tf.math.clip_by_value": "clip_by_value",
     "safe_log": "safe_log", "safe_exp": "safe_exp",
+    # activations netc has under the same name (ir/types.py Act), as TF 2 defines them (leaky_relu: alpha 0.2)
+    **{f"{p}{n}": n for p in ("tf.", "tf.math.") for n in ("sin", "cos")},
+    **{f"tf.nn.{n}": n for n in ("relu6", "leaky_relu", "softsign", "selu", "gelu", "swish")},
+    "tf.nn.silu": "swish", "tf.math.softsign": "softsign", "tf.negative": "neg", "tf.math.negative": "neg",
+    "tf.math.log_sigmoid": "log_sigmoid", "tf.log_sigmoid": "log_sigmoid",
+    "tf.identity": "identity", "tf.stop_gradient": "stop_gradient",  # training: no gradient through it
 }
 ARITY = {"minimum": 2, "maximum": 2, "squared_difference": 2, "clip_by_value": 3}
 # safe_log/safe_exp of these functions are computed as RETURNN rewrites them: f(g(y)) -> h(y) (None: y)

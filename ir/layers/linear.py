@@ -17,10 +17,13 @@ class Affine(Layer):
 
     n_out: int | None = None
     with_bias: bool = True
+    grad_filter: float | None = None  # training: a sequence's gradient at x W + b is zeroed where its max grad^2 >= it
 
     def check(self, at: At) -> None:
         super().check(at)
         check_n_out(self.n_out, at)
+        if self.grad_filter is not None and self.grad_filter <= 0:
+            raise NetcError("grad_filter must be > 0", at("grad_filter"), f"got {self.grad_filter}")
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         """Per frame; on class indices (sparse `[B, T]`) an embedding lookup: row x of `W` `[V, n_out]`, as

@@ -38,6 +38,7 @@ class Norm(PassThrough):
 
     axes: Axes = Axes(("F",))
     axis: Axes | None = None
+    param_shape: Axes | None = None  # RETURNN's default, the feature axis, is the only one netc supports
     scale: bool = True
     bias: bool = True
     epsilon: float = 1e-6
@@ -57,6 +58,13 @@ class Norm(PassThrough):
             self.normalized(t)
         except ValueError as e:
             raise NetcError(f"{e} (input {t})", at("axis" if self.axis else "axes")) from None
+        try:
+            shape = self.param_shape.resolve(t) if self.param_shape is not None else [t.feature_index]
+        except ValueError as e:
+            raise NetcError(f"param_shape: {e} (input {t})", at("param_shape")) from None
+        if shape != [t.feature_index]:
+            raise NetcError(f"param_shape over axes {shape} of {t} is not supported", at("param_shape"),
+                            'netc keeps scale and bias per feature: param_shape "F" (the default)')
         return t
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:

@@ -15,6 +15,22 @@ TF_LSTM = {Unit.BASIC_LSTM: "rec/basic_lstm_cell", Unit.STANDARD_LSTM: "rec/lstm
 FORGET_BIAS = 1.0  # TF LSTMCell/BasicLSTMCell add it to the forget gate at run time
 
 
+UNIT_OPTS_HINT = "netc implements forget_bias (TF LSTM cells; native LSTMs: 0 only) and rec_weight_dropout (native)"
+
+
+@dataclass(frozen=True)
+class UnitOpts:
+    """`unit_opts`, passed to the cell's `__init__` (RETURNN RecLayer._get_cell): NativeLstm2's `forget_bias` (it
+    asserts 0) and `rec_weight_dropout` (training: dropout on `W_re`), TF LSTMCell/BasicLSTMCell's `forget_bias`."""
+
+    forget_bias: float | None = None
+    rec_weight_dropout: float = 0.0
+
+    unsupported: ClassVar[dict[str, str]] = {key: UNIT_OPTS_HINT for key in (
+        "rec_weight_dropout_shape", "use_peepholes", "cell_clip", "num_proj", "proj_clip", "activation",
+        "state_is_tuple", "dropout", "kernel_initializer", "bias_initializer", "initializer")}
+
+
 @dataclass(frozen=True)
 class Rec(Layer):
     """LSTM with hidden size = cell size = n_out, gates j, i, f, o, masked by sequence length."""
@@ -26,6 +42,7 @@ class Rec(Layer):
     sampling: int = 1  # RETURNN Theano's RecurrentUnitLayer: scan every n-th frame; 1 = every frame
     unroll: bool = False  # TF cells: a static_rnn over max_seq_len frames; the same numbers as the loop
     max_seq_len: int | None = None  # with unroll (TF cells only): the longest padded batch RETURNN accepts
+    unit_opts: UnitOpts = UnitOpts()
 
     class_name: ClassVar[str] = "rec"
 
@@ -35,7 +52,7 @@ class Rec(Layer):
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        return self.sources + (self.encoder or ())
+        return super().dependencies + (self.encoder or ())
 
     def check(self, at: At) -> None:
         check_n_out(self.n_out, at)
@@ -52,7 +69,26 @@ class Rec(Layer):
             raise NetcError(f"sampling {self.sampling} is not supported; netc implements sampling 1 (every frame)",
                             at("sampling"), "remove sampling or set it to 1")
         self.check_unroll(at)
+        self.check_unit_opts(at)
         super().check(at)
+
+    def check_unit_opts(self, at: At) -> None:
+        """`unit_opts` as each unit's cell accepts them."""
+        opts, native = self.unit_opts, self.unit is Unit.LSTM
+        if opts.forget_bias is not None and (self.unit is Unit.GRU or native and opts.forget_bias != 0):
+            why = "TF's GRUCell has none" if self.unit is Unit.GRU else "RETURNN's NativeLstm2 asserts it is 0"
+            raise NetcError(f"unit_opts forget_bias {opts.forget_bias} with unit {self.unit.value}: {why}",
+                            at("unit_opts"), "remove forget_bias (a native LSTM's forget bias is part of rec/b)")
+        if opts.rec_weight_dropout and not native:
+            raise NetcError(f"unit_opts rec_weight_dropout is an option of the native LSTM, not of {self.unit.value}",
+                            at("unit_opts"), "remove rec_weight_dropout")
+        if not 0.0 <= opts.rec_weight_dropout < 1.0:
+            raise NetcError("rec_weight_dropout must be in [0, 1)", at("unit_opts"), f"got {opts.rec_weight_dropout}")
+
+    @property
+    def forget_bias(self) -> float:
+        """What a TF LSTM cell adds to its forget gate at run time (TF's default 1, or unit_opts')."""
+        return FORGET_BIAS if self.unit_opts.forget_bias is None else self.unit_opts.forget_bias
 
     def check_unroll(self, at: At) -> None:
         """`unroll`/`max_seq_len` as RETURNN's RecLayer._get_output_cell and its native units accept them."""

@@ -3,7 +3,8 @@
 ir/subnetwork.py flattens it before the graph is built: each sublayer becomes a node `<layer>/<sublayer>`
 (so its parameters are `<layer>/<sublayer>/W`, as RETURNN names them), `data` inside is the layer's
 (concatenated) sources, `base:x` is the enclosing network's `x`, and the layer itself copies
-`<layer>/output`.
+`<layer>/output`. A subnetwork's `dropout` applies to its input: `data` inside is then a copy node
+`<layer>/data` with that dropout (RETURNN's `make_subnet`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,4 @@ class Subnetwork(PassThrough):
         if not self.concat_sources:
             raise NetcError("concat_sources false (data:0, data:1 inside) is not supported", at("concat_sources"),
                             "remove concat_sources: the sources are concatenated as 'data'")
-        if self.dropout:
-            raise NetcError("dropout on a subnetwork (RETURNN: on its input) is not supported", at("dropout"),
-                            "put the dropout on a sublayer")
+

@@ -60,7 +60,6 @@ class Variable(Layer):
     dtype: str = "float32"
     add_batch_axis: bool = False
     add_time_axis: bool = False
-    trainable: bool = True
     init: VarInit = VarInit()
     param_name: str | None = None
 
@@ -104,6 +103,3 @@ class Variable(Layer):
 
     def param_init_constants(self, layer: str) -> dict[str, float]:
         return {} if self.init.value in (None, 0.0) else {self.param_key(layer): self.init.value}
-
-    def non_trainable(self, layer: str) -> set[str]:
-        return set() if self.trainable else {self.param_key(layer)}

@@ -47,7 +47,8 @@ def infer_types(graph: Graph) -> Graph:
     for node in graph.nodes:
         x = concat_type(types, node) if node.layer.concatenates else None
         try:
-            types[node.name] = node.layer.out_type(x, NodeShapeEnv(graph, types, node), node.at)
+            types[node.name] = node.layer.checked_type(node.layer.out_type(x, NodeShapeEnv(graph, types, node),
+                                                                           node.at), node.at)
         except ValueError as e:  # a type query a shape rule did not guard (no feature or time dim)
             raise NetcError(f"this layer cannot take its input {x}: {e}", node.at("from"),
                             "check the dims of its sources with `netc check`") from None

@@ -70,7 +70,7 @@ def seq2seq(encoders: dict[str, int], decoder_dirs: tuple[int, ...], n_out: bool
     return {**net, "output": out([f"dec{d}" for d in decoder_dirs])}
 
 
-EVERY_ACT = [*ACTIVATIONS, "none", "logistic", "silu"]
+EVERY_ACT = [*ACTIVATIONS, "none", "logistic", "silu", "neg", "sqr"]
 CASES = [
     Case("ff_softmax", {"output": {"class": "softmax"}}),
     Case("ff_relu_tanh", {"h1": {"class": "linear", "n_out": 6, "activation": "relu"},
