@@ -86,6 +86,22 @@ def run_torch(case: dict) -> tuple[np.ndarray, np.ndarray]:
         return ctx.padded("output").numpy(), ctx.packing(out.time).lengths.numpy()
 
 
+def assert_train_mode_matches(case: dict) -> None:
+    """Train mode, each sequence alone in a fresh model: the outputs and the running statistics RETURNN stored
+    (`case["train_outputs"]`, `case["train_stats"]`)."""
+    graph = graph_of(case)
+    for b, seq in enumerate(case["inputs"]):
+        x = torch.tensor(seq, dtype=torch.float32).reshape(1, -1, case["num_inputs"])
+        model = NetModel(graph, params_of(case)).train()
+        got = model(x, torch.tensor([x.shape[1]])).padded("output").detach().numpy()[0]
+        np.testing.assert_allclose(got, np.asarray(case["train_outputs"][b], np.float32).reshape(got.shape),
+                                   atol=ATOL, rtol=0, err_msg=f"{case['id']}: sequence {b}")
+        values = model.named_values()
+        for name, expected in case["train_stats"][b].items():
+            np.testing.assert_allclose(values[name], np.asarray(expected, np.float32), atol=ATOL, rtol=0,
+                                       err_msg=name)
+
+
 def assert_cli_matches(tmp_path: Path, case: dict) -> None:
     """The user's path: the case's net dict file and parameter .npz through `netc compile --params`, run on
     onnxruntime, match RETURNN."""

@@ -11,7 +11,14 @@ from netc.compiler import compile_graph
 from netc.ir import Document, NetcError, graph_from_document, init_params, param_specs
 from netc.trainer.model import NetModel
 
-from tests.compiler.returnn_goldens import ATOL, golden_tests, graph_of, load_cases, params_of
+from tests.compiler.returnn_goldens import (
+    ATOL,
+    assert_train_mode_matches,
+    golden_tests,
+    graph_of,
+    load_cases,
+    params_of,
+)
 from tests.helpers import session
 
 test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_options.json")
@@ -101,17 +108,8 @@ def test_batch_norm_option_in_training_matches_returnn(case_id: str) -> None:
     """The `batch_norm` option in train mode, each sequence alone: the batch's statistics normalize the layer's
     output, the running ones (`<layer>/batch_norm/...`) move by momentum."""
     case = CASES[case_id]
+    assert_train_mode_matches(case)
     graph = graph_of(case)
-    for b, seq in enumerate(case["inputs"]):
-        x = torch.tensor(seq, dtype=torch.float32).reshape(1, -1, case["num_inputs"])
-        model = NetModel(graph, params_of(case)).train()
-        got = model(x, torch.tensor([x.shape[1]])).padded("output").detach().numpy()[0]
-        np.testing.assert_allclose(got, np.asarray(case["train_outputs"][b], np.float32).reshape(got.shape),
-                                   atol=ATOL, rtol=0)
-        values = model.named_values()
-        for name, expected in case["train_stats"][b].items():
-            np.testing.assert_allclose(values[name], np.asarray(expected, np.float32), atol=ATOL, rtol=0,
-                                       err_msg=name)
     assert {s.name for s in param_specs(graph) if not s.trainable} == set(case["train_stats"][0])
 
 
