@@ -46,8 +46,8 @@ class CtcOpts:
     }
 
 
-LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing and focal_loss_factor "
-                  "(ce), beam_width, use_native and ctc_opts (ctc)")
+LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing, focal_loss_factor "
+                  "and use_fused (ce), beam_width, use_native and ctc_opts (ctc)")
 
 
 @dataclass(frozen=True)
@@ -58,16 +58,18 @@ class LossOpts:
     scale: float = 1.0  # the objective's factor; scale 0 leaves the loss out of it (the score still reports it)
     label_smoothing: float = 0.0  # ce
     focal_loss_factor: float = 0.0  # ce
+    use_fused: bool = True  # ce: False -> -log(max(p_target, 1e-20)) from the softmax output, not log_softmax
     beam_width: int = 100  # ctc: TF's beam search for the dev error; 1: best path
     use_native: bool = False  # ctc: RETURNN's own CTC (allows empty targets; needs beam_width 1)
     ctc_opts: CtcOpts = CtcOpts()  # ctc
 
     # RETURNN options netc lacks: an error naming them, never ignored.
     unsupported: ClassVar[dict[str, str]] = {key: LOSS_OPTS_HINT for key in (
-        "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "use_fused", "debug_dump",
+        "label_smoothing_gaussian", "input_type", "safe_log_opts", "fake_upper_bound", "debug_dump",
         "custom_norm_factor", "custom_inv_norm_factor", "use_flatten_frames", "target_collapse_repeated",
         "auto_clip_target_len", "output_in_log_space", "use_viterbi")}
     ONLY_FOR: ClassVar[dict[str, Loss]] = {"label_smoothing": Loss.CE, "focal_loss_factor": Loss.CE,
+                                           "use_fused": Loss.CE,
                                            "beam_width": Loss.CTC, "use_native": Loss.CTC, "ctc_opts": Loss.CTC}
 
     def check(self, loss: Loss, at: Where) -> None:
