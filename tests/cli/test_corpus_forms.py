@@ -1,0 +1,64 @@
+"""Forms of published RETURNN configs (rwth-i6/returnn demos, returnn-experiments) that `netc check` reads.
+
+Each test is a miniature of a published config's shape, never the published file itself.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from netc.ir import load_graph
+
+
+def check(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`netc check` as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "netc", "check", str(path), *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+
+
+DEMO_12AX = '''#!rnn.py
+import os
+demo_name, _ = os.path.splitext(__file__)
+print "Hello, experiment: %s" % demo_name
+
+task = "train"
+train = {"class": "Task12AXDataset", "num_seqs": 1000}
+num_inputs = 9
+num_outputs = 2
+network = {
+"fw0": {"class": "rec", "unit": "UNIT", "n_out": 10, "dropout": 0.1},
+"output": {"class": "softmax", "loss": "ce", "LOSS_OPTS": {}, "from": ["fw0"]}
+}
+'''
+
+
+@pytest.mark.parametrize("exec_config", [False, True])
+def test_an_old_demo_with_a_python2_print_statement_is_checked_with_a_located_warning(
+        tmp_path: Path, exec_config: bool) -> None:
+    path = tmp_path / "demo.12ax.config"
+    path.write_text(DEMO_12AX.replace("UNIT", "nativelstm2").replace("LOSS_OPTS", "loss_opts"))
+    result = check(path, *(["--exec-config"] if exec_config else []))
+    assert result.returncode == 0, result.stderr
+    assert f"netc: warning: {path}:4: a Python 2 print statement, read as a no-op" in result.stderr
+    assert "Traceback" not in result.stderr and "fw0" in result.stdout
+
+
+def test_unit_lstmblockfused_is_returnns_native_lstm_under_tensorflow_2(tmp_path: Path) -> None:
+    # returnn demos/demo-tf-contribrnn-lstm.12ax.config: "unit": "LSTMBlockFused"
+    graphs = {}
+    for unit in ("LSTMBlockFused", "nativelstm2"):
+        path = tmp_path / f"{unit}.config"
+        path.write_text(DEMO_12AX.replace("UNIT", unit).replace("LOSS_OPTS", "loss_opts").replace("print ", "# "))
+        graphs[unit] = load_graph(path, None, None)
+    assert graphs["LSTMBlockFused"]["fw0"].layer == graphs["nativelstm2"]["fw0"].layer
+
+
+def test_loss_opts_use_fused_false_is_read(tmp_path: Path) -> None:
+    # returnn demos/demo-tf-maxgradnorm-lstm.12ax.config: "loss_opts": {"use_fused": False}
+    path = tmp_path / "maxgradnorm.config"
+    path.write_text(DEMO_12AX.replace("UNIT", "lstm").replace('"LOSS_OPTS": {}', '"loss_opts": {"use_fused": False}'))
+    result = check(path)
+    assert result.returncode == 0, result.stderr
