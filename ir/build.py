@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from .dims import DEFAULT_TARGET, target_name
+from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
@@ -65,6 +66,12 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, target, name) for name, at, layer_dict in entries}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
+    key = input_key(nodes)
+    if key != DATA:
+        dims = with_input_key(doc, dims, key, next(n for n in nodes.values() if f"data:{key}" in n.sources).at("from"))
+        nodes = {name: replace(node, layer=replace(node.layer, sources=tuple(
+            DATA if source == f"data:{key}" else source for source in node.layer.sources)))
+            for name, node in nodes.items()}
     for node in nodes.values():
         check_references(node, nodes)
     roots = root_names(nodes, doc.where(*prefix))
@@ -117,6 +124,23 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     layer = read_layer(CLASSES[layer_class], options, where_of)
     positions = tuple((key, where_of(key)) for key in layer_dict)
     return Node(node_name, layer, where=where, key_positions=positions)
+
+
+def input_key(nodes: dict[str, Node]) -> str:
+    """The extern data key the layers read as the network's input: `data`, or `key` of `data:key` (RETURNN's
+    LM setups read `data:delayed`). netc models have one input: reading two keys is an error."""
+    readers: dict[str, Node] = {}
+    for node in nodes.values():
+        for source in node.sources:
+            if source == DATA or (source.startswith("data:") and source.removeprefix("data:") not in nodes):
+                readers.setdefault(source.removeprefix("data:"), node)
+    if len(readers) > 1:
+        first, second = sorted(readers, key=lambda k: k != DATA)[:2]
+        name = "data" if second == DATA else f"data:{second}"
+        raise NetcError(f"the network reads two data keys, {'data' if first == DATA else 'data:' + first} and "
+                        f"{name}; netc models have one input", readers[second].at("from"),
+                        "read one of them (a layer without 'from' reads data)")
+    return next(iter(readers), DATA)
 
 
 def check_references(node: Node, nodes: dict[str, Node]) -> None:

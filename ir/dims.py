@@ -103,6 +103,27 @@ def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int], bo
     return inputs, targets, sparse_input
 
 
+def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
+    """The dims of a net whose layers read extern data `key` (`"from": "data:delayed"`, the input of
+    RETURNN's LM setups: `LmDataset` with `add_delayed_seq_data`) instead of `data`: `key` is the input (its
+    dim and sparsity as the config declares it), and `data` becomes a target like any other key.
+
+    Errors: `key` is not declared (extern_data, or a num_outputs dict), located at the reading layer's `from`.
+    """
+    declared = doc.values.get("extern_data")
+    name = "extern_data" if declared is not None else "num_outputs"
+    declared = needed(doc, name) if declared is not None or isinstance(doc.values.get(name), dict) else None
+    if not isinstance(declared, dict) or key not in declared:
+        raise NetcError(f"the network reads data:{key}, a data key the config does not declare", at,
+                        f'declare it, e.g. extern_data = {{"data": {{"dim": 10025, "sparse": True}}, "{key}": '
+                        f'{{"dim": 10025, "sparse": True}}}}, or read "data"')
+    dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name))
+    targets = {name: value for name, value in dims.targets if name != key}
+    if dims.num_inputs is not None:
+        targets.setdefault(DATA, dims.num_inputs)
+    return Dims(dim, tuple(sorted(targets.items())), sparse, input_key=key)
+
+
 def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
     """(dim, sparse) of one data key: an int, `[dim, ndim]`, or a data dict (`dim` or `shape`, `sparse`)."""
     if isinstance(spec, int) and not isinstance(spec, bool):

@@ -62,3 +62,48 @@ def test_loss_opts_use_fused_false_is_read(tmp_path: Path) -> None:
     path.write_text(DEMO_12AX.replace("UNIT", "lstm").replace('"LOSS_OPTS": {}', '"loss_opts": {"use_fused": False}'))
     result = check(path)
     assert result.returncode == 0, result.stderr
+
+
+LM = '''#!crnn/rnn.py
+num_inputs = 12
+num_outputs = {"data": {"dim": num_inputs, "sparse": True, "dtype": "int32"}}  # sparse data
+num_outputs["delayed"] = num_outputs["data"]
+target = "data"
+train = {"class": "Task12AXDataset", "num_seqs": 10}
+network = {
+"input": {"class": "linear", "n_out": 8, "activation": "identity", "from": ["data:delayed"]},
+"lstm0": {"class": "rec", "unit": "lstm", "n_out": 6, "dropout": 0.2, "from": ["input"]},
+"output": {"class": "softmax", "dropout": 0.2, "loss": "ce", "target": "data", "from": ["lstm0"]}
+}
+'''
+
+
+def test_a_language_model_reading_data_delayed_has_that_key_as_its_input(tmp_path: Path) -> None:
+    # returnn-experiments 2018-asr-attention/librispeech/lm/*.config: LmDataset's delayed stream is the input
+    path = tmp_path / "lm.config"
+    path.write_text(LM)
+    graph = load_graph(path)
+    assert (graph.dims.input_key, graph.dims.num_inputs, graph.dims.sparse_input) == ("delayed", 12, True)
+    assert graph["input"].sources == ("data",) and graph.dims.target("data") == 12
+    assert str(graph["output"].out_type) == "[B, T_data, 12]"
+    result = check(path)
+    assert result.returncode == 0, result.stderr
+    assert "data key 'delayed' (data:delayed)" in result.stdout
+    compiled = subprocess.run([sys.executable, "-m", "netc", "compile", str(path), "-o", str(tmp_path / "lm.onnx")],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert compiled.returncode == 0, compiled.stderr
+    trained = subprocess.run([sys.executable, "-m", "netc", "train", str(path)], capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert trained.returncode == 2 and "the network reads data:delayed; netc train feeds" in trained.stderr
+
+
+@pytest.mark.parametrize(("change", "message", "line"), [
+    (('"from": ["input"]', '"from": ["input", "data"]'), "the network reads two data keys, data and data:delayed", 8),
+    (('num_outputs["delayed"] = num_outputs["data"]', ""), "reads data:delayed, a data key the config does not", 8),
+])
+def test_data_keys_a_language_model_cannot_read(tmp_path: Path, change: tuple[str, str], message: str,
+                                                line: int) -> None:
+    path = tmp_path / "lm.config"
+    path.write_text(LM.replace(*change))
+    result = check(path)
+    assert result.returncode == 2 and message in result.stderr and f"lm.config:{line}:" in result.stderr, result.stderr
