@@ -23,7 +23,8 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
 
     Errors: a line-format config (which cannot hold a net dict; its `hidden_size`/`hidden_type` net
     description predates RETURNN's network dict and RETURNN itself no longer reads it), a Python config
-    without `network`, an opaque `network` (naming the line and what blocked it).
+    without `network` (a `backend = "torch"` config's model is Python code: `returnn/torch/engine.py` builds
+    it with the config's `get_model`), an opaque `network` (naming the line and what blocked it).
     """
     if doc.kind == "line":
         old = [key for key in ("hidden_size", "hidden_type") if key in doc.values]
@@ -53,6 +54,12 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)
         return network, ("network",)
+    if doc.kind == "python" and doc.values.get("backend") == "torch":
+        raise NetcError("this is a config of RETURNN's PyTorch back end (backend = 'torch'): its model is the Python "
+                        "code of get_model/train_step, not a network dict, and netc compiles network dicts",
+                        doc.where("backend", key="backend"),
+                        "export a PyTorch model with torch.onnx.export; netc reads configs of RETURNN's TensorFlow "
+                        "back end (network = {...})")
     if doc.kind == "python":
         raise NetcError("the config assigns no 'network'", doc.where(), "assign network = {...} (a dict of layers)")
     return doc.values, ()

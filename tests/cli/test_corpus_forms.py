@@ -107,3 +107,15 @@ def test_data_keys_a_language_model_cannot_read(tmp_path: Path, change: tuple[st
     path.write_text(LM.replace(*change))
     result = check(path)
     assert result.returncode == 2 and message in result.stderr and f"lm.config:{line}:" in result.stderr, result.stderr
+
+
+def test_a_pytorch_backend_config_says_its_model_is_code_before_reading_its_dims(tmp_path: Path) -> None:
+    # returnn demos/demo-torch.config, demo-rf.config: backend = "torch", get_model/train_step, no network
+    path = tmp_path / "torch.config"
+    path.write_text('#!returnn.py\nfrom returnn.tensor import Dim, batch_dim\nbackend = "torch"\n'
+                    'extern_data = {"data": {"dims": (batch_dim, Dim(None), Dim(9))}}\n\n'
+                    "def get_model(**_kwargs):\n    return None\n")
+    result = check(path)
+    assert result.returncode == 2, result.stderr
+    assert "torch.config:3:1, key 'backend': this is a config of RETURNN's PyTorch back end" in result.stderr
+    assert "hint: export a PyTorch model with torch.onnx.export" in result.stderr
