@@ -9,7 +9,7 @@ from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
-from .layers.returnn_options import accepted_note
+from .layers.returnn_options import accepted_note, theano_class_hint
 from .pyconfig import find_opaque
 from .read import Document, Opaque
 from .subnetwork import flatten
@@ -117,7 +117,7 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     class_at = doc.where(*prefix, name, "class", layer=node_name, key="class")
     if not isinstance(layer_class, str) or layer_class not in CLASSES:
         raise NetcError(f"unknown layer class {layer_class!r}", class_at,
-                        did_you_mean(str(layer_class), sorted(CLASSES)))
+                        theano_class_hint(str(layer_class)) or did_you_mean(str(layer_class), sorted(CLASSES)))
     options = {k: v for k, v in layer_dict.items() if k != "class"}
     if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
         options["target"] = target

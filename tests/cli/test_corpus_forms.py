@@ -119,3 +119,15 @@ def test_a_pytorch_backend_config_says_its_model_is_code_before_reading_its_dims
     assert result.returncode == 2, result.stderr
     assert "torch.config:3:1, key 'backend': this is a config of RETURNN's PyTorch back end" in result.stderr
     assert "hint: export a PyTorch model with torch.onnx.export" in result.stderr
+
+
+@pytest.mark.parametrize("theano_class", ["lstm2", "native_lstm", "associative_lstm"])
+def test_a_layer_class_of_returnns_theano_back_end_is_named_as_such(tmp_path: Path, theano_class: str) -> None:
+    # returnn demos/demo-theano-vanilla-lstm-peep.12ax.config: "fw0": {"class": "lstm2", "n_out": 10}
+    path = tmp_path / "theano.config"
+    path.write_text(DEMO_12AX.replace('"class": "rec", "unit": "UNIT"', f'"class": "{theano_class}"')
+                    .replace("LOSS_OPTS", "loss_opts"))
+    result = check(path)
+    assert result.returncode == 2
+    assert f"theano.config:11:9, layer 'fw0', key 'class': unknown layer class '{theano_class}'" in result.stderr
+    assert f"hint: '{theano_class}' is a layer class of RETURNN's Theano back end" in result.stderr
