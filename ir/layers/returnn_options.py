@@ -57,7 +57,6 @@ LINEAR: dict[str, tuple[str, str]] = {
     "forward_weights_init": ("the initializer of W", INIT),
     "bias_init": ("the initializer of b", INIT),
     "grad_filter": ("clips the gradient with respect to the input", REMOVE),
-    "use_transposed_weights": ("W stored as [n_out, n_in]", "remove it: netc stores W as [n_in, n_out]"),
 }
 # class -> its own options (RETURNN's LinearLayer, RecLayer, ConvLayer, ... __init__)
 BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
