@@ -271,6 +271,32 @@ d = copy.deepcopy({'x': [1]})
 e = copy.copy([1, 2])
 d['x'].append(2)
 """,
+    "classes": """\
+k = "module"
+class TransformerNetwork:
+    num_layers = 2
+    k = "class body"
+    def __init__(self, dim, **kwargs):
+        self._init(dim, **kwargs)
+    def _init(self, dim, dropout=0.1):
+        self.dim = dim
+        self.dropout = dropout
+        self.count = 0
+    def add_layer(self, d, name):
+        self.count += 1
+        d[name] = {"class": "linear", "n_out": self.dim, "dropout": self.dropout, "k": k}
+    def build(self):
+        d = {}
+        for i in range(self.num_layers):
+            self.add_layer(d, "l%i" % i)
+        d["output"] = {"class": "softmax", "from": "l%i" % (self.count - 1)}
+        return d
+class Plain(object):
+    pass
+network = TransformerNetwork(5, dropout=0.2).build()
+layers = TransformerNetwork.num_layers
+Plain()
+""",
 }
 
 
@@ -278,6 +304,15 @@ d['x'].append(2)
 def test_accepted_subset_computes_what_python_computes(name: str) -> None:
     text = SUBSET[name]
     assert evaluated(text) == python_result(text)
+
+
+def test_a_class_netc_does_not_evaluate_makes_its_name_opaque_and_a_missing_attribute_is_pythons_error() -> None:
+    values = evaluated("class A(dict):\n    pass\nx = A()\nclass B:\n    pass\ny = B().missing\nz = B()\n")
+    assert values["x"].reason == "class 'A' has base classes, which netc does not evaluate"
+    assert isinstance(values["y"], Opaque) and "no attribute 'missing'" in values["y"].reason
+    assert values["z"].reason == "<B object> of the config, not data"
+    dunder = evaluated("class C:\n    pass\nx = C().__dict__\n")
+    assert dunder["x"].reason == "the attribute .__dict__ of <C object> is not evaluated"
 
 
 def test_private_names_functions_and_imports_are_not_config_keys() -> None:
@@ -387,7 +422,8 @@ NEVER_RUN = {
     "file system": "import os\nx = os.listdir('/')",
     "exists": "import os\nx = os.path.exists('/')",
     "config object": "x = config.get_of_type('a', int)",
-    "class": "class C:\n    pass\nx = C",
+    "class with a base": "class C(dict):\n    pass\nx = C()",
+    "class decorator": "def deco(c):\n    return c\n@deco\nclass C:\n    pass\nx = C()",
     "with": "with open('/etc/hostname') as f:\n    x = f.read()",
     "star import": "from returnn.util.basic import *\nx = get_login_username()",
     "generator": "def g():\n    yield 1\nx = g()",
