@@ -24,7 +24,7 @@ __all__ = ["Document", "Opaque", "read_file"]
 
 Path_ = tuple[str, ...]
 MAX_DEPTH = 64
-MAX_PRINT_STATEMENTS = 1000  # each one costs a parse of the file
+MAX_PRINT_STATEMENTS = 200  # each one costs a parse of the file; old demos have one
 MAX_NUMBER_CHARS = 400  # Python refuses int() of over 4300 digits; no config number comes close
 
 # Characters that real configs copied from web pages contain, and their fix.
