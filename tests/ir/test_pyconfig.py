@@ -315,6 +315,19 @@ def test_a_class_netc_does_not_evaluate_makes_its_name_opaque_and_a_missing_attr
     assert dunder["x"].reason == "the attribute .__dict__ of <C object> is not evaluated"
 
 
+@pytest.mark.parametrize("call", ["a.set()", "A(d)", "a.set_global()", "f(a)"])
+def test_a_method_or_class_called_under_an_opaque_condition_makes_what_it_may_change_opaque(call: str) -> None:
+    values = evaluated(
+        "import os\ng = 1\nd = {'k': 1}\nclass A:\n    def __init__(self, d=None):\n        self.v = 1\n"
+        "        if d is not None:\n            d['k'] = 2\n    def set(self):\n        self.v = 2\n"
+        "    def set_global(self):\n        global g\n        g = 2\n"
+        "def f(obj):\n    obj.v = 3\n"
+        f"a = A()\nif os.environ.get('X'):\n    {call}\nv = a.v\nk = d['k']\nglobal_g = g\nother = 5\n")
+    changed = {"a.set()": "v", "A(d)": "k", "a.set_global()": "global_g", "f(a)": "v"}[call]
+    assert isinstance(values[changed], Opaque), values
+    assert values["other"] == 5
+
+
 def test_private_names_functions_and_imports_are_not_config_keys() -> None:
     values = evaluated("import os\nfrom x import y\n_hidden = 1\ndef f():\n    pass\ng = lambda: 1\nh = len\nk = 2\n")
     assert values == {"k": 2}
