@@ -131,3 +131,29 @@ def test_a_layer_class_of_returnns_theano_back_end_is_named_as_such(tmp_path: Pa
     assert result.returncode == 2
     assert f"theano.config:11:9, layer 'fw0', key 'class': unknown layer class '{theano_class}'" in result.stderr
     assert f"hint: '{theano_class}' is a layer class of RETURNN's Theano back end" in result.stderr
+
+
+RNNT_EXTERN_DATA = '''#!crnn/rnn.py
+from TFUtil import DimensionTag
+time_tag = DimensionTag(kind=DimensionTag.Types.Spatial, description="time")
+extern_data = {
+    "data": {"dim": DATA_DIM, "same_dim_tags_as": {"t": time_tag}},
+    "bpe": {"dim": 12, "sparse": True},
+    "alignment": {"dim": 13, "sparse": True, "same_dim_tags_as": {"t": time_tag}},
+    "align_score": {"shape": (1,), "dtype": "float32"},
+}
+network = {"output": {"class": "softmax", "loss": "ce", "target": "alignment"}}
+'''
+
+
+def test_extern_data_dim_tags_netc_does_not_read_may_be_opaque(tmp_path: Path) -> None:
+    # returnn-experiments 2020-rnn-transducer: extern_data entries with "same_dim_tags_as": {"t": DimensionTag(...)}
+    path = tmp_path / "rnnt.config"
+    path.write_text(RNNT_EXTERN_DATA.replace("DATA_DIM", "40"))
+    graph = load_graph(path)
+    assert (graph.dims.num_inputs, graph.dims.target("alignment")) == (40, 13)
+    path.write_text(RNNT_EXTERN_DATA.replace("DATA_DIM", "time_tag"))
+    result = check(path)
+    assert result.returncode == 2
+    assert "rnnt.config:3:12, key 'extern_data': 'extern_data.data.dim' is needed, but netc cannot compute it" \
+        in result.stderr
