@@ -4,13 +4,14 @@ Each file is checked in a fresh process with no options (and, with `--exec-confi
 is `ok` (exit 0), `error` (exit 2 with one `netc: error:` message) or a **crash**: a traceback, any other exit
 code, or no answer within `--timeout` seconds. Crashes are defects; errors are listed with their first line
 so that the causes can be counted.
-Usage: python bench/corpus_check.py examples/real [more dirs or files] [--exec-config] [--timeout 60]
+Usage: python bench/corpus_check.py examples/real [more dirs or files] [--exec-config] [--timeout 60] [--causes]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,17 @@ def check(path: Path, exec_config: bool, timeout: float) -> tuple[str, str]:
     return ("ok", "") if result.returncode == 0 else ("error", said.removeprefix("netc: error: "))
 
 
+LOCATION = re.compile(r"^\S*?(:\d+)+(: |, )|^: ")  # "file:12:5, " or "file:3: " (or a file without position)
+LAYER = re.compile(r"layer '[^']*', ")
+
+
+def cause_of(said: str) -> str:
+    """The error without its file position and layer name, cut at the first detail that names the config's own
+    values, so that errors of one cause count together."""
+    cause = LAYER.sub("", LOCATION.sub("", said, count=1), count=1)
+    return re.split(r": line \d+|: unknown value \{|, got ", cause)[0][:110]
+
+
 def configs(paths: list[str]) -> list[Path]:
     found: list[Path] = []
     for name in paths:
@@ -43,16 +55,24 @@ def main() -> None:
     parser.add_argument("paths", nargs="+", help="config files or folders of them")
     parser.add_argument("--exec-config", action="store_true", help="also run each in --exec-config mode")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--causes", action="store_true", help="also count the errors by cause (message without "
+                        "its file position and layer name)")
     args = parser.parse_args()
     modes = [False, True] if args.exec_config else [False]
     for exec_config in modes:
         counts: collections.Counter[str] = collections.Counter()
         label = "--exec-config" if exec_config else "literal"
+        causes: collections.Counter[str] = collections.Counter()
         for path in configs(args.paths):
             outcome, said = check(path, exec_config, args.timeout)
             counts[outcome] += 1
+            if outcome != "ok":
+                causes[cause_of(said)] += 1
             print(f"{label:13} {outcome:5} {path}" + (f"\n{'':19}{said[:160]}" if said else ""))
         total = sum(counts.values())
+        if args.causes:
+            for cause, n in causes.most_common():
+                print(f"{n:4d}  {cause}")
         print(f"{label}: {counts['ok']} of {total} ok, {counts['error']} located errors, {counts['crash']} crashes")
 
 

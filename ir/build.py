@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from .dims import DEFAULT_TARGET, target_name
+from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Rec, read_layer
-from .layers.returnn_options import accepted_note
+from .layers.returnn_options import accepted_note, theano_class_hint
 from .pyconfig import find_opaque
 from .read import Document, Opaque
 from .subnetwork import flatten
@@ -22,7 +23,8 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
 
     Errors: a line-format config (which cannot hold a net dict; its `hidden_size`/`hidden_type` net
     description predates RETURNN's network dict and RETURNN itself no longer reads it), a Python config
-    without `network`, an opaque `network` (naming the line and what blocked it).
+    without `network` (a `backend = "torch"` config's model is Python code: `returnn/torch/engine.py` builds
+    it with the config's `get_model`), an opaque `network` (naming the line and what blocked it).
     """
     if doc.kind == "line":
         old = [key for key in ("hidden_size", "hidden_type") if key in doc.values]
@@ -52,6 +54,12 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)
         return network, ("network",)
+    if doc.kind == "python" and doc.values.get("backend") == "torch":
+        raise NetcError("this is a config of RETURNN's PyTorch back end (backend = 'torch'): its model is the Python "
+                        "code of get_model/train_step, not a network dict, and netc compiles network dicts",
+                        doc.where("backend", key="backend"),
+                        "export a PyTorch model with torch.onnx.export; netc reads configs of RETURNN's TensorFlow "
+                        "back end (network = {...})")
     if doc.kind == "python":
         raise NetcError("the config assigns no 'network'", doc.where(), "assign network = {...} (a dict of layers)")
     return doc.values, ()
@@ -65,6 +73,12 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, target, name) for name, at, layer_dict in entries}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
+    key = input_key(nodes)
+    if key != DATA:
+        dims = with_input_key(doc, dims, key, next(n for n in nodes.values() if f"data:{key}" in n.sources).at("from"))
+        nodes = {name: replace(node, layer=replace(node.layer, sources=tuple(
+            DATA if source == f"data:{key}" else source for source in node.layer.sources)))
+            for name, node in nodes.items()}
     for node in nodes.values():
         check_references(node, nodes)
     roots = root_names(nodes, doc.where(*prefix))
@@ -103,7 +117,7 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     class_at = doc.where(*prefix, name, "class", layer=node_name, key="class")
     if not isinstance(layer_class, str) or layer_class not in CLASSES:
         raise NetcError(f"unknown layer class {layer_class!r}", class_at,
-                        did_you_mean(str(layer_class), sorted(CLASSES)))
+                        theano_class_hint(str(layer_class)) or did_you_mean(str(layer_class), sorted(CLASSES)))
     options = {k: v for k, v in layer_dict.items() if k != "class"}
     if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
         options["target"] = target
@@ -117,6 +131,23 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     layer = read_layer(CLASSES[layer_class], options, where_of)
     positions = tuple((key, where_of(key)) for key in layer_dict)
     return Node(node_name, layer, where=where, key_positions=positions)
+
+
+def input_key(nodes: dict[str, Node]) -> str:
+    """The extern data key the layers read as the network's input: `data`, or `key` of `data:key` (RETURNN's
+    LM setups read `data:delayed`). netc models have one input: reading two keys is an error."""
+    readers: dict[str, Node] = {}
+    for node in nodes.values():
+        for source in node.sources:
+            if source == DATA or (source.startswith("data:") and source.removeprefix("data:") not in nodes):
+                readers.setdefault(source.removeprefix("data:"), node)
+    if len(readers) > 1:
+        first, second = sorted(readers, key=lambda k: k != DATA)[:2]
+        name = "data" if second == DATA else f"data:{second}"
+        raise NetcError(f"the network reads two data keys, {'data' if first == DATA else 'data:' + first} and "
+                        f"{name}; netc models have one input", readers[second].at("from"),
+                        "read one of them (a layer without 'from' reads data)")
+    return next(iter(readers), DATA)
 
 
 def check_references(node: Node, nodes: dict[str, Node]) -> None:

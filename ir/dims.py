@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import NetcError, Where
 from .graph import Dims
-from .keys import needed
+from .keys import needed, opaque_error, opaque_parts
 from .read import Document
 
 DEFAULT_TARGET = "classes"
@@ -86,7 +86,7 @@ def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int], bool]:
 
 def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int], bool]:
     """`extern_data = {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": True}}` (or `[dim, ndim]`)."""
-    extern = needed(doc, "extern_data")
+    extern = read_extern_data(doc)
     at = doc.where("extern_data", key="extern_data")
     if not isinstance(extern, dict):
         raise NetcError("extern_data must be a dict of data keys", at,
@@ -101,6 +101,50 @@ def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int], bo
         else:
             targets[str(name)] = dim
     return inputs, targets, sparse_input
+
+
+def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
+    """The dims of a net whose layers read extern data `key` (`"from": "data:delayed"`, the input of
+    RETURNN's LM setups: `LmDataset` with `add_delayed_seq_data`) instead of `data`: `key` is the input (its
+    dim and sparsity as the config declares it), and `data` becomes a target like any other key.
+
+    Errors: `key` is not declared (extern_data, or a num_outputs dict), located at the reading layer's `from`.
+    """
+    declared = doc.values.get("extern_data")
+    name = "extern_data" if declared is not None else "num_outputs"
+    declared = (read_extern_data(doc) if name == "extern_data" else needed(doc, name)) \
+        if declared is not None or isinstance(doc.values.get(name), dict) else None
+    if not isinstance(declared, dict) or key not in declared:
+        raise NetcError(f"the network reads data:{key}, a data key the config does not declare", at,
+                        f'declare it, e.g. extern_data = {{"data": {{"dim": 10025, "sparse": True}}, "{key}": '
+                        f'{{"dim": 10025, "sparse": True}}}}, or read "data"')
+    dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name))
+    targets = {name: value for name, value in dims.targets if name != key}
+    if dims.num_inputs is not None:
+        targets.setdefault(DATA, dims.num_inputs)
+    return Dims(dim, tuple(sorted(targets.items())), sparse, input_key=key)
+
+
+SPEC_KEYS = ("dim", "shape", "sparse", "sparse_dim")  # what netc reads of a data dict (data_spec)
+
+
+def read_extern_data(doc: Document) -> Any:
+    """`extern_data` with only what netc reads of it computed: the keys of `SPEC_KEYS` of each data dict.
+
+    Dim-tag annotations (`same_dim_tags_as`, `dim_tags`, as the RNN-T configs of returnn-experiments 2020
+    build them with `DimensionTag(...)`) and other keys may be opaque; an opaque value netc reads is a located
+    error naming its key path.
+    """
+    extern = doc.values.get("extern_data")
+    if not isinstance(extern, dict):
+        return needed(doc, "extern_data")
+    for name, spec in extern.items():
+        parts = [(key, spec[key]) for key in SPEC_KEYS if key in spec] if isinstance(spec, dict) else [(None, spec)]
+        for key, value in parts:
+            path = ("extern_data", str(name)) + ((key,) if key else ())
+            for at, item in opaque_parts(value, path):
+                raise opaque_error(doc, at, item)
+    return extern
 
 
 def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:

@@ -159,7 +159,7 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
     installed. Errors: NetcError at the failing line (naming the import that needs RETURNN), also when it
     runs longer than `seconds`.
     """
-    tree = parse_python(file, text)
+    tree, notes = parse_python(file, text)
     scope: dict[str, Any] = {"__file__": file, "__name__": CONFIG_MODULE_NAME,
                              "__builtins__": {**vars(builtins), "__import__": returnn_import}}
     scope["config"] = ConfigView(scope)
@@ -193,7 +193,7 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
         positions[(key,)] = at
         values[key] = value if is_plain(value) else Opaque(*at, f"a {type(value).__name__} value the config "
                                                             "built when run (netc reads plain data only)")
-    return Document(file, values, positions, kind="python")
+    return Document(file, values, positions, notes, kind="python")
 
 
 def failing_line(error: BaseException, file: str) -> int | None:

@@ -18,6 +18,7 @@ class Dims:
     num_inputs: int | None = None
     targets: tuple[tuple[str, int], ...] = ()
     sparse_input: bool = False  # `data` holds class indices (extern_data sparse): num_inputs is their number
+    input_key: str = "data"  # the extern data key the net reads as its input (`data:delayed`: "delayed")
 
     def target(self, name: str) -> int | None:
         return dict(self.targets).get(name)

@@ -18,7 +18,8 @@ def format_table(graph: Graph) -> str:
         counts[spec.layer] = counts.get(spec.layer, 0) + spec.size
     header = ("layer", "class", "from", "shape", "params", "notes")
     data_shape = str(graph.input_type) if graph.dims.num_inputs is not None else "[B, T_data, ?]"
-    rows = [header, ("data", "input", "-", data_shape, "0", "")]
+    key = graph.dims.input_key
+    rows = [header, ("data", "input", "-", data_shape, "0", "" if key == "data" else f"data key {key!r} (data:{key})")]
     for node in graph.nodes:
         rows.append((node.name, node.layer.class_name, sources_text(node), str(node.out_type),
                      f"{counts.get(node.name, 0):,}", notes(graph, node)))

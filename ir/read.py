@@ -18,11 +18,13 @@ from typing import Any
 
 from .errors import NetcError, Where
 from .pyconfig import Budgets, Opaque, evaluate
+from .pyconfig.python2 import without_print_statement
 
 __all__ = ["Document", "Opaque", "read_file"]
 
 Path_ = tuple[str, ...]
 MAX_DEPTH = 64
+MAX_PRINT_STATEMENTS = 200  # each one costs a parse of the file; old demos have one
 MAX_NUMBER_CHARS = 400  # Python refuses int() of over 4300 digits; no config number comes close
 
 # Characters that real configs copied from web pages contain, and their fix.
@@ -378,24 +380,42 @@ NEEDED_KEYS = frozenset({
 })
 
 
-def parse_python(file: str, text: str) -> ast.Module:
-    """The syntax tree of a Python config; a syntax error is located."""
-    try:
-        return ast.parse(text, filename=file)
-    except SyntaxError as e:
-        raise NetcError(f"Python syntax error: {e.msg}", Where(file, e.lineno, e.offset),
-                        python_syntax_hint(e)) from None
-    except ValueError as e:  # e.g. a NUL character (Python 3.11)
-        raise NetcError(f"Python syntax error: {e}", Where(file), "remove the NUL characters") from None
-    except (MemoryError, RecursionError):
-        # NOTE: CPython's parser gives up on deeply nested brackets this way, not with a SyntaxError.
-        raise NetcError("the config nests brackets too deeply to parse", Where(file),
-                        "a net dict is a flat dict of layers") from None
+def parse_python(file: str, text: str) -> tuple[ast.Module, tuple[str, ...]]:
+    """The syntax tree of a Python config and the notes of reading it; a syntax error is located.
+
+    Python 2 print statements are read as `pass` (`pyconfig/python2.py`), with one located note.
+    """
+    dropped: list[int] = []
+    while True:
+        try:
+            tree = ast.parse(text, filename=file)
+            break
+        except SyntaxError as e:
+            rewritten = without_print_statement(text, e) if len(dropped) < MAX_PRINT_STATEMENTS else None
+            if rewritten is None:
+                raise NetcError(f"Python syntax error: {e.msg}", Where(file, e.lineno, e.offset),
+                                python_syntax_hint(e)) from None
+            text = rewritten
+            dropped.append(e.lineno or 0)
+        except ValueError as e:  # e.g. a NUL character (Python 3.11)
+            raise NetcError(f"Python syntax error: {e}", Where(file), "remove the NUL characters") from None
+        except (MemoryError, RecursionError):
+            # NOTE: CPython's parser gives up on deeply nested brackets this way, not with a SyntaxError.
+            raise NetcError("the config nests brackets too deeply to parse", Where(file),
+                            "a net dict is a flat dict of layers") from None
+    return tree, (python2_prints_note(file, dropped),) if dropped else ()
+
+
+def python2_prints_note(file: str, lines: list[int]) -> str:
+    """The warning for the Python 2 print statements read as no-ops."""
+    more = f" (and on line{'s' * (len(lines) > 2)} {', '.join(map(str, lines[1:]))})" if len(lines) > 1 else ""
+    return (f"{file}:{lines[0]}: a Python 2 print statement{more}, read as a no-op: it sets no config key; "
+            "RETURNN, which runs configs under Python 3, refuses the file: write print(...)")
 
 
 def read_python_config(file: str, text: str, budgets: Budgets = Budgets()) -> Document:
     """Evaluate a Python config with the safe evaluator (`pyconfig`): nothing of it runs."""
-    tree = parse_python(file, text)
+    tree, notes = parse_python(file, text)
     try:
         result = evaluate(file, tree, budgets)
     except NetcError:
@@ -406,7 +426,7 @@ def read_python_config(file: str, text: str, budgets: Budgets = Budgets()) -> Do
     except Exception as e:  # noqa: BLE001 - a bug of the evaluator must not become a traceback
         raise NetcError(f"internal error of netc's config evaluator ({type(e).__name__}: {e})", Where(file),
                         "please report it; pass --exec-config to run a trusted config as RETURNN does") from None
-    return Document(file, result.values, result.positions, result.notes, kind="python")
+    return Document(file, result.values, result.positions, notes + result.notes, kind="python")
 
 
 def python_syntax_hint(error: SyntaxError) -> str:

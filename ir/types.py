@@ -365,10 +365,11 @@ class Unit(ConfigEnum):
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
-        # NOTE: with TensorFlow 2, RETURNN maps lstmblock, cudnnlstm (on CPU) and lstmp to NativeLSTM2
-        # (returnn/tf/layers/rec.py RecLayer._create_rnn_cells_dict); nativelstm gives identical numbers.
+        # NOTE: with TensorFlow 2, RETURNN maps lstmblock, lstmblockfused, cudnnlstm (on CPU, via LSTMBlockFused)
+        # and lstmp to NativeLSTM2 (returnn/tf/layers/rec.py RecLayer.get_rnn_cell_class); nativelstm gives
+        # identical numbers.
         return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM, "lstmblock": cls.LSTM,
-                "cudnnlstm": cls.LSTM}
+                "lstmblockfused": cls.LSTM, "cudnnlstm": cls.LSTM}
 
     @property
     def is_lstm(self) -> bool:

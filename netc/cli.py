@@ -106,9 +106,11 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
     """Only the network and its dims are read; the other keys are accounted for as warnings (ir/keys.py)."""
     from netc.data.datasets import network_dims
     from netc.ir import graph_from_document
+    from netc.ir.build import network_of as net_dict_of
     from netc.ir.keys import CHECK, account
 
     warnings = account(doc, CHECK).warnings()
+    net_dict_of(doc)  # a config without a network says so before its dims are read
     graph = graph_from_document(doc, num_inputs, num_outputs, network_dims(doc, num_inputs, num_outputs))
     return graph, [*warnings, *graph.warnings]
 

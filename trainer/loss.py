@@ -26,6 +26,8 @@ from .context import RunContext
 from .ctc import beam_search, collapse, edit_distance, required_frames
 from .packing import Packing
 
+SAFE_LOG_EPS = 1e-20  # returnn/tf/util/basic.py safe_log
+
 
 @dataclass
 class Stats:
@@ -89,20 +91,26 @@ def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
                         'an encoder-decoder net (a decoder rec layer) reads targets of their own length; '
                         'a target of its own length needs "loss": "ctc"')
     targets = packing.pack(batch.targets[key])
-    ce = frame_losses(logits, targets, node.layer.loss_opts.label_smoothing,
-                      node.layer.loss_opts.focal_loss_factor).sum()
+    opts = node.layer.loss_opts
+    ce = frame_losses(logits, targets, opts.label_smoothing, opts.focal_loss_factor, opts.use_fused).sum()
     errors = (logits.argmax(dim=-1) != targets).sum()
     return torch.stack([ce, errors.to(ce.dtype), ce.new_tensor(float(packing.frames))])
 
 
-def frame_losses(logits: torch.Tensor, targets: torch.Tensor, smoothing: float, focal: float) -> torch.Tensor:
+def frame_losses(logits: torch.Tensor, targets: torch.Tensor, smoothing: float, focal: float,
+                 fused: bool = True) -> torch.Tensor:
     """Per frame `[N]`: CE of `logits [N, C]` to `targets [N]`, as RETURNN's `CrossEntropyLoss.get_value`.
 
     `smoothing`: `smoothing_cross_entropy` (1 - s on the target, s / (C - 1) elsewhere, minus the entropy of
     that distribution); `focal`: times (1 - p_target) ** focal, differentiated through p_target too.
+    `fused` False (`use_fused`, without smoothing): `-safe_log(p_target)` of the softmax output, i.e.
+    -log(max(p_target, 1e-20)) with the identity gradient through the max (`maximum_with_identity_grad`).
     """
     log_probs = F.log_softmax(logits, dim=-1)
     nll = -log_probs.gather(1, targets[:, None])[:, 0]
+    if not fused and not smoothing:
+        probs = F.softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0]
+        nll = -torch.log(probs + (probs.clamp_min(SAFE_LOG_EPS) - probs).detach())
     loss = nll
     if smoothing:
         classes = logits.shape[-1]

@@ -47,10 +47,11 @@ def affine(node: Node, layer: Affine, ctx: RunContext) -> torch.Tensor:
     """x W + b, as one fused matrix multiply-add (W is `(n_in, n_out)`: a transposed view, no copy); on class
     indices an embedding lookup."""
     bias = ctx.param(node, "b") if layer.with_bias else None
+    W = ctx.param(node, "W")  # (n_in, n_out), or (n_out, n_in) with use_transposed_weights
     if ctx.graph.type_of(node.sources[0]).sparse:
-        y = F.embedding(ctx.source(node), ctx.param(node, "W"))
+        y = F.embedding(ctx.source(node), W.t() if layer.use_transposed_weights else W)
         return y if bias is None else y + bias
-    return F.linear(ctx.source(node), ctx.param(node, "W").t(), bias)
+    return F.linear(ctx.source(node), W if layer.use_transposed_weights else W.t(), bias)
 
 
 def lower_linear(node: Node, layer: Linear, ctx: RunContext) -> torch.Tensor:

@@ -41,6 +41,12 @@ class Setup:
         fallback = Dims(train.num_inputs * self.window, tuple(sorted(train.target_dims.items())))
         doc = self.doc if network is None else replace(self.doc, values=self.doc.values | {"network": network})
         graph = graph_from_document(doc, fallback_dims=fallback)
+        if graph.dims.input_key != "data":
+            key = graph.dims.input_key
+            raise NetcError(f"the network reads data:{key}; netc train feeds the network the dataset's data stream",
+                            self.doc.where("network", key="network"),
+                            f"netc check and netc compile read this network (the model's input is data:{key}); "
+                            'to train it with netc, read "data" and give the target as another data key')
         if graph.input_type.sparse and self.window > 1:
             raise NetcError("window applies to feature frames; this net's data is class indices (sparse)",
                             self.doc.where("window", key="window"), "remove window for a language model")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from netc.ir import Act, Node
 from netc.ir.layers import Affine, Linear, Softmax
 
@@ -10,9 +11,12 @@ from .context import LowerContext
 
 
 def affine(node: Node, layer: Affine, ctx: LowerContext) -> str:
-    """x W + b."""
+    """x W + b (x W^T + b with `use_transposed_weights`)."""
     b = ctx.builder
-    W = b.initializer(f"{node.name}/W", ctx.param(node, "W"))
+    if layer.use_transposed_weights:  # RETURNN's W is [n_out, n_in]: the model stores W^T, [n_in, n_out]
+        W = b.initializer(f"{node.name}/W_T", np.ascontiguousarray(ctx.param(node, "W").T))
+    else:
+        W = b.initializer(f"{node.name}/W", ctx.param(node, "W"))
     if ctx.type_of(node.sources[0]).sparse:  # an embedding: rows of W by class index
         y = b.op("Gather", W, ctx.source(node), name=f"{node.name}/embedding", axis=0)
     else:

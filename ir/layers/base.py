@@ -54,8 +54,8 @@ class CtcOpts:
     }
 
 
-LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing, focal_loss_factor and "
-                  "use_fused (ce), beam_width, use_native and ctc_opts (ctc)")
+LOSS_OPTS_HINT = ("remove it; netc implements scale and use_normalized_loss, label_smoothing, focal_loss_factor "
+                  "and use_fused (ce), beam_width, use_native and ctc_opts (ctc)")
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,10 @@ class LossOpts:
     scale: float = 1.0  # the objective's factor; scale 0 leaves the loss out of it (the score still reports it)
     label_smoothing: float = 0.0  # ce
     focal_loss_factor: float = 0.0  # ce
+    use_fused: bool = True  # ce: False -> -log(max(p_target, 1e-20)) from the softmax output, not log_softmax
     beam_width: int = 100  # ctc: TF's beam search for the dev error; 1: best path
     use_native: bool = False  # ctc: RETURNN's own CTC (allows empty targets; needs beam_width 1)
     ctc_opts: CtcOpts = CtcOpts()  # ctc
-    # ce: false is RETURNN's -log(max(p, 1e-20)) with an identity gradient through the max (safe_log); netc always
-    # uses the fused log-softmax, whose numbers differ only where a target's probability is below 1e-20
-    use_fused: bool = True
 
     # RETURNN options netc lacks: an error naming them, never ignored.
     unsupported: ClassVar[dict[str, str]] = {key: LOSS_OPTS_HINT for key in (
@@ -85,8 +83,8 @@ class LossOpts:
         "custom_inv_norm_factor": (None,), "use_flatten_frames": (True,), "target_collapse_repeated": (False,),
         "auto_clip_target_len": (False,), "output_in_log_space": (False,), "use_viterbi": (False,)}
     ONLY_FOR: ClassVar[dict[str, Loss]] = {"label_smoothing": Loss.CE, "focal_loss_factor": Loss.CE,
-                                           "use_fused": Loss.CE, "beam_width": Loss.CTC, "use_native": Loss.CTC,
-                                           "ctc_opts": Loss.CTC}
+                                           "use_fused": Loss.CE,
+                                           "beam_width": Loss.CTC, "use_native": Loss.CTC, "ctc_opts": Loss.CTC}
 
     def check(self, loss: Loss, at: Where) -> None:
         """Options of the other loss class, and values RETURNN (or TensorFlow) would refuse at run time."""

@@ -13,11 +13,13 @@ from netc.ir.types import Act, Loss, TensorType, feature_dim
 
 @dataclass(frozen=True)
 class Affine(Layer):
-    """x W + b on the feature axis."""
+    """x W + b on the feature axis; with `use_transposed_weights` W is `[n_out, n_in]` and the layer computes
+    x W^T + b (an embedding then takes the columns of W), as RETURNN's `LinearLayer`."""
 
     n_out: int | None = None
     with_bias: bool = True
     grad_filter: float | None = None  # training: a sequence's gradient at x W + b is zeroed where its max grad^2 >= it
+    use_transposed_weights: bool = False  # W stored as [n_out, n_in] (RETURNN LinearLayer), x W^T + b
 
     def check(self, at: At) -> None:
         super().check(at)
@@ -48,7 +50,7 @@ class Affine(Layer):
         return self.n_out
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
-        shapes = {"W": (n_in, n_out)}
+        shapes = {"W": (n_out, n_in) if self.use_transposed_weights else (n_in, n_out)}
         if self.with_bias:
             shapes["b"] = (n_out,)
         return shapes

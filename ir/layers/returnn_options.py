@@ -79,7 +79,6 @@ EVERY_LAYER |= {
 LINEAR: dict[str, tuple[str, str]] = {
     "forward_weights_init": ("the initializer of W", INIT),
     "bias_init": ("the initializer of b", INIT),
-    "use_transposed_weights": ("W stored as [n_out, n_in]", "remove it: netc stores W as [n_in, n_out]"),
 }
 CONV: dict[str, tuple[str, str]] = {
     "groups": ("grouped convolution: the channels split into this many groups", REMOVE),
@@ -209,6 +208,30 @@ def is_default(class_name: str, key: str, value: Any) -> bool:
     if returnn_option(class_name, key) is None:
         return False
     return any(type(value) is type(d) and value == d for d in DEFAULTS.get(key, ()))
+
+
+# Layer classes of RETURNN's Theano back end (`Network*Layer.py` of RETURNN 1.2019, e.g. in its demos
+# `demo-theano-*.config`) that RETURNN TF does not have: RETURNN itself refuses them today.
+THEANO_LAYER_CLASSES = frozenset("""
+act_lstm adaptive_depth add_zero_rows align associative_lstm base batch_to_time bin_op blur calc_step calign
+chunking chunking_sublayer clip clustersubnet collapse concat_batch conv2 conv_1d conv_base conv_fmp convpool
+corruption decoder deep_lstm detection dft_layer_abs dim_to_time dual dump duplicate_index_batch embedding
+energy_normalization_layer errors falign frame_concat_zero frame_cutoff fstdalign gaussian_filter_1d generic_code
+generic_lstm gru hdf5 hidden_shared ibt idx_to_vec input_base interp invalignsegment invalignsegment2 kernel
+length_projection length_unit linear_comb linear_recurrent ln_lstm lstm lstm2 lstm3 lstm_complex lstm_half_gates
+lstm_opt lstm_proj_gates lstm_simple mdlstm mfcc_layer native native_lstm polynomial_expansion preemphasis_layer
+random_route random_selection rbf recurrent remove_rows rep resnet reverse segfinal signal_router signal_splitter
+sra sru state_to_act state_vector time_blur time_concat time_flat time_shift time_to_batch time_warp
+time_warp_global torch trunc window_context""".split())
+
+
+def theano_class_hint(class_name: str) -> str | None:
+    """The hint for a layer class only RETURNN's Theano back end had, else None."""
+    if class_name not in THEANO_LAYER_CLASSES:
+        return None
+    return (f"{class_name!r} is a layer class of RETURNN's Theano back end, which RETURNN TF (and netc) do not "
+            'read; write the net with RETURNN TF layers, e.g. {"class": "rec", "unit": "nativelstm2", "n_out": 10} '
+            "for an LSTM (netc check lists the classes it knows)")
 
 
 def accepted_note(class_name: str, key: str, value: Any) -> str | None:

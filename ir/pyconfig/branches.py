@@ -13,7 +13,8 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
-from netc.ir.pyconfig.values import Function, Located, Opaque, Pos, Scope
+from netc.ir.pyconfig.facts import root_name
+from netc.ir.pyconfig.values import ConfigClass, Function, Instance, Located, Opaque, Pos, Scope
 
 
 def calls_config_functions(stmts: list[ast.stmt], scope: Scope) -> bool:
@@ -21,10 +22,11 @@ def calls_config_functions(stmts: list[ast.stmt], scope: Scope) -> bool:
     for node in (n for stmt in stmts for n in ast.walk(stmt)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             return True  # a new function made under the condition
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            owner = scope.find(node.func.id)
-            if owner is not None and isinstance(owner.vars[node.func.id], Function):
-                return True
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+            name = root_name(node.func) if isinstance(node.func, ast.Attribute) else node.func.id
+            owner = scope.find(name) if name else None
+            if owner is not None and isinstance(owner.vars[name], (Function, ConfigClass, Instance)):
+                return True  # a config function, a class (its __init__) or an object's method
     return False
 
 

@@ -14,11 +14,14 @@ from netc.ir.pyconfig.values import (
     PLAIN_SCALARS,
     SET_METHODS,
     STR_METHODS,
+    BoundMethod,
     Break,
     Builtin,
+    ConfigClass,
     Continue,
     Function,
     Imported,
+    Instance,
     Located,
     Method,
     Opaque,
@@ -37,6 +40,8 @@ class Calls:
     """Attribute access and calls (mixed into `Evaluator`)."""
 
     def attribute(self, value: Any, name: str, node: ast.AST) -> Any:
+        if isinstance(value, (Instance, ConfigClass)):
+            return self.member(value, name, node)
         if isinstance(value, Imported):
             dotted = f"{value.name}.{name}"
             return Imported(*pos(node), f"{dotted} imported from {value.module}", dotted, value.module)
@@ -96,6 +101,10 @@ class Calls:
             return self.opaque(node, reason)
         if isinstance(function, Function):
             return self.call_function(function, args, kwargs, node)
+        if isinstance(function, BoundMethod):
+            return self.call_function(function.function, [function.instance, *args], kwargs, node)
+        if isinstance(function, ConfigClass):
+            return self.instantiate(function, args, kwargs, node)
         if isinstance(function, Builtin):
             return function.run(self, node, args, kwargs, keyword_at)
         if isinstance(function, Method):

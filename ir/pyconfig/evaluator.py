@@ -8,6 +8,7 @@ from typing import Any
 
 from netc.ir.errors import NetcError, Where
 from netc.ir.pyconfig.calls import Calls
+from netc.ir.pyconfig.classes import Classes
 from netc.ir.pyconfig.expressions import Expressions
 from netc.ir.pyconfig.facts import check_jumps, names_of
 from netc.ir.pyconfig.library import BUILTINS
@@ -17,10 +18,13 @@ from netc.ir.pyconfig.values import (
     CONFIG_MODULE_NAME,
     MAX_DEPTH,
     PLAIN_SCALARS,
+    BoundMethod,
     Budgets,
     Builtin,
+    ConfigClass,
     Evaluated,
     Function,
+    Instance,
     Located,
     Method,
     Opaque,
@@ -36,7 +40,7 @@ from netc.ir.pyconfig.values import (
 )
 
 
-class Evaluator(Statements, Expressions, Calls, Strings):
+class Evaluator(Statements, Expressions, Calls, Classes, Strings):
     """Interprets one config's module body; `run` returns the config keys it assigns."""
 
     def __init__(self, file: str, budgets: Budgets = Budgets()):
@@ -137,7 +141,10 @@ class Evaluator(Statements, Expressions, Calls, Strings):
         while stack:
             item = stack.pop()
             self.tick()
-            if isinstance(item, (dict, list, set, tuple)) and id(item) not in found:
+            if isinstance(item, Instance) and id(item) not in found:
+                found.add(id(item))  # an object's attributes may be changed as a container's items
+                stack.extend(item.attrs.values())
+            elif isinstance(item, (dict, list, set, tuple)) and id(item) not in found:
                 if not isinstance(item, tuple):
                     found.add(id(item))
                 stack.extend(item.values() if isinstance(item, dict) else item)
@@ -160,7 +167,7 @@ class Evaluator(Statements, Expressions, Calls, Strings):
         positions: dict[Path_, Pos] = {}
         for name, value in self.module.vars.items():
             if name.startswith("_") or name in self.not_keys or name == "config" or \
-                    isinstance(value, (Function, Builtin, StandIn, Method, type)):
+                    isinstance(value, (Function, Builtin, StandIn, Method, ConfigClass, BoundMethod, type)):
                 continue
             at = self.name_at.get(name, (1, 1))
             positions[(name,)] = at
@@ -199,8 +206,10 @@ def export_value(value: Any, path: Path_, at: Pos, positions: dict[Path_, Pos], 
         return tuple(items) if isinstance(value, tuple) else items
     if isinstance(value, (set, frozenset)):
         return {export_value(item, path, at, positions, tick, inner) for item in value}
-    if isinstance(value, (Function, Builtin, Method)):
+    if isinstance(value, (Function, Builtin, Method, BoundMethod)):
         return Opaque(*at, f"a function ({value!r}), not data")
+    if isinstance(value, (Instance, ConfigClass)):
+        return Opaque(*at, f"{value!r} of the config, not data")
     if isinstance(value, StandIn):
         return Opaque(*at, f"a module ({value.name}), not data")
     if isinstance(value, BaseException):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from netc.ir.errors import NetcError, Where
-from netc.ir.pyconfig.values import MUTATING, Function, Scope, pos
+from netc.ir.pyconfig.values import MUTATING, ConfigClass, Function, Instance, Scope, pos
 
 
 def root_name(node: ast.expr) -> str | None:
@@ -57,17 +57,26 @@ def names_of(stmts: list[ast.stmt], scope: Scope | None) -> tuple[set[str], set[
         elif isinstance(node, ast.Call):
             if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING:
                 changed(node.func.value, local)
-            if isinstance(node.func, ast.Name) and scope is not None:
-                owner = scope.find(node.func.id)
-                function = owner.vars[node.func.id] if owner else None
-                if isinstance(function, Function):  # it may change any value passed to it
-                    for arg in (*node.args, *(k.value for k in node.keywords)):
-                        changed(arg.value if isinstance(arg, ast.Starred) else arg, local)
-                    if id(function) not in seen_functions and isinstance(function.body, list):
-                        seen_functions.add(id(function))
-                        own = local_names(function)
-                        for stmt in function.body:
-                            visit(stmt, own)
+            root = root_name(node.func) if scope is not None else None
+            owner = scope.find(root) if scope is not None and root else None
+            callee = owner.vars[root] if owner else None
+            if isinstance(node.func, ast.Attribute) and not isinstance(callee, (Instance, ConfigClass)):
+                callee = None  # `x.method()` of a value: only the MUTATING methods above change it
+            functions = [callee] if isinstance(callee, Function) else []
+            if isinstance(callee, (Instance, ConfigClass)):  # a class or an object's method: any of its methods
+                cls = callee.cls if isinstance(callee, Instance) else callee  # may run, and change the object
+                functions = [f for f in cls.namespace.values() if isinstance(f, Function)]
+                if isinstance(node.func, ast.Attribute):
+                    changed(node.func.value, local)
+            if functions:  # it may change any value passed to it
+                for arg in (*node.args, *(k.value for k in node.keywords)):
+                    changed(arg.value if isinstance(arg, ast.Starred) else arg, local)
+            for function in functions:
+                if id(function) not in seen_functions and isinstance(function.body, list):
+                    seen_functions.add(id(function))
+                    own = local_names(function)
+                    for stmt in function.body:
+                        visit(stmt, own)
         for child in ast.iter_child_nodes(node):
             visit(child, local)
 

@@ -55,6 +55,8 @@ class Statements:
             self.exec_while(stmt, scope)
         elif isinstance(stmt, ast.FunctionDef):
             self.define(stmt, scope)
+        elif isinstance(stmt, ast.ClassDef):
+            self.define_class(stmt, scope)
         elif isinstance(stmt, ast.Return):
             raise Return(None if stmt.value is None else self.eval(stmt.value, scope))
         elif isinstance(stmt, ast.Break):
@@ -85,7 +87,7 @@ class Statements:
             kind = type(stmt).__name__.lower()
             self.opaque_effects([stmt], f"the {kind} statement of line {stmt.lineno} is not evaluated", stmt,
                                 scope)
-            if isinstance(stmt, (ast.ClassDef, ast.AsyncFunctionDef)):
+            if isinstance(stmt, ast.AsyncFunctionDef):
                 self.not_keys.add(stmt.name)
 
     def exec_if(self, stmt: ast.If, scope: Scope) -> None:
@@ -257,6 +259,8 @@ class Statements:
             self.assign_item(target, value, scope)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, value, scope, node)
+        elif isinstance(target, ast.Attribute) and self.set_member(target, value, scope):
+            pass  # `self.x = ...` on an object of a config class (classes.py)
         else:  # attribute: `obj.x = ...` changes an object netc does not model
             root = root_name(target)
             if root:
@@ -312,6 +316,9 @@ class Statements:
             load = ast.Name(target.id, ast.Load(), lineno=target.lineno, col_offset=target.col_offset)
         elif isinstance(target, ast.Subscript):
             load = ast.Subscript(target.value, target.slice, ast.Load(), lineno=target.lineno,
+                                 col_offset=target.col_offset)
+        elif isinstance(target, ast.Attribute):
+            load = ast.Attribute(target.value, target.attr, ast.Load(), lineno=target.lineno,
                                  col_offset=target.col_offset)
         else:
             self.assign(target, None, scope, stmt)

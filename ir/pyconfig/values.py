@@ -93,6 +93,36 @@ class Function:
         return self
 
 
+@dataclass(eq=False)
+class ConfigClass:
+    """A `class` statement of the config (no bases): its body's names, methods and class attributes."""
+
+    name: str
+    namespace: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"<class {self.name}>"
+
+
+@dataclass(eq=False)
+class Instance:
+    """An object of a config class: its attributes (`self.x = ...`)."""
+
+    cls: ConfigClass
+    attrs: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return f"<{self.cls.name} object>"
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    """A config class's function read from one of its objects (`obj.build` not yet called)."""
+
+    function: Function
+    instance: Instance
+
+
 @dataclass(frozen=True)
 class Builtin:
     """An accepted builtin; `kind` is the real type for `isinstance` where it names one."""

@@ -271,6 +271,32 @@ d = copy.deepcopy({'x': [1]})
 e = copy.copy([1, 2])
 d['x'].append(2)
 """,
+    "classes": """\
+k = "module"
+class TransformerNetwork:
+    num_layers = 2
+    k = "class body"
+    def __init__(self, dim, **kwargs):
+        self._init(dim, **kwargs)
+    def _init(self, dim, dropout=0.1):
+        self.dim = dim
+        self.dropout = dropout
+        self.count = 0
+    def add_layer(self, d, name):
+        self.count += 1
+        d[name] = {"class": "linear", "n_out": self.dim, "dropout": self.dropout, "k": k}
+    def build(self):
+        d = {}
+        for i in range(self.num_layers):
+            self.add_layer(d, "l%i" % i)
+        d["output"] = {"class": "softmax", "from": "l%i" % (self.count - 1)}
+        return d
+class Plain(object):
+    pass
+network = TransformerNetwork(5, dropout=0.2).build()
+layers = TransformerNetwork.num_layers
+Plain()
+""",
 }
 
 
@@ -278,6 +304,28 @@ d['x'].append(2)
 def test_accepted_subset_computes_what_python_computes(name: str) -> None:
     text = SUBSET[name]
     assert evaluated(text) == python_result(text)
+
+
+def test_a_class_netc_does_not_evaluate_makes_its_name_opaque_and_a_missing_attribute_is_pythons_error() -> None:
+    values = evaluated("class A(dict):\n    pass\nx = A()\nclass B:\n    pass\ny = B().missing\nz = B()\n")
+    assert values["x"].reason == "class 'A' has base classes, which netc does not evaluate"
+    assert isinstance(values["y"], Opaque) and "no attribute 'missing'" in values["y"].reason
+    assert values["z"].reason == "<B object> of the config, not data"
+    dunder = evaluated("class C:\n    pass\nx = C().__dict__\n")
+    assert dunder["x"].reason == "the attribute .__dict__ of <C object> is not evaluated"
+
+
+@pytest.mark.parametrize("call", ["a.set()", "A(d)", "a.set_global()", "f(a)"])
+def test_a_method_or_class_called_under_an_opaque_condition_makes_what_it_may_change_opaque(call: str) -> None:
+    values = evaluated(
+        "import os\ng = 1\nd = {'k': 1}\nclass A:\n    def __init__(self, d=None):\n        self.v = 1\n"
+        "        if d is not None:\n            d['k'] = 2\n    def set(self):\n        self.v = 2\n"
+        "    def set_global(self):\n        global g\n        g = 2\n"
+        "def f(obj):\n    obj.v = 3\n"
+        f"a = A()\nif os.environ.get('X'):\n    {call}\nv = a.v\nk = d['k']\nglobal_g = g\nother = 5\n")
+    changed = {"a.set()": "v", "A(d)": "k", "a.set_global()": "global_g", "f(a)": "v"}[call]
+    assert isinstance(values[changed], Opaque), values
+    assert values["other"] == 5
 
 
 def test_private_names_functions_and_imports_are_not_config_keys() -> None:
@@ -387,7 +435,8 @@ NEVER_RUN = {
     "file system": "import os\nx = os.listdir('/')",
     "exists": "import os\nx = os.path.exists('/')",
     "config object": "x = config.get_of_type('a', int)",
-    "class": "class C:\n    pass\nx = C",
+    "class with a base": "class C(dict):\n    pass\nx = C()",
+    "class decorator": "def deco(c):\n    return c\n@deco\nclass C:\n    pass\nx = C()",
     "with": "with open('/etc/hostname') as f:\n    x = f.read()",
     "star import": "from returnn.util.basic import *\nx = get_login_username()",
     "generator": "def g():\n    yield 1\nx = g()",

@@ -249,17 +249,43 @@ def test_a_byte_order_mark_other_encodings_and_empty_files_are_located(tmp_path:
 
 
 @pytest.mark.parametrize(("line", "fix"), [
-    ('print "x = %d" % x', 'write print("x = %d" % x),'),
-    ('print "no newline",', "write print(...),"),
-    ("print 'x'  # a comment", "write print(...),"),
     ("exec code", "write exec(code),"),
+    ('exec "x = 1"  # a comment', "write exec(...),"),
 ])
-def test_python2_statements_say_returnn_cannot_read_them_either(line: str, fix: str) -> None:
+def test_python2_exec_statements_say_returnn_cannot_read_them_either(line: str, fix: str) -> None:
     with pytest.raises(NetcError, match="Missing parentheses") as e:
         read_python_config("old.config", f"#!rnn.py\n{line}\nnetwork = {{}}\n")
     assert e.value.where.line == 2
     assert "Python 2" in (e.value.hint or "") and "RETURNN under Python 3 cannot read" in (e.value.hint or "")
     assert fix in (e.value.hint or "")
+
+
+@pytest.mark.parametrize("statement", [
+    'print "x = %d" % x',
+    'print "no newline",',
+    "print 'x'  # a comment",
+    'print "%s %s" % (x,\n       x)  # continued',
+    'if x: print "y"',
+    'x = 2; print x; y = x',
+])
+@pytest.mark.parametrize("exec_config", [False, True])
+def test_python2_print_statements_are_read_as_no_ops_with_a_located_warning(
+        tmp_path: Path, statement: str, exec_config: bool) -> None:
+    path = write(tmp_path, "old.config", f'#!rnn.py\nx = 1\n{statement}\nnetwork = {{"out": {{"class": "copy"}}}}\n')
+    doc = read_file(path, exec_config=exec_config)
+    assert doc.values["network"] == {"out": {"class": "copy"}}
+    assert doc.where("network").line == 4 + statement.count("\n"), "lines after the statement keep their number"
+    assert doc.notes == (f"{path}:3: a Python 2 print statement, read as a no-op: it sets no config key; RETURNN, "
+                         "which runs configs under Python 3, refuses the file: write print(...)",)
+
+
+def test_python2_print_statements_keep_the_columns_of_their_line_and_are_all_listed(tmp_path: Path) -> None:
+    text = '#!rnn.py\nx = 3; print "a"; y = {"k": x}\nprint "b"\n'
+    doc = read_python_config("old.config", text)
+    assert doc.values == {"x": 3, "y": {"k": 3}}
+    same = read_python_config("new.config", text.replace('print "a"', "pass     ").replace('print "b"', "pass"))
+    assert (doc.where("y").line, doc.where("y").col) == (same.where("y").line, same.where("y").col) == (2, 19)
+    assert "old.config:2: a Python 2 print statement (and on line 3), read as a no-op" in doc.notes[0]
 
 
 def test_a_value_given_on_the_command_line_is_blamed_on_the_command_line(tmp_path: Path) -> None:

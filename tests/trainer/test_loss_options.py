@@ -73,3 +73,26 @@ def test_bad_loss_options_are_located_errors(tmp_path, options, message):
     with pytest.raises(NetcError, match=message.replace("[", r"\[").replace(")", r"\)")) as error:
         loss_nodes(tmp_path, output=options)
     assert error.value.where.layer == "output"
+
+
+def test_use_fused_false_is_minus_safe_log_of_the_target_probability():
+    # RETURNN CrossEntropyLoss(use_fused=False): -safe_log(p_target), log(max(p, 1e-20)) with identity gradient
+    logits = torch.tensor([[0.5, -1.0, 2.0], [0.0, 0.0, -60.0]], dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([2, 2])
+    fused = frame_losses(logits, targets, 0.0, 0.0)
+    unfused = frame_losses(logits, targets, 0.0, 0.0, fused=False)
+    assert unfused[0].item() == pytest.approx(fused[0].item(), rel=1e-12)
+    assert fused[1].item() == pytest.approx(60.0 + np.log(2.0), rel=1e-9)
+    assert unfused[1].item() == pytest.approx(-np.log(1e-20), rel=1e-12), "clamped at p = 1e-20"
+    (grad,) = torch.autograd.grad(unfused[1], logits)
+    p = torch.softmax(logits[1].detach(), -1)
+    expected = -(torch.nn.functional.one_hot(targets[1], 3) - p) * p[2] / 1e-20  # d(-log x)/dx at x = eps, times dp
+    np.testing.assert_allclose(grad[1].numpy(), expected.numpy(), rtol=1e-9)
+    smoothed = frame_losses(logits, targets, 0.1, 0.0, fused=False)
+    np.testing.assert_allclose(smoothed.detach().numpy(), frame_losses(logits, targets, 0.1, 0.0).detach().numpy())
+
+
+def test_use_fused_is_a_ce_option(tmp_path):
+    assert loss_nodes(tmp_path, output={"loss_opts": {"use_fused": False}})[1].layer.loss_opts.use_fused is False
+    with pytest.raises(NetcError, match="'use_fused' is an option of loss 'ce', not 'ctc'"):
+        loss_nodes(tmp_path, output={"loss": "ctc", "loss_opts": {"use_fused": False}})
