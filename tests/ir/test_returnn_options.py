@@ -21,7 +21,6 @@ def test_every_entry_names_a_netc_class_and_an_option_it_lacks() -> None:
 @pytest.mark.parametrize(("layer", "key", "message"), [
     ({"class": "softmax", "loss": "ce", "only_on_search": True}, "only_on_search", "only in search"),
     ({"class": "softmax", "loss": "ce", "size_target": "classes"}, "size_target", "lengths are taken from"),
-    ({"class": "softmax", "loss": "ce", "use_transposed_weights": True}, "use_transposed_weights", "stored as"),
     ({"class": "softmax", "loss": "ce", "sprint_opts": {}}, "sprint_opts", "RETURNN Theano: how the sequence loss"),
     ({"class": "window", "window": 5}, "window", "RETURNN Theano's window size"),
     ({"class": "hidden", "n_out": 3, "residual": True}, "residual", "RETURNN Theano: the input added"),
