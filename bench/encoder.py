@@ -10,15 +10,29 @@ first BLSTM and 2 after the second (`"padding": "same"`), and a softmax of 1000 
 rate. `--small`: 2 x BLSTM-128 with the same front end and both poolings (a smoke test).
 
 Compared on a seeded ragged corpus (lengths 200-1500), all in length-sorted batches of the same frame budget
-(the runtime's own buckets): (a) `netc.runtime.Model` on the ONNX file `netc compile --params` wrote;
+(`buckets`; netc with the runtime's own step cost, each torch variant timed on the step costs of
+`--torch-step-costs` and compared at its best): (a) `netc.runtime.Model` on the ONNX file `netc compile --params`
+wrote;
 (b) torch packed: `pack_padded_sequence` + bidirectional `nn.LSTM` per stage; (c) torch padded: `nn.LSTM`
 over the padded batch, the backward direction on each sequence reversed within its length (exact, pays
 for the padding). Time pooling in torch takes each sequence's own SAME padding (as netc and RETURNN on the
 sequence alone). All three are checked on every valid output frame before anything is timed; then they
-take turns for `--repeat` rounds (the best round counts). Valid frames are input frames.
+take turns for `--repeat` rounds; frames/s by wall clock and by the process's CPU time (robust to other jobs on
+the cores with one thread), best and median. Valid frames are input frames.
 `--train PYTHON`: training valid frames/s of `netc train` and RETURNN TF (`PYTHON -m returnn`, DISABLE_CUDA=1) on
 the same config (no chunking, Adam, `batch_size` 5000) and HDF file, one epoch each, taking turns.
 `--profile` also writes onnxruntime's per-node profile of one netc pass and prints the time per op type.
+
+Measured 2026-12-01, `--threads 1`, 64 sequences, shared 2-core VM (load 2.6-3.9), valid frames/s:
+
+| run | netc | torch padded | torch packed | ratio |
+|---|---|---|---|---|
+| before (docs figures; old batching and pool lowering) | 7,256 | 6,549 | 3,019 | 1.11x |
+| before -> after, one process, CPU best (median) of 5 | 7,232 (7,095) -> 7,686 (7,282) | | | |
+| after, this script, CPU best (wall best) | 7,546 (7,490) | 7,210 (7,048) | 3,322 (3,294) | 1.05x (1.06x) |
+
+(after: each torch at its best step cost, padded 1 and packed 4.)
+Outputs are bitwise the same before and after. Why the goal of 1.5x is out of reach: docs/onnx-contract.md.
 """
 
 from __future__ import annotations
