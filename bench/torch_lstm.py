@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from netc.runtime import buckets
+from netc.runtime import DEFAULT_STEP_COST, buckets
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -49,10 +49,12 @@ class TorchBlstm(nn.Module):
         return torch.softmax(self.out(self.lstm(x)[0]), dim=-1)
 
 
-def torch_batches(seqs: list[np.ndarray], budget: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The same length-sorted batches the runtime forms (`buckets`), zero-padded `[B, T, F]`, with lengths."""
+def torch_batches(seqs: list[np.ndarray], budget: int, step_cost: float = DEFAULT_STEP_COST
+                  ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Length-sorted batches as the runtime forms them (`buckets`; its step cost unless another is given: a
+    baseline may batch at its own best), zero-padded `[B, T, F]`, with lengths."""
     out = []
-    for batch in buckets([len(s) for s in seqs], budget):
+    for batch in buckets([len(s) for s in seqs], budget, step_cost):
         lens = torch.tensor([len(seqs[i]) for i in batch])
         x = torch.zeros(len(batch), int(lens.max()), seqs[batch[0]].shape[1])
         for b, i in enumerate(batch):
