@@ -51,14 +51,14 @@ class Model:
                  names: SeqNames = LIST_POSITIONS) -> list[np.ndarray]:
         """Per-sequence outputs `(T'_i, C)` in input order; sequences of similar length are batched together.
 
-        A sequence of 0 frames (or an encoder–decoder's target length 0) gets a `(0, C)` output without any
-        onnxruntime call. `names` says how errors name a sequence (netc run: file index, tag and file).
+        A sequence without output frames (0 input frames; for an encoder–decoder, target length 0) gets a
+        `(0, C)` output without any onnxruntime call. `names` says how errors name a sequence (netc run: file index, tag and file).
         """
         arrays = check_sequences(seqs, self.info, names)
         targets = check_targets(target_lengths, len(arrays), self.info)
         lens = np.array([len(a) for a in arrays], np.int64)
         results = [np.zeros((0, self.num_outputs), np.float32) for _ in arrays]
-        todo = nonempty(lens, targets, names)
+        todo = nonempty(lens, targets)
         for bucket in buckets(lens[todo], self.batch_frames):
             batch = todo[bucket]
             data, batch_lens = pad([arrays[i] for i in batch])
@@ -81,7 +81,8 @@ class Model:
             ) -> tuple[np.ndarray, np.ndarray]:
         """One padded batch `[B, T, F]` with lengths `[B]` -> `output` `[B, T', C]` and `output:size1` `[B]`.
 
-        Lengths may be 0: such rows are kept out of the onnxruntime call and come back as zeros, length 0.
+        Lengths may be 0: rows without output frames are kept out of the onnxruntime call and come back as
+        zeros, length 0.
         """
         data = as_features(data, "data", 3, self.info)  # a sparse-input model: int32 [B, T]
         lens = check_lengths(lens, "lens", data.shape[0], data.shape[1])

@@ -35,7 +35,7 @@ class Stream:
     def push(self, chunk: np.ndarray) -> np.ndarray:
         """`(T, F)` features of the next frames -> their `(T, C)` outputs; an empty chunk gives `(0, C)`."""
         (features,) = check_sequences([chunk], self.model.info)
-        if len(features) == 0:  # NOTE: kept out of onnxruntime, whose LSTM refuses sequence_lens 0
+        if len(features) == 0:  # no frames, nothing to compute
             return np.zeros((0, self.model.num_outputs), np.float32)
         lens = np.array([len(features)], np.int32)
         outputs = self.model.execute(self.model.feeds(features[None], lens, None, self.states))

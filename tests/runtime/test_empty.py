@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from netc.data import HdfReader, HdfSeq, write_hdf
-from netc.ir import NetcError
 from netc.runtime import Model
 
 from netc.cli import main
 from tests.helpers import ragged_batch
+from tests.reference import reference_output
 
-from .conftest import C, F, sequences
+from .conftest import NETS, C, F, sequences
 
 LENGTHS = [5, 0, 3, 0, 1, 8]
 
@@ -59,10 +59,22 @@ def test_encoder_decoder_empty_transcriptions(models):
     assert out.shape == (2, 0, C) and out_lens.tolist() == [0, 0]
 
 
-def test_encoder_decoder_without_input_frames_but_with_targets(models):
-    model = Model(models["seq2seq"].path, threads=1)
-    with pytest.raises(NetcError, match="sequence 1 has no input frames but target length 3"):
-        model(sequences(22, [4, 0]), target_lengths=[2, 3])
+def test_encoder_decoder_without_input_frames_decodes_from_zero_states(models):
+    """0 input frames but target frames: the decoder starts from the encoders' zero initial states, as the
+    reference (and netc train) computes it, alone or beside other sequences."""
+    built = models["seq2seq"]
+    model = Model(built.path, threads=1)
+    seqs, targets = sequences(22, [4, 0, 0]), [2, 3, 1]
+    outs = model(seqs, target_lengths=targets)
+    assert [o.shape for o in outs] == [(n, C) for n in targets]
+    want, _ = reference_output(NETS["seq2seq"], built.params, np.zeros((2, 0, F), np.float32), np.array([0, 0]),
+                               np.array([3, 1]))
+    for out, expected, n in zip(outs[1:], want, targets[1:]):
+        np.testing.assert_allclose(out, expected[:n], atol=1e-5, rtol=0)
+    assert np.abs(outs[1][0] - outs[1][1]).max() > 1e-3  # not a constant: the decoder's steps differ
+    alone = model(seqs[1:2], target_lengths=[3])
+    np.testing.assert_array_equal(alone[0], outs[1])
+
 
 
 def write_corpus(path, lengths, targets=None):
@@ -92,17 +104,23 @@ def test_netc_run_writes_empty_outputs_for_empty_segments(models, tmp_path):
         [HdfReader(tmp_path / "in.hdf")[26].features])[0], atol=1e-6)
 
 
-def test_netc_run_names_a_bad_sequence_by_file_index_tag_and_file(models, tmp_path):
+def test_netc_run_decodes_an_empty_segment_with_a_transcription(models, tmp_path):
     lengths, targets = [4] * 30, [2] * 30
-    lengths[25], targets[3] = 0, 0  # utt-25: no frames, 2 targets; utt-3: an empty transcription (fine)
-    write_corpus(tmp_path / "in.hdf", lengths, targets)
-    result = run(models["seq2seq"].path, tmp_path / "in.hdf", tmp_path / "out.hdf", "--batch-size", "10")
-    assert result.exit_code == 2
-    assert (f"netc: error: {tmp_path / 'in.hdf'}: sequence 25 (tag 'corpus/utt-25') has no input frames but "
-            "target length 2") in result.output
-    assert not (tmp_path / "out.hdf").exists()
-    lengths[25] = 4
+    lengths[25], targets[3] = 0, 0  # utt-25: no frames, 2 targets; utt-3: an empty transcription
     write_corpus(tmp_path / "in.hdf", lengths, targets)
     result = run(models["seq2seq"].path, tmp_path / "in.hdf", tmp_path / "out.hdf", "--batch-size", "10")
     assert result.exit_code == 0, result.output
+    out = HdfReader(tmp_path / "out.hdf")
+    assert out[25].features.shape == (2, C) and out[3].features.shape == (0, C)
     assert HdfReader(tmp_path / "out.hdf").input_lengths.tolist() == targets
+
+
+def test_netc_run_names_a_bad_sequence_by_file_index_tag_and_file(models, tmp_path):
+    seqs = [HdfSeq(f"corpus/utt-{i}", np.ones((4, F), np.float32)) for i in range(30)]
+    seqs[25].features[2, 1] = np.nan
+    write_hdf(tmp_path / "in.hdf", seqs, F)
+    result = run(models["blstm"].path, tmp_path / "in.hdf", tmp_path / "out.hdf", "--batch-size", "10")
+    assert result.exit_code == 2
+    assert (f"netc: error: {tmp_path / 'in.hdf'}: sequence 25 (tag 'corpus/utt-25') has a non-finite feature "
+            "(NaN or inf) in frame 2") in result.output
+    assert not (tmp_path / "out.hdf").exists()
