@@ -172,6 +172,15 @@ CONV: dict[str, dict] = {
                            "fw1": rec(3, 1, "p"), "bw1": rec(3, -1, "p"),
                            "output": {"class": "softmax", "n_out": 4, "from": ["fw1", "bw1"]}},
 }
+CONV |= {  # groups: depthwise (groups = channels: RETURNN's depthwise_conv2d path) and grouped (tf convolution)
+    "conv1d_depthwise_same": {"output": conv([3], F, padding="same", groups=F, with_bias=True)},
+    "conv1d_depthwise_multiplier": {"output": conv([2], 2 * F, padding="valid", groups=F, activation="tanh")},
+    "conv1d_depthwise_stride2": {"output": conv([3], F, padding="same", groups=F, strides=[2])},
+    "conv1d_depthwise_dilation": {"output": conv([2], F, padding="same", groups=F, dilation_rate=[2])},
+    "conv1d_groups2": {"output": conv([3], 4, padding="same", groups=2, with_bias=True)},
+    "conv2d_depthwise": {"s": split([2, 3]), "c": conv([3, 2], 3, "s", padding="same", groups=3, with_bias=True),
+                         "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
+}
 
 def tconv(size: list[int], n_out: int, src: str = "data", **extra: object) -> dict:
     return {"class": "transposed_conv", "filter_size": size, "n_out": n_out, "from": src, **extra}
@@ -214,6 +223,11 @@ REC |= {  # unroll (a static_rnn over max_seq_len frames for TF cells; ignored b
                              "from": "data"},
                        "output": {"class": "softmax", "n_out": 3, "from": "h"}}
     for unit, extra in (("basiclstm", {"max_seq_len": 5}), ("gru", {"max_seq_len": 8}), ("nativelstm2", {}))}
+REC |= {  # RETURNN's NativeLstmLowMem: one W over [x, h], gates j, i, f, o (returnn/native_op.py LstmLowMem)
+    f"lowmem_{'fw' if d == 1 else 'bw'}": {"h": {"class": "rec", "unit": "NativeLstmLowMem", "n_out": 4,
+                                                 "direction": d, "from": "data"},
+                                           "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for d in (1, -1)}
 VOCAB = 7
 SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the LSTM language models have
     "embedding": {"output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"}},

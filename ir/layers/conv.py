@@ -174,12 +174,16 @@ class Spatial(Layer):
 
 @dataclass(frozen=True)
 class Conv(Spatial):
-    """act(conv(x, W) + bias); `W` `[filter..., in, n_out]`, `bias` `[n_out]` (RETURNN's names)."""
+    """act(conv(x, W) + bias); `W` `[filter..., in/groups, n_out]`, `bias` `[n_out]` (RETURNN's names). With
+    `groups` g, output channel o reads the input channels of group `o // (n_out/g)` (TF's grouped convolution;
+    groups = in is RETURNN's depthwise_conv2d path, whose filter `[k..., 1, n_out]` it reshapes to
+    `[k..., in, n_out/in]`: the same channel order)."""
 
     filter_size: tuple[int, ...] = ()
     n_out: int | None = None
     activation: Act = Act.IDENTITY
     with_bias: bool = False  # RETURNN's default before behaviour version 10
+    groups: int = 1
 
     class_name: ClassVar[str] = "conv"
 
@@ -192,23 +196,32 @@ class Conv(Spatial):
         check_n_out(self.n_out, at)
         if self.n_out is None:
             raise NetcError("n_out is required", at("n_out"), "set n_out to the number of filters")
+        if self.groups < 1:
+            raise NetcError("groups must be >= 1", at("groups"), f"got {self.groups}")
+        if self.n_out % self.groups:
+            raise NetcError(f"n_out {self.n_out} is not a multiple of groups {self.groups}", at("groups"),
+                            "RETURNN asserts n_out % groups == 0; for a depthwise conv set n_out to a multiple of "
+                            "the input channels")
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         if x is None:
             raise NetcError("conv needs an input", at("from"))
         t, _ = self.plans(x, at)
+        if t.feature % self.groups:
+            raise NetcError(f"the input has {t.feature} channels, not a multiple of groups {self.groups}",
+                            at("groups"), f"RETURNN asserts in % groups == 0; a depthwise conv has groups {t.feature}")
         return x.with_dims((t.dims[0], *self.out_dims(t, at), feature_dim(self.n_out or 1)))
 
     def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         channels = 1 if self.input_add_feature_dim else (self.input_split_feature_dim or n_in)
-        shapes = {"W": (*self.filter_size, channels, n_out)}
+        shapes = {"W": (*self.filter_size, channels // self.groups, n_out)}
         if self.with_bias:
             shapes["bias"] = (n_out,)
         return shapes
 
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
         fan = math.prod(self.filter_size)
-        return {"W": math.sqrt(6.0 / (fan * n_in + fan * n_out))}
+        return {"W": math.sqrt(6.0 / (fan * n_in // self.groups + fan * n_out))}
 
 
 class PoolMode(ConfigEnum):
