@@ -81,7 +81,6 @@ LINEAR: dict[str, tuple[str, str]] = {
     "bias_init": ("the initializer of b", INIT),
 }
 CONV: dict[str, tuple[str, str]] = {
-    "groups": ("grouped convolution: the channels split into this many groups", REMOVE),
     "forward_weights_init": ("the initializer of W", INIT),
     "bias_init": ("the initializer of the bias", INIT),
     "filter": ("the filter taken from another layer", REMOVE),
@@ -187,7 +186,7 @@ DEFAULTS: dict[str, tuple[Any, ...]] = {
     "collocate_with": (None, []), "forward_weights_init": NOT_SET, "recurrent_weights_init": NOT_SET,
     "bias_init": NOT_SET, "use_transposed_weights": (False,), "initial_state": (None, "zeros"),
     "input_projection": (True,), "back_prop": (None, True), "include_eos": (False,), "cheating": (False,),
-    "use_global_rec_step_offset": (False,), "max_seq_len_via": NOT_SET, "axis": NOT_SET, "groups": (1,),
+    "use_global_rec_step_offset": (False,), "max_seq_len_via": NOT_SET, "axis": NOT_SET,
     "filter": NOT_SET, "bias": NOT_SET, "filter_perm": NOT_SET, "in_spatial_dims": NOT_SET,
     "out_spatial_dims": NOT_SET, "pad_seq_len_to_power": NOT_SET, "eval_locals": (None, {}),
     "eval_for_output_loss": (False,), "force_sample": (False,), "window_dim": NOT_SET, "out_spatial_dim": NOT_SET,
