@@ -178,6 +178,10 @@ CONV |= {  # groups: depthwise (groups = channels: RETURNN's depthwise_conv2d pa
     "conv1d_depthwise_stride2": {"output": conv([3], F, padding="same", groups=F, strides=[2])},
     "conv1d_depthwise_dilation": {"output": conv([2], F, padding="same", groups=F, dilation_rate=[2])},
     "conv1d_groups2": {"output": conv([3], 4, padding="same", groups=2, with_bias=True)},
+    "conv2d_in_spatial_dims": {"s": {"class": "split_dims", "axis": "F", "dims": (-1, 1), "from": "data"},
+                               "c": conv([3, 3], 2, "s", padding="same", in_spatial_dims=["T", f"dim:{F}"]),
+                               "p": pool("max", [1, 2], "c", padding="same", in_spatial_dims=["T", f"dim:{F}"]),
+                               "output": {"class": "merge_dims", "axes": "static", "from": "p"}},
     "conv2d_depthwise": {"s": split([2, 3]), "c": conv([3, 2], 3, "s", padding="same", groups=3, with_bias=True),
                          "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
 }

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 from netc.ir.errors import NetcError
+from netc.ir.layers.axes import Axes
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
 from netc.ir.layers.window import out_length_rule
 from netc.ir.types import (
@@ -90,6 +91,7 @@ class Spatial(Layer):
     input_add_feature_dim: bool = False
     input_split_feature_dim: int | None = None
     input_expand_dims: int = 0
+    in_spatial_dims: Axes | None = None  # RETURNN asserts they are the input's spatial axes in order
 
     sizes_key: ClassVar[str] = "filter_size"
 
@@ -140,6 +142,7 @@ class Spatial(Layer):
         if x.sparse or x.feature_index is None or x.feature_index != len(x.dims) - 1 or \
                 x.dims[0].kind is not DimKind.BATCH:
             raise NetcError(f"{self.class_name} reads [B, spatial..., F], got {x}", at("from"))
+        self.check_in_spatial_dims(x, at)
         t = self.conv_input(x, at)
         spatial = t.dims[1:-1]
         if len(spatial) != len(self.sizes):
@@ -152,6 +155,23 @@ class Spatial(Layer):
         dilations = self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate")
         same = self.padding is Padding.SAME
         return t, [plan_axis(d, k, s, r, same) for d, k, s, r in zip(spatial, self.sizes, strides, dilations)]
+
+    def check_in_spatial_dims(self, x: TensorType, at: At) -> None:
+        """`in_spatial_dims` (RETURNN's axis notation) must name the input's spatial axes in their order: RETURNN's
+        `ConvLayer.__init__` asserts it (transform_input appends the axes it adds), so it selects nothing."""
+        if self.in_spatial_dims is None:
+            return
+        try:
+            found = self.in_spatial_dims.resolve(x)
+        except ValueError as e:
+            raise NetcError(f"in_spatial_dims {self.in_spatial_dims}: {e}", at("in_spatial_dims")) from e
+        spatial = list(range(1, len(x.dims) - 1))
+        if found != spatial:
+            named, wanted = (", ".join(str(x.dims[i]) for i in axes) for axes in (found, spatial))
+            raise NetcError(f"in_spatial_dims {self.in_spatial_dims} names the axes [{named}] of {x}; RETURNN "
+                            f"asserts they are its spatial axes in order, [{wanted}]",
+                            at("in_spatial_dims"), "remove in_spatial_dims, or bring the axes into that order "
+                            "(swap_axes) first")
 
     def out_dims(self, t: TensorType, at: At) -> list[Dim]:
         """Output spatial dims by RETURNN's calc_out_dim."""

@@ -67,3 +67,16 @@ def test_conv_groups_refused(options: dict, message: str) -> None:
     net = {"output": {"class": "conv", "filter_size": [3], "from": "data", **options}}
     with pytest.raises(NetcError, match=message):
         graph_from_document(Document("net.json", net), 4)
+
+
+@pytest.mark.parametrize(("axes", "message"), [
+    (["dim:4", "T"], r"names the axes \[4, T_data\] .* RETURNN asserts they are its spatial axes in order"),
+    (["T"], r"names the axes \[T_data\]"),
+    (["T", "dim:7"], "in_spatial_dims"),
+])
+def test_in_spatial_dims_must_be_the_spatial_axes_in_order(axes: list, message: str) -> None:
+    net = {"s": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": "data"},
+           "output": {"class": "conv", "filter_size": [3, 3], "n_out": 2, "in_spatial_dims": axes, "from": "s"}}
+    with pytest.raises(NetcError, match=message) as e:
+        graph_from_document(Document("net.json", net), 4)
+    assert e.value.where.key == "in_spatial_dims"
