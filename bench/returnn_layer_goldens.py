@@ -172,6 +172,19 @@ CONV: dict[str, dict] = {
                            "fw1": rec(3, 1, "p"), "bw1": rec(3, -1, "p"),
                            "output": {"class": "softmax", "n_out": 4, "from": ["fw1", "bw1"]}},
 }
+CONV |= {  # groups: depthwise (groups = channels: RETURNN's depthwise_conv2d path) and grouped (tf convolution)
+    "conv1d_depthwise_same": {"output": conv([3], F, padding="same", groups=F, with_bias=True)},
+    "conv1d_depthwise_multiplier": {"output": conv([2], 2 * F, padding="valid", groups=F, activation="tanh")},
+    "conv1d_depthwise_stride2": {"output": conv([3], F, padding="same", groups=F, strides=[2])},
+    "conv1d_depthwise_dilation": {"output": conv([2], F, padding="same", groups=F, dilation_rate=[2])},
+    "conv1d_groups2": {"output": conv([3], 4, padding="same", groups=2, with_bias=True)},
+    "conv2d_in_spatial_dims": {"s": {"class": "split_dims", "axis": "F", "dims": (-1, 1), "from": "data"},
+                               "c": conv([3, 3], 2, "s", padding="same", in_spatial_dims=["T", f"dim:{F}"]),
+                               "p": pool("max", [1, 2], "c", padding="same", in_spatial_dims=["T", f"dim:{F}"]),
+                               "output": {"class": "merge_dims", "axes": "static", "from": "p"}},
+    "conv2d_depthwise": {"s": split([2, 3]), "c": conv([3, 2], 3, "s", padding="same", groups=3, with_bias=True),
+                         "output": {"class": "merge_dims", "axes": "static", "from": "c"}},
+}
 
 def tconv(size: list[int], n_out: int, src: str = "data", **extra: object) -> dict:
     return {"class": "transposed_conv", "filter_size": size, "n_out": n_out, "from": src, **extra}
@@ -214,6 +227,11 @@ REC |= {  # unroll (a static_rnn over max_seq_len frames for TF cells; ignored b
                              "from": "data"},
                        "output": {"class": "softmax", "n_out": 3, "from": "h"}}
     for unit, extra in (("basiclstm", {"max_seq_len": 5}), ("gru", {"max_seq_len": 8}), ("nativelstm2", {}))}
+REC |= {  # RETURNN's NativeLstmLowMem: one W over [x, h], gates j, i, f, o (returnn/native_op.py LstmLowMem)
+    f"lowmem_{'fw' if d == 1 else 'bw'}": {"h": {"class": "rec", "unit": "NativeLstmLowMem", "n_out": 4,
+                                                 "direction": d, "from": "data"},
+                                           "output": {"class": "softmax", "n_out": 3, "from": "h"}}
+    for d in (1, -1)}
 VOCAB = 7
 SPARSE: dict[str, dict] = {  # data: class indices (extern_data sparse), as the LSTM language models have
     "embedding": {"output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"}},
@@ -362,14 +380,61 @@ OPTIONS["eval_tf_functions"] = {"output": {"class": "eval", "eval": (
 OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
                                          "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
                                                     "out_type": {"dim": 1, "shape": (None, 1)}}}
+
+
+def swish(src: str) -> dict:
+    return {"class": "eval", "eval": "source(0) * tf.sigmoid(source(0))", "from": src}
+
+
+def conformer_ff(name: str, src: str, dim: int) -> dict:
+    """A conformer feed-forward module: layer_norm, linear + eval swish, linear, half-step residual."""
+    return {f"{name}_ln": {"class": "layer_norm", "from": src},
+            f"{name}_1": {"class": "linear", "n_out": 2 * dim, "from": f"{name}_ln"},
+            f"{name}_swish": swish(f"{name}_1"),
+            f"{name}_2": {"class": "linear", "n_out": dim, "from": f"{name}_swish"},
+            f"{name}_half": {"class": "eval", "eval": "0.5 * source(0)", "from": f"{name}_2"},
+            f"{name}_res": combine("add", [src, f"{name}_half"])}
+
+
+def conformer_conv(name: str, src: str, dim: int, dw_bias: bool) -> dict:
+    """A conformer conv module: layer_norm, pointwise linear + GLU (gating), depthwise conv, batch_norm, swish,
+    pointwise linear, residual (as the rwth-i6 2022 conformer hybrid setups, smaller)."""
+    return {f"{name}_ln": {"class": "layer_norm", "from": src},
+            f"{name}_pw1": {"class": "linear", "n_out": 2 * dim, "from": f"{name}_ln"},
+            f"{name}_glu": {"class": "gating", "activation": "identity", "from": f"{name}_pw1"},
+            f"{name}_dw": conv([5], dim, f"{name}_glu", padding="same", groups=dim, with_bias=dw_bias),
+            f"{name}_bn": {"class": "batch_norm", "masked_time": True, **EVAL_STATS, "from": f"{name}_dw"},
+            f"{name}_swish": swish(f"{name}_bn"),
+            f"{name}_pw2": {"class": "linear", "n_out": dim, "from": f"{name}_swish"},
+            f"{name}_res": combine("add", [src, f"{name}_pw2"])}
+
+
+def conformer(output: dict, dim: int = 8, dw_bias: bool = True) -> dict:
+    """A conformer-hybrid miniature without self-attention: 2D conv front end (pool over frequency), then
+    feed-forward, conv and feed-forward modules, a final layer_norm and `output`. `dw_bias`: the depthwise conv's
+    bias (the published setups have one; batch_norm right after it cancels it)."""
+    return {"c0": conv([3, 3], 4, padding="same", input_add_feature_dim=True, with_bias=True, activation="relu"),
+            "p0": pool("max", [1, 2], "c0", padding="same"),
+            "c1": conv([3, 3], 4, "p0", padding="same", with_bias=True, activation="relu"),
+            "m": {"class": "merge_dims", "axes": "static", "from": "c1"},
+            "in": {"class": "linear", "n_out": dim, "with_bias": False, "from": "m"},
+            **conformer_ff("ff1", "in", dim), **conformer_conv("conv", "ff1_res", dim, dw_bias),
+            **conformer_ff("ff2", "conv_res", dim),
+            "ln": {"class": "layer_norm", "from": "ff2_res"},
+            "output": output | {"from": "ln"}}
+
+
+CONFORMER: dict[str, dict] = {"conformer_hybrid": conformer({"class": "softmax", "n_out": 3})}
 # even and odd lengths: SAME with a stride pads them differently
-FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6), "chunking": (7, 1, 5, 2, 9, 4)}
+FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "conformer": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6),
+                  "chunking": (7, 1, 5, 2, 9, 4)}
 # also run with train_flag=True (batch statistics)
-TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2", "batch_norm_option_v0", "batch_norm_option_v2")
+TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2", "batch_norm_option_v0", "batch_norm_option_v2",
+              "conformer_hybrid")
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
             "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "axes": AXES,
-            "chunking": CHUNKING, "options": OPTIONS}
+            "chunking": CHUNKING, "options": OPTIONS, "conformer": CONFORMER}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

@@ -362,6 +362,7 @@ class Unit(ConfigEnum):
     BASIC_LSTM = "basiclstm"  # TF BasicLSTMCell: kernel over [x, h], gates i, j, f, o, forget bias 1 at run time
     STANDARD_LSTM = "standardlstm"  # TF LSTMCell: the same computation, parameters under lstm_cell/
     GRU = "gru"  # TF GRUCell: gates r, u over [x, h]; candidate over [x, r * h]
+    LOW_MEM_LSTM = "nativelstmlowmem"  # RETURNN's NativeLstmLowMem: NativeLSTM2's numbers, one W over [x, h]
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:

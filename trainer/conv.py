@@ -71,7 +71,8 @@ def lower_conv(node: Node, layer: Conv, ctx: RunContext) -> torch.Tensor:
     rank = len(plans)
     W = ctx.param(node, "W").permute(rank + 1, rank, *range(rank))  # [k..., in, out] -> [out, in, k...]
     bias = ctx.param(node, "bias") if layer.with_bias else None
-    y = CONV[rank](x, W, bias, stride=[p.stride for p in plans], dilation=[p.dilation for p in plans])
+    y = CONV[rank](x, W, bias, stride=[p.stride for p in plans], dilation=[p.dilation for p in plans],
+                   groups=layer.groups)
     return ACTIVATIONS[layer.activation](finish(node, ctx, y, t, plans, steps))
 
 

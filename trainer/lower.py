@@ -73,7 +73,7 @@ def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     if layer.unit is Unit.GRU:
         return rec_units.lower_gru(node, layer, ctx)
     if layer.unit is not Unit.LSTM:
-        return rec_units.lower_tf_lstm(node, layer, ctx)
+        return rec_units.lower_converted_lstm(node, layer, ctx)
     params = (ctx.param(node, "rec/W"), rec_weights(node, layer, ctx), ctx.param(node, "rec/b"))
     packing = ctx.packing(node.out_type.time)
     if layer.is_decoder:

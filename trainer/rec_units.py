@@ -1,5 +1,6 @@
-"""Torch lowering of the TensorFlow rec units (ir/layers/rec.py): LSTMCell/BasicLSTMCell run on netc's LSTM
-kernel after a differentiable layout change; GRUCell runs its own step loop over the packed frames."""
+"""Torch lowering of the rec units with their own parameter layouts (ir/layers/rec.py): TF's LSTMCell/BasicLSTMCell
+and RETURNN's NativeLstmLowMem run on netc's LSTM kernel after a differentiable layout change; GRUCell runs its own
+step loop over the packed frames."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import torch
 from netc.ir import Direction, Node
 from netc.ir.layers import Rec
 from netc.ir.layers.rec import GRU, TF_LSTM
+from netc.ir.types import Unit
 
 from .context import RunContext
 from .lstm import lstm_forward, ordered_steps
@@ -27,11 +29,20 @@ def tf_cell_as_native(kernel: torch.Tensor, bias: torch.Tensor, n_in: int,
     return reorder(kernel[:n_in]), reorder(kernel[n_in:]), b
 
 
-def lower_tf_lstm(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
+def low_mem_as_native(W: torch.Tensor, b: torch.Tensor, n_in: int) -> tuple[torch.Tensor, ...]:
+    """NativeLstmLowMem's `rec/W` `[n_in + n, 4n]` over [x, h] (gates j, i, f, o, as NativeLSTM2) -> W, W_re, b."""
+    return W[:n_in], W[n_in:], b
+
+
+def lower_converted_lstm(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
+    """An LSTM unit whose parameters are not NativeLSTM2's (TF cells, NativeLstmLowMem), on netc's LSTM kernel."""
     x = ctx.source(node)
-    cell = TF_LSTM[layer.unit]
-    params = tf_cell_as_native(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"), x.shape[1],
-                               layer.forget_bias)
+    if layer.unit is Unit.LOW_MEM_LSTM:
+        params = low_mem_as_native(ctx.param(node, "rec/W"), ctx.param(node, "rec/b"), x.shape[1])
+    else:
+        cell = TF_LSTM[layer.unit]
+        params = tf_cell_as_native(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"), x.shape[1],
+                                   layer.forget_bias)
     y, ctx.final_states[node.name] = lstm_forward(x, ctx.packing(node.out_type.time), params,
                                                   layer.direction is Direction.BACKWARD)
     return y

@@ -127,7 +127,7 @@ def lower_conv(node: Node, layer: Conv, ctx: LowerContext) -> str:
     if layer.with_bias:
         inputs.append(b.initializer(f"{node.name}/bias", ctx.param(node, "bias")))
     y = b.op("Conv", *inputs, name=f"{node.name}/conv", dilations=[p.dilation for p in plans],
-             **attributes(plans, t))
+             group=layer.groups, **attributes(plans, t))
     y = finish(node, ctx, y, x_in, t, plans)
     return apply_activation(b, ctx.activation(node, layer.activation), y, node.name, ctx.opset)
 

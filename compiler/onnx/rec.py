@@ -55,6 +55,13 @@ def onnx_lstm_weights(W: np.ndarray, W_re: np.ndarray, b: np.ndarray) -> tuple[n
     return to_onnx_gates(W, n), to_onnx_gates(W_re, n), np.concatenate([bias, np.zeros_like(bias)], axis=1)
 
 
+def low_mem_lstm_weights(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """RETURNN's NativeLstmLowMem (`rec/W` `[n_in + n, 4n]` over [x, h], `rec/b` `[4n]`, gates j, i, f, o;
+    returnn/native_op.py LstmLowMem) -> ONNX `W`, `R`, `B`."""
+    n_in = W.shape[0] - b.shape[0] // 4
+    return onnx_lstm_weights(W[:n_in], W[n_in:], b)
+
+
 def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
     """Y (time-major, padded frames 0); keeps Y_h, Y_c when a decoder starts from them."""
     b, n = ctx.builder, node.out_type.feature
@@ -64,6 +71,8 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
         cell = TF_LSTM[layer.unit]
         W, R, B = tf_cell_lstm_weights(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"),
                                        layer.forget_bias)
+    elif layer.unit is Unit.LOW_MEM_LSTM:
+        W, R, B = low_mem_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/b"))
     else:
         W, R, B = onnx_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
     initial = ["", ""]

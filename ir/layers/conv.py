@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 from netc.ir.errors import NetcError
+from netc.ir.layers.axes import Axes
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
 from netc.ir.layers.window import out_length_rule
 from netc.ir.types import (
@@ -90,6 +91,7 @@ class Spatial(Layer):
     input_add_feature_dim: bool = False
     input_split_feature_dim: int | None = None
     input_expand_dims: int = 0
+    in_spatial_dims: Axes | None = None  # RETURNN asserts they are the input's spatial axes in order
 
     sizes_key: ClassVar[str] = "filter_size"
 
@@ -140,6 +142,7 @@ class Spatial(Layer):
         if x.sparse or x.feature_index is None or x.feature_index != len(x.dims) - 1 or \
                 x.dims[0].kind is not DimKind.BATCH:
             raise NetcError(f"{self.class_name} reads [B, spatial..., F], got {x}", at("from"))
+        self.check_in_spatial_dims(x, at)
         t = self.conv_input(x, at)
         spatial = t.dims[1:-1]
         if len(spatial) != len(self.sizes):
@@ -152,6 +155,23 @@ class Spatial(Layer):
         dilations = self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate")
         same = self.padding is Padding.SAME
         return t, [plan_axis(d, k, s, r, same) for d, k, s, r in zip(spatial, self.sizes, strides, dilations)]
+
+    def check_in_spatial_dims(self, x: TensorType, at: At) -> None:
+        """`in_spatial_dims` (RETURNN's axis notation) must name the input's spatial axes in their order: RETURNN's
+        `ConvLayer.__init__` asserts it (transform_input appends the axes it adds), so it selects nothing."""
+        if self.in_spatial_dims is None:
+            return
+        try:
+            found = self.in_spatial_dims.resolve(x)
+        except ValueError as e:
+            raise NetcError(f"in_spatial_dims {self.in_spatial_dims}: {e}", at("in_spatial_dims")) from e
+        spatial = list(range(1, len(x.dims) - 1))
+        if found != spatial:
+            named, wanted = (", ".join(str(x.dims[i]) for i in axes) for axes in (found, spatial))
+            raise NetcError(f"in_spatial_dims {self.in_spatial_dims} names the axes [{named}] of {x}; RETURNN "
+                            f"asserts they are its spatial axes in order, [{wanted}]",
+                            at("in_spatial_dims"), "remove in_spatial_dims, or bring the axes into that order "
+                            "(swap_axes) first")
 
     def out_dims(self, t: TensorType, at: At) -> list[Dim]:
         """Output spatial dims by RETURNN's calc_out_dim."""
@@ -174,12 +194,16 @@ class Spatial(Layer):
 
 @dataclass(frozen=True)
 class Conv(Spatial):
-    """act(conv(x, W) + bias); `W` `[filter..., in, n_out]`, `bias` `[n_out]` (RETURNN's names)."""
+    """act(conv(x, W) + bias); `W` `[filter..., in/groups, n_out]`, `bias` `[n_out]` (RETURNN's names). With
+    `groups` g, output channel o reads the input channels of group `o // (n_out/g)` (TF's grouped convolution;
+    groups = in is RETURNN's depthwise_conv2d path, whose filter `[k..., 1, n_out]` it reshapes to
+    `[k..., in, n_out/in]`: the same channel order)."""
 
     filter_size: tuple[int, ...] = ()
     n_out: int | None = None
     activation: Act = Act.IDENTITY
     with_bias: bool = False  # RETURNN's default before behaviour version 10
+    groups: int = 1
 
     class_name: ClassVar[str] = "conv"
 
@@ -192,23 +216,32 @@ class Conv(Spatial):
         check_n_out(self.n_out, at)
         if self.n_out is None:
             raise NetcError("n_out is required", at("n_out"), "set n_out to the number of filters")
+        if self.groups < 1:
+            raise NetcError("groups must be >= 1", at("groups"), f"got {self.groups}")
+        if self.n_out % self.groups:
+            raise NetcError(f"n_out {self.n_out} is not a multiple of groups {self.groups}", at("groups"),
+                            "RETURNN asserts n_out % groups == 0; for a depthwise conv set n_out to a multiple of "
+                            "the input channels")
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         if x is None:
             raise NetcError("conv needs an input", at("from"))
         t, _ = self.plans(x, at)
+        if t.feature % self.groups:
+            raise NetcError(f"the input has {t.feature} channels, not a multiple of groups {self.groups}",
+                            at("groups"), f"RETURNN asserts in % groups == 0; a depthwise conv has groups {t.feature}")
         return x.with_dims((t.dims[0], *self.out_dims(t, at), feature_dim(self.n_out or 1)))
 
     def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         channels = 1 if self.input_add_feature_dim else (self.input_split_feature_dim or n_in)
-        shapes = {"W": (*self.filter_size, channels, n_out)}
+        shapes = {"W": (*self.filter_size, channels // self.groups, n_out)}
         if self.with_bias:
             shapes["bias"] = (n_out,)
         return shapes
 
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
         fan = math.prod(self.filter_size)
-        return {"W": math.sqrt(6.0 / (fan * n_in + fan * n_out))}
+        return {"W": math.sqrt(6.0 / (fan * n_in // self.groups + fan * n_out))}
 
 
 class PoolMode(ConfigEnum):

@@ -13,6 +13,7 @@ from netc.ir.types import Direction, TensorType, TimeAxis, Unit
 GRU = "rec/gru_cell"
 TF_LSTM = {Unit.BASIC_LSTM: "rec/basic_lstm_cell", Unit.STANDARD_LSTM: "rec/lstm_cell"}
 FORGET_BIAS = 1.0  # TF LSTMCell/BasicLSTMCell add it to the forget gate at run time
+NATIVE = (Unit.LSTM, Unit.LOW_MEM_LSTM)  # RETURNN's native ops: unroll ignored, max_seq_len refused
 
 
 UNIT_OPTS_HINT = "netc implements forget_bias (TF LSTM cells; native LSTMs: 0 only) and rec_weight_dropout (native)"
@@ -75,6 +76,11 @@ class Rec(Layer):
     def check_unit_opts(self, at: At) -> None:
         """`unit_opts` as each unit's cell accepts them."""
         opts, native = self.unit_opts, self.unit is Unit.LSTM
+        if self.unit is Unit.LOW_MEM_LSTM and (opts.forget_bias is not None or opts.rec_weight_dropout):
+            # NOTE: NativeLstmLowMemCell passes unit_opts to RecSeqCellOp.__init__, which takes neither (TypeError)
+            raise NetcError("unit_opts forget_bias/rec_weight_dropout with unit NativeLstmLowMem: RETURNN's "
+                            "NativeLstmLowMemCell accepts neither", at("unit_opts"),
+                            "remove them, or use unit nativelstm2 (same numbers; it has rec_weight_dropout)")
         if opts.forget_bias is not None and (self.unit is Unit.GRU or native and opts.forget_bias != 0):
             why = "TF's GRUCell has none" if self.unit is Unit.GRU else "RETURNN's NativeLstm2 asserts it is 0"
             raise NetcError(f"unit_opts forget_bias {opts.forget_bias} with unit {self.unit.value}: {why}",
@@ -96,7 +102,7 @@ class Rec(Layer):
         # unrolls only with max_seq_len and asserts max_seq_len is None without unroll
         if self.max_seq_len is not None and self.max_seq_len < 1:
             raise NetcError("max_seq_len must be >= 1", at("max_seq_len"), f"got {self.max_seq_len}")
-        tf_cell = self.unit is not Unit.LSTM
+        tf_cell = self.unit not in NATIVE
         if self.max_seq_len is not None and not tf_cell:
             raise NetcError("max_seq_len with a native LSTM unit (lstm, nativelstm2, lstmp, ...): RETURNN asserts it "
                             "is unset for them (it limits a TF cell's unrolled loop or a subnetwork unit)",
@@ -130,6 +136,8 @@ class Rec(Layer):
                     f"{GRU}/candidate/kernel": (both, n_out), f"{GRU}/candidate/bias": (n_out,)}
         if self.unit in TF_LSTM:
             return {f"{TF_LSTM[self.unit]}/kernel": (both, 4 * n_out), f"{TF_LSTM[self.unit]}/bias": (4 * n_out,)}
+        if self.unit is Unit.LOW_MEM_LSTM:  # returnn/tf/native_op.py NativeLstmLowMemCell: W over [x, h]
+            return {"rec/W": (both, 4 * n_out), "rec/b": (4 * n_out,)}
         return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)}
 
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
@@ -139,6 +147,8 @@ class Rec(Layer):
                     f"{GRU}/candidate/kernel": math.sqrt(6.0 / (both + n_out))}
         if self.unit in TF_LSTM:
             return {f"{TF_LSTM[self.unit]}/kernel": math.sqrt(6.0 / (both + 4 * n_out))}
+        if self.unit is Unit.LOW_MEM_LSTM:
+            return {"rec/W": math.sqrt(6.0 / (both + 4 * n_out))}
         return {"rec/W": math.sqrt(6.0 / (n_in + 4 * n_out)), "rec/W_re": math.sqrt(6.0 / (5 * n_out))}
 
     def param_init_constants(self, layer: str) -> dict[str, float]:

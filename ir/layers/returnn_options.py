@@ -81,13 +81,11 @@ LINEAR: dict[str, tuple[str, str]] = {
     "bias_init": ("the initializer of b", INIT),
 }
 CONV: dict[str, tuple[str, str]] = {
-    "groups": ("grouped convolution: the channels split into this many groups", REMOVE),
     "forward_weights_init": ("the initializer of W", INIT),
     "bias_init": ("the initializer of the bias", INIT),
     "filter": ("the filter taken from another layer", REMOVE),
     "bias": ("the bias taken from another layer", REMOVE),
     "filter_perm": ("a permutation of the filter's axes", REMOVE),
-    "in_spatial_dims": ("dim tags of the input's spatial axes", NO_DIM_TAGS),
     "out_spatial_dims": ("dim tags of the output's spatial axes", NO_DIM_TAGS),
     "auto_use_channel_first": ("computes in NCHW layout on a GPU", NO_NUMBER),
     "pad_seq_len_to_power": ("pads each batch's time axis to a power of this number", REMOVE),
@@ -123,7 +121,6 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
     "softmax": LINEAR | THEANO_OUTPUT,
     "conv": CONV,
     "pool": {
-        "in_spatial_dims": ("dim tags of the input's spatial axes", NO_DIM_TAGS),
         "out_spatial_dims": ("dim tags of the output's spatial axes", NO_DIM_TAGS),
         "use_channel_first": ("computes in NCHW layout", NO_NUMBER),
     },
@@ -187,8 +184,8 @@ DEFAULTS: dict[str, tuple[Any, ...]] = {
     "collocate_with": (None, []), "forward_weights_init": NOT_SET, "recurrent_weights_init": NOT_SET,
     "bias_init": NOT_SET, "use_transposed_weights": (False,), "initial_state": (None, "zeros"),
     "input_projection": (True,), "back_prop": (None, True), "include_eos": (False,), "cheating": (False,),
-    "use_global_rec_step_offset": (False,), "max_seq_len_via": NOT_SET, "axis": NOT_SET, "groups": (1,),
-    "filter": NOT_SET, "bias": NOT_SET, "filter_perm": NOT_SET, "in_spatial_dims": NOT_SET,
+    "use_global_rec_step_offset": (False,), "max_seq_len_via": NOT_SET, "axis": NOT_SET,
+    "filter": NOT_SET, "bias": NOT_SET, "filter_perm": NOT_SET,
     "out_spatial_dims": NOT_SET, "pad_seq_len_to_power": NOT_SET, "eval_locals": (None, {}),
     "eval_for_output_loss": (False,), "force_sample": (False,), "window_dim": NOT_SET, "out_spatial_dim": NOT_SET,
     "opts": (None, {}), "extra_deps": (None, [], ()), "debug": (None, False), "load_on_init": NOT_SET,

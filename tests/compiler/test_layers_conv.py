@@ -44,3 +44,39 @@ def test_transposed_conv_refused(options: dict, message: str) -> None:
         del net["output"]["n_out"]
     with pytest.raises(NetcError, match=message):
         graph_from_document(Document("net.json", net), 4)
+
+
+def test_depthwise_conv_keeps_returnn_filter_layout_and_lowers_to_one_grouped_conv() -> None:
+    from netc.compiler import compile_graph
+    from netc.ir import param_specs
+
+    from tests.compiler.returnn_goldens import graph_of, load_cases, params_of
+    case = load_cases("returnn_conv.json")["conv1d_depthwise_multiplier"]
+    assert {s.name: s.shape for s in param_specs(graph_of(case))} == {"output/W": (2, 1, 12)}
+    model = compile_graph(graph_of(case), params_of(case))
+    conv = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert len(conv) == 1 and [a.i for a in conv[0].attribute if a.name == "group"] == [6]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"n_out": 4, "groups": 3}, "n_out 4 is not a multiple of groups 3"),
+    ({"n_out": 4, "groups": 0}, "groups must be >= 1"),
+    ({"n_out": 6, "groups": 3}, "the input has 4 channels, not a multiple of groups 3"),
+])
+def test_conv_groups_refused(options: dict, message: str) -> None:
+    net = {"output": {"class": "conv", "filter_size": [3], "from": "data", **options}}
+    with pytest.raises(NetcError, match=message):
+        graph_from_document(Document("net.json", net), 4)
+
+
+@pytest.mark.parametrize(("axes", "message"), [
+    (["dim:4", "T"], r"names the axes \[4, T_data\] .* RETURNN asserts they are its spatial axes in order"),
+    (["T"], r"names the axes \[T_data\]"),
+    (["T", "dim:7"], "in_spatial_dims"),
+])
+def test_in_spatial_dims_must_be_the_spatial_axes_in_order(axes: list, message: str) -> None:
+    net = {"s": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": "data"},
+           "output": {"class": "conv", "filter_size": [3, 3], "n_out": 2, "in_spatial_dims": axes, "from": "s"}}
+    with pytest.raises(NetcError, match=message) as e:
+        graph_from_document(Document("net.json", net), 4)
+    assert e.value.where.key == "in_spatial_dims"

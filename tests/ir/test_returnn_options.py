@@ -130,7 +130,6 @@ def test_returnns_default_values_are_accepted_silently(layer: dict) -> None:
 
 @pytest.mark.parametrize(("layer", "key"), [
     ({"class": "rec", "unit": "nativelstm2", "n_out": 4, "initial_state": "var"}, "initial_state"),
-    ({"class": "conv", "filter_size": [3], "n_out": 4, "padding": "same", "groups": True}, "groups"),
     ({"class": "softmax", "loss": "ce", "only_on_search": 0}, "only_on_search"),
 ])
 def test_other_values_of_those_options_are_still_refused(layer: dict, key: str) -> None:
