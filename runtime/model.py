@@ -52,7 +52,8 @@ class Model:
         """Per-sequence outputs `(T'_i, C)` in input order; sequences of similar length are batched together.
 
         A sequence without output frames (0 input frames; for an encoder–decoder, target length 0) gets a
-        `(0, C)` output without any onnxruntime call. `names` says how errors name a sequence (netc run: file index, tag and file).
+        `(0, C)` output without any onnxruntime call. `names` says how errors name a sequence (netc run: file
+        index, tag and file).
         """
         arrays = check_sequences(seqs, self.info, names)
         targets = check_targets(target_lengths, len(arrays), self.info)
