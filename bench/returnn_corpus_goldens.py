@@ -10,10 +10,9 @@ Usage (a Python with RETURNN and TensorFlow):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from returnn_layer_goldens import LENGTHS, VOCAB, run_case
+from returnn_layer_goldens import LENGTHS, VOCAB, run_case, write_cases
 
 DENSE: dict[str, dict] = {
     "linear_transposed_weights": {
@@ -33,20 +32,13 @@ SPARSE: dict[str, dict] = {  # the LM form: an embedding of class indices from a
 
 
 def main() -> None:
-    import returnn
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
     output = Path(__file__).resolve().parents[1] / "tests" / "compiler" / "data" / "returnn_corpus.json"
     cases = [run_case(name, net, seed, LENGTHS, False) for seed, (name, net) in enumerate(DENSE.items())]
     cases += [run_case(name, net, 100 + seed, LENGTHS, True) for seed, (name, net) in enumerate(SPARSE.items())]
-    golden = {"made_by": f"bench/returnn_corpus_goldens.py with RETURNN {returnn.__version__}, "
-                         f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}
-    output.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
-    print(f"wrote {output}: {len(cases)} cases")
-    for case in cases:
-        print(f"  {case['id']}: {case['returnn_type']} params {sorted(case['params'])}")
-
+    write_cases(output, cases, "bench/returnn_corpus_goldens.py")
 
 if __name__ == "__main__":
     main()

@@ -498,7 +498,6 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="case ids (default: all)")
     args = parser.parse_args()
     output = Path(__file__).resolve().parents[1] / "tests" / "compiler" / "data" / f"returnn_{args.family}.json"
-    import returnn
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
@@ -506,12 +505,20 @@ def main() -> None:
     family, sparse = FAMILIES[args.family], args.family == "sparse"
     cases = [run_case(name, net, seed, lengths, sparse) for seed, (name, net) in enumerate(family.items())
              if not args.only or name in args.only]
-    golden = {"made_by": f"bench/returnn_layer_goldens.py with RETURNN {returnn.__version__}, "
-                         f"TensorFlow {tf.__version__} (CPU), each sequence alone", "cases": cases}
+    write_cases(output, cases, "bench/returnn_layer_goldens.py")
+
+
+def write_cases(output: Path, cases: list[dict], script: str) -> None:
+    """The golden file `{"made_by", "cases"}` the tests read (tests/compiler/returnn_goldens.py)."""
+    import returnn
+    import tensorflow as tf
+
+    golden = {"made_by": f"{script} with RETURNN {returnn.__version__}, TensorFlow {tf.__version__} (CPU), "
+                         "each sequence alone", "cases": cases}
     output.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
     print(f"wrote {output}: {len(cases)} cases")
     for case in cases:
-        print(f"  {case['id']}: {case['returnn_type']} lengths {case['out_lengths']}")
+        print(f"  {case['id']}: {case['returnn_type']} params {sorted(case['params'])} lengths {case['out_lengths']}")
 
 
 if __name__ == "__main__":
