@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -147,6 +148,9 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
                              load_prior(prior, prior_scale))
     model = compile_graph(graph, values, seed, options, params or "<params>")
     save_model(model, output)
+    weights = f"parameters from {params}" if params else f"random initial parameters (--seed {seed}; " \
+        "--params gives trained ones)"
+    click.echo(f"netc: wrote {output}: {Path(output).stat().st_size / 1e6:.1f} MB, opset {opset}, {weights}", err=True)
 
 
 def prior_output_kind(output_kind: str | None, prior: str | None, prior_scale: float | None) -> str:

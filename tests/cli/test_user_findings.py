@@ -104,3 +104,15 @@ def test_a_target_label_outside_the_classes_is_an_error_naming_the_sequence(tmp_
         code, stderr = run_cli(["train", f"{loss}.json"], tmp_path)
         assert code == 2, stderr
         assert "sequence 'utt-2': 'classes' holds label 9, outside the network's 3 classes 0..2" in stderr
+
+
+def test_compile_says_what_it_wrote_and_where_its_parameters_come_from(tmp_path: Path) -> None:
+    """`netc compile` printed nothing on success: a user could not tell that it worked, nor that a model
+    compiled without --params holds random initial parameters."""
+    shutil.copy(FF, tmp_path / "n.json")
+    code, stderr = run_cli(["compile", "n.json", "-o", "m.onnx", *DIMS], tmp_path)
+    assert code == 0, stderr
+    size = (tmp_path / "m.onnx").stat().st_size / 1e6
+    assert f"netc: wrote m.onnx: {size:.1f} MB, opset 17, random initial parameters (--seed 42;" in stderr
+    code, stderr = run_cli(["compile", "n.json", "-o", "m2.onnx", "--opset", "14", *DIMS], tmp_path)
+    assert code == 0 and "wrote m2.onnx:" in stderr and "opset 14" in stderr
