@@ -9,7 +9,7 @@ other source's dims must appear in it in the same order (a `[B, F]` mean broadca
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, axes_listing
@@ -187,6 +187,16 @@ class ReduceMode(ConfigEnum):
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
         return {"avg": cls.MEAN}
+
+    @classmethod
+    def hint(cls, value: Any) -> str:
+        """RETURNN TF's `any`/`all` (`tf.reduce_any`/`tf.reduce_all`) take bool tensors, which no netc layer makes
+        (netc's tensors are float32 or int32)."""
+        if isinstance(value, str) and value.lower() in ("any", "all"):
+            which = "max" if value.lower() == "any" else "min"
+            return (f"RETURNN's {value!r} reduces a bool tensor and netc's tensors are float32 or int32: reduce a 0/1 "
+                    f'float with "{which}" (e.g. an eval layer "tf.cast(source(0) > 0.5, tf.float32)" before it)')
+        return super().hint(value)
 
     @property
     def is_arg(self) -> bool:
