@@ -63,6 +63,20 @@ NETS: dict[str, tuple[int, dict, dict[str, list]]] = {  # id: (input dim, net, q
         "c": {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "data"},
         "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"}}, {
         "v": ["stag:v:static:0", "stag:static"], "c": ["stag:chunking", "stag:time"], "output": ["stag:time"]}),
+    "conv_inputs": (6, {"a": conv([3, 3], 2, padding="same", input_add_feature_dim=True),
+                        "b": conv([3, 3], 2, padding="valid", input_split_feature_dim=2),
+                        "e": conv([3, 1], 2, padding="same", input_expand_dims=1),
+                        "output": {"class": "copy", "from": "data"}}, {
+        "a": ["stag:feature:data", "stag:a:conv:s1"], "b": ["stag:b:conv:s1", "stag:feature"]}),
+    "others": (6, {"t": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "pad_to_multiples": True},
+                   "l": {"class": "linear", "n_out": 4, "activation": "tanh"},
+                   "a": {"class": "activation", "activation": "relu", "from": "l"},
+                   "r": {"class": "reinterpret_data", "size_base": "data", "from": "l"},
+                   "pf": {"class": "pad", "axes": "F", "padding": [1, 1], "from": "data"},
+                   "sf": {"class": "slice", "axis": "F", "slice_start": 1, "from": "data"},
+                   "st": {"class": "slice", "axis": "T", "slice_start": 1, "from": "data"},
+                   "output": {"class": "copy", "from": "data"}}, {
+        "t": ["stag:t_split", "stag:time"], "pf": ["stag:feature:data", "tag:feature:data"]}),
 }
 
 

@@ -164,6 +164,12 @@ class Dim:
         """A static dim computed from this one (RETURNN's dim math), named `name`, with this one's base."""
         return Dim(kind, size, name=name, base=self.base or self.name)
 
+    def derived_time(self, lengths: Lengths, name: str | None = None) -> Dim:
+        """A time axis computed from this one (pooled, strided, sliced, padded), named `name`, with this one's base
+        (a root time axis's: `time:var:extern_data:data`)."""
+        assert self.lengths is not None
+        return Dim(DimKind.TIME, lengths=lengths, name=name, base=self.base or self.name or root_name(self.lengths))
+
     def of_layer(self, layer: str) -> Dim:
         """`LAYER` in the name replaced by the layer's name (RETURNN's `"%s:window" % name`)."""
         return self if self.name is None or LAYER not in self.name else replace(self, name=self.name.replace(
@@ -182,6 +188,12 @@ class Dim:
 
 
 BATCH = Dim(DimKind.BATCH)
+
+
+def root_name(lengths: Lengths) -> str:
+    """RETURNN's tag description of the root time axis of `lengths` (`time:var:extern_data:data`)."""
+    root = lengths if isinstance(lengths, TimeAxis) else lengths.root
+    return f"time:var:extern_data:{root.value}"
 
 
 def chunk_batch_dim(axis: Chunked) -> Dim:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from netc.ir.types import Chunked, DimKind, TensorType, TimeAxis
+from netc.ir.types import Chunked, DimKind, TensorType, root_name
 
 AXIS_HINT = ("name axes as RETURNN does: 'T', 'F', 'B', 'spatial', 'spatial:0', 'static:0', 'dim:N', 'except_time', "
              "'except_batch', 'stag:time', 'stag:NAME' (RETURNN's dim tag name, e.g. 'stag:conv0p:conv:s1'), "
@@ -63,17 +63,17 @@ class Axes:
 
 def tag_descriptions(t: TensorType, index: int) -> list[str]:
     """What RETURNN's `get_axes_by_tag_name` compares a name with for axis `index`: the dim's tag description
-    (`Dim.name`) and, for a time axis, its root's (`time:var:extern_data:data`, contained in RETURNN's
-    `get_same_base().description` of a pooled or sliced time axis; not of a chunk's time axis, `c:chunking`), for
-    a static axis computed from another its base's (`Dim.base`). The batch's is RETURNN's `global batch` (also
-    the batch of chunks). Empty when netc does not know the dim's name."""
+    (`Dim.name`) and that of the dim it was computed from (`Dim.base`: RETURNN's `get_same_base().description`,
+    `⌈time:var:extern_data:data/2⌉`, contains it). A time axis without either is named by its root
+    (`time:var:extern_data:data`, which RETURNN's dim math on it contains: `-1+time:var:extern_data:data`); a
+    chunk's time axis is `c:chunking` only. The batch's is RETURNN's `global batch` (also the batch of chunks).
+    Empty when netc does not know the dim's name."""
     dim = t.dims[index]
     names = [n for n in (dim.name, dim.base) if n]
     if dim.kind is DimKind.BATCH:
         names.append("global batch")
-    if dim.kind is DimKind.TIME and dim.lengths is not None and not isinstance(dim.lengths, Chunked):
-        root = dim.lengths if isinstance(dim.lengths, TimeAxis) else dim.lengths.root
-        names.append(f"time:var:extern_data:{root.value}")
+    if not names and dim.lengths is not None and not isinstance(dim.lengths, Chunked):
+        names.append(root_name(dim.lengths))  # RETURNN's dim math on a time axis names its root: `-1+time:...`
     return names
 
 

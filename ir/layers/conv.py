@@ -30,7 +30,6 @@ from netc.ir.types import (
     feature_dim,
     lengths_numpy,
     spatial_dim,
-    time_dim,
 )
 
 
@@ -127,15 +126,15 @@ class Spatial(Layer):
     def conv_input(self, x: TensorType, at: At) -> TensorType:
         """The input as the op sees it (RETURNN `ConvLayer.transform_input`): expanded, feature split or added."""
         dims = list(x.dims)
-        for _ in range(self.input_expand_dims):
-            dims.insert(len(dims) - 1, spatial_dim(1))
+        for i in range(self.input_expand_dims):  # RETURNN names them without the layer
+            dims.insert(len(dims) - 1, spatial_dim(1, f"input_expand_dims:{i}"))
         if self.input_split_feature_dim:
             f, k = x.feature, self.input_split_feature_dim
             if f % k:
                 raise NetcError(f"the feature dim {f} is not a multiple of {k}", at("input_split_feature_dim"))
-            dims[-1:] = [spatial_dim(f // k), feature_dim(k)]
+            dims[-1:] = [x.dims[-1].derived(DimKind.SPATIAL, f // k), feature_dim(k)]
         if self.input_add_feature_dim:
-            dims[-1:] = [spatial_dim(x.feature), feature_dim(1)]
+            dims[-1:] = [Dim(DimKind.SPATIAL, x.feature, name=x.dims[-1].name, base=x.dims[-1].base), feature_dim(1)]
         return x.with_dims(tuple(dims))
 
     def plans(self, x: TensorType, at: At) -> tuple[TensorType, list[AxisPlan]]:
@@ -192,7 +191,7 @@ class Spatial(Layer):
                 out.append(dim.derived(DimKind.SPATIAL, size, name))
             else:
                 assert dim.lengths is not None
-                out.append(time_dim(Derived(dim.lengths, rule), name))
+                out.append(dim.derived_time(Derived(dim.lengths, rule), name))
         return out
 
 
@@ -406,7 +405,7 @@ class TransposedConv(Layer):
             else:
                 assert dim.lengths is not None
                 same = axis.add == 0 and axis.stride == 1
-                dims.append(dim if same else time_dim(Derived(dim.lengths, axis.rule)))
+                dims.append(dim if same else dim.derived_time(Derived(dim.lengths, axis.rule)))
         return x.with_dims((x.dims[0], *dims, feature_dim(self.n_out or 1, f"{LAYER}:channel")))
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:

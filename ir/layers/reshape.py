@@ -133,7 +133,9 @@ class SplitDims(Reshaping):
             raise ValueError(f"split_dims splits the time axis of [B, T, ...] inputs only, not of {x}")
         dim = x.dims[axis]
         assert dim.lengths is not None
-        time = dim if self.time_block == 1 else time_dim(Derived(dim.lengths, LengthRule(stride=self.time_block)))
+        # RETURNN: the -1 axis of the split time axis is a new `<layer>_split_dims0_rem`, not computed from time
+        time = dim if self.time_block == 1 else time_dim(Derived(dim.lengths, LengthRule(stride=self.time_block)),
+                                                         f"{LAYER}_split_dims0_rem")
         return default_feature(x, x.dims[:axis] + (time,) + tuple(spatial_dim(s, f"{LAYER}_split_dims{i}")
                                                                   for i, s in enumerate(self.dims[1:], 1))
                                + x.dims[axis + 1:])
@@ -196,7 +198,8 @@ class MergeDims(Reshaping):
         factor = math.prod(static_axis(x, a, "merging with time") for a in axes[1:])
         lengths = x.dims[times[0]].lengths
         assert lengths is not None
-        return time_dim(Derived(lengths, LengthRule(factor=factor))) if factor != 1 else x.dims[times[0]]
+        time = x.dims[times[0]]
+        return time.derived_time(Derived(lengths, LengthRule(factor=factor))) if factor != 1 else time
 
 
 @dataclass(frozen=True)
@@ -332,7 +335,7 @@ class Slice(Reshaping):
         assert dim.lengths is not None
         if start == 0 and not end and step == 1:
             return dim
-        return time_dim(Derived(dim.lengths, LengthRule(add=-start + (end or 0), stride=step)))
+        return dim.derived_time(Derived(dim.lengths, LengthRule(add=-start + (end or 0), stride=step)))
 
 
 @dataclass(frozen=True)
@@ -398,7 +401,7 @@ class Pad(Reshaping):
             if dim.kind is DimKind.TIME:
                 assert dim.lengths is not None
                 if left + right:
-                    dims[axis] = time_dim(Derived(dim.lengths, LengthRule(add=left + right)))
+                    dims[axis] = dim.derived_time(Derived(dim.lengths, LengthRule(add=left + right)))
             else:
                 dims[axis] = dim.derived(dim.kind, (dim.size or 0) + left + right)
         return default_feature(x, dims)
@@ -459,7 +462,9 @@ class ReinterpretData(Reshaping):
                 raise NetcError(f"size_base needs time axes, got {t} and {self.size_base!r} {base}", at("size_base"))
             index = t.time_index
             assert index is not None
-            t = t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
+            base_time = base.time_index
+            assert base_time is not None
+            t = t.with_dims(t.dims[:index] + (base.dims[base_time],) + t.dims[index + 1:])  # RETURNN: its dim tag
         return self.sparsity(t, at)
 
     def sparsity(self, t: TensorType, at: At) -> TensorType:
@@ -474,8 +479,8 @@ class ReinterpretData(Reshaping):
             if classes is None:
                 raise NetcError(f"set_sparse needs the number of classes: {t} has no feature dim", at("set_sparse"),
                                 'add "set_sparse_dim": N')
-            t = TensorType(tuple(spatial_dim(d.size) if d.kind is DimKind.FEATURE else d for d in t.dims), t.dtype,
-                           classes)
+            t = TensorType(tuple(replace(d, kind=DimKind.SPATIAL) if d.kind is DimKind.FEATURE else d
+                                 for d in t.dims), t.dtype, classes)
         for key in ("set_sparse_dim", "increase_sparse_dim"):
             value = getattr(self, key)
             if value is None:

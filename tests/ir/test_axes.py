@@ -80,7 +80,8 @@ def test_set_axes_accepts_each_role_on_its_own_axis_only() -> None:
 
 
 # [B, conv:s0 (pooled time), 3 (conv0p:conv:s1, from feature:data), 2 (s_split_dims1), 4 (F)], names as RETURNN's
-NAMED = TensorType((BATCH, time_dim(Derived(TimeAxis.DATA, LengthRule(stride=2)), "c:conv:s0"),
+POOLED_TIME = time_dim(TimeAxis.DATA).derived_time(Derived(TimeAxis.DATA, LengthRule(stride=2)), "c:conv:s0")
+NAMED = TensorType((BATCH, POOLED_TIME,
                     spatial_dim(3, "conv0p:conv:s1"), spatial_dim(2, "s_split_dims1"), feature_dim(4, "c:channel")))
 
 
@@ -117,6 +118,13 @@ def test_the_base_name_of_a_computed_static_axis_matches() -> None:
 def test_names_take_no_part_in_dim_equality() -> None:
     assert spatial_dim(3, "a_split_dims0") == spatial_dim(3, "b:window") == spatial_dim(3)
     assert hash(spatial_dim(3, "a")) == hash(spatial_dim(3))
+
+
+def test_a_named_time_axis_not_computed_from_time_is_no_stag_time() -> None:
+    """RETURNN's split_dims of time makes a new axis `s_split_dims0_rem`: `stag:time` does not find it."""
+    split = NAMED.with_dims((BATCH, time_dim(Derived(TimeAxis.DATA, LengthRule(stride=2)), "s_split_dims0_rem")))
+    with pytest.raises(ValueError, match="no spatial axis"):
+        Axes.from_config("stag:time").resolve(split)
 
 
 def test_an_unnamed_axis_is_named_by_its_position() -> None:
