@@ -77,6 +77,10 @@ NETS: dict[str, tuple[int, dict, dict[str, list]]] = {  # id: (input dim, net, q
                    "st": {"class": "slice", "axis": "T", "slice_start": 1, "from": "data"},
                    "output": {"class": "copy", "from": "data"}}, {
         "t": ["stag:t_split", "stag:time"], "pf": ["stag:feature:data", "tag:feature:data"]}),
+    "subnetwork": (6, {"sub": {"class": "subnetwork", "from": "data", "subnetwork": {
+        "w": {"class": "window", "window_size": 3, "from": "data"}, "output": {"class": "copy", "from": "w"}}},
+        "output": {"class": "merge_dims", "axes": "static", "from": "sub"}}, {
+        "sub": ["stag:w:window", "stag:sub"]}),
 }
 
 

@@ -48,7 +48,7 @@ def infer_types(graph: Graph) -> Graph:
         x = concat_type(types, node) if node.layer.concatenates else None
         try:
             t = node.layer.out_type(x, NodeShapeEnv(graph, types, node), node.at)
-            t = t.with_dims(tuple(d.of_layer(node.name) for d in t.dims))
+            t = t.with_dims(tuple(d.of_layer(node.name.rsplit("/", 1)[-1]) for d in t.dims))  # RETURNN: `w:window`
             types[node.name] = node.layer.checked_type(t, node.at)
         except ValueError as e:  # a type query a shape rule did not guard (no feature or time dim)
             raise NetcError(f"this layer cannot take its input {x}: {e}", node.at("from"),
