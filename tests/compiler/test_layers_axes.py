@@ -91,3 +91,9 @@ def test_length_names_the_time_axis_by_tag(tmp_path: Path) -> None:
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
     assert_cli_matches(tmp_path, CASES["reduce_argmin_dim_split"])
+
+
+def test_published_stag_merge_compiles_from_the_cli(tmp_path: Path) -> None:
+    """The conformer hybrids' front end: merge_dims of ["stag:conv0p:conv:s1", "dim:N"] (RETURNN's tag of the axis
+    the pool layer conv0p halves), compiled by `netc compile --params`, matches RETURNN."""
+    assert_cli_matches(tmp_path, CASES["stag_conv_front_end"])
