@@ -295,6 +295,28 @@ AXES: dict[str, dict] = {  # RETURNN's axis notation, argmax/argmin, reinterpret
     "set_axes_named": {"r": {"class": "reinterpret_data", "set_axes": {"T": "stag:time", "F": "dim:6"},
                              "enforce_batch_major": True, "from": "data"},
                        "output": combine("add", ["data", "r"])},
+    # stag: on the static axes layers create (RETURNN names them after the layer: bench/returnn_dim_names.py)
+    "stag_conv_front_end": {  # the 2022 conformer hybrids' front end (rwth-i6/returnn-experiments), in miniature
+        "source0": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": "data"},
+        "conv0_0": conv([3, 3], 4, "source0", padding="same", with_bias=True, in_spatial_dims=["T", "dim:6"]),
+        "conv0p": pool("max", [1, 2], "conv0_0", padding="same", strides=[1, 2], in_spatial_dims=["T", "dim:6"]),
+        "conv1_0": conv([3, 3], 2, "conv0p", padding="same", activation="relu", with_bias=True,
+                        in_spatial_dims=["T", "dim:3"]),
+        "conv1p": pool("max", [1, 1], "conv1_0", padding="same", strides=[1, 1], in_spatial_dims=["T", "dim:3"]),
+        "conv_merged": {"class": "merge_dims", "from": "conv1p", "axes": ["stag:conv0p:conv:s1", "dim:2"]},
+        "output": {"class": "linear", "activation": "tanh", "n_out": 3, "from": "conv_merged"}},
+    "stag_conv_static_axis": {"s": split([-1, 1]),
+                              "c": conv([1, 3], 2, "s", padding="valid", in_spatial_dims=["T", "dim:6"]),
+                              "m": reduce("mean", "stag:c:conv:s1", "c"),
+                              "output": {"class": "linear", "n_out": 3, "from": "m"}},
+    "stag_split_dims": {"s": split([2, 3]), "r": reduce("sum", "stag:s_split_dims0", "s"),
+                        "output": combine("mul", ["s", "r"])},
+    "stag_window_swap": {"w": {"class": "window", "window_size": 3, "from": "data"},
+                         "x": {"class": "swap_axes", "axis1": "stag:w:window", "axis2": "F", "from": "w"},
+                         "m": reduce("max", "stag:feature:data", "x"),
+                         "output": {"class": "linear", "n_out": 2, "from": "m"}},
+    "stag_single_split": {"s": split([1, 2, 3]), "r": reduce("sum", "stag-single:1:split_dims", "s"),
+                          "output": {"class": "merge_dims", "axes": "static", "from": "r"}},
 }
 
 

@@ -162,6 +162,14 @@ def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
         if dim is None and isinstance(shape, (list, tuple)) and shape:
             dim = shape[-1]
         sparse = bool(spec.get("sparse", False)) or spec.get("sparse_dim") is not None
+        if name == DATA and isinstance(shape, (list, tuple)) and (len(shape) != (1 if sparse else 2) or
+                                                                  shape[0] is not None):
+            # RETURNN: (None, 3, 2) is [B, T, 3, 2] with a static axis `spatial1:static3:data`; netc's inputs are
+            # [B, T, F] (dense) or [B, T] (class indices)
+            raise NetcError(f"data key {name!r}: shape {tuple(shape)!r} is not netc's input layout, "
+                            f"{'(None,): [B, T] class indices' if sparse else '(None, F): [B, T, F] features'}",
+                            at, "feed the features flat, shape (None, F) with F the product of the static sizes, and "
+                                "split them in the network with a split_dims layer")
         return positive_dim(dim, at), sparse
     raise NetcError(f"data key {name!r}: expected a dim, [dim, ndim] or a dict, got {spec!r}", at,
                     '{"dim": 40} for features, {"dim": 1000, "sparse": true} for class indices')

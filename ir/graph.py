@@ -79,7 +79,7 @@ class Graph:
                             "pass --num-inputs N, or set num_inputs or extern_data in the config")
         if self.dims.sparse_input:
             return TensorType.labels(TimeAxis.DATA, self.dims.num_inputs)
-        return TensorType.seq(TimeAxis.DATA, self.dims.num_inputs)
+        return TensorType.seq(TimeAxis.DATA, self.dims.num_inputs, "feature:data")  # RETURNN's tag description
 
     def type_of(self, name: str) -> TensorType:
         """The output type of a layer, or of the input `data`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -131,15 +131,49 @@ class DimKind(Enum):
     FEATURE = "feature"
 
 
+LAYER = "<layer>"  # in a dim's name: the name of the layer whose shape rule made it (filled in by infer_types)
+
+
 @dataclass(frozen=True)
 class Dim:
     """One axis of a tensor type: batch (the sequences, or with `chunks` the chunks of their frames on that
-    axis), time (with `lengths`), or static (with `size`)."""
+    axis), time (with `lengths`), or static (with `size`).
+
+    `name` is RETURNN's dim tag description (`feature:data`, `conv0p:conv:s1`, `s_split_dims0`, `w:window`), what
+    `stag:NAME` matches; None where netc does not know it. A shape rule names the dims its layer creates with
+    `LAYER` for the layer's own name (`f"{LAYER}:window"`). The name takes no part in equality: netc's types
+    match dims by kind, size and lengths, as RETURNN's `Dim.__eq__` (`is_equal` with the default
+    `allow_same_spatial_dim`/`treat_feature_as_spatial` options of behaviour versions < 16 and its size-based
+    matching in `Data.get_common_data`) lets equal-sized static dims of different tags combine. `base` is the name
+    of the dim a static dim was computed from by a convolution, pooling, padding or slicing: RETURNN's
+    `get_same_base().description` (`⌈feature:data/2⌉`) contains it, and `stag:` matches that too.
+    """
 
     kind: DimKind
     size: int | None = None
     lengths: Lengths | None = None
     chunks: Chunked | None = None
+    name: str | None = field(default=None, compare=False)
+    base: str | None = field(default=None, compare=False)
+
+    def named(self, name: str | None) -> Dim:
+        """The same dim with RETURNN's tag description `name`."""
+        return replace(self, name=name)
+
+    def derived(self, kind: DimKind, size: int, name: str | None = None) -> Dim:
+        """A static dim computed from this one (RETURNN's dim math), named `name`, with this one's base."""
+        return Dim(kind, size, name=name, base=self.base or self.name)
+
+    def derived_time(self, lengths: Lengths, name: str | None = None) -> Dim:
+        """A time axis computed from this one (pooled, strided, sliced, padded), named `name`, with this one's base
+        (a root time axis's: `time:var:extern_data:data`)."""
+        assert self.lengths is not None
+        return Dim(DimKind.TIME, lengths=lengths, name=name, base=self.base or self.name or root_name(self.lengths))
+
+    def of_layer(self, layer: str) -> Dim:
+        """`LAYER` in the name replaced by the layer's name (RETURNN's `"%s:window" % name`)."""
+        return self if self.name is None or LAYER not in self.name else replace(self, name=self.name.replace(
+            LAYER, layer))
 
     def __str__(self) -> str:
         if self.kind is DimKind.BATCH:
@@ -156,21 +190,27 @@ class Dim:
 BATCH = Dim(DimKind.BATCH)
 
 
+def root_name(lengths: Lengths) -> str:
+    """RETURNN's tag description of the root time axis of `lengths` (`time:var:extern_data:data`)."""
+    root = lengths if isinstance(lengths, TimeAxis) else lengths.root
+    return f"time:var:extern_data:{root.value}"
+
+
 def chunk_batch_dim(axis: Chunked) -> Dim:
     """The batch of the chunks of `axis.parent` (one row per sequence and chunk)."""
     return Dim(DimKind.BATCH, chunks=axis)
 
 
-def time_dim(lengths: Lengths) -> Dim:
-    return Dim(DimKind.TIME, lengths=lengths)
+def time_dim(lengths: Lengths, name: str | None = None) -> Dim:
+    return Dim(DimKind.TIME, lengths=lengths, name=name)
 
 
-def feature_dim(size: int) -> Dim:
-    return Dim(DimKind.FEATURE, size)
+def feature_dim(size: int, name: str | None = None) -> Dim:
+    return Dim(DimKind.FEATURE, size, name=name)
 
 
-def spatial_dim(size: int) -> Dim:
-    return Dim(DimKind.SPATIAL, size)
+def spatial_dim(size: int, name: str | None = None) -> Dim:
+    return Dim(DimKind.SPATIAL, size, name=name)
 
 
 @dataclass(frozen=True)
@@ -186,9 +226,9 @@ class TensorType:
     classes: int | None = None
 
     @classmethod
-    def seq(cls, time: Lengths, feature: int) -> TensorType:
+    def seq(cls, time: Lengths, feature: int, feature_name: str | None = None) -> TensorType:
         """`[B, T, F]`, the type of every layer before this type system."""
-        return cls((BATCH, time_dim(time), feature_dim(feature)))
+        return cls((BATCH, time_dim(time), feature_dim(feature, feature_name)))
 
     @classmethod
     def labels(cls, time: Lengths, classes: int) -> TensorType:

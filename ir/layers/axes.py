@@ -4,10 +4,12 @@ TensorType: the one resolver of every layer option that names axes (`axis`, `axe
 Follows `returnn/tensor/_tensor_extra.py` `get_axes_from_description`: spatial axes are all axes except the
 batch and the feature dim (the time axis included); static axes are those with a fixed size; dynamic axes are
 the time axes; an integer counts axes with the batch dim (axis 0), as RETURNN TF still accepts it (behavior
-version < 5); a list is the union of its items in the order written, without repeats. `"stag:NAME"` names a
-spatial axis by its RETURNN dim tag description (a case-insensitive substring, as RETURNN matches it): netc
-knows the descriptions of the time axes (`time:var:extern_data:data`, `...:classes`), not those RETURNN gives
-the static axes a layer creates (`s_split_dims0`, `c:conv:s0`), which carry the creating layer's name.
+version < 5); a list is the union of its items in the order written, without repeats. `"stag:NAME"` names the
+one spatial axis whose RETURNN dim tag description contains NAME (case-insensitive; `get_axis_by_tag_name`),
+`"stag-single:I:NAME"` the I-th of the spatial axes that match, `"tag:NAME"` the one axis of any kind that
+matches. The descriptions are the dims' names (`Dim.name`: `feature:data`, `conv0p:conv:s1`, `s_split_dims0`,
+`w:window`, measured with RETURNN 1.2026), and for a time axis its root's (`time:var:extern_data:data`), which
+RETURNN's derived time axes contain in their `get_same_base().description` (`⌈time:var:extern_data:data/2⌉`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from netc.ir.types import Derived, DimKind, TensorType, TimeAxis
+from netc.ir.types import Chunked, DimKind, TensorType, root_name
 
 AXIS_HINT = ("name axes as RETURNN does: 'T', 'F', 'B', 'spatial', 'spatial:0', 'static:0', 'dim:N', 'except_time', "
-             "'except_batch', 'stag:time', or a list of them")
+             "'except_batch', 'stag:time', 'stag:NAME' (RETURNN's dim tag name, e.g. 'stag:conv0p:conv:s1'), "
+             "'stag-single:0:NAME', or a list of them")
 
 
 @dataclass(frozen=True)
@@ -58,25 +61,41 @@ class Axes:
         return found[0]
 
 
-def tag_description(t: TensorType, index: int) -> str | None:
-    """RETURNN's dim tag description of a time axis (`time:var:extern_data:data`; a derived axis: its root's,
-    as RETURNN's `get_same_base`); None for the axes whose RETURNN names netc does not know."""
+def tag_descriptions(t: TensorType, index: int) -> list[str]:
+    """What RETURNN's `get_axes_by_tag_name` compares a name with for axis `index`: the dim's tag description
+    (`Dim.name`) and that of the dim it was computed from (`Dim.base`: RETURNN's `get_same_base().description`,
+    `⌈time:var:extern_data:data/2⌉`, contains it). A time axis without either is named by its root
+    (`time:var:extern_data:data`, which RETURNN's dim math on it contains: `-1+time:var:extern_data:data`); a
+    chunk's time axis is `c:chunking` only. The batch's is RETURNN's `global batch` (also the batch of chunks).
+    Empty when netc does not know the dim's name."""
     dim = t.dims[index]
-    if dim.kind is not DimKind.TIME or dim.lengths is None:
-        return None
-    root = dim.lengths.root if isinstance(dim.lengths, Derived) else dim.lengths
-    assert isinstance(root, TimeAxis)
-    return f"time:var:extern_data:{root.value}"
+    names = [n for n in (dim.name, dim.base) if n]
+    if dim.kind is DimKind.BATCH:
+        names.append("global batch")
+    if not names and dim.lengths is not None and not isinstance(dim.lengths, Chunked):
+        names.append(root_name(dim.lengths))  # RETURNN's dim math on a time axis names its root: `-1+time:...`
+    return names
+
+
+def tag_description(t: TensorType, index: int) -> str | None:
+    """The first of `tag_descriptions` (what netc prints for an axis), or None."""
+    names = tag_descriptions(t, index)
+    return names[0] if names else None
 
 
 def axes_listing(t: TensorType) -> str:
-    """The axes of `t` as one would name them: `B ('B'), T_data ('T', 'stag:time'), 2 ('spatial:1'), 6 ('F')`."""
+    """The axes of `t` as one would name them:
+    `B ('B'), T_data ('T', 'stag:time'), 2 ('spatial:1', 'stag:s_split_dims0'), 6 ('F')`."""
     spatial = [i for i, d in enumerate(t.dims) if d.kind not in (DimKind.BATCH, DimKind.FEATURE)]
     parts = []
     for i, d in enumerate(t.dims):
-        names = {DimKind.BATCH: ["B"], DimKind.TIME: ["T", "stag:time"], DimKind.FEATURE: ["F"]}.get(d.kind, [])
+        names = {DimKind.BATCH: ["B"], DimKind.TIME: ["T"], DimKind.FEATURE: ["F"]}.get(d.kind, [])
         if i in spatial and d.kind is not DimKind.TIME:
             names.append(f"spatial:{spatial.index(i)}")
+        if i in spatial:
+            described = tag_descriptions(t, i)
+            names += [f"stag:{described[0]}"] if described and (d.name or d.kind is not DimKind.TIME) else []
+            names += ["stag:time"] if d.kind is DimKind.TIME and not isinstance(d.lengths, Chunked) else []
         parts.append(f"{d} ({', '.join(repr(n) for n in names)})")
     return f"its axes are {', '.join(parts)}"
 
@@ -129,25 +148,43 @@ def resolve_axis(t: TensorType, item: str | int) -> list[int]:
         return sized
     if word.startswith("stag:"):
         return [stag_axis(t, spatial, item[len("stag:"):])]
+    if word.startswith("tag:"):
+        return [stag_axis(t, every, item[len("tag:"):])]
+    match = re.fullmatch(r"stag-single:(-?\d+):(.+)", item, re.IGNORECASE | re.DOTALL)
+    if match:
+        found = tagged(t, spatial, match.group(2))
+        k = int(match.group(1))
+        if not -len(found) <= k < len(found):
+            raise ValueError(f"axis {item!r}: {len(found)} spatial axes of {t} have a dim tag named so; "
+                             f"{axes_listing(t)}")
+        return [found[k]]
     raise ValueError(f"unknown axis description {item!r}; {AXIS_HINT}")
 
 
-def stag_axis(t: TensorType, spatial: list[int], name: str) -> int:
-    """The one spatial axis whose dim tag description contains `name` (RETURNN `get_axis_by_tag_name` with
-    `spatial_only`)."""
-    found = [i for i in spatial if name.lower() in (tag_description(t, i) or "")]
+def tagged(t: TensorType, pool: list[int], name: str) -> list[int]:
+    """The axes of `pool` whose tag descriptions contain `name`, case-insensitive (RETURNN
+    `get_axes_by_tag_name`: a substring of the description or of its `get_same_base().description`)."""
+    return [i for i in pool if any(name.lower() in d.lower() for d in tag_descriptions(t, i))]
+
+
+def stag_axis(t: TensorType, pool: list[int], name: str) -> int:
+    """The one axis of `pool` (the spatial axes for `stag:`, all for `tag:`) whose dim tag description contains
+    `name` (RETURNN `get_axis_by_tag_name`, which asserts exactly one)."""
+    found = tagged(t, pool, name)
     if len(found) == 1:
         return found[0]
     if found:
-        raise ValueError(f"axis 'stag:{name}': {len(found)} axes of {t} match; name one by 'spatial:i'")
-    unnamed = [i for i in spatial if tag_description(t, i) is None]
-    known = [tag_description(t, i) for i in spatial if i not in unnamed]
+        raise ValueError(f"axis 'stag:{name}': {len(found)} axes of {t} match "
+                         f"({', '.join(repr(tag_description(t, i)) for i in found)}); RETURNN requires one: name "
+                         f"the k-th of them by 'stag-single:k:{name}', or by 'spatial:i'; {axes_listing(t)}")
+    unnamed = [i for i in pool if not tag_descriptions(t, i)]
+    known = [tag_description(t, i) for i in pool if i not in unnamed]
     text = f"axis 'stag:{name}': no spatial axis of {t} has a dim tag named so"
-    text += f" (netc knows the tag names {known})" if known else ""
+    text += f" (its tag names are {known})" if known else ""
     if unnamed:
-        text += ("; netc does not know RETURNN's tag names of the static axes a layer creates "
-                 f"(they carry the layer's name): name {', '.join(str(t.dims[i]) for i in unnamed)} by "
-                 f"'spatial:i', 'static:i' or 'dim:N'")
+        text += (f"; netc does not know RETURNN's tag names of {', '.join(str(t.dims[i]) for i in unnamed)} "
+                 "(a padded, sliced or transposed-convolved static axis): name it by 'spatial:i', 'static:i' or "
+                 "'dim:N'")
     raise ValueError(f"{text}; {axes_listing(t)}")
 
 

@@ -171,7 +171,14 @@ class Layer:
         if x.feature_index != len(x.dims) - 1:
             raise NetcError(f"{self.class_name} works on the last axis, but the feature dim of {x} is not last",
                             at("from"), "swap_axes the feature dim back to the end")
-        return x.with_feature(self.out_feature(x.feature, env, at))
+        t = x.with_feature(self.out_feature(x.feature, env, at))
+        feature = t.dims[-1].named(self.out_feature_name(x))
+        return t.with_dims(t.dims[:-1] + (feature,))
+
+    def out_feature_name(self, x: TensorType) -> str | None:
+        """RETURNN's tag description of a per-frame layer's output feature dim (`LAYER` for the layer's name);
+        None where netc does not know it."""
+        return None
 
     def checked_type(self, t: TensorType, at: At) -> TensorType:
         """The inferred type `t`, which must agree with a declared `out_type` (RETURNN would build the layer with

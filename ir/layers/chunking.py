@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv
-from netc.ir.types import BATCH, Chunked, DimKind, TensorType, chunk_batch_dim, time_dim
+from netc.ir.types import BATCH, LAYER, Chunked, DimKind, TensorType, chunk_batch_dim, time_dim
 
 
 def chunks_of(t: TensorType) -> Chunked | None:
@@ -54,7 +54,7 @@ class TimeChunking(Layer):
                             "unchunk first (time_unchunking)")
         assert self.chunk_size is not None and self.chunk_step is not None
         axis = Chunked(x.time, self.chunk_size, self.chunk_step)
-        return x.with_dims((chunk_batch_dim(axis), time_dim(axis)) + x.dims[2:])
+        return x.with_dims((chunk_batch_dim(axis), time_dim(axis, f"{LAYER}:chunking")) + x.dims[2:])
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from netc.ir.layers.axes import Axes
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
 from netc.ir.layers.window import out_length_rule
 from netc.ir.types import (
+    LAYER,
     Act,
     ConfigEnum,
     Derived,
@@ -29,7 +30,6 @@ from netc.ir.types import (
     feature_dim,
     lengths_numpy,
     spatial_dim,
-    time_dim,
 )
 
 
@@ -126,15 +126,15 @@ class Spatial(Layer):
     def conv_input(self, x: TensorType, at: At) -> TensorType:
         """The input as the op sees it (RETURNN `ConvLayer.transform_input`): expanded, feature split or added."""
         dims = list(x.dims)
-        for _ in range(self.input_expand_dims):
-            dims.insert(len(dims) - 1, spatial_dim(1))
+        for i in range(self.input_expand_dims):  # RETURNN names them without the layer
+            dims.insert(len(dims) - 1, spatial_dim(1, f"input_expand_dims:{i}"))
         if self.input_split_feature_dim:
             f, k = x.feature, self.input_split_feature_dim
             if f % k:
                 raise NetcError(f"the feature dim {f} is not a multiple of {k}", at("input_split_feature_dim"))
-            dims[-1:] = [spatial_dim(f // k), feature_dim(k)]
+            dims[-1:] = [x.dims[-1].derived(DimKind.SPATIAL, f // k), feature_dim(k)]
         if self.input_add_feature_dim:
-            dims[-1:] = [spatial_dim(x.feature), feature_dim(1)]
+            dims[-1:] = [Dim(DimKind.SPATIAL, x.feature, name=x.dims[-1].name, base=x.dims[-1].base), feature_dim(1)]
         return x.with_dims(tuple(dims))
 
     def plans(self, x: TensorType, at: At) -> tuple[TensorType, list[AxisPlan]]:
@@ -181,14 +181,17 @@ class Spatial(Layer):
         out = []
         for dim, k, s, d in zip(t.dims[1:-1], self.sizes, strides, dilations):
             rule = out_length_rule(k, s, same, d)
-            if dim.size is not None:
+            name = f"{LAYER}:conv:s{len(out)}"  # RETURNN ConvLayer.calc_out_dim's tag, also for pool
+            if s == 1 and (same or k == 1):  # RETURNN keeps the input's dim tag: "identity in this axis"
+                out.append(dim)
+            elif dim.size is not None:
                 size = max(0, math.ceil((dim.size + rule.add) / s))
                 if size < 1:
                     raise NetcError(f"the axis of size {dim.size} is shorter than the window {k}", at(self.sizes_key))
-                out.append(spatial_dim(size))
+                out.append(dim.derived(DimKind.SPATIAL, size, name))
             else:
                 assert dim.lengths is not None
-                out.append(dim if rule.add == 0 and s == 1 else time_dim(Derived(dim.lengths, rule)))
+                out.append(dim.derived_time(Derived(dim.lengths, rule), name))
         return out
 
 
@@ -230,7 +233,7 @@ class Conv(Spatial):
         if t.feature % self.groups:
             raise NetcError(f"the input has {t.feature} channels, not a multiple of groups {self.groups}",
                             at("groups"), f"RETURNN asserts in % groups == 0; a depthwise conv has groups {t.feature}")
-        return x.with_dims((t.dims[0], *self.out_dims(t, at), feature_dim(self.n_out or 1)))
+        return x.with_dims((t.dims[0], *self.out_dims(t, at), feature_dim(self.n_out or 1, f"{LAYER}:channel")))
 
     def param_shapes_for(self, layer: str, x: TensorType | None, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         channels = 1 if self.input_add_feature_dim else (self.input_split_feature_dim or n_in)
@@ -398,12 +401,12 @@ class TransposedConv(Layer):
                 size = dim.size * axis.stride + axis.add
                 if size < 1:
                     raise NetcError(f"the axis of size {dim.size} has no frames left", at("remove_padding"))
-                dims.append(spatial_dim(size))
+                dims.append(dim.derived(DimKind.SPATIAL, size))  # RETURNN: the dim math `feature:data*2`
             else:
                 assert dim.lengths is not None
                 same = axis.add == 0 and axis.stride == 1
-                dims.append(dim if same else time_dim(Derived(dim.lengths, axis.rule)))
-        return x.with_dims((x.dims[0], *dims, feature_dim(self.n_out or 1)))
+                dims.append(dim if same else dim.derived_time(Derived(dim.lengths, axis.rule)))
+        return x.with_dims((x.dims[0], *dims, feature_dim(self.n_out or 1, f"{LAYER}:channel")))
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         # NOTE: RETURNN wraps 1D in TF's 2D op, so its 1D filter has a size-1 second spatial axis

@@ -8,15 +8,15 @@ other source's dims must appear in it in the same order (a `[B, F]` mean broadca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, axes_listing
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
 from netc.ir.layers.expr import Expr, parse_eval, sources_used
 from netc.ir.layers.reshape import default_feature
-from netc.ir.types import BATCH, Act, ConfigEnum, DimKind, TensorType, spatial_dim
+from netc.ir.types import BATCH, LAYER, Act, ConfigEnum, DimKind, TensorType, spatial_dim
 
 
 class CombineKind(ConfigEnum):
@@ -188,6 +188,16 @@ class ReduceMode(ConfigEnum):
     def aliases(cls) -> dict[str, ConfigEnum]:
         return {"avg": cls.MEAN}
 
+    @classmethod
+    def hint(cls, value: Any) -> str:
+        """RETURNN TF's `any`/`all` (`tf.reduce_any`/`tf.reduce_all`) take bool tensors, which no netc layer makes
+        (netc's tensors are float32 or int32)."""
+        if isinstance(value, str) and value.lower() in ("any", "all"):
+            which = "max" if value.lower() == "any" else "min"
+            return (f"RETURNN's {value!r} reduces a bool tensor and netc's tensors are float32 or int32: reduce a 0/1 "
+                    f'float with "{which}" (e.g. an eval layer "tf.cast(source(0) > 0.5, tf.float32)" before it)')
+        return super().hint(value)
+
     @property
     def is_arg(self) -> bool:
         return self in (ReduceMode.ARGMAX, ReduceMode.ARGMIN)
@@ -245,7 +255,7 @@ class Reduce(Layer):
         except ValueError as e:
             raise NetcError(str(e), at(key), "check the input's dims with `netc check`") from None
         if self.keep_dims:
-            dims = [spatial_dim(1) if i in axes else d for i, d in enumerate(x.dims)]
+            dims = [spatial_dim(1, f"{LAYER}:keep-dim-{i}") if i in axes else d for i, d in enumerate(x.dims)]
         else:
             dims = [d for i, d in enumerate(x.dims) if i not in axes]
         assert self.mode is not None
@@ -254,7 +264,7 @@ class Reduce(Layer):
         size = x.dims[axes[0]].size
         if size is None:  # over time: indices of frames
             return default_feature(TensorType((), "int32"), dims)
-        return TensorType(tuple(spatial_dim(d.size) if d.is_static else d for d in dims), "int32", size)
+        return TensorType(tuple(replace(d, kind=DimKind.SPATIAL) if d.is_static else d for d in dims), "int32", size)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
-from netc.ir.types import Act, Loss, TensorType, feature_dim
+from netc.ir.types import LAYER, Act, Loss, TensorType, feature_dim
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class Affine(Layer):
                                 "put the dropout on the next layer")
             x = TensorType((*x.dims, feature_dim(x.feature)))
         return super().out_type(x, env, at)
+
+    def out_feature_name(self, x: TensorType) -> str | None:
+        return f"{LAYER}:feature-dense"  # RETURNN LinearLayer (and SoftmaxLayer) make a new feature dim so
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         if self.loss is not None:

@@ -8,13 +8,13 @@ padding the time axis derive a new time axis whose lengths follow RETURNN's form
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, SetAxes
 from netc.ir.layers.base import At, Layer, ShapeEnv
-from netc.ir.types import Derived, Dim, DimKind, LengthRule, TensorType, spatial_dim, time_dim
+from netc.ir.types import LAYER, Derived, Dim, DimKind, LengthRule, TensorType, spatial_dim, time_dim
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,18 @@ def default_feature(x: TensorType, dims: tuple[Dim, ...] | list[Dim]) -> TensorT
     (`returnn/tensor/_tensor_extra.py` `_default_feature_dim_axis`); other static axes are spatial."""
     static = [i for i, d in enumerate(dims) if d.is_static]
     last = static[-1] if static else None
-    return x.with_dims(tuple(Dim(DimKind.FEATURE if i == last else DimKind.SPATIAL, d.size) if d.is_static else d
+    return x.with_dims(tuple(replace(d, kind=DimKind.FEATURE if i == last else DimKind.SPATIAL) if d.is_static else d
                              for i, d in enumerate(dims)))
+
+
+def merged_name(dims: list[Dim]) -> str | None:
+    """RETURNN's tag of merged dims (`prod(merge_dim_tags)`, returnn/tensor/_dim_extra.py `_get_description`): their
+    names joined by `*` in merge order, one with `+ - /` or a space in brackets; one dim keeps its name; None when
+    netc does not know a name."""
+    names = [d.name for d in dims]
+    if any(n is None for n in names):
+        return None
+    return "*".join(f"({n})" if len(dims) > 1 and any(c in n for c in "+-/ ") else n for n in names if n)
 
 
 def required(value: Any, key: str, at: At, example: str) -> None:
@@ -95,7 +105,16 @@ class SplitDims(Reshaping):
         if math.prod(sizes) != size:
             raise NetcError(f"dims {list(self.dims)} do not split the axis of size {size}", at("dims"),
                             f"use sizes whose product is {size}")
-        return default_feature(x, x.dims[:axis] + tuple(spatial_dim(s) for s in sizes) + x.dims[axis + 1:])
+        return default_feature(x, x.dims[:axis] + tuple(spatial_dim(s, self.split_name(x.dims[axis], i, known))
+                                                        for i, s in enumerate(sizes)) + x.dims[axis + 1:])
+
+    def split_name(self, dim: Dim, i: int, known: int) -> str | None:
+        """RETURNN's tag of the i-th new axis (SplitDimsLayer._map_old_axis_to_new_axis's `resolved_dims`): the
+        -1 axis keeps the split axis's tag when the other dims multiply to 1, else `<layer>_split_dims<i>_rem`;
+        the others `<layer>_split_dims<i>`."""
+        if self.dims[i] != -1:
+            return f"{LAYER}_split_dims{i}"
+        return dim.name if known == 1 else f"{LAYER}_split_dims{i}_rem"
 
     @property
     def time_block(self) -> int:
@@ -114,8 +133,11 @@ class SplitDims(Reshaping):
             raise ValueError(f"split_dims splits the time axis of [B, T, ...] inputs only, not of {x}")
         dim = x.dims[axis]
         assert dim.lengths is not None
-        time = dim if self.time_block == 1 else time_dim(Derived(dim.lengths, LengthRule(stride=self.time_block)))
-        return default_feature(x, x.dims[:axis] + (time,) + tuple(spatial_dim(s) for s in self.dims[1:])
+        # RETURNN: the -1 axis of the split time axis is a new `<layer>_split_dims0_rem`, not computed from time
+        time = dim if self.time_block == 1 else time_dim(Derived(dim.lengths, LengthRule(stride=self.time_block)),
+                                                         f"{LAYER}_split_dims0_rem")
+        return default_feature(x, x.dims[:axis] + (time,) + tuple(spatial_dim(s, f"{LAYER}_split_dims{i}")
+                                                                  for i, s in enumerate(self.dims[1:], 1))
                                + x.dims[axis + 1:])
 
 
@@ -152,7 +174,7 @@ class MergeDims(Reshaping):
             if self.n_out is not None and self.n_out != size:
                 raise NetcError(f"n_out is {self.n_out}, but the merged axis has size {size}", at("n_out"),
                                 f"set n_out to {size} or remove it")
-            merged = spatial_dim(size)
+            merged = spatial_dim(size, merged_name([x.dims[a] for a in axes]))
         if len(axes) == 1:
             return default_feature(x, x.dims[:axes[0]] + (merged,) + x.dims[axes[0] + 1:])
         rest = [d for i, d in enumerate(x.dims) if i not in axes]
@@ -176,7 +198,8 @@ class MergeDims(Reshaping):
         factor = math.prod(static_axis(x, a, "merging with time") for a in axes[1:])
         lengths = x.dims[times[0]].lengths
         assert lengths is not None
-        return time_dim(Derived(lengths, LengthRule(factor=factor))) if factor != 1 else x.dims[times[0]]
+        time = x.dims[times[0]]
+        return time.derived_time(Derived(lengths, LengthRule(factor=factor))) if factor != 1 else time
 
 
 @dataclass(frozen=True)
@@ -234,7 +257,7 @@ class ExpandDims(Reshaping):
 
     def reshape(self, x: TensorType, at: At) -> TensorType:
         dims = list(x.dims)
-        dims.insert(self.position(x), spatial_dim(self.dim))
+        dims.insert(self.position(x), spatial_dim(self.dim, f"{LAYER}_expand_dims"))
         return default_feature(x, dims)
 
 
@@ -298,7 +321,7 @@ class Slice(Reshaping):
         size = len(range(dim.size or 0)[self.slice_start:self.slice_end:self.slice_step])
         if size == 0:
             raise NetcError(f"the slice of an axis of size {dim.size} is empty", at("slice_start"))
-        return default_feature(x, x.dims[:axis] + (Dim(dim.kind, size),) + x.dims[axis + 1:])
+        return default_feature(x, x.dims[:axis] + (dim.derived(dim.kind, size),) + x.dims[axis + 1:])
 
     def time_slice(self, dim: Dim, at: At) -> Dim:
         start, end, step = self.slice_start or 0, self.slice_end, self.slice_step or 1
@@ -312,7 +335,7 @@ class Slice(Reshaping):
         assert dim.lengths is not None
         if start == 0 and not end and step == 1:
             return dim
-        return time_dim(Derived(dim.lengths, LengthRule(add=-start + (end or 0), stride=step)))
+        return dim.derived_time(Derived(dim.lengths, LengthRule(add=-start + (end or 0), stride=step)))
 
 
 @dataclass(frozen=True)
@@ -378,9 +401,9 @@ class Pad(Reshaping):
             if dim.kind is DimKind.TIME:
                 assert dim.lengths is not None
                 if left + right:
-                    dims[axis] = time_dim(Derived(dim.lengths, LengthRule(add=left + right)))
+                    dims[axis] = dim.derived_time(Derived(dim.lengths, LengthRule(add=left + right)))
             else:
-                dims[axis] = Dim(dim.kind, (dim.size or 0) + left + right)
+                dims[axis] = dim.derived(dim.kind, (dim.size or 0) + left + right)
         return default_feature(x, dims)
 
 
@@ -439,7 +462,9 @@ class ReinterpretData(Reshaping):
                 raise NetcError(f"size_base needs time axes, got {t} and {self.size_base!r} {base}", at("size_base"))
             index = t.time_index
             assert index is not None
-            t = t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
+            base_time = base.time_index
+            assert base_time is not None
+            t = t.with_dims(t.dims[:index] + (base.dims[base_time],) + t.dims[index + 1:])  # RETURNN: its dim tag
         return self.sparsity(t, at)
 
     def sparsity(self, t: TensorType, at: At) -> TensorType:
@@ -454,8 +479,8 @@ class ReinterpretData(Reshaping):
             if classes is None:
                 raise NetcError(f"set_sparse needs the number of classes: {t} has no feature dim", at("set_sparse"),
                                 'add "set_sparse_dim": N')
-            t = TensorType(tuple(spatial_dim(d.size) if d.kind is DimKind.FEATURE else d for d in t.dims), t.dtype,
-                           classes)
+            t = TensorType(tuple(replace(d, kind=DimKind.SPATIAL) if d.kind is DimKind.FEATURE else d
+                                 for d in t.dims), t.dtype, classes)
         for key in ("set_sparse_dim", "increase_sparse_dim"):
             value = getattr(self, key)
             if value is None:

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
-from netc.ir.types import Act
+from netc.ir.types import Act, TensorType
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,9 @@ class PassThrough(Layer):
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         return matching_n_out(self.n_out, in_feature, at, "the dim of its input")
+
+    def out_feature_name(self, x: TensorType) -> str | None:
+        return x.dims[-1].name  # RETURNN keeps the input's feature dim tag
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import MAX_DIM, At, Layer, ShapeEnv
-from netc.ir.types import BATCH, TensorType, feature_dim, spatial_dim
+from netc.ir.types import BATCH, LAYER, TensorType, feature_dim, spatial_dim
 
 INIT_HINT = 'use a number (a constant), "zeros", "ones" or "glorot_uniform"'
 
@@ -84,7 +84,9 @@ class Variable(Layer):
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         shape = self.shape or ()
-        dims = [spatial_dim(d) for d in shape[:-1]] + [feature_dim(d) for d in shape[-1:]]
+        # RETURNN VariableLayer.get_out_data_from_opts: the tags "<layer>:static:<i>"
+        dims = [spatial_dim(d, f"{LAYER}:static:{i}") for i, d in enumerate(shape[:-1])] + \
+            [feature_dim(d, f"{LAYER}:static:{len(shape) - 1}") for d in shape[-1:]]
         if self.add_time_axis:
             dims.insert(0, spatial_dim(1))
         if self.add_batch_axis:

@@ -9,7 +9,7 @@ from typing import ClassVar
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv
 from netc.ir.layers.reshape import default_feature
-from netc.ir.types import Derived, DimKind, LengthRule, TensorType, spatial_dim, time_dim
+from netc.ir.types import LAYER, Derived, DimKind, LengthRule, TensorType, spatial_dim
 
 
 def out_length_rule(size: int, stride: int, same: bool, dilation: int = 1) -> LengthRule:
@@ -71,8 +71,8 @@ class Window(Layer):
         dim = x.dims[index]
         rule = out_length_rule(self.window_size, self.stride, self.same)
         assert dim.lengths is not None
-        new_time = dim if rule == LengthRule() else time_dim(Derived(dim.lengths, rule))
-        dims = x.dims[:index] + (new_time, spatial_dim(self.window_size)) + x.dims[index + 1:]
+        new_time = dim if rule == LengthRule() else dim.derived_time(Derived(dim.lengths, rule))
+        dims = x.dims[:index] + (new_time, spatial_dim(self.window_size, f"{LAYER}:window")) + x.dims[index + 1:]
         if dims[-1].kind is DimKind.TIME:
             raise NetcError("window needs a feature dim after time", at("from"))
         return default_feature(x, dims)

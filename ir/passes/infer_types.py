@@ -40,15 +40,16 @@ def infer_types(graph: Graph) -> Graph:
 
     Sources are concatenated on the feature axis: all their other dims must be the same (one time
     axis, equal static sizes). Each layer's `out_type` is its shape rule; a decoder lives on the target
-    (classes) time axis.
+    (classes) time axis. The dims a layer creates get their RETURNN names with the layer's name (`Dim.of_layer`).
     """
     types: dict[str, TensorType] = {DATA: graph.input_type} if uses_data(graph) else {}
     typed = []
     for node in graph.nodes:
         x = concat_type(types, node) if node.layer.concatenates else None
         try:
-            types[node.name] = node.layer.checked_type(node.layer.out_type(x, NodeShapeEnv(graph, types, node),
-                                                                           node.at), node.at)
+            t = node.layer.out_type(x, NodeShapeEnv(graph, types, node), node.at)
+            t = t.with_dims(tuple(d.of_layer(node.name.rsplit("/", 1)[-1]) for d in t.dims))  # RETURNN: `w:window`
+            types[node.name] = node.layer.checked_type(t, node.at)
         except ValueError as e:  # a type query a shape rule did not guard (no feature or time dim)
             raise NetcError(f"this layer cannot take its input {x}: {e}", node.at("from"),
                             "check the dims of its sources with `netc check`") from None

@@ -52,6 +52,10 @@ def run_check(tmp_path: Path, net: dict) -> subprocess.CompletedProcess:
     ({"class": "reduce", "mode": "argmax", "axes": "TF", "from": "data"}, "axes", ["argmax reduces exactly one"]),
     ({"class": "reduce", "mode": "sum", "axes": "stag:s_split_dims0", "from": "data"}, "axes",
      ["stag:s_split_dims0", "time:var:extern_data:data"]),
+    ({"class": "reduce", "mode": "sum", "axes": "stag:split_dims", "from": "data"}, "axes",
+     ["no spatial axis", "'time:var:extern_data:data'"]),
+    ({"class": "reduce", "mode": "any", "axes": "T", "from": "data"}, "mode", ["bool", '"max"']),
+    ({"class": "reduce", "mode": "all", "axes": "T", "from": "data"}, "mode", ["bool", '"min"']),
     ({"class": "reinterpret_data", "set_axes": {"F": "T"}, "from": "data"}, "set_axes", ["not its F axis"]),
     ({"class": "reinterpret_data", "set_axes": {"F": 2}, "from": "data"}, "set_axes", ["enforce_batch_major"]),
     ({"class": "reinterpret_data", "increase_sparse_dim": 1, "from": "data"}, "increase_sparse_dim",
@@ -87,3 +91,9 @@ def test_length_names_the_time_axis_by_tag(tmp_path: Path) -> None:
 
 def test_compile_cli_with_params_matches_returnn(tmp_path: Path) -> None:
     assert_cli_matches(tmp_path, CASES["reduce_argmin_dim_split"])
+
+
+def test_published_stag_merge_compiles_from_the_cli(tmp_path: Path) -> None:
+    """The conformer hybrids' front end: merge_dims of ["stag:conv0p:conv:s1", "dim:N"] (RETURNN's tag of the axis
+    the pool layer conv0p halves), compiled by `netc compile --params`, matches RETURNN."""
+    assert_cli_matches(tmp_path, CASES["stag_conv_front_end"])

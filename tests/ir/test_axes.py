@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 from netc.ir.layers.axes import Axes, SetAxes
-from netc.ir.types import BATCH, Derived, LengthRule, TensorType, TimeAxis, feature_dim, spatial_dim, time_dim
+from netc.ir.types import (
+    BATCH,
+    Derived,
+    DimKind,
+    LengthRule,
+    TensorType,
+    TimeAxis,
+    feature_dim,
+    spatial_dim,
+    time_dim,
+)
 
 SPLIT = TensorType((BATCH, time_dim(TimeAxis.DATA), spatial_dim(2), feature_dim(3)))  # [B, T, 2, 3]
 POOLED = TensorType((BATCH, time_dim(Derived(TimeAxis.DATA, LengthRule(stride=2))), feature_dim(4)))
@@ -67,3 +77,56 @@ def test_set_axes_accepts_each_role_on_its_own_axis_only() -> None:
     with pytest.raises(ValueError, match="'B', 'T' or 'F'"):
         SetAxes.from_config({"X": "T"})
     assert SetAxes.from_config({"f": 2, "t": "T"}).has_int
+
+
+# [B, conv:s0 (pooled time), 3 (conv0p:conv:s1, from feature:data), 2 (s_split_dims1), 4 (F)], names as RETURNN's
+POOLED_TIME = time_dim(TimeAxis.DATA).derived_time(Derived(TimeAxis.DATA, LengthRule(stride=2)), "c:conv:s0")
+NAMED = TensorType((BATCH, POOLED_TIME,
+                    spatial_dim(3, "conv0p:conv:s1"), spatial_dim(2, "s_split_dims1"), feature_dim(4, "c:channel")))
+
+
+@pytest.mark.parametrize("description, expected", [
+    ("stag:conv0p:conv:s1", [2]), ("stag:CONV0P", [2]), ("stag:s_split_dims1", [3]), ("stag:split", [3]),
+    ("stag:c:conv:s0", [1]), ("stag:time", [1]), ("stag-single:0:conv", [1]), ("stag-single:-1:conv", [2]),
+    ("stag-single:1:conv:s", [2]), ("tag:channel", [4]), ("tag:global batch", [0]),
+    (["stag:conv0p:conv:s1", "F"], [2, 4]),
+])
+def test_stag_names_static_axes_by_their_returnn_names(description: object, expected: list[int]) -> None:
+    """RETURNN `get_axes_by_tag_name`: a case-insensitive part of the description, among the spatial axes."""
+    assert Axes.from_config(description).resolve(NAMED) == expected
+
+
+@pytest.mark.parametrize("description, words", [
+    ("stag:conv", ["2 axes", "'c:conv:s0'", "'conv0p:conv:s1'", "stag-single:k:conv"]),  # RETURNN: not unique
+    ("stag:channel", ["no spatial axis", "'s_split_dims1'"]),  # the feature dim is no spatial axis
+    ("stag-single:2:conv", ["2 spatial axes"]),
+])
+def test_stag_that_matches_not_exactly_one_axis_is_an_error(description: str, words: list[str]) -> None:
+    with pytest.raises(ValueError) as e:
+        Axes.from_config(description).resolve(NAMED)
+    for word in words:
+        assert word in str(e.value)
+
+
+def test_the_base_name_of_a_computed_static_axis_matches() -> None:
+    """RETURNN's pooled axis `conv0p:conv:s1` has the same base `⌈feature:data/2⌉`: `stag:feature:data` finds it."""
+    pooled = spatial_dim(6, "feature:data").derived(DimKind.SPATIAL, 3, "conv0p:conv:s1")
+    t = NAMED.with_dims(NAMED.dims[:2] + (pooled,) + NAMED.dims[3:])
+    assert Axes.from_config("stag:feature:data").resolve(t) == [2]
+
+
+def test_names_take_no_part_in_dim_equality() -> None:
+    assert spatial_dim(3, "a_split_dims0") == spatial_dim(3, "b:window") == spatial_dim(3)
+    assert hash(spatial_dim(3, "a")) == hash(spatial_dim(3))
+
+
+def test_a_named_time_axis_not_computed_from_time_is_no_stag_time() -> None:
+    """RETURNN's split_dims of time makes a new axis `s_split_dims0_rem`: `stag:time` does not find it."""
+    split = NAMED.with_dims((BATCH, time_dim(Derived(TimeAxis.DATA, LengthRule(stride=2)), "s_split_dims0_rem")))
+    with pytest.raises(ValueError, match="no spatial axis"):
+        Axes.from_config("stag:time").resolve(split)
+
+
+def test_an_unnamed_axis_is_named_by_its_position() -> None:
+    with pytest.raises(ValueError, match="does not know RETURNN's tag names of 2"):
+        Axes.from_config("stag:pad").resolve(SPLIT)

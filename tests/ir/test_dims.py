@@ -59,3 +59,12 @@ def test_the_config_target_is_the_default_target_of_loss_layers() -> None:
     graph = graph_from_document(doc)
     assert (graph.output.layer.target, graph.output.out_type.feature) == ("orth", 7)
     assert (graph["aux"].layer.target, graph["hid"].layer.target) == ("classes", "classes")
+
+
+@pytest.mark.parametrize("shape", [(None, 3, 2), (6,), (None, 40, 1)])
+def test_an_input_shape_netc_does_not_lay_out_is_an_error(shape: tuple) -> None:
+    """RETURNN reads (None, 3, 2) as [B, T, 3, 2] (a static axis `spatial1:static3:data`); netc's input is
+    [B, T, F]: the shape's last entry alone would silently be the wrong input."""
+    with pytest.raises(NetcError, match="not netc's input layout") as e:
+        dims(extern_data={"data": {"shape": shape}, "classes": {"shape": (), "dim": 3, "sparse": True}})
+    assert "split_dims" in (e.value.hint or "")
