@@ -84,6 +84,18 @@ CHUNK = {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "da
     ({"c": CHUNK, "l": {"class": "linear", "n_out": 3, "from": "data"},
       "output": {"class": "time_unchunking", "chunking_layer": "l", "from": "c"}}, "chunking_layer",
      "not a time_chunking layer"),
+    ({"c": CHUNK, "l": {"class": "linear", "n_out": 3, "from": "c"},  # on the chunks, yet no chunking layer
+      "output": {"class": "time_unchunking", "chunking_layer": "l", "from": "l"}}, "chunking_layer",
+     "'l' is a linear layer, not a time_chunking layer"),
+    ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "nope", "from": "c"}}, "chunking_layer",
+     "chunking_layer names 'nope', which is not a layer"),
+    ({"s": {"class": "subnetwork", "subnetwork": {"c": CHUNK, "output": {
+        "class": "time_unchunking", "chunking_layer": "base:c", "from": "c"}}},
+      "output": {"class": "copy", "from": "s"}},
+     "chunking_layer", "names 'c', which is not a layer"),  # no top-level 'c'
+    ({"r": {"class": "reinterpret_data", "size_base": "nope", "from": "data"},
+      "output": {"class": "copy", "from": "r"}},
+     "size_base", "size_base names 'nope', which is not a layer"),
     ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "data"}}, "from",
      "needs the dense chunks"),
     ({"c": CHUNK, "output": {"class": "copy", "from": ["c", "data"]}}, "from", "different time axes"),
