@@ -203,6 +203,21 @@ def root_names(nodes: dict[str, Node], at: Where) -> list[str]:
     return ["output", *extra]
 
 
+def check_model_output(graph: Graph) -> None:
+    """The layer `output` is what a compiled model returns per sequence: dense `[B, T, ...]` on the sequences'
+    batch (docs/onnx-contract.md). `netc check` and `netc compile` both refuse another type with this error,
+    located at the output layer; other layers may have any type, and `netc train` trains any output (RETURNN
+    does). Requires a typed graph."""
+    out = graph.output
+    t = out.out_type
+    if t.batch is not None and t.batch.chunks is not None:
+        raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
+                        "unchunk before the output (a time_unchunking layer)")
+    if not t.is_packable or t.sparse:
+        raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
+                        "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
+
+
 def topological_order(nodes: dict[str, Node], roots: list[str]) -> list[str]:
     """Depth-first post-order from the roots (dependencies first); a cycle is an error."""
     order: list[str] = []

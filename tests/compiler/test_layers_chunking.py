@@ -3,6 +3,7 @@ RETURNN TF (tests/compiler/data/returnn_chunking.json, bench/returnn_layer_golde
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from netc.ir import Document, NetcError, graph_from_document
 from netc.ir.types import Chunked, TimeAxis, chunk_lengths_numpy, n_chunks
 from netc.trainer.time_chunking import chunk_lengths
 
+from tests.cli.test_errors import run_cli
 from tests.compiler.returnn_goldens import (
     assert_cli_matches,
     assert_matches,
@@ -119,6 +121,30 @@ def test_a_chunked_output_is_refused() -> None:
     graph = typed({"c": CHUNK, "output": {"class": "copy", "from": "c"}})
     with pytest.raises(NetcError, match="batch of chunks"):
         compile_graph(graph, {})
+
+
+@pytest.mark.parametrize(("net", "message"), [
+    ({"c": CHUNK, "output": {"class": "copy", "from": "c"}}, "is on a batch of chunks"),
+    ({"c": CHUNK, "output": {"class": "length", "from": "c"}}, "type [B*C(data:chunk(4,2))] is on a batch of chunks"),
+    ({"output": {"class": "reduce", "mode": "mean", "axes": "T", "from": "data"}}, "type [B, 6] is not [B, T, ...]"),
+])
+def test_check_refuses_the_output_compile_refuses(net: dict, message: str, tmp_path: Path) -> None:
+    """One validation of the model's output: `netc check` and `netc compile` give the same located error."""
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    check = run_cli(["check", "net.json", "--num-inputs", "6"], tmp_path)
+    compiled = run_cli(["compile", "net.json", "-o", "m.onnx", "--num-inputs", "6"], tmp_path)
+    assert check == compiled
+    assert check[0] == 2 and "net.json:1:" in check[1] and "layer 'output'" in check[1] and message in check[1]
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_check_takes_hidden_layers_on_chunks_and_without_time(tmp_path: Path) -> None:
+    """Only the output is the model's: other layers may be on the chunks or have no time axis."""
+    net = {"c": CHUNK, "l": {"class": "length", "from": "c", "is_output_layer": True},
+           "r": {"class": "reduce", "mode": "max", "axes": "T", "from": "c", "is_output_layer": True},
+           "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"}}
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    assert run_cli(["check", "net.json", "--num-inputs", "6"], tmp_path)[0] == 0
 
 
 def test_check_prints_the_chunk_axis() -> None:
