@@ -4,6 +4,7 @@ RETURNN TF (tests/compiler/data/returnn_chunking.json, bench/returnn_layer_golde
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch
 from netc.compiler import compile_graph
 from netc.compiler.onnx import CompileOptions
 from netc.ir import Document, NetcError, graph_from_document
-from netc.ir.types import Chunked, TimeAxis, chunk_lengths_numpy, n_chunks
+from netc.ir.types import Chunked, Derived, LengthRule, TimeAxis, chunk_lengths_numpy, n_chunks
 from netc.trainer.time_chunking import chunk_lengths
 
 from tests.cli.test_errors import run_cli
@@ -145,6 +146,16 @@ def test_check_takes_hidden_layers_on_chunks_and_without_time(tmp_path: Path) ->
            "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"}}
     (tmp_path / "net.json").write_text(json.dumps(net))
     assert run_cli(["check", "net.json", "--num-inputs", "6"], tmp_path)[0] == 0
+
+
+def test_messages_print_an_axis_as_the_table_does() -> None:
+    """A derived axis of a derived axis is named as `netc check` prints it (was `_data/2)*2`)."""
+    net = {"s": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "from": "data"},
+           "m": {"class": "merge_dims", "axes": ["T", "dim:2"], "from": "s"},
+           "output": {"class": "copy", "from": ["m", "data"]}}
+    with pytest.raises(NetcError, match=re.escape("'m' on (T_data/2)*2, 'data' on T_data")):
+        typed(net)
+    assert Derived(Derived(TimeAxis.DATA, LengthRule(stride=2)), LengthRule(factor=2)).value == "(data/2)*2"
 
 
 def test_check_prints_the_chunk_axis() -> None:
