@@ -339,6 +339,10 @@ CHUNKING: dict[str, dict] = {
     "chunk_base_in_subnetwork": {"c": chunked("data", 4, 3), "s": {"class": "subnetwork", "from": "c", "subnetwork": {
         "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"},
         "output": unchunked("h", "base:c")}}, "output": {"class": "copy", "from": "s"}},
+    # length of the chunks' time axis keeps their batch: [B*C], each chunk's length
+    "chunk_length": {"c": chunked("data", 4, 2), "l": {"class": "length", "from": "c"},
+                     "x": {"class": "eval", "eval": "source(0) + tf.cast(source(1), tf.float32)", "from": ["c", "l"]},
+                     "output": unchunked("x")},
 }
 
 

@@ -101,6 +101,11 @@ CHUNK = {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "da
      "size_base", "size_base names 'nope', which is not a layer"),
     ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "data"}}, "from",
      "needs the dense chunks"),
+    ({"c": CHUNK, "l": {"class": "length", "from": "c"},  # one length per chunk: [B*C], not the sequences' [B]
+      "e": {"class": "eval", "eval": "tf.cast(source(0), tf.float32)", "from": "l"},
+      "u": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"},
+      "output": {"class": "combine", "kind": "add", "from": ["u", "e"]}}, "from",
+     re.escape("'u' [B, T_data, 6], 'e' [B*C(data:chunk(4,2))]")),
     ({"c": CHUNK, "output": {"class": "copy", "from": ["c", "data"]}}, "from", "different time axes"),
     ({"c": CHUNK, "d": {**CHUNK, "from": "c"}, "output": {"class": "copy", "from": "d"}}, "from", "chunked already"),
     ({"output": {"class": "split_dims", "axis": "T", "dims": [2, -1], "from": "data"}}, "dims", "needs dims"),
