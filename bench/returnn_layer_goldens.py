@@ -354,6 +354,17 @@ CHUNKING: dict[str, dict] = {
                      "output": unchunked("h")},
     "window_merge_time": {"w": {"class": "window", "window_size": 3, "from": "data"},
                           "output": {"class": "merge_dims", "axes": ["T", "spatial:1"], "from": "w"}},
+    # chunking_layer inside a subnetwork: a sibling sublayer, and the enclosing network's layer by `base:`
+    "chunk_in_subnetwork": {"s": {"class": "subnetwork", "from": "data", "subnetwork": {
+        "c": chunked("data", 3, 2), "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "c"},
+        "output": unchunked("h")}}, "output": {"class": "copy", "from": "s"}},
+    "chunk_base_in_subnetwork": {"c": chunked("data", 4, 3), "s": {"class": "subnetwork", "from": "c", "subnetwork": {
+        "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"},
+        "output": unchunked("h", "base:c")}}, "output": {"class": "copy", "from": "s"}},
+    # length of the chunks' time axis keeps their batch: [B*C], each chunk's length
+    "chunk_length": {"c": chunked("data", 4, 2), "l": {"class": "length", "from": "c"},
+                     "x": {"class": "eval", "eval": "source(0) + tf.cast(source(1), tf.float32)", "from": ["c", "l"]},
+                     "output": unchunked("x")},
 }
 
 

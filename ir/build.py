@@ -8,7 +8,7 @@ from typing import Any
 from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
-from .layers import CLASSES, Rec, read_layer
+from .layers import CLASSES, Rec, TimeChunking, TimeUnChunking, read_layer
 from .layers.returnn_options import accepted_note, theano_class_hint
 from .pyconfig import find_opaque
 from .read import Document, Opaque
@@ -156,6 +156,11 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
     for source in node.sources:
         if source not in known:
             raise NetcError(f"unknown source layer {source!r}", node.at("from"), did_you_mean(source, known))
+    for key in node.layer.layer_keys:
+        name = getattr(node.layer, key)
+        if name and name not in known:
+            raise NetcError(f"{key} names {name!r}, which is not a layer", node.at(key), did_you_mean(name, known))
+    check_chunking_layer(node, nodes)
     for name in node.layer.reuse_params.layers if node.layer.reuse_params else ():
         if name not in nodes or name == node.name:
             raise NetcError(f"reuse_params names {name!r}, which is not another layer", node.at("reuse_params"),
@@ -175,6 +180,20 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
                                 "an encoder is a rec layer reading data (not a decoder)")
 
 
+def check_chunking_layer(node: Node, nodes: dict[str, Node]) -> None:
+    """A time_unchunking layer's `chunking_layer` is a time_chunking layer (RETURNN's `TimeUnChunkingLayer`
+    asserts `isinstance(chunking_layer, TimeChunkingLayer)`): its chunk size and step say how to put the
+    frames back, which a layer computed on the chunks does not know."""
+    layer = node.layer
+    if not isinstance(layer, TimeUnChunking) or layer.chunking_layer not in nodes:
+        return
+    found = nodes[layer.chunking_layer].layer
+    if not isinstance(found, TimeChunking):
+        raise NetcError(f"chunking_layer {layer.chunking_layer!r} is a {found.class_name} layer, not a "
+                        "time_chunking layer", node.at("chunking_layer"),
+                        "name the time_chunking layer whose chunks this layer puts back")
+
+
 def root_names(nodes: dict[str, Node], at: Where) -> list[str]:
     """The layer named `output`, then every layer with a loss or marked as output."""
     if "output" not in nodes:
@@ -182,6 +201,21 @@ def root_names(nodes: dict[str, Node], at: Where) -> list[str]:
                         "name the layer whose result the model returns 'output'")
     extra = [n for n, node in nodes.items() if n != "output" and (node.layer.loss or node.layer.is_output_layer)]
     return ["output", *extra]
+
+
+def check_model_output(graph: Graph) -> None:
+    """The layer `output` is what a compiled model returns per sequence: dense `[B, T, ...]` on the sequences'
+    batch (docs/onnx-contract.md). `netc check` and `netc compile` both refuse another type with this error,
+    located at the output layer; other layers may have any type, and `netc train` trains any output (RETURNN
+    does). Requires a typed graph."""
+    out = graph.output
+    t = out.out_type
+    if t.batch is not None and t.batch.chunks is not None:
+        raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
+                        "unchunk before the output (a time_unchunking layer)")
+    if not t.is_packable or t.sparse:
+        raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
+                        "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
 
 
 def topological_order(nodes: dict[str, Node], roots: list[str]) -> list[str]:

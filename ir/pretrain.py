@@ -72,6 +72,37 @@ class Pretrain:
         return lines
 
 
+    def explain(self, net: Net, error: NetcError) -> NetcError:
+        """`error` from building `net`, said to be the pretrain network's when `net` is one of the smaller
+        networks of the schedule (the user did not write it); an error of the full network stays as it is.
+
+        RETURNN builds the same networks (`Pretrain.get_network_json_for_epoch`) and fails on such a network
+        too, e.g. a chunked BLSTM: `from_output` removes the time_unchunking layer, and RETURNN's CE then fails
+        with "logits and labels must have the same first dimension".
+        """
+        epochs = [epoch for epoch, other in enumerate(self.nets, 1) if other == net]
+        if not epochs or net == self.nets[-1]:
+            return error
+        span = f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {epochs[0]}-{epochs[-1]}"
+        removed = sorted(set(layers(self.nets[-1])) - set(layers(net)))
+        outputs = "; ".join(f"{name} from {sources(net[name])}" for name in layers(net)
+                            if is_output(net, name, ("output",)))
+        step = self.step_of(epochs[0])
+        return NetcError(f"in the network of pretrain {span} (construction {self.algo!r} removed "
+                         f"{', '.join(removed) or 'no layer'}; {outputs}): {error.message}", error.where,
+                         f"{error.hint + '; ' if error.hint else ''}this network is pretrain's, not the config's: "
+                         f"remove `pretrain`, or skip this step with repetitions {{{step}: 0}}")
+
+    def step_of(self, epoch: int) -> int:
+        """The construction step (index into `repetitions`) that an epoch trains."""
+        first = 1
+        for step, count in enumerate(self.repetitions):
+            if first <= epoch < first + count:
+                return step
+            first += count
+        raise ValueError(f"epoch {epoch} is not a pretrain epoch")
+
+
 def read_pretrain(doc: Document) -> Pretrain | None:
     """`pretrain` ("default", True, or a dict of options) with `pretrain_*` keys (`pretrain_from_config`).
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import NetcError
+from .layers import CLASSES
 from .read import Document
 
 DATA_NAMES = ("data", "data:data")
@@ -75,7 +76,7 @@ def rewrite(layer: Any, resolve: Resolve) -> Any:
     """The layer dict with each source resolved (an absent `from` means `data`); other forms stay for the reader."""
     if not isinstance(layer, dict):
         return layer
-    layer = rewrite_reuse(layer, resolve)
+    layer = rewrite_layer_keys(rewrite_reuse(layer, resolve), resolve)
     value = layer.get("from", "data")
     if value in NO_SOURCES:
         return layer
@@ -85,19 +86,30 @@ def rewrite(layer: Any, resolve: Resolve) -> Any:
     return {**layer, "from": [r for v in names for r in resolve(v)]}
 
 
+def rewrite_layer_keys(layer: dict[str, Any], resolve: Resolve) -> dict[str, Any]:
+    """The options naming a layer (`Layer.layer_keys`: `chunking_layer`, `size_base`) resolved as sources are:
+    RETURNN's `transform_config_dict` looks them up with the subnetwork's `get_layer` (a sibling, `base:x`)."""
+    keys = CLASSES[layer["class"]].layer_keys if isinstance(layer.get("class"), str) and layer["class"] in CLASSES \
+        else ()
+    return {**layer, **{key: one(layer[key], resolve) for key in keys if key in layer}}
+
+
+def one(name: Any, resolve: Resolve) -> Any:
+    """A layer name resolved to one node name; anything else (a non-string, a name of several) as it is."""
+    found = resolve(name) if isinstance(name, str) and name else [name]
+    return found[0] if len(found) == 1 else name
+
+
 def rewrite_reuse(layer: dict[str, Any], resolve: Resolve) -> dict[str, Any]:
     """`reuse_params` names (a string, `reuse_layer`, the map's layers) resolved as sources are."""
-    def one(name: Any) -> Any:
-        found = resolve(name) if isinstance(name, str) and name else [name]
-        return found[0] if len(found) == 1 else name
-
     value = layer.get("reuse_params")
     if isinstance(value, str):
-        return {**layer, "reuse_params": one(value)}
+        return {**layer, "reuse_params": one(value, resolve)}
     if not isinstance(value, dict):
         return layer
-    value = {**value, **({"reuse_layer": one(value["reuse_layer"])} if "reuse_layer" in value else {})}
+    value = {**value, **({"reuse_layer": one(value["reuse_layer"], resolve)} if "reuse_layer" in value else {})}
     if isinstance(value.get("map"), dict):
-        value["map"] = {k: {**v, "reuse_layer": one(v["reuse_layer"])} if isinstance(v, dict) and "reuse_layer" in v
-                        else one(v) for k, v in value["map"].items()}
+        value["map"] = {k: {**v, "reuse_layer": one(v["reuse_layer"], resolve)}
+                        if isinstance(v, dict) and "reuse_layer" in v else one(v, resolve)
+                        for k, v in value["map"].items()}
     return {**layer, "reuse_params": value}

@@ -48,7 +48,10 @@ def lengths_numpy(rule: LengthRule, lengths: Any) -> Any:
 
 
 class _ChildAxis:
-    """What a time axis made from a `parent` time axis answers: its root axis and its printed name."""
+    """What a time axis made from a `parent` time axis answers: its root axis and its printed name.
+
+    One way to print an axis: `str` (`(T_data/2)*2`, as `netc check`'s table and every message show it) and
+    `value` (`(data/2)*2`, as `TimeAxis.value`: the model's `netc.output_time`) both come from `show`."""
 
     parent: Lengths
 
@@ -56,10 +59,17 @@ class _ChildAxis:
     def root(self) -> TimeAxis:
         return self.parent if isinstance(self.parent, TimeAxis) else self.parent.root
 
+    def __str__(self) -> str:
+        return self.show(str(self.parent))
+
     @property
     def value(self) -> str:
-        """The axis as printed without the `T_` prefix (as `TimeAxis.value`)."""
-        return str(self)[2:]
+        """The axis as printed with its root's `value` (`data`, not `T_data`)."""
+        return self.show(self.parent.value)
+
+    def show(self, parent: str) -> str:
+        """The axis as made from its parent printed as `parent`."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -73,8 +83,7 @@ class Derived(_ChildAxis):
     parent: TimeAxis | Derived
     rule: LengthRule
 
-    def __str__(self) -> str:
-        parent = str(self.parent)
+    def show(self, parent: str) -> str:
         if isinstance(self.parent, Derived) and (self.rule.stride != 1 or self.rule.factor != 1) and \
                 not parent.endswith(")"):
             parent = f"({parent})"
@@ -98,8 +107,8 @@ class Chunked(_ChildAxis):
     size: int
     step: int
 
-    def __str__(self) -> str:
-        return f"{self.parent}:chunk({self.size},{self.step})"
+    def show(self, parent: str) -> str:
+        return f"{parent}:chunk({self.size},{self.step})"
 
 
 

@@ -74,11 +74,14 @@ def check(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outp
     """Validate NET and print its typed IR as a table (and the pretrain schedule of a config with `pretrain`);
     `++key value` pairs override config keys."""
     from netc.ir import format_table
+    from netc.ir.build import check_model_output
     from netc.ir.keys import opaque_parts
     from netc.ir.pretrain import read_pretrain
 
     doc = read_network(net, overrides, exec_config)
-    lines = [format_table(graph_with_warnings(doc, num_inputs, num_outputs))]
+    graph = graph_with_warnings(doc, num_inputs, num_outputs)
+    check_model_output(graph)  # what netc compile refuses about the output, refused here alike
+    lines = [format_table(graph)]
     if any(opaque_parts(doc.values.get("pretrain"), ("pretrain",))):  # e.g. a construction_algo function
         warn("the pretrain schedule is not shown: netc train needs 'pretrain' computed (++pretrain or --exec-config)")
     else:

@@ -62,8 +62,14 @@ class Trainer:
         """Build the model of a net dict with fresh optimizer state; parameters from `carried`, else
         from `given`, else initialised (RETURNN's `init_new_network` makes a new network and updater)."""
         self.network = network
-        self.graph = self.setup.graph(network)
-        self.losses = loss_nodes(self.graph)
+        try:
+            self.graph = self.setup.graph(network)
+            self.losses = loss_nodes(self.graph)
+        except NetcError as e:  # a smaller pretrain network's error says so (the config's network may be fine)
+            explained = e if network is None or self.pretrain is None else self.pretrain.explain(network, e)
+            if explained is e:
+                raise
+            raise explained from e
         if self.setup.chunking is not None and (self.graph.is_encoder_decoder or
                                                 any(n.layer.loss is Loss.CTC for n in self.losses)):
             raise NetcError("chunking cuts the input and its targets alike; a decoder's or CTC's targets have "

@@ -86,15 +86,29 @@ def frame_ce(node: Node, ctx: RunContext, batch: Batch) -> torch.Tensor:
     key = node.layer.target
     packing = ctx.packings[node.out_type.time]
     if not torch.equal(batch.target_lengths[key].to(packing.lengths), packing.lengths):
-        axis = "the input" if node.out_type.time is TimeAxis.DATA else "the decoder's time axis"
-        raise NetcError(f"target {key!r} is not frame-aligned with {axis} (other lengths)", node.at("target"),
-                        'an encoder-decoder net (a decoder rec layer) reads targets of their own length; '
-                        'a target of its own length needs "loss": "ctc"')
+        raise misaligned_target(node)
     targets = packing.pack(batch.targets[key])
     opts = node.layer.loss_opts
     ce = frame_losses(logits, targets, opts.label_smoothing, opts.focal_loss_factor, opts.use_fused).sum()
     errors = (logits.argmax(dim=-1) != targets).sum()
     return torch.stack([ce, errors.to(ce.dtype), ce.new_tensor(float(packing.frames))])
+
+
+def misaligned_target(node: Node) -> NetcError:
+    """CE takes one target label per frame of the layer's time axis; the targets have other lengths. Named
+    by the axis: the input's, a decoder's, or one a layer derived from them (pooling, split_dims, ...)."""
+    key, time = node.layer.target, node.out_type.time
+    if time is TimeAxis.DATA:
+        return NetcError(f"target {key!r} is not frame-aligned with the input (other lengths)", node.at("target"),
+                         'an encoder-decoder net (a decoder rec layer) reads targets of their own length; '
+                         'a target of its own length needs "loss": "ctc"')
+    if time is TimeAxis.CLASSES:
+        return NetcError(f"target {key!r} is not frame-aligned with the decoder's time axis (other lengths)",
+                         node.at("target"), "give the loss layer the decoder's target")
+    return NetcError(f"target {key!r} is not frame-aligned with the layer's time axis {time} (other lengths: a layer "
+                     f"before it made this axis from {time.root})", node.at("target"),
+                     f'CE needs one target label per frame of {time}: give targets of that length, or use '
+                     '"loss": "ctc", which aligns a target of its own length')
 
 
 def frame_losses(logits: torch.Tensor, targets: torch.Tensor, smoothing: float, focal: float,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import onnx
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, canonical_json, output_batch_norm
+from netc.ir.build import check_model_output
 from netc.ir.layers import (
     Activation,
     BatchNorm,
@@ -182,6 +183,7 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     if options.opset not in IR_VERSION:
         raise NetcError(f"opset {options.opset} is not supported",
                         hint=f"use one of {min(IR_VERSION)}..{max(IR_VERSION)} (default {DEFAULT_OPSET})")
+    check_model_output(graph)
     if options.streaming:
         check_streaming(graph)
     check_prior(graph, options)
@@ -230,15 +232,10 @@ def declare_inputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]
 
 
 def declare_outputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]:
-    """`output` batch-major with padded frames set to 0, and `output:size1`, the output's own lengths."""
+    """`output` batch-major with padded frames set to 0, and `output:size1`, the output's own lengths (the
+    output's type checked by `check_model_output`)."""
     b, out = ctx.builder, graph.output
     t = out.out_type
-    if t.batch is not None and t.batch.chunks is not None:
-        raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
-                        "unchunk before the output (a time_unchunking layer)")
-    if not t.is_packable or t.sparse:
-        raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
-                        "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
     y = ctx.batch_major(ctx.values[out.name], t, "output")
     ctx.mask(t, y, "output", stored=False, exact=True)
     b.op("Identity", ctx.length_value(t.time), name="output:size1", exact=True)

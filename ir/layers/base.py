@@ -139,6 +139,9 @@ class Layer:
     class_name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
     concatenates: ClassVar[bool] = True  # False: each source is an operand (combine, eval)
+    # options naming another layer, which RETURNN's `transform_config_dict` resolves with `get_layer`
+    # (in a subnetwork: a sibling, or `base:` the enclosing network's); ir/build.py checks they exist
+    layer_keys: ClassVar[tuple[str, ...]] = ()
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""

@@ -65,6 +65,7 @@ class TimeUnChunking(Layer):
     chunking_layer: str | None = None
 
     class_name: ClassVar[str] = "time_unchunking"
+    layer_keys: ClassVar[tuple[str, ...]] = ("chunking_layer",)
 
     def check(self, at: At) -> None:
         super().check(at)
@@ -79,10 +80,7 @@ class TimeUnChunking(Layer):
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         assert self.chunking_layer is not None
         axis = chunks_of(env.type_of(self.chunking_layer))
-        if axis is None:
-            raise NetcError(f"{self.chunking_layer!r} is not a time_chunking layer (its output is "
-                            f"{env.type_of(self.chunking_layer)})", at("chunking_layer"),
-                            "name the time_chunking layer whose chunks this layer reads")
+        assert axis is not None  # a time_chunking layer's output (ir/build.py check_chunking_layer)
         if x is None or x.sparse or not x.is_packable or chunks_of(x) != axis or x.time != axis:
             raise NetcError(f"time_unchunking needs the dense chunks of {self.chunking_layer!r} "
                             f"{[str(d) for d in (chunk_batch_dim(axis), time_dim(axis))]}, got {x or 'none'}",

@@ -270,7 +270,8 @@ class Reduce(Layer):
 @dataclass(frozen=True)
 class Length(Layer):
     """The int32 `[B]` lengths of the input's time axis (`axis` in RETURNN's notation, naming the time axis:
-    "T", "stag:time", "dyn:0")."""
+    "T", "stag:time", "dyn:0"); on a batch of chunks, `[B*C]`, each chunk's length (RETURNN: the chunked
+    time dim's `dyn_size`, batch dim the chunks')."""
 
     axis: Axes = Axes(("T",))
     dtype: str = "int32"
@@ -292,7 +293,7 @@ class Length(Layer):
         if index != x.time_index:
             raise NetcError(f"length of axis {self.axis} ({x.dims[index]} of {x}) is not supported", at("axis"),
                             "name the time axis: \"T\"")
-        return TensorType((BATCH,), "int32")
+        return TensorType((x.batch or BATCH,), "int32")  # a batch of chunks: one length per chunk, [B*C]
 
 
 ELEMENTWISE_LAYERS: tuple[type[Layer], ...] = (Combine, Eval, Gating, Constant, Reduce, Length)

@@ -426,6 +426,7 @@ class ReinterpretData(Reshaping):
 
     class_name: ClassVar[str] = "reinterpret_data"
     axis_key: ClassVar[str] = "size_base"
+    layer_keys: ClassVar[tuple[str, ...]] = ("size_base",)
 
     def check(self, at: At) -> None:
         super().check(at)

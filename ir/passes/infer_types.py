@@ -71,7 +71,7 @@ def concat_type(types: dict[str, TensorType], node: Node) -> TensorType | None:
         return first
     axes = {s: t.time if t.has_time else None for s, t in inputs}
     if len(set(axes.values())) > 1:
-        listing = ", ".join(f"{s!r} on {t.value if t else 'no'} time" for s, t in axes.items())
+        listing = ", ".join(f"{s!r} on {t or 'no time axis'}" for s, t in axes.items())
         raise NetcError(f"sources live on different time axes: {listing}", node.at("from"),
                         "concatenate only layers of the input's time axis, or only of a decoder's")
     if any(t.sparse or t.feature_index is None for _, t in inputs) or len({t.dims[:-1] for _, t in inputs}) > 1:

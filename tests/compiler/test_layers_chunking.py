@@ -3,6 +3,8 @@ RETURNN TF (tests/compiler/data/returnn_chunking.json, bench/returnn_layer_golde
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +14,10 @@ import torch
 from netc.compiler import compile_graph
 from netc.compiler.onnx import CompileOptions
 from netc.ir import Document, NetcError, graph_from_document
-from netc.ir.types import Chunked, TimeAxis, chunk_lengths_numpy, n_chunks
+from netc.ir.types import Chunked, Derived, LengthRule, TimeAxis, chunk_lengths_numpy, n_chunks
 from netc.trainer.time_chunking import chunk_lengths
 
+from tests.cli.test_errors import run_cli
 from tests.compiler.returnn_goldens import (
     assert_cli_matches,
     assert_matches,
@@ -84,8 +87,25 @@ CHUNK = {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "da
     ({"c": CHUNK, "l": {"class": "linear", "n_out": 3, "from": "data"},
       "output": {"class": "time_unchunking", "chunking_layer": "l", "from": "c"}}, "chunking_layer",
      "not a time_chunking layer"),
+    ({"c": CHUNK, "l": {"class": "linear", "n_out": 3, "from": "c"},  # on the chunks, yet no chunking layer
+      "output": {"class": "time_unchunking", "chunking_layer": "l", "from": "l"}}, "chunking_layer",
+     "'l' is a linear layer, not a time_chunking layer"),
+    ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "nope", "from": "c"}}, "chunking_layer",
+     "chunking_layer names 'nope', which is not a layer"),
+    ({"s": {"class": "subnetwork", "subnetwork": {"c": CHUNK, "output": {
+        "class": "time_unchunking", "chunking_layer": "base:c", "from": "c"}}},
+      "output": {"class": "copy", "from": "s"}},
+     "chunking_layer", "names 'c', which is not a layer"),  # no top-level 'c'
+    ({"r": {"class": "reinterpret_data", "size_base": "nope", "from": "data"},
+      "output": {"class": "copy", "from": "r"}},
+     "size_base", "size_base names 'nope', which is not a layer"),
     ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "data"}}, "from",
      "needs the dense chunks"),
+    ({"c": CHUNK, "l": {"class": "length", "from": "c"},  # one length per chunk: [B*C], not the sequences' [B]
+      "e": {"class": "eval", "eval": "tf.cast(source(0), tf.float32)", "from": "l"},
+      "u": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"},
+      "output": {"class": "combine", "kind": "add", "from": ["u", "e"]}}, "from",
+     re.escape("'u' [B, T_data, 6], 'e' [B*C(data:chunk(4,2))]")),
     ({"c": CHUNK, "output": {"class": "copy", "from": ["c", "data"]}}, "from", "different time axes"),
     ({"c": CHUNK, "d": {**CHUNK, "from": "c"}, "output": {"class": "copy", "from": "d"}}, "from", "chunked already"),
     ({"output": {"class": "split_dims", "axis": "T", "dims": [2, -1], "from": "data"}}, "dims", "needs dims"),
@@ -107,6 +127,40 @@ def test_a_chunked_output_is_refused() -> None:
     graph = typed({"c": CHUNK, "output": {"class": "copy", "from": "c"}})
     with pytest.raises(NetcError, match="batch of chunks"):
         compile_graph(graph, {})
+
+
+@pytest.mark.parametrize(("net", "message"), [
+    ({"c": CHUNK, "output": {"class": "copy", "from": "c"}}, "is on a batch of chunks"),
+    ({"c": CHUNK, "output": {"class": "length", "from": "c"}}, "type [B*C(data:chunk(4,2))] is on a batch of chunks"),
+    ({"output": {"class": "reduce", "mode": "mean", "axes": "T", "from": "data"}}, "type [B, 6] is not [B, T, ...]"),
+])
+def test_check_refuses_the_output_compile_refuses(net: dict, message: str, tmp_path: Path) -> None:
+    """One validation of the model's output: `netc check` and `netc compile` give the same located error."""
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    check = run_cli(["check", "net.json", "--num-inputs", "6"], tmp_path)
+    compiled = run_cli(["compile", "net.json", "-o", "m.onnx", "--num-inputs", "6"], tmp_path)
+    assert check == compiled
+    assert check[0] == 2 and "net.json:1:" in check[1] and "layer 'output'" in check[1] and message in check[1]
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_check_takes_hidden_layers_on_chunks_and_without_time(tmp_path: Path) -> None:
+    """Only the output is the model's: other layers may be on the chunks or have no time axis."""
+    net = {"c": CHUNK, "l": {"class": "length", "from": "c", "is_output_layer": True},
+           "r": {"class": "reduce", "mode": "max", "axes": "T", "from": "c", "is_output_layer": True},
+           "output": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"}}
+    (tmp_path / "net.json").write_text(json.dumps(net))
+    assert run_cli(["check", "net.json", "--num-inputs", "6"], tmp_path)[0] == 0
+
+
+def test_messages_print_an_axis_as_the_table_does() -> None:
+    """A derived axis of a derived axis is named as `netc check` prints it (was `_data/2)*2`)."""
+    net = {"s": {"class": "split_dims", "axis": "T", "dims": [-1, 2], "from": "data"},
+           "m": {"class": "merge_dims", "axes": ["T", "dim:2"], "from": "s"},
+           "output": {"class": "copy", "from": ["m", "data"]}}
+    with pytest.raises(NetcError, match=re.escape("'m' on (T_data/2)*2, 'data' on T_data")):
+        typed(net)
+    assert Derived(Derived(TimeAxis.DATA, LengthRule(stride=2)), LengthRule(factor=2)).value == "(data/2)*2"
 
 
 def test_check_prints_the_chunk_axis() -> None:
