@@ -150,6 +150,11 @@ class Layer:
         check_dropout_options(self, at)
         if self.batch_norm is not None:
             self.batch_norm.layer(at, "data")
+            if self.loss is Loss.CE and (not self.loss_opts.use_fused or self.loss_opts.focal_loss_factor):
+                raise NetcError("loss ce with use_fused false or focal_loss_factor reads this layer's output, which "
+                                "the batch_norm option normalizes (RETURNN's post_init); netc computes ce from the "
+                                "logits, as RETURNN's fused ce does", at("batch_norm"),
+                                "remove batch_norm, or keep the default fused ce without focal_loss_factor")
         check_loss(self, at)
         if self.only_on_eval and self.loss is not None:
             raise NetcError("only_on_eval with a loss: RETURNN computes this loss only in evaluation, netc would "
