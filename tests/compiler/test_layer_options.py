@@ -191,3 +191,14 @@ def test_batch_norm_option_refuses_a_ce_that_reads_the_normalized_output(loss_op
     with pytest.raises(NetcError, match="batch_norm option normalizes") as e:
         graph_from_document(Document("net.json", net), 4, 3)
     assert e.value.where.key == "batch_norm"
+
+
+@pytest.mark.parametrize("reduced", [{"class": "reduce", "mode": "argmax", "axes": "F"},
+                                     {"class": "reduce", "mode": "mean", "axes": "F"}])
+def test_batch_norm_option_refuses_an_output_without_a_float_feature_dim(reduced: dict) -> None:
+    """argmax gives class indices (RETURNN fails building its batch_norm: TypeError in Sub, int32 vs float32);
+    a reduced feature dim leaves nothing to normalize."""
+    net = {"a": {**reduced, "batch_norm": True, "from": "data"}, "output": {"class": "copy", "from": "a"}}
+    with pytest.raises(NetcError, match="batch_norm option normalizes a float output's feature dim") as e:
+        graph_from_document(Document("net.json", net), 4, 3)
+    assert (e.value.where.layer, e.value.where.key) == ("a", "batch_norm")
