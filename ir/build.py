@@ -204,7 +204,9 @@ def topological_order(nodes: dict[str, Node], roots: list[str]) -> list[str]:
                 dep = deps[i]
                 if state.get(dep) == "active":
                     cycle = path[path.index(dep):] + [dep]
-                    raise NetcError("cycle: " + " -> ".join(cycle), nodes[name].at("from"),
+                    reuse = nodes[name].layer.reuse_params
+                    key = "reuse_params" if reuse and dep in reuse.layers and dep not in nodes[name].sources else "from"
+                    raise NetcError("cycle: " + " -> ".join(cycle), nodes[name].at(key),
                                     "a layer cannot depend on itself; break the cycle")
                 if state.get(dep) != "done":
                     stack.append((dep, 0))

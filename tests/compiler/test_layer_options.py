@@ -202,3 +202,13 @@ def test_batch_norm_option_refuses_an_output_without_a_float_feature_dim(reduced
     with pytest.raises(NetcError, match="batch_norm option normalizes a float output's feature dim") as e:
         graph_from_document(Document("net.json", net), 4, 3)
     assert (e.value.where.layer, e.value.where.key) == ("a", "batch_norm")
+
+
+def test_reuse_params_cycle_is_located_at_reuse_params() -> None:
+    """RETURNN builds a reused layer first, so two layers reusing each other are a cycle of reuse_params."""
+    net = {"a": {"class": "linear", "n_out": 4, "reuse_params": "b"},
+           "b": {"class": "linear", "n_out": 4, "reuse_params": "a"},
+           "output": {"class": "combine", "kind": "add", "from": ["a", "b"]}}
+    with pytest.raises(NetcError, match="cycle: ") as e:
+        graph_from_document(Document("net.json", net), 4, 3)
+    assert e.value.where.key == "reuse_params"
