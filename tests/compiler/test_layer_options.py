@@ -212,3 +212,18 @@ def test_reuse_params_cycle_is_located_at_reuse_params() -> None:
     with pytest.raises(NetcError, match="cycle: ") as e:
         graph_from_document(Document("net.json", net), 4, 3)
     assert e.value.where.key == "reuse_params"
+
+
+def test_reuse_params_on_a_subnetwork_shares_nothing_and_says_so() -> None:
+    """RETURNN's ReuseParams on a subnetwork layer reaches none of its sublayers' variables (golden
+    reuse_params_whole_subnetwork: s2/h/W is its own); netc computes the same and warns, naming the form that
+    shares (reuse_params "base:s1/h" on the sublayer, which RETURNN honours)."""
+    case = CASES["reuse_params_whole_subnetwork"]
+    graph = graph_of(case)
+    assert {"s1/h/W", "s2/h/W"} <= {s.name for s in param_specs(graph)}
+    assert any("layer 's2': reuse_params on a subnetwork shares no parameter" in w and "base:" in w
+               for w in graph.warnings)
+    shared = {**case["net"], "s2": {**case["net"]["s2"], "reuse_params": None, "subnetwork": {
+        **case["net"]["s2"]["subnetwork"], "h": {**case["net"]["s2"]["subnetwork"]["h"], "reuse_params": "base:s1/h"}}}}
+    names = {s.name for s in param_specs(graph_from_document(Document("net.json", shared), 6, 3))}
+    assert "s1/h/W" in names and "s2/h/W" not in names
