@@ -180,7 +180,7 @@ def test_batch_norm_option_of_a_softmax_output_normalizes_the_probabilities_in_o
     np.testing.assert_allclose(onnx_y[0], y[0].detach().numpy(), atol=ATOL)
     np.testing.assert_allclose(onnx_y[1, :1], y[1, :1].detach().numpy(), atol=ATOL)
     assert abs(onnx_y[0].sum(-1) - 1).max() > 0.1  # normalized: no longer probabilities
-    with pytest.raises(NetcError, match="--output-kind log-probs") as e:
+    with pytest.raises(NetcError, match="output kind log-probs") as e:
         compile_graph(graph, params, options=CompileOptions(output_kind="log-probs"))
     assert (e.value.where.layer, e.value.where.key) == ("output", "batch_norm")
 
