@@ -413,6 +413,21 @@ OPTIONS["eval_tf_functions"] = {"output": {"class": "eval", "eval": (
 OPTIONS["linear_leaky_relu_out_type"] = {"h": {"class": "linear", "activation": "leaky_relu", "n_out": 1},
                                          "output": {"class": "eval", "eval": "source(0) * 2.0 + 1.0", "from": "h",
                                                     "out_type": {"dim": 1, "shape": (None, 1)}}}
+OPTIONS |= {  # the batch_norm option of a softmax layer normalizes its probabilities (post_init: after the softmax)
+    "batch_norm_option_softmax": {"output": {"class": "softmax", "n_out": 3, "batch_norm": EVAL_STATS}},
+    "batch_norm_option_softmax_safe_log": {  # safe_log sees an Add, not a Softmax: log(max(x, 1e-20))
+        "s": {"class": "softmax", "n_out": 3, "batch_norm": EVAL_STATS},
+        "output": {"class": "eval", "from": "s", "eval": "safe_log(source(0)) * 0.5"}},
+    "reuse_params_whole_subnetwork": {  # RETURNN 1.20261022: a subnetwork's reuse_params shares no sublayer's
+        "s1": {"class": "subnetwork", "from": "data", "subnetwork": {
+            "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"},
+            "output": {"class": "copy", "from": "h"}}},
+        "x": {"class": "eval", "from": "data", "eval": "source(0) * 2.0"},
+        "s2": {"class": "subnetwork", "from": "x", "reuse_params": "s1", "subnetwork": {
+            "h": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "data"},
+            "output": {"class": "copy", "from": "h"}}},
+        "output": {"class": "combine", "kind": "add", "from": ["s1", "s2"]}},
+}
 
 
 def swish(src: str) -> dict:

@@ -15,6 +15,9 @@ from .read import Document, Opaque
 from .subnetwork import flatten
 from .types import Unit
 
+SUBNETWORK_REUSE = ("reuse_params on a subnetwork shares no parameter: RETURNN's ReuseParams applies to the "
+                    "layer's own variables, and its sublayers keep theirs (measured with RETURNN 1.20261022); "
+                    "put reuse_params on the sublayers (\"base:other/sublayer\") to share them")
 EXEC_HINT = "write the value as data, or pass --exec-config to run a trusted config as RETURNN does"
 
 
@@ -87,7 +90,9 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     warnings = tuple(f"layer {name!r} is not used by any output or loss layer; it is not built"
                      for name in unreachable) + tuple(
         f"layer {name!r}: {note}" for name, _, layer_dict in entries for key in layer_dict
-        if (note := accepted_note(layer_dict["class"], key, layer_dict[key])) is not None)
+        if (note := accepted_note(layer_dict["class"], key, layer_dict[key])) is not None) + tuple(
+        f"layer {name!r}: {SUBNETWORK_REUSE}" for name, node in nodes.items()
+        if node.layer.class_name == "subnetwork" and node.layer.reuse_params)
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 
@@ -238,7 +243,9 @@ def topological_order(nodes: dict[str, Node], roots: list[str]) -> list[str]:
                 dep = deps[i]
                 if state.get(dep) == "active":
                     cycle = path[path.index(dep):] + [dep]
-                    raise NetcError("cycle: " + " -> ".join(cycle), nodes[name].at("from"),
+                    reuse = nodes[name].layer.reuse_params
+                    key = "reuse_params" if reuse and dep in reuse.layers and dep not in nodes[name].sources else "from"
+                    raise NetcError("cycle: " + " -> ".join(cycle), nodes[name].at(key),
                                     "a layer cannot depend on itself; break the cycle")
                 if state.get(dep) != "done":
                     stack.append((dep, 0))

@@ -80,7 +80,9 @@ def notes(graph: Graph, node: Node) -> str:
         parts.append(f"dropout {layer.dropout:g}")
     if layer.L2:
         parts.append(f"L2 {layer.L2:g}")
-    if layer.reuse_params:
+    if layer.reuse_params and layer.class_name == "subnetwork":
+        parts.append("reuse_params shares nothing (as in RETURNN: the sublayers keep their own)")
+    elif layer.reuse_params:
         parts.append("reuses parameters of " + ", ".join(repr(n) for n in layer.reuse_params.layers))
     if not layer.trainable:
         parts.append("frozen (trainable false)")

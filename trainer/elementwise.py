@@ -80,11 +80,14 @@ def lower_eval(node: Node, layer: Eval, ctx: RunContext) -> torch.Tensor:
 
 
 def log_of_softmax(ctx: RunContext, node: Node, expr: Expr) -> torch.Tensor | None:
-    """safe_log(source(i)) of a softmax layer: log_softmax of its logits, as RETURNN rewrites it."""
+    """safe_log(source(i)) of a softmax layer: log_softmax of its logits, as RETURNN rewrites it; None for any other
+    operand, and for a softmax layer whose batch_norm option normalizes its output."""
     if not isinstance(expr, Source):
         return None
     source = node.layer.sources[expr.index]
     made = ctx.graph[source].layer
+    if made.batch_norm is not None:  # RETURNN's safe_log finds the normalization's Add, not the Softmax
+        return None
     if not (isinstance(made, Softmax) or (isinstance(made, Linear) and made.activation is Act.SOFTMAX)):
         return None
     return operand(ctx, source, node.out_type, torch.log_softmax(ctx.logits[source], dim=-1))

@@ -75,6 +75,8 @@ def log_of_softmax(ctx: LowerContext, node: Node, expr: Expr) -> str | None:
     if not isinstance(expr, Source):
         return None
     source = node.layer.sources[expr.index]
+    if ctx.graph[source].layer.batch_norm is not None:  # the normalization's Add, not the Softmax, made the value
+        return None
     made = next((n for n in ctx.builder.graph.node if ctx.values[source] in n.output), None)
     if made is None or made.op_type != "Softmax":
         return None

@@ -160,6 +160,14 @@ def output_activation(graph: Graph, kind: str) -> Act | None:
     """The output layer's final activation for an output kind (None: keep the layer's own)."""
     if kind not in OUTPUT_KINDS:
         raise NetcError(f"unknown output kind {kind!r}", hint=f"use one of {', '.join(OUTPUT_KINDS)}")
+    if graph.output.layer.batch_norm is not None:  # RETURNN's post_init normalizes the probabilities
+        if kind != "probs":
+            raise NetcError(f"output kind {kind}: the output layer's batch_norm option normalizes its "
+                            "activations (RETURNN's LayerBase.post_init, after the softmax), which are then no "
+                            "probabilities to take the log of", graph.output.at("batch_norm"),
+                            "pass --output-kind probs (the normalized output, as RETURNN computes it), or move "
+                            "the batch_norm option to the layer before the output")
+        return None  # the layer's own activation, then the normalization (whose activation stays identity)
     if isinstance(graph.output.layer, Softmax):
         return OUTPUT_KINDS[kind]
     if kind != "probs":

@@ -153,6 +153,11 @@ class Layer:
         check_dropout_options(self, at)
         if self.batch_norm is not None:
             self.batch_norm.layer(at, "data")
+            if self.loss is Loss.CE and (not self.loss_opts.use_fused or self.loss_opts.focal_loss_factor):
+                raise NetcError("loss ce with use_fused false or focal_loss_factor reads this layer's output, which "
+                                "the batch_norm option normalizes (RETURNN's post_init); netc computes ce from the "
+                                "logits, as RETURNN's fused ce does", at("batch_norm"),
+                                "remove batch_norm, or keep the default fused ce without focal_loss_factor")
         check_loss(self, at)
         if self.only_on_eval and self.loss is not None:
             raise NetcError("only_on_eval with a loss: RETURNN computes this loss only in evaluation, netc would "
@@ -190,6 +195,11 @@ class Layer:
         if wrong:
             raise NetcError(f"out_type declares {wrong}", at("out_type"),
                             "remove out_type (netc infers the type; netc check prints it), or correct it")
+        if self.batch_norm is not None and (t.sparse or t.dtype != "float32" or t.feature_index is None):
+            raise NetcError(f"the batch_norm option normalizes a float output's feature dim, and this layer's output "
+                            f"is {t}" + (f" {t.dtype}" if t.dtype != "float32" and not t.sparse else "") +
+                            " (RETURNN fails building it: its batch_norm subtracts a float mean from the output)",
+                            at("batch_norm"), "remove batch_norm, or put it on a layer with a float feature dim")
         for key in ("spatial_smoothing", "darc1"):
             if getattr(self, key) and (not t.is_seq or t.sparse):
                 raise NetcError(f"{key} needs an output [B, T, F], got {t}", at(key), f"remove {key}")

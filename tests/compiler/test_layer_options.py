@@ -8,6 +8,7 @@ import onnx
 import pytest
 import torch
 from netc.compiler import compile_graph
+from netc.compiler.onnx import CompileOptions
 from netc.ir import Document, NetcError, graph_from_document, init_params, param_specs
 from netc.trainer.model import NetModel
 
@@ -155,3 +156,74 @@ def test_eval_stop_gradient_is_the_identity_without_gradient() -> None:
     onnx_y, _ = session(compile_graph(graph, model.named_values())).run(None, {"data": x.numpy(),
                                                                                "data:size1": lens.int().numpy()})
     np.testing.assert_allclose(onnx_y, y.detach().numpy(), atol=ATOL)
+
+
+SOFTMAX_BN = {"output": {"class": "softmax", "n_out": 3, "batch_norm": {"update_sample_only_in_training": True},
+                         "loss": "ce"}}
+
+
+def test_batch_norm_option_of_a_softmax_output_normalizes_the_probabilities_in_onnx_and_torch() -> None:
+    """RETURNN's post_init normalizes the softmax layer's output, the probabilities (golden
+    batch_norm_option_softmax); fused ce and the frame error read the logits before it, so the loss is unchanged,
+    and --output-kind other than probs (a log of normalized values) is refused at the option."""
+    graph = graph_from_document(Document("net.json", SOFTMAX_BN), 4, 3)
+    params = init_params(graph, 0) | {"output/batch_norm/output_output_output_beta": np.full((1, 1, 3), 0.3,
+                                                                                                np.float32)}
+    x, lens = torch.randn(2, 5, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([5, 1])
+    ctx = NetModel(graph, params).eval()(x, lens)
+    y = ctx.padded("output")
+    probs = ctx.padded("output", logits=True).softmax(-1)
+    torch.testing.assert_close(y[0], probs[0] / (1 + 1e-3) ** 0.5 + 0.3)  # mean 0, variance 1, epsilon 1e-3
+    model = compile_graph(graph, params)
+    onnx.checker.check_model(model)
+    onnx_y, _ = session(model).run(None, {"data": x.numpy(), "data:size1": lens.int().numpy()})
+    np.testing.assert_allclose(onnx_y[0], y[0].detach().numpy(), atol=ATOL)
+    np.testing.assert_allclose(onnx_y[1, :1], y[1, :1].detach().numpy(), atol=ATOL)
+    assert abs(onnx_y[0].sum(-1) - 1).max() > 0.1  # normalized: no longer probabilities
+    with pytest.raises(NetcError, match="output kind log-probs") as e:
+        compile_graph(graph, params, options=CompileOptions(output_kind="log-probs"))
+    assert (e.value.where.layer, e.value.where.key) == ("output", "batch_norm")
+
+
+@pytest.mark.parametrize("loss_opts", [{"use_fused": False}, {"focal_loss_factor": 1.0}])
+def test_batch_norm_option_refuses_a_ce_that_reads_the_normalized_output(loss_opts: dict) -> None:
+    net = {"output": {**SOFTMAX_BN["output"], "loss_opts": loss_opts}}
+    with pytest.raises(NetcError, match="batch_norm option normalizes") as e:
+        graph_from_document(Document("net.json", net), 4, 3)
+    assert e.value.where.key == "batch_norm"
+
+
+@pytest.mark.parametrize("reduced", [{"class": "reduce", "mode": "argmax", "axes": "F"},
+                                     {"class": "reduce", "mode": "mean", "axes": "F"}])
+def test_batch_norm_option_refuses_an_output_without_a_float_feature_dim(reduced: dict) -> None:
+    """argmax gives class indices (RETURNN fails building its batch_norm: TypeError in Sub, int32 vs float32);
+    a reduced feature dim leaves nothing to normalize."""
+    net = {"a": {**reduced, "batch_norm": True, "from": "data"}, "output": {"class": "copy", "from": "a"}}
+    with pytest.raises(NetcError, match="batch_norm option normalizes a float output's feature dim") as e:
+        graph_from_document(Document("net.json", net), 4, 3)
+    assert (e.value.where.layer, e.value.where.key) == ("a", "batch_norm")
+
+
+def test_reuse_params_cycle_is_located_at_reuse_params() -> None:
+    """RETURNN builds a reused layer first, so two layers reusing each other are a cycle of reuse_params."""
+    net = {"a": {"class": "linear", "n_out": 4, "reuse_params": "b"},
+           "b": {"class": "linear", "n_out": 4, "reuse_params": "a"},
+           "output": {"class": "combine", "kind": "add", "from": ["a", "b"]}}
+    with pytest.raises(NetcError, match="cycle: ") as e:
+        graph_from_document(Document("net.json", net), 4, 3)
+    assert e.value.where.key == "reuse_params"
+
+
+def test_reuse_params_on_a_subnetwork_shares_nothing_and_says_so() -> None:
+    """RETURNN's ReuseParams on a subnetwork layer reaches none of its sublayers' variables (golden
+    reuse_params_whole_subnetwork: s2/h/W is its own); netc computes the same and warns, naming the form that
+    shares (reuse_params "base:s1/h" on the sublayer, which RETURNN honours)."""
+    case = CASES["reuse_params_whole_subnetwork"]
+    graph = graph_of(case)
+    assert {"s1/h/W", "s2/h/W"} <= {s.name for s in param_specs(graph)}
+    assert any("layer 's2': reuse_params on a subnetwork shares no parameter" in w and "base:" in w
+               for w in graph.warnings)
+    shared = {**case["net"], "s2": {**case["net"]["s2"], "reuse_params": None, "subnetwork": {
+        **case["net"]["s2"]["subnetwork"], "h": {**case["net"]["s2"]["subnetwork"]["h"], "reuse_params": "base:s1/h"}}}}
+    names = {s.name for s in param_specs(graph_from_document(Document("net.json", shared), 6, 3))}
+    assert "s1/h/W" in names and "s2/h/W" not in names

@@ -49,6 +49,21 @@ def test_trainable_false_freezes_a_layer_and_every_sublayer_of_a_subnetwork(tmp_
         assert not np.array_equal(after[name], before[name]), name
 
 
+TRAINABLE = json.loads((Path(__file__).parent / "data" / "returnn_trainable.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case_id", sorted(TRAINABLE))
+def test_trainable_false_with_reuse_params_trains_what_returnn_trains(case_id: str) -> None:
+    """A shared parameter is frozen exactly when its owner (the layer RETURNN builds first, whose add_param sees
+    it first) or a subnetwork around the owner has `trainable: False`; a frozen layer reusing a trainable layer's
+    parameter leaves it trained (bench/returnn_trainable_golden.py, RETURNN's get_trainable_params)."""
+    case = TRAINABLE[case_id]
+    graph = graph_from_document(Document("net.json", case["net"]), 3, 4)
+    model = NetModel(graph)
+    assert {name for name, p in model.named_parameters() if p.requires_grad} == set(case["trainable"])
+    assert len(list(model.parameters())) == len(case["params"])  # RETURNN names b's own bias b/b_1 in one case
+
+
 CONSTRAINTS = json.loads((Path(__file__).parent / "data" / "returnn_constraints.json").read_text())["cases"]
 
 
