@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from netc.ir import Document, graph_from_document, param_specs
+from pathlib import Path
+
+from netc.ir import Document, graph_from_document, param_specs, read_file
 
 
 def test_param_less_layers_on_a_source_without_feature_dim_have_no_parameters() -> None:
@@ -17,3 +19,31 @@ def test_param_less_layers_on_a_source_without_feature_dim_have_no_parameters() 
     assert [s.name for s in param_specs(graph_from_document(Document("n", dense_argmax), 4, 3))] == [
         "output/W", "output/b"]
     assert param_specs(graph_from_document(Document("n", swapped), 4, 3)) == []
+
+
+PY2_CHEVRON = ('#!rnn.py\nimport sys\nprint >>sys.stderr, "hello"\nprint >> sys.stderr\n'
+               'network = {"output": {"class": "softmax", "n_out": 3, "from": "data"}}\n')
+
+
+def test_a_python2_print_to_a_file_is_the_same_no_op_with_and_without_exec_config(tmp_path: Path) -> None:
+    # F9: `print >>sys.stderr, x` parses under Python 3; it was read silently, and --exec-config raised TypeError.
+    path = tmp_path / "c.config"
+    path.write_text(PY2_CHEVRON)
+    for exec_config in (False, True):
+        document = read_file(path, exec_config=exec_config)
+        assert set(document.values["network"]) == {"output"}
+        assert any(f"{path}:3: a Python 2 print statement (and on line 4), read as a no-op" in n
+                   for n in document.notes), document.notes
+
+
+def test_exec_config_reads_numpy_scalars_and_arrays_as_python_numbers(tmp_path: Path) -> None:
+    # F23: a numpy scalar in the network made the whole network an opaque value.
+    path = tmp_path / "c.py"
+    path.write_text("import numpy\nnum_inputs = numpy.int64(4)\nnetwork = {'output': {'class': 'softmax', "
+                    "'n_out': numpy.int32(3), 'dropout': numpy.float32(0.5), 'from': ['data'],\n"
+                    "  'shape': numpy.array([2, 3])}}\n")
+    values = read_file(path, exec_config=True).values
+    assert values["num_inputs"] == 4 and type(values["num_inputs"]) is int
+    output = values["network"]["output"]
+    assert output == {"class": "softmax", "n_out": 3, "dropout": 0.5, "from": ["data"], "shape": [2, 3]}
+    assert type(output["n_out"]) is int and type(output["dropout"]) is float
