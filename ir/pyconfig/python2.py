@@ -4,10 +4,9 @@ RETURNN's demos from its Theano days (`demos/demo-theano-*.config`) greet with `
 demo_name`. RETURNN runs configs under Python 3 today (`Config.load_file` -> `custom_exec`), where that line
 is a syntax error. The statement only prints: it sets no config key, so netc reads such a file as if the
 statement were `pass`, and says so in a located warning with the Python 3 spelling.
-The form `print >>sys.stderr, "x"` parses under Python 3 (a tuple whose first item shifts the print function) and fails only when run (TypeError), so
-it is found in the syntax tree instead and read the same way, with or without `--exec-config`. Any other
-Python 2 syntax
-(`exec code`, `except E, e`) stays a located syntax error.
+The form `print >>sys.stderr, "x"` parses under Python 3 (a tuple whose first item shifts the print function)
+and fails only when run (TypeError), so it is found in the syntax tree instead and read the same way, with or
+without `--exec-config`. Any other Python 2 syntax (`exec code`, `except E, e`) stays a located syntax error.
 """
 
 from __future__ import annotations
