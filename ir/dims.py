@@ -41,7 +41,7 @@ def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int 
         inputs = fallback.num_inputs
     for name, dim in fallback.targets:
         targets.setdefault(name, dim)
-    return Dims(inputs, tuple(sorted(targets.items())), sparse)
+    return Dims(inputs, tuple(sorted(targets.items())), sparse, inputs_given=num_inputs is not None)
 
 
 def has_data_dims(dims: Dims) -> bool:
@@ -108,6 +108,8 @@ def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
     RETURNN's LM setups: `LmDataset` with `add_delayed_seq_data`) instead of `data`: `key` is the input (its
     dim and sparsity as the config declares it), and `data` becomes a target like any other key.
 
+    `--num-inputs` (`dims.inputs_given`) sets the dim of `key`, the model's input; `data` keeps its declared dim.
+
     Errors: `key` is not declared (extern_data, or a num_outputs dict), located at the reading layer's `from`.
     """
     declared = doc.values.get("extern_data")
@@ -119,10 +121,14 @@ def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
                         f'declare it, e.g. extern_data = {{"data": {{"dim": 10025, "sparse": True}}, "{key}": '
                         f'{{"dim": 10025, "sparse": True}}}}, or read "data"')
     dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name))
-    targets = {name: value for name, value in dims.targets if name != key}
-    if dims.num_inputs is not None:
+    targets = dict(dims.targets)  # `key` stays a target too (an LM's `"target": "delayed"`), as in RETURNN
+    if DATA in declared:
+        targets.setdefault(DATA, data_spec(declared[DATA], DATA, doc.where(name, DATA, key=name))[0])
+    elif dims.num_inputs is not None and not dims.inputs_given:
         targets.setdefault(DATA, dims.num_inputs)
-    return Dims(dim, tuple(sorted(targets.items())), sparse, input_key=key)
+    if dims.inputs_given:  # --num-inputs is the dim of the model's input, here `key` (also as a target)
+        dim = targets[key] = dims.num_inputs  # type: ignore[assignment] - set when given
+    return Dims(dim, tuple(sorted(targets.items())), sparse, input_key=key, inputs_given=dims.inputs_given)
 
 
 SPEC_KEYS = ("dim", "shape", "sparse", "sparse_dim")  # what netc reads of a data dict (data_spec)

@@ -47,3 +47,22 @@ def test_exec_config_reads_numpy_scalars_and_arrays_as_python_numbers(tmp_path: 
     output = values["network"]["output"]
     assert output == {"class": "softmax", "n_out": 3, "dropout": 0.5, "from": ["data"], "shape": [2, 3]}
     assert type(output["n_out"]) is int and type(output["dropout"]) is float
+
+
+LM_DELAYED = {"extern_data": {"data": {"dim": 50, "sparse": True}, "delayed": {"dim": 50, "sparse": True}},
+              "network": {"input": {"class": "linear", "n_out": 16, "from": "data:delayed"},
+                          "output": {"class": "softmax", "loss": "ce", "from": "input", "target": "delayed"}}}
+
+
+def test_the_input_key_of_a_data_delayed_net_is_a_target_too() -> None:
+    # F11: "delayed" was dropped from the targets when the net read data:delayed.
+    graph = graph_from_document(Document("c.config", LM_DELAYED))
+    assert (graph.dims.num_inputs, graph.dims.target("delayed"), graph.dims.target("data")) == (50, 50, 50)
+    assert graph.nodes[-1].type.feature == 50
+
+
+def test_num_inputs_sets_the_dim_of_the_key_a_data_delayed_net_reads() -> None:
+    # F19: --num-inputs set the dim of "data" (now a target) and left the model's input sparse(50).
+    graph = graph_from_document(Document("c.config", LM_DELAYED), num_inputs=20)
+    assert (graph.dims.num_inputs, graph.dims.sparse_input, graph.dims.input_key) == (20, True, "delayed")
+    assert (graph.dims.target("delayed"), graph.dims.target("data")) == (20, 50)
