@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netc.ir import Document, graph_from_document, param_specs, read_file
+import pytest
+from netc.ir import Document, NetcError, graph_from_document, param_specs, read_file
 
 
 def test_param_less_layers_on_a_source_without_feature_dim_have_no_parameters() -> None:
@@ -66,3 +67,12 @@ def test_num_inputs_sets_the_dim_of_the_key_a_data_delayed_net_reads() -> None:
     graph = graph_from_document(Document("c.config", LM_DELAYED), num_inputs=20)
     assert (graph.dims.num_inputs, graph.dims.sparse_input, graph.dims.input_key) == (20, True, "delayed")
     assert (graph.dims.target("delayed"), graph.dims.target("data")) == (20, 50)
+
+
+def test_an_unknown_target_dim_with_n_out_set_does_not_hint_to_set_n_out() -> None:
+    # F4: the hint said "or set n_out" to a layer that sets it; the loss needs the target declared.
+    with pytest.raises(NetcError) as error:
+        graph_from_document(Document("n.json", {"output": {"class": "softmax", "n_out": 3, "loss": "ce",
+                                                           "from": "data"}}), 4)
+    assert "target 'classes' is unknown" in error.value.message
+    assert error.value.where.key == "loss" and "set n_out" not in (error.value.hint or "")
