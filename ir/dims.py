@@ -120,10 +120,10 @@ def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
         raise NetcError(f"the network reads data:{key}, a data key the config does not declare", at,
                         f'declare it, e.g. extern_data = {{"data": {{"dim": 10025, "sparse": True}}, "{key}": '
                         f'{{"dim": 10025, "sparse": True}}}}, or read "data"')
-    dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name))
+    dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name), input_key=key)
     targets = dict(dims.targets)  # `key` stays a target too (an LM's `"target": "delayed"`), as in RETURNN
     if DATA in declared:
-        targets.setdefault(DATA, data_spec(declared[DATA], DATA, doc.where(name, DATA, key=name))[0])
+        targets.setdefault(DATA, data_spec(declared[DATA], DATA, doc.where(name, DATA, key=name), input_key=key)[0])
     elif dims.num_inputs is not None and not dims.inputs_given:
         targets.setdefault(DATA, dims.num_inputs)
     if dims.inputs_given:  # --num-inputs is the dim of the model's input, here `key` (also as a target)
@@ -153,8 +153,12 @@ def read_extern_data(doc: Document) -> Any:
     return extern
 
 
-def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
-    """(dim, sparse) of one data key: an int, `[dim, ndim]`, or a data dict (`dim` or `shape`, `sparse`)."""
+def data_spec(spec: Any, name: str, at: Where, input_key: str = DATA) -> tuple[int, bool]:
+    """(dim, sparse) of one data key: an int, `[dim, ndim]`, or a data dict (`dim` or `shape`, `sparse`).
+
+    A dense key's dim is the last of its `shape` when it has one, whatever `dim` says (RETURNN's
+    `tensor/_tensor_extra.py: infer_dim_tags`). The shape of `input_key`, the key the net reads, must be
+    `(T, F)` dense or `(T,)` sparse: netc's model input is `[B, T, F]` or `[B, T]` (other shapes: NetcError)."""
     if isinstance(spec, int) and not isinstance(spec, bool):
         return positive_dim(spec, at), name != DATA
     if isinstance(spec, (list, tuple)):
@@ -165,12 +169,31 @@ def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
     if isinstance(spec, dict):
         dim = spec.get("dim")
         shape = spec.get("shape")
-        if dim is None and isinstance(shape, (list, tuple)) and shape:
-            dim = shape[-1]
         sparse = bool(spec.get("sparse", False)) or spec.get("sparse_dim") is not None
+        if isinstance(shape, (list, tuple)) and shape:
+            if name == input_key:
+                check_input_shape(tuple(shape), sparse, name, at)
+            if not sparse or dim is None:
+                # RETURNN's `infer_dim_tags` takes a dense feature dim from `shape` and does not check `dim`
+                # against it (feature_dim_axis unspecified): `{"dim": 40, "shape": (None, 30)}` is 30 there too
+                dim = shape[-1]
         return positive_dim(dim, at), sparse
     raise NetcError(f"data key {name!r}: expected a dim, [dim, ndim] or a dict, got {spec!r}", at,
                     '{"dim": 40} for features, {"dim": 1000, "sparse": true} for class indices')
+
+
+def check_input_shape(shape: tuple[Any, ...], sparse: bool, name: str, at: Where) -> None:
+    """The `shape` of the data key a net reads is `(T, F)` (dense) or `(T,)` (sparse), without the batch dim."""
+    expected = 1 if sparse else 2
+    if len(shape) == expected:
+        return
+    kind = "class indices (sparse)" if sparse else "feature frames (dense)"
+    dims = ", ".join(["B", "T", *(f"spatial{i}" for i in range(1, len(shape) - expected + 1)), *["F"] * (not sparse)]
+                     if len(shape) > expected else ["B", *["F"] * (not sparse)])
+    raise NetcError(f"extern_data {name!r} has shape {tuple(shape)!r}: RETURNN reads it as {len(shape) + 1}-D data "
+                    f"[{dims}], but netc compiles nets whose input is {kind} of shape "
+                    f"{'(None,)' if sparse else '(None, F)'} ([B, T{', F' * (not sparse)}])", at,
+                    f"write shape {'(None,)' if sparse else f'(None, {shape[-1]})'}, or leave shape out and give dim")
 
 
 def positive_dim(value: Any, at: Where) -> int:

@@ -76,3 +76,22 @@ def test_an_unknown_target_dim_with_n_out_set_does_not_hint_to_set_n_out() -> No
                                                            "from": "data"}}), 4)
     assert "target 'classes' is unknown" in error.value.message
     assert error.value.where.key == "loss" and "set n_out" not in (error.value.hint or "")
+
+
+NET = {"output": {"class": "linear", "n_out": 2, "from": "data"}}
+
+
+def test_a_dense_extern_data_dim_is_the_last_of_its_shape_as_in_returnn() -> None:
+    # F10: {"dim": 40, "shape": (None, 30)} was read as 40; RETURNN's infer_dim_tags makes it 30, unchecked.
+    doc = Document("c.config", {"extern_data": {"data": {"dim": 40, "shape": (None, 30)}}, "network": NET})
+    assert graph_from_document(doc).dims.num_inputs == 30
+
+
+def test_an_extern_data_input_of_more_than_3_dims_is_refused_where_declared() -> None:
+    # F10: shape (None, None, 40) (RETURNN: 4-D [B, T, spatial, F]) was read as [B, T, 40].
+    doc = Document("c.config", {"extern_data": {"data": {"shape": (None, None, 40)}}, "network": NET},
+                   {("extern_data", "data"): (1, 18)})
+    with pytest.raises(NetcError) as error:
+        graph_from_document(doc)
+    assert "RETURNN reads it as 4-D data [B, T, spatial1, F]" in error.value.message
+    assert (error.value.where.line, error.value.where.key) == (1, "extern_data")
