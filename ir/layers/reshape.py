@@ -463,6 +463,12 @@ class ReinterpretData(Reshaping):
             if not t.sparse:
                 raise NetcError(f"{key} needs class indices (sparse), the input is {t}", at(key),
                                 'add "set_sparse": True for int32 indices, or remove ' + key)
+            if key == "set_sparse_dim" and t.classes is not None and value < t.classes:
+                # RETURNN builds it and fails at run time on an index >= value (tf.gather on CPU: "indices[...] = 4
+                # is not in [0, 2)", measured); netc refuses what it knows may come
+                raise NetcError(f"set_sparse_dim {value} is below the {t.classes} classes of the input {t}: an index "
+                                f">= {value} has no class (RETURNN fails at run time on it)", at(key),
+                                f"set set_sparse_dim to {t.classes} or more, or use increase_sparse_dim")
             t = TensorType(t.dims, t.dtype, value if key == "set_sparse_dim" else (t.classes or 0) + value)
         return t
 

@@ -95,3 +95,17 @@ def test_an_extern_data_input_of_more_than_3_dims_is_refused_where_declared() ->
         graph_from_document(doc)
     assert "RETURNN reads it as 4-D data [B, T, spatial1, F]" in error.value.message
     assert (error.value.where.line, error.value.where.key) == (1, "extern_data")
+
+
+def test_set_sparse_dim_below_the_known_classes_is_refused_at_the_key() -> None:
+    # F24: RETURNN builds it and fails at run time on an index >= set_sparse_dim (measured); netc wrote the model.
+    for source, extern in (("data", {"data": {"dim": 5, "sparse": True}}), ("a", {"data": {"dim": 5}})):
+        net = {"a": {"class": "reduce", "mode": "argmax", "axes": "F", "from": "data"},
+               "r": {"class": "reinterpret_data", "set_sparse_dim": 2, "from": source},
+               "output": {"class": "linear", "n_out": 3, "from": "r"}}
+        with pytest.raises(NetcError) as error:
+            graph_from_document(Document("n.json", {"extern_data": extern, "network": net}))
+        assert "set_sparse_dim 2 is below the 5 classes" in error.value.message
+        assert (error.value.where.layer, error.value.where.key) == ("r", "set_sparse_dim")
+    net["r"]["set_sparse_dim"] = 7
+    assert graph_from_document(Document("n.json", {"extern_data": extern, "network": net})).nodes[-1].type.feature == 3
