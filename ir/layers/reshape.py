@@ -428,11 +428,12 @@ class ReinterpretData(Reshaping):
             raise NetcError("reinterpret_data needs an input", at("from"))
         t = x
         if self.set_axes is not None:
+            set_axes, layout = self.set_axes_in_dim_order(t)
             try:
-                self.set_axes.check_against(t)
+                set_axes.check_against(t)
             except ValueError as e:
-                raise NetcError(str(e), at("set_axes"), "remove set_axes, or check the input's dims with `netc check`"
-                                ) from None
+                raise NetcError(f"{e}{layout}", at("set_axes"),
+                                "remove set_axes, or check the input's dims with `netc check`") from None
         if self.size_base is not None:
             base = env.type_of(self.size_base)
             if not t.has_time or not base.has_time:
@@ -441,6 +442,23 @@ class ReinterpretData(Reshaping):
             assert index is not None
             t = t.with_dims(t.dims[:index] + (time_dim(base.time),) + t.dims[index + 1:])
         return self.sparsity(t, at)
+
+    def set_axes_in_dim_order(self, t: TensorType) -> tuple[SetAxes, str]:
+        """`set_axes` with its integer axes counted in `t`'s dim order (batch-major), and a note for errors.
+
+        RETURNN makes the input time-major first with `enforce_time_major` (`copy_as_time_major`: the time axis
+        moved to 0, the others in order) and counts `set_axes` integers in that layout: `{"T": 0}` is the time
+        axis there. Negative integers count from the end of that layout, as in RETURNN."""
+        assert self.set_axes is not None
+        index = t.time_index
+        if not (self.enforce_time_major and self.set_axes.has_int and index is not None):
+            return self.set_axes, ""
+        order = [index] + [i for i in range(len(t.dims)) if i != index]
+        roles = tuple((role, order[axis] if isinstance(axis, int) and -len(order) <= axis < len(order) else axis)
+                      for role, axis in self.set_axes.roles)
+        layout = ", ".join(str(t.dims[i]) for i in order)
+        return SetAxes(roles), (f" (set_axes {self.set_axes.plain()} counts axes in the time-major layout "
+                                f"enforce_time_major gives: [{layout}]; shown counted batch-major)")
 
     def sparsity(self, t: TensorType, at: At) -> TensorType:
         """The set_sparse, set_sparse_dim and increase_sparse_dim steps (RETURNN's order)."""

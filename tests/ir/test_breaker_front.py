@@ -109,3 +109,17 @@ def test_set_sparse_dim_below_the_known_classes_is_refused_at_the_key() -> None:
         assert (error.value.where.layer, error.value.where.key) == ("r", "set_sparse_dim")
     net["r"]["set_sparse_dim"] = 7
     assert graph_from_document(Document("n.json", {"extern_data": extern, "network": net})).nodes[-1].type.feature == 3
+
+
+@pytest.mark.parametrize(("set_axes", "ok"), [({"T": 0}, True), ({"T": 1}, False), ({"B": 1}, True),
+                                              ({"F": 2}, True), ({"F": -1}, True), ({"F": 0}, False)])
+def test_set_axes_integers_count_in_the_time_major_layout_with_enforce_time_major(set_axes: dict, ok: bool) -> None:
+    # F15: RETURNN counts them after copy_as_time_major ([T, B, F]); netc counted batch-major ({"T": 0} was B).
+    net = {"output": {"class": "reinterpret_data", "set_axes": set_axes, "enforce_time_major": True, "from": "data"}}
+    doc = Document("n.json", net)
+    if ok:
+        assert graph_from_document(doc, 3).nodes[-1].type == graph_from_document(doc, 3).input_type
+        return
+    with pytest.raises(NetcError) as error:
+        graph_from_document(doc, 3)
+    assert "counts axes in the time-major layout enforce_time_major gives: [T_data, B, 3]" in error.value.message
