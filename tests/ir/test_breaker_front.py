@@ -123,3 +123,27 @@ def test_set_axes_integers_count_in_the_time_major_layout_with_enforce_time_majo
     with pytest.raises(NetcError) as error:
         graph_from_document(doc, 3)
     assert "counts axes in the time-major layout enforce_time_major gives: [T_data, B, 3]" in error.value.message
+
+
+KWARGS_CONFIG = '''#!rnn.py
+class T:
+    def __init__(self, dim, **kw):
+        self.opts = kw
+        self.dim = dim
+    def build(self):
+        return {"output": dict(self.opts, **{"class": "linear", "n_out": self.dim, "from": "data"})}
+def make(**kw):
+    return {"l": {"class": "linear", "n_out": 3, "from": "data", **kw}, "output": {"class": "copy", "from": "l"}}
+'''
+
+
+@pytest.mark.parametrize(("last_line", "col"), [('network = T(6, activation="tanhh").build()', 16),
+                                                 ('network = make(**dict(activation="relux"))', 23)])
+def test_a_value_passed_through_kwargs_is_located_at_the_call_that_wrote_it(tmp_path: Path, last_line: str,
+                                                                            col: int) -> None:
+    # F12: the error pointed at the dict(self.opts, ...) line inside the class, not at T(6, activation="tanhh").
+    path = tmp_path / "c.config"
+    path.write_text(KWARGS_CONFIG + last_line + "\n")
+    with pytest.raises(NetcError) as error:
+        graph_from_document(read_file(path), 4)
+    assert (error.value.where.line, error.value.where.col, error.value.where.key) == (10, col, "activation")
