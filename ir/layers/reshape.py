@@ -252,7 +252,11 @@ class Squeeze(Reshaping):
         required(self.axis, "axis", at, '"axis": "F"')
 
     def squeezed(self, x: TensorType) -> list[int]:
+        """The axes removed: those `axis` names, each of size 1; `"auto"` (alone, as RETURNN's `_get_axes`):
+        every static axis of size 1, none at all being no error."""
         assert self.axis is not None
+        if self.axis.items == ("auto",):
+            return [i for i, d in enumerate(x.dims) if d.size == 1]
         try:
             axes = sorted(set(self.axis.resolve(x)))
         except ValueError:

@@ -147,3 +147,13 @@ def test_a_value_passed_through_kwargs_is_located_at_the_call_that_wrote_it(tmp_
     with pytest.raises(NetcError) as error:
         graph_from_document(read_file(path), 4)
     assert (error.value.where.line, error.value.where.col, error.value.where.key) == (10, col, "activation")
+
+
+def test_squeeze_auto_removes_every_static_axis_of_size_1_as_returnn() -> None:
+    # minor finding: RETURNN's SqueezeLayer._get_axes reads "auto"; netc called it an unknown axis description.
+    net = {"e": {"class": "expand_dims", "axis": "F", "from": "data"},
+           "output": {"class": "squeeze", "axis": "auto", "from": "e"}}
+    assert str(graph_from_document(Document("n.json", net), 3).nodes[-1].type) == "[B, T_data, 3]"
+    net["output"]["from"] = "data"
+    assert str(graph_from_document(Document("n.json", net), 1).nodes[-1].type) == "[B, T_data]"
+    assert str(graph_from_document(Document("n.json", net), 3).nodes[-1].type) == "[B, T_data, 3]"
