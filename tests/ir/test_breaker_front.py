@@ -157,3 +157,13 @@ def test_squeeze_auto_removes_every_static_axis_of_size_1_as_returnn() -> None:
     net["output"]["from"] = "data"
     assert str(graph_from_document(Document("n.json", net), 1).nodes[-1].type) == "[B, T_data]"
     assert str(graph_from_document(Document("n.json", net), 3).nodes[-1].type) == "[B, T_data, 3]"
+
+
+def test_a_missing_chunk_step_is_required() -> None:
+    # minor finding: a missing chunk_step said "'chunk_step' must be a positive number of frames ... (got None)".
+    net = {"c": {"class": "time_chunking", "chunk_size": 4, "from": "data"},
+           "u": {"class": "time_unchunking", "chunking_layer": "c", "from": "c"},
+           "output": {"class": "copy", "from": "u"}}
+    with pytest.raises(NetcError) as error:
+        graph_from_document(Document("n.json", net), 3)
+    assert error.value.message == "'chunk_step' is required" and error.value.where.key == "chunk_step"
