@@ -194,8 +194,9 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
         at = assigned.get(key, (1, 1))
         positions[(key,)] = at
         value = plain(value)
-        values[key] = value if is_plain(value) else Opaque(*at, f"a {type(value).__name__} value the config "
-                                                            "built when run (netc reads plain data only)")
+        values[key] = value if is_plain(value) else Opaque(
+            *at, f"--exec-config ran it, but {unplain_part(value, key)} is no plain data",
+            "build it from dicts, lists, strings, numbers, booleans and None (what a network dict holds)")
     return Document(file, values, positions, notes, kind="python")
 
 
@@ -223,6 +224,19 @@ def plain(value: Any, depth: int = 0) -> Any:
             return value
         return converted if isinstance(value, list) else tuple(converted)
     return value
+
+
+def unplain_part(value: Any, name: str, depth: int = 0) -> str:
+    """`name` and the type of the first value in it that `is_plain` refuses (`network['out']['dropout'] (of type
+    Foo)`)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        if depth < MAX_DEPTH and not is_plain(v, depth + 1):
+            return unplain_part(v, f"{name}[{k!r}]", depth + 1)
+    if isinstance(value, dict) and not all(isinstance(k, (str, int)) for k in value):
+        key = next(k for k in value if not isinstance(k, (str, int)))
+        return f"{name} (a dict with a key of type {type(key).__name__})"
+    return f"{name} (of type {type(value).__name__})"
 
 
 def is_plain(value: Any, depth: int = 0) -> bool:

@@ -37,6 +37,7 @@ class Opaque:
     line: int
     col: int
     reason: str = "not a literal"
+    hint: str | None = None  # the fix, where it is not `--exec-config` (a value --exec-config itself gave)
 
 
 @dataclass(frozen=True)

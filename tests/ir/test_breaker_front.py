@@ -167,3 +167,14 @@ def test_a_missing_chunk_step_is_required() -> None:
     with pytest.raises(NetcError) as error:
         graph_from_document(Document("n.json", net), 3)
     assert error.value.message == "'chunk_step' is required" and error.value.where.key == "chunk_step"
+
+
+def test_a_value_exec_config_cannot_use_names_it_and_does_not_hint_to_pass_exec_config(tmp_path: Path) -> None:
+    # F23: the hint said "pass --exec-config" to a user who had passed it.
+    path = tmp_path / "c.py"
+    path.write_text("class A:\n    pass\nnetwork = {'output': {'class': 'softmax', 'n_out': 3, 'dropout': A(), "
+                    "'from': 'data'}}\n")
+    with pytest.raises(NetcError) as error:
+        graph_from_document(read_file(path, exec_config=True), 4)
+    assert "--exec-config ran it, but network['output']['dropout'] (of type A) is no plain data" in error.value.message
+    assert "--exec-config" not in (error.value.hint or "") and error.value.where.line == 3
