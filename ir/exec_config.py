@@ -196,7 +196,7 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
         value = plain(value)
         values[key] = value if is_plain(value) else Opaque(
             *at, f"--exec-config ran it, but {unplain_part(value, key)} is no plain data",
-            "build it from dicts, lists, strings, numbers, booleans and None (what a network dict holds)")
+            hint="build it from dicts, lists, strings, numbers, booleans and None (what a network dict holds)")
     return Document(file, values, positions, notes, kind="python")
 
 
