@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -192,6 +194,11 @@ def dataset_from_config(value: Any, at: Where, lookup: Callable[[str], Any] = la
 def hdf_dataset(paths: list[str], at: Where) -> HdfDataset:
     if not paths:
         raise NetcError("no HDF files given", at)
+    for i, path in enumerate(paths):
+        if not Path(path).is_file():
+            where = f"file {i + 1} of {len(paths)}, " if len(paths) > 1 else ""
+            raise NetcError(f"no such HDF file: {path!r} ({where}relative paths are read from {os.getcwd()})", at,
+                            f"fix the path, or pass ++{at.key} FILE.hdf" if at.key else "fix the path")
     readers = tuple(HdfReader(p) for p in paths)
     for reader in readers[1:]:
         if reader.num_inputs != readers[0].num_inputs:

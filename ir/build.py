@@ -53,7 +53,7 @@ def network_of(doc: Document) -> tuple[dict[str, Any], tuple[str, ...]]:
         at = doc.where("network", key="network")
         if isinstance(network, Opaque):
             raise NetcError(f"netc cannot compute 'network' without running the config: {network.reason}",
-                            Where(doc.path, network.line, network.col, key="network"), EXEC_HINT)
+                            Where(doc.path, network.line, network.col, key="network"), network.hint or EXEC_HINT)
         if not isinstance(network, dict):
             raise NetcError("'network' must be a dict of layers", at)
         return network, ("network",)
@@ -107,13 +107,14 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     where = doc.where(*prefix, str(name), layer=node_name)
     if isinstance(layer_dict, Opaque):
         raise NetcError(f"netc cannot compute this layer without running the config: {layer_dict.reason}",
-                        Where(doc.path, layer_dict.line, layer_dict.col, layer=node_name), EXEC_HINT)
+                        Where(doc.path, layer_dict.line, layer_dict.col, layer=node_name), layer_dict.hint or EXEC_HINT)
     if isinstance(layer_dict, dict):
         for key, value in layer_dict.items():
             blocker = find_opaque(value, lambda: None)
             if blocker is not None:
                 raise NetcError(f"netc cannot compute this value without running the config: {blocker.reason}",
-                                Where(doc.path, blocker.line, blocker.col, node_name, str(key)), EXEC_HINT)
+                                Where(doc.path, blocker.line, blocker.col, node_name, str(key)),
+                                blocker.hint or EXEC_HINT)
     if not isinstance(layer_dict, dict):
         raise NetcError("a layer must be a dict", where, 'write {"class": "linear", "n_out": 512, ...}')
     if "class" not in layer_dict:

@@ -10,6 +10,7 @@ class indices, 2: dense features) or a data dict (`dim`, else the last of `shape
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +42,7 @@ def resolve_dims(doc: Document, num_inputs: int | None = None, num_outputs: int 
         inputs = fallback.num_inputs
     for name, dim in fallback.targets:
         targets.setdefault(name, dim)
-    return Dims(inputs, tuple(sorted(targets.items())), sparse)
+    return Dims(inputs, tuple(sorted(targets.items())), sparse, inputs_given=num_inputs is not None)
 
 
 def has_data_dims(dims: Dims) -> bool:
@@ -108,6 +109,8 @@ def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
     RETURNN's LM setups: `LmDataset` with `add_delayed_seq_data`) instead of `data`: `key` is the input (its
     dim and sparsity as the config declares it), and `data` becomes a target like any other key.
 
+    `--num-inputs` (`dims.inputs_given`) sets the dim of `key`, the model's input; `data` keeps its declared dim.
+
     Errors: `key` is not declared (extern_data, or a num_outputs dict), located at the reading layer's `from`.
     """
     declared = doc.values.get("extern_data")
@@ -118,11 +121,15 @@ def with_input_key(doc: Document, dims: Dims, key: str, at: Where) -> Dims:
         raise NetcError(f"the network reads data:{key}, a data key the config does not declare", at,
                         f'declare it, e.g. extern_data = {{"data": {{"dim": 10025, "sparse": True}}, "{key}": '
                         f'{{"dim": 10025, "sparse": True}}}}, or read "data"')
-    dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name))
-    targets = {name: value for name, value in dims.targets if name != key}
-    if dims.num_inputs is not None:
+    dim, sparse = data_spec(declared[key], key, doc.where(name, key, key=name), input_key=key)
+    targets = dict(dims.targets)  # `key` stays a target too (an LM's `"target": "delayed"`), as in RETURNN
+    if DATA in declared:
+        targets.setdefault(DATA, data_spec(declared[DATA], DATA, doc.where(name, DATA, key=name), input_key=key)[0])
+    elif dims.num_inputs is not None and not dims.inputs_given:
         targets.setdefault(DATA, dims.num_inputs)
-    return Dims(dim, tuple(sorted(targets.items())), sparse, input_key=key)
+    if dims.inputs_given:  # --num-inputs is the dim of the model's input, here `key` (also as a target)
+        dim = targets[key] = dims.num_inputs  # type: ignore[assignment] - set when given
+    return Dims(dim, tuple(sorted(targets.items())), sparse, input_key=key, inputs_given=dims.inputs_given)
 
 
 SPEC_KEYS = ("dim", "shape", "sparse", "sparse_dim")  # what netc reads of a data dict (data_spec)
@@ -147,8 +154,12 @@ def read_extern_data(doc: Document) -> Any:
     return extern
 
 
-def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
-    """(dim, sparse) of one data key: an int, `[dim, ndim]`, or a data dict (`dim` or `shape`, `sparse`)."""
+def data_spec(spec: Any, name: str, at: Where, input_key: str = DATA) -> tuple[int, bool]:
+    """(dim, sparse) of one data key: an int, `[dim, ndim]`, or a data dict (`dim` or `shape`, `sparse`).
+
+    A dense key's dim is the last of its `shape` when it has one, whatever `dim` says (RETURNN's
+    `tensor/_tensor_extra.py: infer_dim_tags`). The shape of `input_key`, the key the net reads, must be
+    `(T, F)` dense or `(T,)` sparse: netc's model input is `[B, T, F]` or `[B, T]` (other shapes: NetcError)."""
     if isinstance(spec, int) and not isinstance(spec, bool):
         return positive_dim(spec, at), name != DATA
     if isinstance(spec, (list, tuple)):
@@ -159,20 +170,39 @@ def data_spec(spec: Any, name: str, at: Where) -> tuple[int, bool]:
     if isinstance(spec, dict):
         dim = spec.get("dim")
         shape = spec.get("shape")
-        if dim is None and isinstance(shape, (list, tuple)) and shape:
-            dim = shape[-1]
         sparse = bool(spec.get("sparse", False)) or spec.get("sparse_dim") is not None
-        if name == DATA and isinstance(shape, (list, tuple)) and (len(shape) != (1 if sparse else 2) or
-                                                                  shape[0] is not None):
-            # RETURNN: (None, 3, 2) is [B, T, 3, 2] with a static axis `spatial1:static3:data`; netc's inputs are
-            # [B, T, F] (dense) or [B, T] (class indices)
-            raise NetcError(f"data key {name!r}: shape {tuple(shape)!r} is not netc's input layout, "
-                            f"{'(None,): [B, T] class indices' if sparse else '(None, F): [B, T, F] features'}",
-                            at, "feed the features flat, shape (None, F) with F the product of the static sizes, and "
-                                "split them in the network with a split_dims layer")
+        if isinstance(shape, (list, tuple)) and shape:
+            if name == input_key:
+                check_input_shape(tuple(shape), sparse, name, at)
+            if not sparse or dim is None:
+                # RETURNN's `infer_dim_tags` takes a dense feature dim from `shape` and does not check `dim`
+                # against it (feature_dim_axis unspecified): `{"dim": 40, "shape": (None, 30)}` is 30 there too
+                dim = shape[-1]
         return positive_dim(dim, at), sparse
     raise NetcError(f"data key {name!r}: expected a dim, [dim, ndim] or a dict, got {spec!r}", at,
                     '{"dim": 40} for features, {"dim": 1000, "sparse": true} for class indices')
+
+
+def check_input_shape(shape: tuple[Any, ...], sparse: bool, name: str, at: Where) -> None:
+    """The `shape` of the data key a net reads is `(None, F)` (dense) or `(None,)` (sparse), without the batch
+    dim: netc's model input is `[B, T, F]` or `[B, T]` with per-sequence lengths (other shapes: NetcError)."""
+    expected = 1 if sparse else 2
+    layout = f"{'(None,)' if sparse else '(None, F)'} ([B, T{', F' * (not sparse)}])"
+    kind = "class indices (sparse)" if sparse else "feature frames (dense)"
+    if len(shape) == expected:
+        if shape[0] is None:
+            return
+        raise NetcError(f"extern_data {name!r} has shape {tuple(shape)!r}: its time axis has the fixed size "
+                        f"{shape[0]!r}, but netc compiles nets whose input is {kind} of shape {layout}, with "
+                        "per-sequence lengths", at, f"write shape {(None, *shape[1:])!r}")
+    dims = ", ".join(["B", "T", *(f"spatial{i}" for i in range(1, len(shape) - expected + 1)), *["F"] * (not sparse)]
+                     if len(shape) > expected else ["B", *["F"] * (not sparse)])
+    flat = math.prod(v for v in shape[1:] if isinstance(v, int)) if len(shape) > expected else None
+    hint = (f"feed the features flat, shape (None, {flat}), and split them in the network with a split_dims layer"
+            if flat and not sparse else f"write shape {'(None,)' if sparse else f'(None, {shape[-1]})'}, or leave "
+            "shape out and give dim")
+    raise NetcError(f"extern_data {name!r} has shape {tuple(shape)!r}: RETURNN reads it as {len(shape) + 1}-D data "
+                    f"[{dims}], but netc compiles nets whose input is {kind} of shape {layout}", at, hint)
 
 
 def positive_dim(value: Any, at: Where) -> int:

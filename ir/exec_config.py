@@ -15,6 +15,8 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from .errors import NetcError, Where
 from .pyconfig import CONFIG_MODULE_NAME, Opaque
 from .read import MAX_DEPTH, Document, Path_, parse_python
@@ -191,8 +193,10 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
             continue
         at = assigned.get(key, (1, 1))
         positions[(key,)] = at
-        values[key] = value if is_plain(value) else Opaque(*at, f"a {type(value).__name__} value the config "
-                                                            "built when run (netc reads plain data only)")
+        value = plain(value)
+        values[key] = value if is_plain(value) else Opaque(
+            *at, f"--exec-config ran it, but {unplain_part(value, key)} is no plain data",
+            hint="build it from dicts, lists, strings, numbers, booleans and None (what a network dict holds)")
     return Document(file, values, positions, notes, kind="python")
 
 
@@ -200,6 +204,39 @@ def failing_line(error: BaseException, file: str) -> int | None:
     """The config line where an exception raised while running it started."""
     lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == file]
     return lines[-1] if lines else None
+
+
+def plain(value: Any, depth: int = 0) -> Any:
+    """`value` with numpy scalars and arrays inside it as the Python numbers and (nested) lists they hold
+    (`numpy.float32(0.1)` -> 0.1 as float32 rounds it): RETURNN's network construction takes them where it takes
+    Python numbers (TF converts both), so a config that computes `dropout` with numpy is RETURNN-valid. Other
+    values are returned unchanged (containers rebuilt only where something inside changed)."""
+    if depth > MAX_DEPTH:
+        return value
+    if isinstance(value, (np.generic, np.ndarray)) and value.dtype.kind in "biuf":
+        return value.tolist()
+    if isinstance(value, dict):
+        items = {k: plain(v, depth + 1) for k, v in value.items()}
+        return items if any(items[k] is not v for k, v in value.items()) else value
+    if isinstance(value, (list, tuple)):
+        converted = [plain(v, depth + 1) for v in value]
+        if all(c is v for c, v in zip(converted, value, strict=True)):
+            return value
+        return converted if isinstance(value, list) else tuple(converted)
+    return value
+
+
+def unplain_part(value: Any, name: str, depth: int = 0) -> str:
+    """`name` and the type of the first value in it that `is_plain` refuses (`network['out']['dropout'] (of type
+    Foo)`)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for k, v in items:
+        if depth < MAX_DEPTH and not is_plain(v, depth + 1):
+            return unplain_part(v, f"{name}[{k!r}]", depth + 1)
+    if isinstance(value, dict) and not all(isinstance(k, (str, int)) for k in value):
+        key = next(k for k in value if not isinstance(k, (str, int)))
+        return f"{name} (a dict with a key of type {type(key).__name__})"
+    return f"{name} (of type {type(value).__name__})"
 
 
 def is_plain(value: Any, depth: int = 0) -> bool:

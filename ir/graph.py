@@ -19,6 +19,7 @@ class Dims:
     targets: tuple[tuple[str, int], ...] = ()
     sparse_input: bool = False  # `data` holds class indices (extern_data sparse): num_inputs is their number
     input_key: str = "data"  # the extern data key the net reads as its input (`data:delayed`: "delayed")
+    inputs_given: bool = field(default=False, compare=False)  # num_inputs is --num-inputs (the input key's dim)
 
     def target(self, name: str) -> int | None:
         return dict(self.targets).get(name)

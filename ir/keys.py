@@ -224,7 +224,7 @@ def opaque_error(doc: Document, path: tuple[str, ...], value: Opaque) -> NetcErr
     name = ".".join(path)
     return NetcError(f"{name!r} is needed, but netc cannot compute it without running the config: {value.reason}",
                      Where(doc.path, value.line, value.col, key=path[0]),
-                     f"pass ++{path[0]} VALUE, or --exec-config for a trusted config")
+                     value.hint or f"pass ++{path[0]} VALUE, or --exec-config for a trusted config")
 
 
 # ---------------------------------------------------------------- accounting for every key

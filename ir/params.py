@@ -38,11 +38,24 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
     for node in graph.nodes:
         t = node.out_type
         n_out = t.feature if t.sparse or t.feature_index is not None else 0
-        add_specs(node, graph.input_type_of(node), graph.in_feature(node), n_out, specs)
+        add_specs(node, graph.input_type_of(node), input_dim(graph, node), n_out, specs)
         normalized = output_batch_norm(node)
         if normalized is not None:
             add_specs(normalized, t, n_out, n_out, specs)
     return list(specs.values())
+
+
+def input_dim(graph: Graph, node: Node) -> int:
+    """The concatenated feature dim of a node's sources, 0 where one has none ([B, T] after a dense
+    reinterpret_data of argmax, a reduce over T of swapped axes): only layers without parameters read such a
+    source (typing refuses a parametrised layer on it, as RETURNN's get_out_data_from_opts does), and their
+    `param_shapes_for` ignores the dim."""
+    if not node.layer.concatenates:
+        return 0
+    types = [graph.type_of(s) for s in node.sources]
+    if any(t.classes is None and t.feature_index is None for t in types):
+        return 0
+    return graph.in_feature(node)
 
 
 def add_specs(node: Node, x: TensorType | None, n_in: int, n_out: int, specs: dict[str, ParamSpec]) -> None:

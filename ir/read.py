@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import NetcError, Where
 from .pyconfig import Budgets, Opaque, evaluate
-from .pyconfig.python2 import without_print_statement
+from .pyconfig.python2 import without_print_chevrons, without_print_statement
 
 __all__ = ["Document", "Opaque", "read_file"]
 
@@ -403,6 +403,7 @@ def parse_python(file: str, text: str) -> tuple[ast.Module, tuple[str, ...]]:
             # NOTE: CPython's parser gives up on deeply nested brackets this way, not with a SyntaxError.
             raise NetcError("the config nests brackets too deeply to parse", Where(file),
                             "a net dict is a flat dict of layers") from None
+    dropped = sorted(dropped + without_print_chevrons(tree))
     return tree, (python2_prints_note(file, dropped),) if dropped else ()
 
 

@@ -76,11 +76,16 @@ class RunContext:
         return (self.packing(t.time).unpack(x) if t.is_packable else x), t
 
     def valid(self, t: TensorType, padded: torch.Tensor) -> torch.Tensor:
-        """A bool mask broadcastable to a padded `[B, T, ...]` value: frame < its sequence's length."""
+        """A bool mask broadcastable to a padded `[B, ..., T, ...]` value (batch first, time at `t.time_index`:
+        `[B, F, T]` after a swap_axes too): frame < its sequence's length."""
+        index = t.time_index
+        assert index is not None
         lengths = self.packing(t.time).lengths.to(padded.device)
-        frames = torch.arange(padded.shape[1], device=padded.device)
+        frames = torch.arange(padded.shape[index], device=padded.device)
         valid = frames[None, :] < lengths[:, None]
-        return valid.reshape(valid.shape + (1,) * (padded.dim() - 2))
+        shape = [1] * padded.dim()
+        shape[0], shape[index] = valid.shape
+        return valid.reshape(shape)
 
     def store(self, t: TensorType, padded: torch.Tensor) -> torch.Tensor:
         """A padded value of type `t` -> its stored form (packed when `[B, T, ...]`)."""

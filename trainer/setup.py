@@ -11,6 +11,7 @@ import numpy as np
 from netc.data import Corpus, Dataset, dataset_from_config
 from netc.data.datasets import IGNORED_OPTIONS, differing_options, ignored_options
 from netc.ir import Dims, Document, Graph, NetcError, Where, graph_from_document, read_file
+from netc.ir.build import build_graph
 from netc.ir.keys import TRAIN, account, needed
 from netc.ir.pretrain import Pretrain, read_pretrain
 
@@ -116,6 +117,8 @@ def setup_of(doc: Document, command: str = TRAIN, roles: tuple[str, ...] = ROLES
     if command == TRAIN and not values["train"]:
         raise NetcError("the config has no 'train' dataset", doc.where("train", key="train"),
                         'set train = "data.hdf" or a dataset dict, or pass ++train data.hdf')
+    if command == TRAIN:
+        build_graph(doc, Dims())  # an unusable network is the first error, before any data file is opened
     present = [role for role in roles if values[role]]
     ignored = [(f"{role}.{option}", IGNORED_OPTIONS[option]) for role in present
                for option in ignored_options(values[role])]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 from netc.ir import Act, Graph, Node, TimeAxis, param_name
-from netc.ir.types import Lengths, TensorType
+from netc.ir.types import DimKind, Lengths, TensorType
 from onnx import numpy_helper
 
 from .builder import INT32, OnnxBuilder
@@ -111,7 +111,8 @@ class LowerContext:
         NaN. With `exact`, the result is the value named `name` (reserved before)."""
         b = self.builder
         index, swapped = t.time_index, stored and self.swapped(t)
-        assert index is not None and t.is_packable
+        # batch first; time anywhere after it ([B, F, T] after a swap_axes) unless stored time-major
+        assert index is not None and t.dims[0].kind is DimKind.BATCH and (t.is_packable or not swapped)
         index = 0 if swapped else index
         steps = b.op("Gather", b.op("Shape", value, name=f"{name}/shape"), b.const(index), name=f"{name}/steps",
                      axis=0)
@@ -121,8 +122,10 @@ class LowerContext:
         valid = b.op("Less", b.op("Unsqueeze", frames, b.const([frame_axis]), name=f"{name}/frames_b"),
                      b.op("Unsqueeze", self.length_value(t.time), b.const([batch_axis]), name=f"{name}/lengths_b"),
                      name=f"{name}/valid")
-        if len(t.dims) > 2:
-            valid = b.op("Unsqueeze", valid, b.const(list(range(2, len(t.dims)))), name=f"{name}/valid_nd")
+        if len(t.dims) > 2:  # [B, T] (or [T, B]) placed at the value's batch and time axes
+            kept = (0, 1) if swapped else (0, index)
+            valid = b.op("Unsqueeze", valid, b.const([k for k in range(len(t.dims)) if k not in kept]),
+                         name=f"{name}/valid_nd")
         out = name if exact else f"{name}/masked"
         return b.op("Where", valid, value, b.const(np.dtype(t.dtype).type(fill), np.dtype(t.dtype)), name=out,
                     exact=exact)

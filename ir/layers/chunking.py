@@ -39,7 +39,9 @@ class TimeChunking(Layer):
         super().check(at)
         for key in ("chunk_size", "chunk_step"):
             value = getattr(self, key)
-            if value is None or not 1 <= value <= 1 << 16:
+            if value is None:  # RETURNN's TimeChunkingLayer(chunk_size, chunk_step): both required, no default
+                raise NetcError(f"'{key}' is required", at(key), 'add e.g. "chunk_size": 50, "chunk_step": 25')
+            if not 1 <= value <= 1 << 16:
                 raise NetcError(f"'{key}' must be a positive number of frames", at(key),
                                 f'e.g. "chunk_size": 50, "chunk_step": 25 (got {value})')
         if self.axis.lower() not in ("t", "time"):

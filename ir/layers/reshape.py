@@ -275,7 +275,11 @@ class Squeeze(Reshaping):
         required(self.axis, "axis", at, '"axis": "F"')
 
     def squeezed(self, x: TensorType) -> list[int]:
+        """The axes removed: those `axis` names, each of size 1; `"auto"` (alone, as RETURNN's `_get_axes`):
+        every static axis of size 1, none at all being no error."""
         assert self.axis is not None
+        if self.axis.items == ("auto",):
+            return [i for i, d in enumerate(x.dims) if d.size == 1]
         try:
             axes = sorted(set(self.axis.resolve(x)))
         except ValueError:
@@ -452,11 +456,12 @@ class ReinterpretData(Reshaping):
             raise NetcError("reinterpret_data needs an input", at("from"))
         t = x
         if self.set_axes is not None:
+            set_axes, layout = self.set_axes_in_dim_order(t)
             try:
-                self.set_axes.check_against(t)
+                set_axes.check_against(t)
             except ValueError as e:
-                raise NetcError(str(e), at("set_axes"), "remove set_axes, or check the input's dims with `netc check`"
-                                ) from None
+                raise NetcError(f"{e}{layout}", at("set_axes"),
+                                "remove set_axes, or check the input's dims with `netc check`") from None
         if self.size_base is not None:
             base = env.type_of(self.size_base)
             if not t.has_time or not base.has_time:
@@ -467,6 +472,23 @@ class ReinterpretData(Reshaping):
             assert base_time is not None
             t = t.with_dims(t.dims[:index] + (base.dims[base_time],) + t.dims[index + 1:])  # RETURNN: its dim tag
         return self.sparsity(t, at)
+
+    def set_axes_in_dim_order(self, t: TensorType) -> tuple[SetAxes, str]:
+        """`set_axes` with its integer axes counted in `t`'s dim order (batch-major), and a note for errors.
+
+        RETURNN makes the input time-major first with `enforce_time_major` (`copy_as_time_major`: the time axis
+        moved to 0, the others in order) and counts `set_axes` integers in that layout: `{"T": 0}` is the time
+        axis there. Negative integers count from the end of that layout, as in RETURNN."""
+        assert self.set_axes is not None
+        index = t.time_index
+        if not (self.enforce_time_major and self.set_axes.has_int and index is not None):
+            return self.set_axes, ""
+        order = [index] + [i for i in range(len(t.dims)) if i != index]
+        roles = tuple((role, order[axis] if isinstance(axis, int) and -len(order) <= axis < len(order) else axis)
+                      for role, axis in self.set_axes.roles)
+        layout = ", ".join(str(t.dims[i]) for i in order)
+        return SetAxes(roles), (f" (set_axes {self.set_axes.plain()} counts axes in the time-major layout "
+                                f"enforce_time_major gives: [{layout}]; shown counted batch-major)")
 
     def sparsity(self, t: TensorType, at: At) -> TensorType:
         """The set_sparse, set_sparse_dim and increase_sparse_dim steps (RETURNN's order)."""
@@ -489,6 +511,12 @@ class ReinterpretData(Reshaping):
             if not t.sparse:
                 raise NetcError(f"{key} needs class indices (sparse), the input is {t}", at(key),
                                 'add "set_sparse": True for int32 indices, or remove ' + key)
+            if key == "set_sparse_dim" and t.classes is not None and value < t.classes:
+                # RETURNN builds it and fails at run time on an index >= value (tf.gather on CPU: "indices[...] = 4
+                # is not in [0, 2)", measured); netc refuses what it knows may come
+                raise NetcError(f"set_sparse_dim {value} is below the {t.classes} classes of the input {t}: an index "
+                                f">= {value} has no class (RETURNN fails at run time on it)", at(key),
+                                f"set set_sparse_dim to {t.classes} or more, or use increase_sparse_dim")
             t = TensorType(t.dims, t.dtype, value if key == "set_sparse_dim" else (t.classes or 0) + value)
         return t
 

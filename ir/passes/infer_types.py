@@ -18,6 +18,11 @@ class NodeShapeEnv:
     def target_dim(self) -> int:
         target = self.node.layer.target
         dim = self.graph.dims.target(target)
+        if dim is None and getattr(self.node.layer, "n_out", None) is not None:  # the loss reads the target data
+            raise NetcError(f"the number of classes of target {target!r} is unknown", self.node.at(
+                "target" if "target" in dict(self.node.key_positions) else "loss"),
+                f"pass --num-outputs C, or declare {target!r} in extern_data or num_outputs: n_out is set, but "
+                "the loss reads the target's data, which RETURNN too needs declared")
         if dim is None:
             raise NetcError(f"the number of classes of target {target!r} is unknown", self.node.at("n_out"),
                             "pass --num-outputs C, set num_outputs or extern_data in the config, or set n_out")

@@ -88,7 +88,8 @@ class Calls:
                 if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
                     raise Raised(TypeError("'**' needs a dict with string keys"), node.lineno)
                 kwargs.update(value)
-                keyword_at.update({k: pos(keyword) for k in value})
+                keyword_at.update({k: value.key_at.get(k, pos(keyword)) if isinstance(value, Located) else pos(keyword)
+                                   for k in value})
             else:
                 kwargs[keyword.arg] = value
                 keyword_at[keyword.arg] = pos(keyword)
@@ -100,11 +101,11 @@ class Calls:
                         node, scope)
             return self.opaque(node, reason)
         if isinstance(function, Function):
-            return self.call_function(function, args, kwargs, node)
+            return self.call_function(function, args, kwargs, node, keyword_at)
         if isinstance(function, BoundMethod):
-            return self.call_function(function.function, [function.instance, *args], kwargs, node)
+            return self.call_function(function.function, [function.instance, *args], kwargs, node, keyword_at)
         if isinstance(function, ConfigClass):
-            return self.instantiate(function, args, kwargs, node)
+            return self.instantiate(function, args, kwargs, node, keyword_at)
         if isinstance(function, Builtin):
             return function.run(self, node, args, kwargs, keyword_at)
         if isinstance(function, Method):
@@ -113,13 +114,16 @@ class Calls:
             return self.real(node, function, *args)
         raise Raised(TypeError(f"{type(function).__name__} object is not callable"), node.lineno)
 
-    def call_function(self, function: Function, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
+    def call_function(self, function: Function, args: list[Any], kwargs: dict[str, Any], node: ast.AST,
+                      keyword_at: dict[str, Pos] | None = None) -> Any:
+        """Run a config function; `keyword_at` (the positions of the call's keyword arguments) locates the
+        values a `**kwargs` parameter collects, so an error in one points at the call that wrote it."""
         if self.calls >= self.budgets.depth:
             raise self.budget_error(f"{self.budgets.depth} nested calls", node)
         if function.is_generator:
             return self.opaque(node, f"{function.name}() is a generator function, which netc does not evaluate")
         scope = Scope(function.closure, function.global_names, function.nonlocal_names)
-        self.bind_arguments(function, args, kwargs, scope, node)
+        self.bind_arguments(function, args, kwargs, scope, node, keyword_at or {})
         self.calls += 1
         self.frames.append(scope)
         try:
@@ -138,7 +142,7 @@ class Calls:
         return None
 
     def bind_arguments(self, function: Function, args: list[Any], kwargs: dict[str, Any], scope: Scope,
-                       node: ast.AST) -> None:
+                       node: ast.AST, keyword_at: dict[str, Pos]) -> None:
         spec = function.args
         positional = [a.arg for a in (*spec.posonlyargs, *spec.args)]
         line = getattr(node, "lineno", 0)
@@ -167,7 +171,8 @@ class Calls:
                     raise Raised(TypeError(f"{function.name}() is missing the argument {name!r}"), line)
                 values[name] = defaults[name]
         if spec.kwarg is not None:
-            values[spec.kwarg.arg] = Located(pos(node), extra)
+            collected = values[spec.kwarg.arg] = Located(pos(node), extra)
+            collected.key_at.update({key: keyword_at[key] for key in extra if key in keyword_at})
         scope.vars.update(values)
 
     def call_method(self, method: Method, args: list[Any], kwargs: dict[str, Any], node: ast.Call,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from netc.ir.pyconfig.values import BoundMethod, ConfigClass, Function, Instance, Opaque, Raised, Scope
+from netc.ir.pyconfig.values import BoundMethod, ConfigClass, Function, Instance, Opaque, Pos, Raised, Scope
 
 
 class Classes:
@@ -36,12 +36,14 @@ class Classes:
         if scope.target(stmt.name) is self.module:
             self.not_keys.add(stmt.name)
 
-    def instantiate(self, cls: ConfigClass, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-        """`cls(*args, **kwargs)`: a new object, initialised by the class's `__init__`."""
+    def instantiate(self, cls: ConfigClass, args: list[Any], kwargs: dict[str, Any], node: ast.AST,
+                    keyword_at: dict[str, Pos] | None = None) -> Any:
+        """`cls(*args, **kwargs)`: a new object, initialised by the class's `__init__` (`keyword_at`: where the
+        call writes each keyword argument)."""
         instance = Instance(cls, {})
         init = cls.namespace.get("__init__")
         if isinstance(init, Function):
-            result = self.call_function(init, [instance, *args], kwargs, node)
+            result = self.call_function(init, [instance, *args], kwargs, node, keyword_at)
             if isinstance(result, Opaque):
                 return self.opaque(node, result.reason)
         elif init is not None:

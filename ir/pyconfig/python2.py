@@ -3,16 +3,19 @@
 RETURNN's demos from its Theano days (`demos/demo-theano-*.config`) greet with `print "Hello, experiment: %s" %
 demo_name`. RETURNN runs configs under Python 3 today (`Config.load_file` -> `custom_exec`), where that line
 is a syntax error. The statement only prints: it sets no config key, so netc reads such a file as if the
-statement were `pass`, and says so in a located warning with the Python 3 spelling. Any other Python 2 syntax
-(`exec code`, `except E, e`) stays a located syntax error.
+statement were `pass`, and says so in a located warning with the Python 3 spelling.
+The form `print >>sys.stderr, "x"` parses under Python 3 (a tuple whose first item shifts the print function)
+and fails only when run (TypeError), so it is found in the syntax tree instead and read the same way, with or
+without `--exec-config`. Any other Python 2 syntax (`exec code`, `except E, e`) stays a located syntax error.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
 
-__all__ = ["PRINT_STATEMENT", "without_print_statement"]
+__all__ = ["PRINT_STATEMENT", "without_print_chevrons", "without_print_statement"]
 
 PRINT_STATEMENT = "Missing parentheses in call to 'print'"  # CPython's message for a Python 2 print statement
 
@@ -53,3 +56,22 @@ def statement_end(source: str) -> tuple[int, int] | None:
     except (tokenize.TokenError, SyntaxError):
         return None
     return None
+
+
+def without_print_chevrons(tree: ast.Module) -> list[int]:
+    """Replace, in place, each statement `print >>f` / `print >>f, x, ...` (Python 2's print to a file) by
+    `pass`; the lines of the replaced statements."""
+    lines: list[int] = []
+
+    class Chevrons(ast.NodeTransformer):
+        def visit_Expr(self, node: ast.Expr) -> ast.AST:  # noqa: N802 - ast.NodeTransformer's naming
+            value = node.value
+            first = value.elts[0] if isinstance(value, ast.Tuple) and value.elts else value
+            if (isinstance(first, ast.BinOp) and isinstance(first.op, ast.RShift)
+                    and isinstance(first.left, ast.Name) and first.left.id == "print"):
+                lines.append(node.lineno)
+                return ast.copy_location(ast.Pass(), node)
+            return node
+
+    Chevrons().visit(tree)
+    return lines

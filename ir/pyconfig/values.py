@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,6 +37,9 @@ class Opaque:
     line: int
     col: int
     reason: str = "not a literal"
+    # the fix, where it is not `--exec-config` (a value --exec-config itself gave); keyword-only, so subclasses'
+    # positional fields follow `reason`
+    hint: str | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

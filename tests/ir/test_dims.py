@@ -65,6 +65,12 @@ def test_the_config_target_is_the_default_target_of_loss_layers() -> None:
 def test_an_input_shape_netc_does_not_lay_out_is_an_error(shape: tuple) -> None:
     """RETURNN reads (None, 3, 2) as [B, T, 3, 2] (a static axis `spatial1:static3:data`); netc's input is
     [B, T, F]: the shape's last entry alone would silently be the wrong input."""
-    with pytest.raises(NetcError, match="not netc's input layout") as e:
+    with pytest.raises(NetcError, match=r"RETURNN reads it as \d-D data") as e:
         dims(extern_data={"data": {"shape": shape}, "classes": {"shape": (), "dim": 3, "sparse": True}})
-    assert "split_dims" in (e.value.hint or "")
+    assert ("split_dims" in e.value.hint) == (len(shape) > 2)
+
+
+def test_an_input_with_a_fixed_time_size_is_an_error() -> None:
+    with pytest.raises(NetcError, match="its time axis has the fixed size 100") as e:
+        dims(extern_data={"data": {"shape": (100, 40)}, "classes": {"shape": (), "dim": 3, "sparse": True}})
+    assert e.value.hint == "write shape (None, 40)"
