@@ -15,21 +15,12 @@ import json
 import os
 from pathlib import Path
 
-from returnn_layer_goldens import conv, pool, reduce, split
+from returnn_layer_goldens import conformer_front_end, conv, pool, reduce, split
 from train12ax import RETURNN_ENV
 
 os.environ.update(RETURNN_ENV)
 
-FRONT_END = {  # the conv front end of the 2022 conformer hybrids (rwth-i6/returnn-experiments), in miniature
-    "source0": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": "data"},
-    "conv0_0": conv([3, 3], 4, "source0", padding="same", with_bias=True, in_spatial_dims=["T", "dim:10"]),
-    "conv0p": pool("max", [1, 2], "conv0_0", padding="same", strides=[1, 2], in_spatial_dims=["T", "dim:10"]),
-    "conv1_0": conv([3, 3], 3, "conv0p", padding="same", activation="relu", with_bias=True,
-                    in_spatial_dims=["T", "dim:5"]),
-    "conv1p": pool("max", [1, 1], "conv1_0", padding="same", strides=[1, 1], in_spatial_dims=["T", "dim:5"]),
-    "conv_merged": {"class": "merge_dims", "from": "conv1p", "axes": ["stag:conv0p:conv:s1", "dim:3"]},
-    "output": {"class": "copy", "from": "conv_merged"},
-}
+FRONT_END = {**conformer_front_end(10, (4, 3)), "output": {"class": "copy", "from": "conv_merged"}}
 NETS: dict[str, tuple[int, dict, dict[str, list]]] = {  # id: (input dim, net, queries per layer)
     "front_end": (10, FRONT_END, {
         "conv0p": ["stag:conv0p:conv:s1", "stag:conv:s1", "stag:feature:data", "stag:conv", "tag:channel",

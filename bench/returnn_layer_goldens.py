@@ -263,6 +263,20 @@ DOT: dict[str, dict] = {
                      "output": {"class": "dot", "red1": "F", "red2": "F", "var1": None, "var2": None,
                                 "from": ["data", "h"]}},
 }
+def conformer_front_end(features: int, channels: tuple[int, int]) -> dict:
+    """The conv front end of the 2022 conformer hybrids (rwth-i6/returnn-experiments) in miniature, ending in
+    their merge_dims over `stag:conv0p:conv:s1` (the frequency axis the pool halved) as `conv_merged`."""
+    (c0, c1), full, half = channels, ["T", f"dim:{features}"], ["T", f"dim:{features // 2}"]
+    return {
+        "source0": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": "data"},
+        "conv0_0": conv([3, 3], c0, "source0", padding="same", with_bias=True, in_spatial_dims=full),
+        "conv0p": pool("max", [1, 2], "conv0_0", padding="same", strides=[1, 2], in_spatial_dims=full),
+        "conv1_0": conv([3, 3], c1, "conv0p", padding="same", activation="relu", with_bias=True, in_spatial_dims=half),
+        "conv1p": pool("max", [1, 1], "conv1_0", padding="same", strides=[1, 1], in_spatial_dims=half),
+        "conv_merged": {"class": "merge_dims", "from": "conv1p", "axes": ["stag:conv0p:conv:s1", f"dim:{c1}"]},
+    }
+
+
 AXES: dict[str, dict] = {  # RETURNN's axis notation, argmax/argmin, reinterpret_data's axis and sparse options
     "reduce_argmax_feature_embedding": {"r": reduce("argmax", "F"),
                                         "output": {"class": "linear", "activation": "tanh", "n_out": 4, "from": "r"}},
@@ -296,15 +310,8 @@ AXES: dict[str, dict] = {  # RETURNN's axis notation, argmax/argmin, reinterpret
                              "enforce_batch_major": True, "from": "data"},
                        "output": combine("add", ["data", "r"])},
     # stag: on the static axes layers create (RETURNN names them after the layer: bench/returnn_dim_names.py)
-    "stag_conv_front_end": {  # the 2022 conformer hybrids' front end (rwth-i6/returnn-experiments), in miniature
-        "source0": {"class": "split_dims", "axis": "F", "dims": [-1, 1], "from": "data"},
-        "conv0_0": conv([3, 3], 4, "source0", padding="same", with_bias=True, in_spatial_dims=["T", "dim:6"]),
-        "conv0p": pool("max", [1, 2], "conv0_0", padding="same", strides=[1, 2], in_spatial_dims=["T", "dim:6"]),
-        "conv1_0": conv([3, 3], 2, "conv0p", padding="same", activation="relu", with_bias=True,
-                        in_spatial_dims=["T", "dim:3"]),
-        "conv1p": pool("max", [1, 1], "conv1_0", padding="same", strides=[1, 1], in_spatial_dims=["T", "dim:3"]),
-        "conv_merged": {"class": "merge_dims", "from": "conv1p", "axes": ["stag:conv0p:conv:s1", "dim:2"]},
-        "output": {"class": "linear", "activation": "tanh", "n_out": 3, "from": "conv_merged"}},
+    "stag_conv_front_end": {**conformer_front_end(6, (4, 2)),
+                            "output": {"class": "linear", "activation": "tanh", "n_out": 3, "from": "conv_merged"}},
     "stag_conv_static_axis": {"s": split([-1, 1]),
                               "c": conv([1, 3], 2, "s", padding="valid", in_spatial_dims=["T", "dim:6"]),
                               "m": reduce("mean", "stag:c:conv:s1", "c"),
