@@ -191,13 +191,15 @@ def check_chunking_layer(node: Node, nodes: dict[str, Node]) -> None:
     asserts `isinstance(chunking_layer, TimeChunkingLayer)`): its chunk size and step say how to put the
     frames back, which a layer computed on the chunks does not know."""
     layer = node.layer
-    if not isinstance(layer, TimeUnChunking) or layer.chunking_layer not in nodes:
+    if not isinstance(layer, TimeUnChunking) or layer.chunking_layer is None:
         return
-    found = nodes[layer.chunking_layer].layer
-    if not isinstance(found, TimeChunking):
-        raise NetcError(f"chunking_layer {layer.chunking_layer!r} is a {found.class_name} layer, not a "
-                        "time_chunking layer", node.at("chunking_layer"),
-                        "name the time_chunking layer whose chunks this layer puts back")
+    found = nodes.get(layer.chunking_layer)
+    if found is None and layer.chunking_layer.split(":")[0] != "data":
+        return  # an unknown name: the dependency check reports it
+    if found is None or not isinstance(found.layer, TimeChunking):
+        what = f"a {found.layer.class_name} layer" if found else "the network's input"
+        raise NetcError(f"chunking_layer {layer.chunking_layer!r} is {what}, not a time_chunking layer",
+                        node.at("chunking_layer"), "name the time_chunking layer whose chunks this layer puts back")
 
 
 def root_names(nodes: dict[str, Node], at: Where) -> list[str]:

@@ -90,6 +90,9 @@ CHUNK = {"class": "time_chunking", "chunk_size": 4, "chunk_step": 2, "from": "da
     ({"c": CHUNK, "l": {"class": "linear", "n_out": 3, "from": "c"},  # on the chunks, yet no chunking layer
       "output": {"class": "time_unchunking", "chunking_layer": "l", "from": "l"}}, "chunking_layer",
      "'l' is a linear layer, not a time_chunking layer"),
+    ({"c": CHUNK, "l": {"class": "linear", "n_out": 5, "from": "c"},  # was an AssertionError traceback
+      "output": {"class": "time_unchunking", "chunking_layer": "data", "from": "l"}}, "chunking_layer",
+     "'data' is the network's input, not a time_chunking layer"),
     ({"c": CHUNK, "output": {"class": "time_unchunking", "chunking_layer": "nope", "from": "c"}}, "chunking_layer",
      "chunking_layer names 'nope', which is not a layer"),
     ({"s": {"class": "subnetwork", "subnetwork": {"c": CHUNK, "output": {
