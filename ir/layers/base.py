@@ -197,8 +197,9 @@ class Layer:
                             "remove out_type (netc infers the type; netc check prints it), or correct it")
         if self.batch_norm is not None and (t.sparse or t.dtype != "float32" or t.feature_index is None):
             raise NetcError(f"the batch_norm option normalizes a float output's feature dim, and this layer's output "
-                            f"is {t}" + (f" {t.dtype}" if t.dtype != "float32" and not t.sparse else "") +
-                            " (RETURNN fails building it: its batch_norm subtracts a float mean from the output)",
+                            f"is {t}" + (f" {t.dtype}" if t.dtype != "float32" and not t.sparse else "")
+                            + (" (RETURNN fails building it: its batch_norm subtracts a float mean from the output)"
+                               if t.sparse or t.dtype != "float32" else ": it has no feature dim to normalize"),
                             at("batch_norm"), "remove batch_norm, or put it on a layer with a float feature dim")
         for key in ("spatial_smoothing", "darc1"):
             if getattr(self, key) and (not t.is_seq or t.sparse):

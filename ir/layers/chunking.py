@@ -50,7 +50,8 @@ class TimeChunking(Layer):
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         if x is None or x.sparse or not x.is_packable:
             raise NetcError(f"time_chunking needs a dense [B, T, ...] input, got {x or 'none'}", at("from"),
-                            "chunk a layer whose output has batch then time first")
+                            "chunk the embedding of class indices (a linear layer on them), not the indices"
+                            if x is not None and x.sparse else "chunk a layer whose output has batch then time first")
         if chunks_of(x) is not None:
             raise NetcError(f"the input {x} is chunked already; netc does not chunk chunks", at("from"),
                             "unchunk first (time_unchunking)")

@@ -202,6 +202,9 @@ def test_batch_norm_option_refuses_an_output_without_a_float_feature_dim(reduced
     with pytest.raises(NetcError, match="batch_norm option normalizes a float output's feature dim") as e:
         graph_from_document(Document("net.json", net), 4, 3)
     assert (e.value.where.layer, e.value.where.key) == ("a", "batch_norm")
+    # the reason: RETURNN's TypeError for class indices; no feature dim for a float output
+    assert ("subtracts a float mean" in e.value.message) == (reduced["mode"] == "argmax")
+    assert ("no feature dim to normalize" in e.value.message) == (reduced["mode"] == "mean")
 
 
 def test_reuse_params_cycle_is_located_at_reuse_params() -> None:

@@ -181,3 +181,12 @@ def test_streaming_is_refused(case_id: str) -> None:
     case = CASES[case_id]
     with pytest.raises(NetcError, match="--streaming needs layers that compute each frame"):
         compile_graph(graph_of(case), params_of(case), options=CompileOptions(streaming=True))
+
+
+def test_chunking_class_indices_names_the_embedding_as_the_way() -> None:
+    """Sparse `data` is refused with a hint about the indices, not about the axes (second tester's N4)."""
+    doc = Document("c.json", {"network": {"c": CHUNK, "output": {"class": "copy", "from": "c"}},
+                              "num_outputs": {"data": [9, 1], "classes": 3}})
+    with pytest.raises(NetcError, match=r"needs a dense \[B, T, \.\.\.\] input, got \[B, T_data\] sparse\(9\)") as e:
+        graph_from_document(doc)
+    assert "a linear layer on them" in e.value.hint
