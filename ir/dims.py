@@ -171,6 +171,8 @@ def data_spec(spec: Any, name: str, at: Where, input_key: str = DATA) -> tuple[i
         dim = spec.get("dim")
         shape = spec.get("shape")
         sparse = bool(spec.get("sparse", False)) or spec.get("sparse_dim") is not None
+        if name == input_key:
+            check_input_dtype(spec.get("dtype"), sparse, name, at)
         if isinstance(shape, (list, tuple)) and shape:
             if name == input_key:
                 check_input_shape(tuple(shape), sparse, name, at)
@@ -181,6 +183,19 @@ def data_spec(spec: Any, name: str, at: Where, input_key: str = DATA) -> tuple[i
         return positive_dim(dim, at), sparse
     raise NetcError(f"data key {name!r}: expected a dim, [dim, ndim] or a dict, got {spec!r}", at,
                     '{"dim": 40} for features, {"dim": 1000, "sparse": true} for class indices')
+
+
+INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+def check_input_dtype(dtype: Any, sparse: bool, name: str, at: Where) -> None:
+    """The data key a net reads holds float32 features or integer class indices (fed as int32): another dtype
+    would have RETURNN compute in it (e.g. float16), which a netc model does not (NetcError)."""
+    if dtype is None or dtype == ("int32" if sparse else "float32") or (sparse and dtype in INT_DTYPES):
+        return
+    raise NetcError(f"extern_data {name!r} has dtype {dtype!r}: netc's models take "
+                    f"{'class indices as int32' if sparse else 'float32 features and compute in float32'}", at,
+                    f"remove dtype (RETURNN's default is {'int32' if sparse else 'float32'})")
 
 
 def check_input_shape(shape: tuple[Any, ...], sparse: bool, name: str, at: Where) -> None:

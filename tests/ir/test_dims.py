@@ -74,3 +74,19 @@ def test_an_input_with_a_fixed_time_size_is_an_error() -> None:
     with pytest.raises(NetcError, match="its time axis has the fixed size 100") as e:
         dims(extern_data={"data": {"shape": (100, 40)}, "classes": {"shape": (), "dim": 3, "sparse": True}})
     assert e.value.hint == "write shape (None, 40)"
+
+
+@pytest.mark.parametrize(("spec", "ok"), [({"dim": 4, "dtype": "float16"}, False),
+                                          ({"dim": 4, "dtype": "int32"}, False),
+                                          ({"dim": 4, "dtype": "float32"}, True),
+                                          ({"dim": 9, "sparse": True, "dtype": "uint8"}, True),
+                                          ({"dim": 9, "sparse": True, "dtype": "float32"}, False)])
+def test_an_input_dtype_netc_does_not_compute_in_is_an_error(spec: dict, ok: bool) -> None:
+    """A float16 input would have RETURNN compute in float16; class indices of any integer dtype are fed as int32
+    (RETURNN's demo-rhn-enwik8 declares uint8)."""
+    extern = {"data": spec, "classes": {"dim": 3, "sparse": True}}
+    if ok:
+        dims(extern_data=extern)
+        return
+    with pytest.raises(NetcError, match=f"has dtype '{spec['dtype']}'"):
+        dims(extern_data=extern)
