@@ -106,7 +106,8 @@ def check_reused(node: Node, suffix: str, shape: tuple[int, ...], specs: dict[st
                         "; share the parameters of a layer of the same class")
     if spec.shape != shape:
         raise NetcError(f"reuse_params: {name!r} has shape {spec.shape}, but this layer needs {shape}",
-                        node.at("reuse_params"), f"give this layer the dims of {owner!r} (its input dim and n_out)")
+                        node.at("reuse_params"), f"give this layer what shapes the parameter as {owner!r} has it: its "
+                        "input dim, n_out, and options such as unit, groups or filter_size")
 
 
 def init_params(graph: Graph, seed: int) -> dict[str, np.ndarray]:

@@ -43,7 +43,10 @@ def test_shared_parameters_are_the_owners_only_as_in_returnns_checkpoint(case_id
 @pytest.mark.parametrize(("net", "message", "hint"), [
     ({"a": {"class": "linear", "n_out": 3}, "output": {"class": "linear", "n_out": 5, "from": "a",
                                                        "reuse_params": "a"}},
-     r"'a/W' has shape \(4, 3\), but this layer needs \(3, 5\)", "give this layer the dims of 'a'"),
+     r"'a/W' has shape \(4, 3\), but this layer needs \(3, 5\)", "shapes the parameter as 'a' has it"),
+    ({"f": {"class": "rec", "unit": "nativelstm2", "n_out": 4, "from": "data"},  # same dims, other unit
+      "output": {"class": "rec", "unit": "NativeLstmLowMem", "n_out": 4, "from": "data", "reuse_params": "f"}},
+     r"'f/rec/W' has shape \(4, 16\), but this layer needs \(8, 16\)", "options such as unit"),
     ({"a": {"class": "linear", "n_out": 4, "with_bias": False},
       "output": {"class": "linear", "n_out": 4, "reuse_params": "a"}},
      "layer 'a' has no parameter 'a/b'", "'a' has a/W"),
