@@ -29,9 +29,15 @@ class PassThrough(Layer):
 
 @dataclass(frozen=True)
 class Copy(PassThrough):
-    """The (concatenated) sources unchanged."""
+    """The (concatenated) sources unchanged; one source of any type (class indices, `[B, T]`, ...) as it is,
+    as RETURNN's `CopyLayer` takes it."""
 
     class_name: ClassVar[str] = "copy"
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if x is not None and (x.sparse or x.feature_index is None) and self.n_out is None and len(self.sources) == 1:
+            return x
+        return super().out_type(x, env, at)
 
 
 @dataclass(frozen=True)

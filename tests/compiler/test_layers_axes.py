@@ -19,6 +19,8 @@ from tests.compiler.returnn_goldens import (
     graph_of,
     load_cases,
     params_of,
+    run_onnx,
+    run_torch,
 )
 from tests.helpers import session
 
@@ -97,3 +99,15 @@ def test_published_stag_merge_compiles_from_the_cli(tmp_path: Path) -> None:
     """The conformer hybrids' front end: merge_dims of ["stag:conv0p:conv:s1", "dim:N"] (RETURNN's tag of the axis
     the pool layer conv0p halves), compiled by `netc compile --params`, matches RETURNN."""
     assert_cli_matches(tmp_path, CASES["stag_conv_front_end"])
+
+
+def test_copy_passes_class_indices_on_as_they_are() -> None:
+    """RETURNN's copy takes a source of any type: an argmax's class indices copied, then embedded, give the
+    golden of the net without the copy (it was refused for want of a feature dim)."""
+    case = CASES["reduce_argmax_feature_embedding"]
+    net = dict(case["net"])
+    net["c"] = {"class": "copy", "from": "r"}
+    net["output"] = {**net["output"], "from": "c"}
+    copied = {**case, "net": net}
+    assert_matches(copied, *run_onnx(copied))
+    assert_matches(copied, *run_torch(copied))
