@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-from netc.data import HdfReader, HdfSeq, write_hdf
+from netc.data import HdfSeq, write_hdf
 from netc.ir import NetcError, Where
 
-from .hdf import check_dim, check_writable, iter_outputs
+from .hdf import check_writable, iter_outputs, open_checked
 from .info import ModelInfo
 
 
@@ -44,14 +44,9 @@ def run_hdf_ctc_greedy(model, source: str | Path, target: str | Path,  # noqa: A
     """
     check_writable(Path(target))
     blank = ctc_blank(model.info)
-    reader = HdfReader(source)
-    try:
-        check_dim(model, reader)
-        outputs = iter_outputs(model, reader, None, progress or (lambda frames: None))
-        labels = ((seq.tag, greedy_labels(seq.features, blank)) for seq in outputs)
+    with open_checked(model, source) as reader:
+        labels = ((seq.tag, greedy_labels(seq.features, blank)) for seq in iter_outputs(model, reader, None, progress))
         return write_labels(target, labels, (model.info.num_outputs or 1) - 1)
-    finally:
-        reader.close()
 
 
 def write_labels(path: str | Path, seqs: Iterator[tuple[str, np.ndarray]], num_labels: int) -> int:
