@@ -147,7 +147,8 @@ def write_hdf(path: str | Path, seqs: Iterable[HdfSeq], num_inputs: int,
         f.attrs["numDims"] = 1
         f.attrs["numSeqs"] = count
         f.attrs["numTimesteps"] = frames
-        f.attrs["numLabels"] = target_dims.get("classes", next(iter(target_dims.values()), 0))
+        # Sparse inputs without targets: the vocabulary, as RETURNN's SimpleHDFWriter (numLabels = dim).
+        f.attrs["numLabels"] = target_dims.get("classes", next(iter(target_dims.values()), num_inputs * sparse_inputs))
         if keys:
             size = f.create_group("targets/size")
             for key in keys:

@@ -64,7 +64,10 @@ def main() -> None:
     """netc: RETURNN network dicts -> ONNX with native LSTMs; PyTorch training; onnxruntime serving."""
 
 
-@main.command()
+OVERRIDES = {"ignore_unknown_options": True}  # `++key -1`: a value that looks like an option is an override
+
+
+@main.command(context_settings=OVERRIDES)
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @with_dims
@@ -119,7 +122,7 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
     return graph, [*warnings, *graph.warnings]
 
 
-@main.command("compile")
+@main.command("compile", context_settings=OVERRIDES)
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
@@ -288,9 +291,6 @@ def info(model: str) -> None:
     for prop in proto.metadata_props:
         value = prop.value if len(prop.value) < 200 else prop.value[:200] + "..."
         click.echo(f"{prop.key}: {value}")
-
-
-OVERRIDES = {"ignore_unknown_options": True}
 
 
 @main.command(context_settings=OVERRIDES)

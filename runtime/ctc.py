@@ -11,14 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import h5py
 import numpy as np
-from netc.data import HdfReader
-from netc.data.hdf import append
+from netc.data import HdfSeq, write_hdf
 from netc.ir import NetcError, Where
-from netc.ir.files import atomic_output
 
-from .hdf import check_dim, check_writable, iter_outputs
+from .hdf import check_writable, iter_outputs, open_checked
 from .info import ModelInfo
 
 
@@ -47,28 +44,11 @@ def run_hdf_ctc_greedy(model, source: str | Path, target: str | Path,  # noqa: A
     """
     check_writable(Path(target))
     blank = ctc_blank(model.info)
-    reader = HdfReader(source)
-    try:
-        check_dim(model, reader)
-        outputs = iter_outputs(model, reader, None, progress or (lambda frames: None))
-        labels = ((seq.tag, greedy_labels(seq.features, blank)) for seq in outputs)
+    with open_checked(model, source) as reader:
+        labels = ((seq.tag, greedy_labels(seq.features, blank)) for seq in iter_outputs(model, reader, None, progress))
         return write_labels(target, labels, (model.info.num_outputs or 1) - 1)
-    finally:
-        reader.close()
 
 
 def write_labels(path: str | Path, seqs: Iterator[tuple[str, np.ndarray]], num_labels: int) -> int:
     """Label sequences as a sparse RETURNN HDF file (see `run_hdf_ctc_greedy`), streaming."""
-    with atomic_output(path, "HDF file") as tmp, h5py.File(tmp, "w") as f:
-        inputs = f.create_dataset("inputs", (0,), np.int32, maxshape=(None,), chunks=True)
-        tags, lengths = [], []
-        for tag, labels in seqs:
-            append(inputs, labels)
-            tags.append(tag)
-            lengths.append([len(labels), len(labels)])
-        f.create_dataset("seqLengths", data=np.array(lengths, np.int32).reshape(len(lengths), 2))
-        f.create_dataset("seqTags", data=np.array(tags, dtype=h5py.string_dtype()))
-        for key, value in (("inputPattSize", num_labels), ("numLabels", num_labels), ("numDims", 1),
-                           ("numSeqs", len(tags)), ("numTimesteps", int(inputs.shape[0]))):
-            f.attrs[key] = value
-    return len(tags)
+    return write_hdf(path, (HdfSeq(tag, labels) for tag, labels in seqs), num_labels, sparse_inputs=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +22,18 @@ def run_hdf(model: Model, source: str | Path, target: str | Path,
             progress: Callable[[int], None] | None = None) -> int:
     """Write `model`'s outputs for `source` to `target` (atomically); returns the number of sequences."""
     check_writable(Path(target))
+    with open_checked(model, source) as reader:
+        seqs = iter_outputs(model, reader, target_lengths(model, reader), progress)
+        return write_hdf(target, seqs, model.info.num_outputs or 0)
+
+
+@contextmanager
+def open_checked(model: Model, source: str | Path) -> Iterator[HdfReader]:
+    """The HDF file `source` opened, its inputs checked against the model's (`check_dim`); closed at the end."""
     reader = HdfReader(source)
     try:
         check_dim(model, reader)
-        targets = target_lengths(model, reader)
-        seqs = iter_outputs(model, reader, targets, progress or (lambda frames: None))
-        return write_hdf(target, seqs, model.info.num_outputs or 0)
+        yield reader
     finally:
         reader.close()
 
@@ -64,7 +71,7 @@ def target_lengths(model: Model, reader: HdfReader) -> np.ndarray | None:
 
 
 def iter_outputs(model: Model, reader: HdfReader, targets: np.ndarray | None,
-                 progress: Callable[[int], None]) -> Iterator[HdfSeq]:
+                 progress: Callable[[int], None] | None = None) -> Iterator[HdfSeq]:
     """Outputs in file order; each window of sequences is bucketed by length inside the model.
 
     Errors name a sequence by its index in the file, its tag and the file, never by its place in a window.
@@ -76,7 +83,8 @@ def iter_outputs(model: Model, reader: HdfReader, targets: np.ndarray | None,
         outputs = model(features, None if targets is None else targets[start:end], names)
         for i, out in zip(range(start, end), outputs):
             yield HdfSeq(reader.tags[i], out)
-        progress(int(reader.input_lengths[start:end].sum()))
+        if progress is not None:
+            progress(int(reader.input_lengths[start:end].sum()))
 
 
 def windows(lengths: np.ndarray, max_frames: int) -> Iterator[tuple[int, int]]:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from netc.data import HdfReader
 from netc.ir import NetcError, Where
 from netc.ir.files import atomic_output
 
-from .hdf import check_dim, check_writable, iter_outputs, target_lengths
+from .hdf import check_writable, iter_outputs, open_checked, target_lengths
 from .model import Model
 
 
@@ -45,15 +44,11 @@ def average_posterior(model: Model, source: str | Path, progress: Callable[[int]
     0-frame sequences add nothing. Errors name the file, and a sequence by its file index and tag.
     """
     kind = model.info.metadata.get("netc.output_kind", "probs")
-    reader = HdfReader(source)
-    try:
-        check_dim(model, reader)
-        total, frames = np.zeros(model.num_outputs, np.float64), 0
-        for seq in iter_outputs(model, reader, target_lengths(model, reader), progress or (lambda n: None)):
+    total, frames = np.zeros(model.num_outputs, np.float64), 0
+    with open_checked(model, source) as reader:
+        for seq in iter_outputs(model, reader, target_lengths(model, reader), progress):
             total += posteriors(seq.features, kind, model.info.path).sum(axis=0)
             frames += len(seq.features)
-    finally:
-        reader.close()
     if frames == 0:
         raise NetcError("the HDF file has no frames to average over", Where(str(source)),
                         "compute the prior on the training data")

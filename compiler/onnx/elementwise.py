@@ -18,7 +18,7 @@ BINARY_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "truediv": "Div", "pow":
               "greater_equal": "GreaterOrEqual", "equal": "Equal"}
 COMBINE_OPS = {CombineKind.ADD: "Add", CombineKind.SUB: "Sub", CombineKind.MUL: "Mul", CombineKind.TRUEDIV: "Div",
                CombineKind.MAXIMUM: "Max", CombineKind.MINIMUM: "Min", CombineKind.AVERAGE: "Add"}
-UNARY_OPS = {"log": "Log", "sqrt": "Sqrt", "neg": "Neg", "stop_gradient": "Identity"}
+UNARY_OPS = {"neg": "Neg", "stop_gradient": "Identity"}  # the other one-argument functions are activations
 REDUCE_OPS = {ReduceMode.SUM: "ReduceSum", ReduceMode.MEAN: "ReduceSum", ReduceMode.MAX: "ReduceMax",
               ReduceMode.MIN: "ReduceMin", ReduceMode.LOGSUMEXP: "ReduceLogSumExp"}
 FLOAT32 = np.finfo(np.float32)
@@ -116,9 +116,6 @@ def emit_expr(ctx: LowerContext, expr: Expr, operands: dict[int, str], node: Nod
         low, high = (b.const(np.float32(v), np.float32) for v in (np.log(eps), np.log(1 / eps)))
         clipped = b.op("Min", b.op("Max", args[0], low, name=f"{name}/clip_min"), high, name=f"{name}/clip_max")
         return b.op("Exp", clipped, name=f"{name}/safe_exp")
-    if fn == "log_sigmoid":  # -softplus(-x)
-        y = b.op("Softplus", b.op("Neg", args[0], name=f"{name}/neg_x"), name=f"{name}/softplus")
-        return b.op("Neg", y, name=f"{name}/log_sigmoid")
     if fn in UNARY_OPS:
         return b.op(UNARY_OPS[fn], args[0], name=f"{name}/{fn}")
     return apply_activation(b, Act(fn), args[0], f"{name}/{fn}", ctx.opset)

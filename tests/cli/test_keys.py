@@ -137,3 +137,11 @@ def test_check_and_compile_take_overrides_for_the_keys_they_need(tmp_path: Path)
     assert code == 0
     result = CliRunner().invoke(main, ["check", str(tmp_path / "hybrid.json"), "++num_inputs", "7"])
     assert result.exit_code == 0 and "[B, T_data, 7]" in result.stdout.splitlines()[2]
+
+
+def test_check_and_compile_take_an_override_value_that_looks_like_an_option(tmp_path: Path) -> None:
+    """`++key -1` is a pair, as for netc train, not click's "No such option '-1'"."""
+    (tmp_path / "hybrid.json").write_text(json.dumps(hybrid(tmp_path)))
+    for command in (["check"], ["compile", "-o", "h.onnx"]):
+        code, stderr = run_cli([*command, "hybrid.json", "++num_inputs", "7", "++learning_rate", "-1e-3"], tmp_path)
+        assert code == 0, stderr
