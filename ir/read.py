@@ -19,11 +19,10 @@ from typing import Any
 from .errors import NetcError, Where
 from .pyconfig import Budgets, Opaque, evaluate
 from .pyconfig.python2 import without_print_chevrons, without_print_statement
+from .pyconfig.values import MAX_DEPTH, Path_
 
 __all__ = ["Document", "Opaque", "read_file"]
 
-Path_ = tuple[str, ...]
-MAX_DEPTH = 64
 MAX_PRINT_STATEMENTS = 200  # each one costs a parse of the file; old demos have one
 MAX_NUMBER_CHARS = 400  # Python refuses int() of over 4300 digits; no config number comes close
 
