@@ -19,7 +19,7 @@ from typing import Any
 from .build import network_of
 from .errors import NetcError, did_you_mean
 from .keys import needed
-from .read import Document, read_file
+from .read import Document
 
 Net = dict[str, Any]
 ALGOS = ("from_output", "from_input", "no_network_modifications")
@@ -126,12 +126,6 @@ def read_pretrain(doc: Document) -> Pretrain | None:
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float))):
         raise error(doc, "pretrain_learning_rate", f"must be a number, got {lr!r}")
     return replace(build_pretrain(doc, normalized(network), opts), learning_rate=None if lr is None else float(lr))
-
-
-def pretrain_schedule(path: str, exec_config: bool = False) -> list[str]:
-    """The pretrain lines `netc check` prints for a config file (none without `pretrain`)."""
-    pretrain = read_pretrain(read_file(path, exec_config))
-    return pretrain.schedule() if pretrain else []
 
 
 def build_pretrain(doc: Document, network: Net, opts: dict[str, Any]) -> Pretrain:

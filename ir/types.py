@@ -319,11 +319,6 @@ class TensorType:
     def with_dims(self, dims: tuple[Dim, ...]) -> TensorType:
         return TensorType(dims, self.dtype, self.classes)
 
-    @property
-    def static_shape(self) -> tuple[int | None, ...]:
-        """Sizes of static dims; None for batch and time."""
-        return tuple(d.size for d in self.dims)
-
 
 SeqType = TensorType  # the name before named dims; `SeqType.seq(time, feature)` is `[B, T, F]`
 
@@ -420,10 +415,6 @@ class Unit(ConfigEnum):
         # identical numbers.
         return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM, "lstmblock": cls.LSTM,
                 "lstmblockfused": cls.LSTM, "cudnnlstm": cls.LSTM}
-
-    @property
-    def is_lstm(self) -> bool:
-        return self is not Unit.GRU
 
 
 class Loss(ConfigEnum):
