@@ -366,18 +366,6 @@ def line_value(text: str) -> Any:
 
 # ---------------------------------------------------------------- Python configs
 
-# Keys the trainer reads (trainer/config.py); `read_file` no longer checks them: each command checks
-# the keys it uses.
-NEEDED_KEYS = frozenset({
-    "network", "num_inputs", "num_outputs", "extern_data", "target", "train", "dev", "eval",
-    "num_epochs", "batch_size", "max_seqs", "max_seq_length", "batching", "seq_ordering",
-    "learning_rate", "learning_rates", "optimizer", "optimizer_epsilon", "adam", "nadam",
-    "gradient_clip", "gradient_clip_global_norm", "learning_rate_control", "learning_rate_decay",
-    "newbob_relative_error_threshold", "newbob_error_threshold", "min_learning_rate",
-    "learning_rate_file", "model", "save_interval", "start_epoch", "random_seed", "device",
-    "use_normalized_loss",
-})
-
 
 def parse_python(file: str, text: str) -> tuple[ast.Module, tuple[str, ...]]:
     """The syntax tree of a Python config and the notes of reading it; a syntax error is located.
