@@ -331,8 +331,13 @@ class ConfigEnum(Enum):
         return {}
 
     @classmethod
+    def words(cls) -> dict[Any, ConfigEnum]:
+        """Every config word of the enum (its values, then its aliases) -> its member."""
+        return {m.value: m for m in cls} | cls.aliases()
+
+    @classmethod
     def from_config(cls, value: Any) -> ConfigEnum:
-        words = {m.value: m for m in cls} | cls.aliases()
+        words = cls.words()
         key = value.lower() if isinstance(value, str) else value
         if key in words:
             return words[key]
@@ -340,7 +345,7 @@ class ConfigEnum(Enum):
 
     @classmethod
     def known(cls) -> list[str]:
-        return [str(w) for w in ({m.value: m for m in cls} | cls.aliases())]
+        return [str(w) for w in cls.words()]
 
     @classmethod
     def hint(cls, value: Any) -> str:
