@@ -76,9 +76,10 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
     nodes = {name: read_node(doc, at[:-1], at[-1], layer_dict, target, name) for name, at, layer_dict in entries}
     if not nodes:
         raise NetcError("the network has no layers", doc.where(*prefix), 'add an "output" layer')
-    key = input_key(nodes)
+    readers = data_readers(nodes)
+    key = next(iter(readers), DATA)
     if key != DATA:
-        dims = with_input_key(doc, dims, key, next(n for n in nodes.values() if f"data:{key}" in n.sources).at("from"))
+        dims = with_input_key(doc, dims, key, readers[key].at("from"))
         nodes = {name: replace(node, layer=replace(node.layer, sources=tuple(
             DATA if source == f"data:{key}" else source for source in node.layer.sources)))
             for name, node in nodes.items()}
@@ -139,9 +140,10 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     return Node(node_name, layer, where=where, key_positions=positions)
 
 
-def input_key(nodes: dict[str, Node]) -> str:
-    """The extern data key the layers read as the network's input: `data`, or `key` of `data:key` (RETURNN's
-    LM setups read `data:delayed`). netc models have one input: reading two keys is an error."""
+def data_readers(nodes: dict[str, Node]) -> dict[str, Node]:
+    """The extern data key the layers read as the network's input (`data`, or `key` of `data:key`: RETURNN's
+    LM setups read `data:delayed`) -> the first layer reading it; empty when no layer reads data. netc models
+    have one input: reading two keys is an error."""
     readers: dict[str, Node] = {}
     for node in nodes.values():
         for source in node.sources:
@@ -153,7 +155,7 @@ def input_key(nodes: dict[str, Node]) -> str:
         raise NetcError(f"the network reads two data keys, {'data' if first == DATA else 'data:' + first} and "
                         f"{name}; netc models have one input", readers[second].at("from"),
                         "read one of them (a layer without 'from' reads data)")
-    return next(iter(readers), DATA)
+    return readers
 
 
 def check_references(node: Node, nodes: dict[str, Node]) -> None:

@@ -76,12 +76,9 @@ def dims_from_config(doc: Document) -> tuple[int | None, dict[str, int], bool]:
     at = doc.where("num_outputs", key="num_outputs")
     if not isinstance(outputs, dict):
         return inputs, {target_name(doc): positive_dim(outputs, at)}, sparse_input
-    for name, spec in outputs.items():
-        dim, sparse = data_spec(spec, str(name), doc.where("num_outputs", str(name), key="num_outputs"))
-        if name == DATA:
-            inputs, sparse_input = dim, sparse
-        else:
-            targets[str(name)] = dim
+    dict_inputs, targets, dict_sparse = data_specs(doc, outputs, "num_outputs")
+    if DATA in outputs:
+        inputs, sparse_input = dict_inputs, dict_sparse
     return inputs, targets, sparse_input
 
 
@@ -92,11 +89,17 @@ def dims_from_extern_data(doc: Document) -> tuple[int | None, dict[str, int], bo
     if not isinstance(extern, dict):
         raise NetcError("extern_data must be a dict of data keys", at,
                         'write {"data": {"dim": 40}, "classes": {"dim": 1000, "sparse": true}}')
+    return data_specs(doc, extern, "extern_data")
+
+
+def data_specs(doc: Document, specs: dict, key: str) -> tuple[int | None, dict[str, int], bool]:
+    """(input dim, target dims, input sparse) of a dict of data keys, config key `key` (`extern_data`, or
+    `num_outputs` as a dict): `data` is the input (None, dense when absent), every other key a target."""
     inputs: int | None = None
     targets: dict[str, int] = {}
     sparse_input = False
-    for name, spec in extern.items():
-        dim, sparse = data_spec(spec, str(name), doc.where("extern_data", str(name), key="extern_data"))
+    for name, spec in specs.items():
+        dim, sparse = data_spec(spec, str(name), doc.where(key, str(name), key=key))
         if name == DATA:
             inputs, sparse_input = dim, sparse
         else:

@@ -94,9 +94,9 @@ class Graph:
 
     def input_type_of(self, node: Node) -> TensorType | None:
         """The type of a node's sources concatenated on the feature dim (None: no input)."""
-        types = [self.type_of(s) for s in node.sources]
         if not node.layer.concatenates:
             return None
+        types = [self.type_of(s) for s in node.sources]
         if len(types) <= 1:
             return types[0] if types else None
         return types[0].with_feature(sum(t.feature for t in types))

@@ -174,11 +174,6 @@ KEYS: dict[str, Rule] = {
 }
 
 
-def rule_of(key: str) -> Rule | None:
-    """The registry's rule for a config key; None for a name RETURNN does not read."""
-    return KEYS.get(key)
-
-
 # ---------------------------------------------------------------- `++key value` and reading needed values
 
 

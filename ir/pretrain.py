@@ -19,7 +19,7 @@ from typing import Any
 from .build import network_of
 from .errors import NetcError, did_you_mean
 from .keys import needed
-from .read import Document, read_file
+from .read import Document
 
 Net = dict[str, Any]
 ALGOS = ("from_output", "from_input", "no_network_modifications")
@@ -128,12 +128,6 @@ def read_pretrain(doc: Document) -> Pretrain | None:
     return replace(build_pretrain(doc, normalized(network), opts), learning_rate=None if lr is None else float(lr))
 
 
-def pretrain_schedule(path: str, exec_config: bool = False) -> list[str]:
-    """The pretrain lines `netc check` prints for a config file (none without `pretrain`)."""
-    pretrain = read_pretrain(read_file(path, exec_config))
-    return pretrain.schedule() if pretrain else []
-
-
 def build_pretrain(doc: Document, network: Net, opts: dict[str, Any]) -> Pretrain:
     """The schedule of `Pretrain.__init__`: construct, drop steps adding only non-trainable layers, repeat."""
     algo, mode = opts.get("construction_algo", "from_output"), opts.get("copy_param_mode")
@@ -147,7 +141,7 @@ def build_pretrain(doc: Document, network: Net, opts: dict[str, Any]) -> Pretrai
                     "remove greedy (RETURNN raises NotImplementedError from the second epoch)")
     copy_output = opts.get("copy_output_layer", mode)
     copy_output = "ifpossible" if copy_output is None else copy_output
-    outputs, inputs = tuple(opts.get("output_layers", ("output",))), tuple(opts.get("input_layers", ("data",)))
+    outputs, inputs = layer_names(doc, opts, "output_layers", "output"), layer_names(doc, opts, "input_layers", "data")
     for name in outputs:
         if name not in network:
             raise error(doc, "pretrain", f"output layer {name!r} is not in the network", "set output_layers")
@@ -161,6 +155,15 @@ def build_pretrain(doc: Document, network: Net, opts: dict[str, Any]) -> Pretrai
     reps = repetitions(doc, opts.get("repetitions"), len(steps))
     nets = tuple(deepcopy(net) for net, n in zip(steps, reps) for _ in range(n))
     return Pretrain(nets, algo, reps, mode, copy_output not in (False, "reset"))
+
+
+def layer_names(doc: Document, opts: dict[str, Any], option: str, default: str) -> tuple[str, ...]:
+    """The layer names of `output_layers` or `input_layers` (RETURNN iterates the value; a number is an error)."""
+    value = opts.get(option, (default,))
+    if value is None or isinstance(value, (int, float)):
+        raise error(doc, "pretrain", f"{option} must be a list of layer names, got {value!r}",
+                    f"e.g. {option}: [{default!r}]")
+    return tuple(value)
 
 
 def normalized(network: Net) -> Net:
@@ -303,7 +306,7 @@ def repetitions(doc: Document, value: Any, steps: int) -> tuple[int, ...]:
         reps = [value.get("default", 1)] * steps
         for key, n in value.items():
             if key != "default":
-                reps[steps - 1 if key == "final" else int(key)] = n
+                reps[steps - 1 if key == "final" else step_index(doc, key, steps)] = n
     elif isinstance(value, int) and not isinstance(value, bool):
         reps = [value] * steps
     elif isinstance(value, (list, tuple)) and 0 < len(value) <= steps:
@@ -314,6 +317,19 @@ def repetitions(doc: Document, value: Any, steps: int) -> tuple[int, ...]:
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in reps):
         raise error(doc, "pretrain", f"repetitions must be ints >= 0, got {value!r}")
     return tuple(reps)
+
+
+def step_index(doc: Document, key: Any, steps: int) -> int:
+    """A step index key of a `repetitions` dict (an int, or its digits in a JSON config), checked against the
+    number of construction steps (RETURNN indexes its list of steps with it)."""
+    try:
+        index = int(key)
+    except (TypeError, ValueError):
+        index = None
+    if index is None or not -steps <= index < steps:
+        raise error(doc, "pretrain", f"repetitions key {key!r} is not a construction step (there are {steps})",
+                    f"use 'default', 'final' or a step index 0 ... {steps - 1}")
+    return index
 
 
 def error(doc: Document, key: str, message: str, hint: str | None = None) -> NetcError:

@@ -19,11 +19,10 @@ from typing import Any
 from .errors import NetcError, Where
 from .pyconfig import Budgets, Opaque, evaluate
 from .pyconfig.python2 import without_print_chevrons, without_print_statement
+from .pyconfig.values import MAX_DEPTH, Path_
 
 __all__ = ["Document", "Opaque", "read_file"]
 
-Path_ = tuple[str, ...]
-MAX_DEPTH = 64
 MAX_PRINT_STATEMENTS = 200  # each one costs a parse of the file; old demos have one
 MAX_NUMBER_CHARS = 400  # Python refuses int() of over 4300 digits; no config number comes close
 
@@ -366,18 +365,6 @@ def line_value(text: str) -> Any:
 
 
 # ---------------------------------------------------------------- Python configs
-
-# Keys the trainer reads (trainer/config.py); `read_file` no longer checks them: each command checks
-# the keys it uses.
-NEEDED_KEYS = frozenset({
-    "network", "num_inputs", "num_outputs", "extern_data", "target", "train", "dev", "eval",
-    "num_epochs", "batch_size", "max_seqs", "max_seq_length", "batching", "seq_ordering",
-    "learning_rate", "learning_rates", "optimizer", "optimizer_epsilon", "adam", "nadam",
-    "gradient_clip", "gradient_clip_global_norm", "learning_rate_control", "learning_rate_decay",
-    "newbob_relative_error_threshold", "newbob_error_threshold", "min_learning_rate",
-    "learning_rate_file", "model", "save_interval", "start_epoch", "random_seed", "device",
-    "use_normalized_loss",
-})
 
 
 def parse_python(file: str, text: str) -> tuple[ast.Module, tuple[str, ...]]:

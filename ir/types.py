@@ -319,11 +319,6 @@ class TensorType:
     def with_dims(self, dims: tuple[Dim, ...]) -> TensorType:
         return TensorType(dims, self.dtype, self.classes)
 
-    @property
-    def static_shape(self) -> tuple[int | None, ...]:
-        """Sizes of static dims; None for batch and time."""
-        return tuple(d.size for d in self.dims)
-
 
 SeqType = TensorType  # the name before named dims; `SeqType.seq(time, feature)` is `[B, T, F]`
 
@@ -336,8 +331,13 @@ class ConfigEnum(Enum):
         return {}
 
     @classmethod
+    def words(cls) -> dict[Any, ConfigEnum]:
+        """Every config word of the enum (its values, then its aliases) -> its member."""
+        return {m.value: m for m in cls} | cls.aliases()
+
+    @classmethod
     def from_config(cls, value: Any) -> ConfigEnum:
-        words = {m.value: m for m in cls} | cls.aliases()
+        words = cls.words()
         key = value.lower() if isinstance(value, str) else value
         if key in words:
             return words[key]
@@ -345,7 +345,7 @@ class ConfigEnum(Enum):
 
     @classmethod
     def known(cls) -> list[str]:
-        return [str(w) for w in ({m.value: m for m in cls} | cls.aliases())]
+        return [str(w) for w in cls.words()]
 
     @classmethod
     def hint(cls, value: Any) -> str:
@@ -420,10 +420,6 @@ class Unit(ConfigEnum):
         # identical numbers.
         return {"nativelstm": cls.LSTM, "nativelstm2": cls.LSTM, "lstmp": cls.LSTM, "lstmblock": cls.LSTM,
                 "lstmblockfused": cls.LSTM, "cudnnlstm": cls.LSTM}
-
-    @property
-    def is_lstm(self) -> bool:
-        return self is not Unit.GRU
 
 
 class Loss(ConfigEnum):

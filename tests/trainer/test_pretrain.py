@@ -62,6 +62,9 @@ def test_schedules_are_returnns(case):
 @pytest.mark.parametrize(("value", "message"), [
     ("yes", "unknown pretrain type"), ({"repetition": 2}, "unknown pretrain option 'repetition'"),
     ({"construction_algo": "from_middle"}, "unknown construction_algo"), ({"greedy": True}, "greedy"),
+    ({"repetitions": {"default": 1, 7: 2}}, "repetitions key 7 is not a construction step"),
+    ({"repetitions": {"x": 2}}, "repetitions key 'x' is not a construction step"),
+    ({"output_layers": 5}, "output_layers must be a list"), ({"input_layers": None}, "input_layers must be a list"),
 ])
 def test_bad_values_are_located_errors(value, message):
     with pytest.raises(NetcError, match=message) as info:
