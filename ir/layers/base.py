@@ -267,6 +267,12 @@ def loss_scale(layer: Layer) -> float:
     return layer.loss_scale if layer.loss_scale != 1.0 else layer.loss_opts.scale
 
 
+def required(value: Any, key: str, at: At, example: str) -> None:
+    """A located "'key' is required" error (hint: add e.g. `example`) when an option without default is unset."""
+    if value is None or value == ():
+        raise NetcError(f"'{key}' is required", at(key), f"add e.g. {example}")
+
+
 def check_n_out(n_out: int | None, at: At) -> None:
     """n_out, when given, is a positive dim small enough to allocate."""
     if n_out is not None and not 1 <= n_out <= MAX_DIM:

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, required
 from netc.ir.layers.window import out_length_rule
 from netc.ir.types import (
     LAYER,
@@ -272,8 +272,7 @@ class Pool(Spatial):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.mode is None:
-            raise NetcError("'mode' is required", at("mode"), 'use "max" or "avg"')
+        required(self.mode, "mode", at, '"mode": "max" (or "avg")')
         if self.mode is PoolMode.AVG and any(d > 1 for d in self.dilation_rate):
             raise NetcError("average pooling with dilation is not supported", at("dilation_rate"))
 
