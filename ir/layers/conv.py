@@ -125,6 +125,9 @@ class Spatial(Layer):
             self.per_axis(values, (), at, key)
             if any(v < 1 for v in values):
                 raise NetcError(f"{key} must be >= 1", at(key))
+        if self.input_split_feature_dim is not None and self.input_split_feature_dim < 0:
+            raise NetcError("input_split_feature_dim must be a positive size (0 or null: no split)",
+                            at("input_split_feature_dim"), f"got {self.input_split_feature_dim}")
         if self.input_expand_dims < 0 or self.input_expand_dims > 2:
             raise NetcError("input_expand_dims must be 0, 1 or 2", at("input_expand_dims"))
 
