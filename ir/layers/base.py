@@ -19,9 +19,10 @@ from netc.ir.layers.shared_options import (
     check_training_options,
     smoothing_grid,
 )
-from netc.ir.types import ConfigEnum, DropoutNoise, Loss, TensorType
+from netc.ir.types import ConfigEnum, Derived, DropoutNoise, Loss, TensorType
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
+INT32_MAX = (1 << 31) - 1
 MAX_DIM = 1 << 20  # larger feature dims are refused before anything is allocated
 NO_INPUT = ((), [], None, "null", "none", ["null"], ["none"])
 
@@ -201,6 +202,12 @@ class Layer:
                             + (" (RETURNN fails building it: its batch_norm subtracts a float mean from the output)"
                                if t.sparse or t.dtype != "float32" else ": it has no feature dim to normalize"),
                             at("batch_norm"), "remove batch_norm, or put it on a layer with a float feature dim")
+        for dim in t.dims:
+            if isinstance(dim.lengths, Derived) and not fits_int32(dim.lengths):
+                raise NetcError(f"the lengths of {dim} ({dim.lengths.rule}) take numbers beyond int32, in which every "
+                                "backend computes lengths", at("class"),
+                                "an option of this layer (a size, stride, dilation, padding, slice or factor) is far "
+                                "too large; keep it below 2**31 / the other factors")
         for key in ("spatial_smoothing", "darc1"):
             if getattr(self, key) and (not t.is_seq or t.sparse):
                 raise NetcError(f"{key} needs an output [B, T, F], got {t}", at(key), f"remove {key}")
@@ -249,6 +256,15 @@ class Layer:
         return self.sources + (self.reuse_params.layers if self.reuse_params else ())
 
 
+def fits_int32(axis: Derived) -> bool:
+    """Whether the rules deriving `axis` (and its parents) have int32 constants, as the ONNX lengths use."""
+    while isinstance(axis, Derived):
+        if any(abs(v) > INT32_MAX for v in (axis.rule.add, axis.rule.stride, axis.rule.factor)):
+            return False
+        axis = axis.parent
+    return True
+
+
 def check_loss(layer: Layer, at: At) -> None:
     """Loss keys as RETURNN's `LayerBase.transform_config_dict` and the loss classes accept them."""
     if layer.loss is None:
@@ -265,6 +281,12 @@ def check_loss(layer: Layer, at: At) -> None:
 def loss_scale(layer: Layer) -> float:
     """The factor of the layer's loss in the objective: `loss_scale`, else `loss_opts.scale`."""
     return layer.loss_scale if layer.loss_scale != 1.0 else layer.loss_opts.scale
+
+
+def required(value: Any, key: str, at: At, example: str) -> None:
+    """A located "'key' is required" error (hint: add e.g. `example`) when an option without default is unset."""
+    if value is None or value == ():
+        raise NetcError(f"'{key}' is required", at(key), f"add e.g. {example}")
 
 
 def check_n_out(n_out: int | None, at: At) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from netc.ir.errors import NetcError
-from netc.ir.layers.base import At, Layer, ShapeEnv
+from netc.ir.layers.base import At, Layer, ShapeEnv, required
 from netc.ir.types import BATCH, LAYER, Chunked, DimKind, TensorType, chunk_batch_dim, time_dim
 
 
@@ -39,8 +39,8 @@ class TimeChunking(Layer):
         super().check(at)
         for key in ("chunk_size", "chunk_step"):
             value = getattr(self, key)
-            if value is None:  # RETURNN's TimeChunkingLayer(chunk_size, chunk_step): both required, no default
-                raise NetcError(f"'{key}' is required", at(key), 'add e.g. "chunk_size": 50, "chunk_step": 25')
+            # RETURNN's TimeChunkingLayer(chunk_size, chunk_step): both required, no default
+            required(value, key, at, '"chunk_size": 50, "chunk_step": 25')
             if not 1 <= value <= 1 << 16:
                 raise NetcError(f"'{key}' must be a positive number of frames", at(key),
                                 f'e.g. "chunk_size": 50, "chunk_step": 25 (got {value})')

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, required
 from netc.ir.layers.window import out_length_rule
 from netc.ir.types import (
     LAYER,
@@ -76,6 +76,15 @@ def plan_axis(dim: Dim, k: int, s: int, d: int, same: bool) -> AxisPlan:
     return AxisPlan(k, d, 1, reach // 2, 2 * reach + 1, gather_stride=s, frames=frames)
 
 
+def per_axis(values: tuple[int, ...], n: int, at: At, key: str) -> tuple[int, ...]:
+    """`values` for `n` spatial axes: one value for all, or one each; else a NetcError at `key`."""
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise NetcError(f"{key} has {len(values)} entries for {n} axes", at(key))
+    return values
+
+
 class Padding(ConfigEnum):
     SAME = "same"
     VALID = "valid"
@@ -100,13 +109,12 @@ class Spatial(Layer):
         raise NotImplementedError
 
     def per_axis(self, values: tuple[int, ...], default: tuple[int, ...], at: At, key: str) -> tuple[int, ...]:
-        if not values:
-            return default
-        if len(values) == 1:
-            return values * len(self.sizes)
-        if len(values) != len(self.sizes):
-            raise NetcError(f"{key} has {len(values)} entries for {len(self.sizes)} axes", at(key))
-        return values
+        return per_axis(values, len(self.sizes), at, key) if values else default
+
+    def steps(self, at: At) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Strides and dilations, one per spatial axis."""
+        return (self.per_axis(self.strides, self.default_strides(), at, "strides"),
+                self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate"))
 
     def check(self, at: At) -> None:
         super().check(at)
@@ -117,6 +125,9 @@ class Spatial(Layer):
             self.per_axis(values, (), at, key)
             if any(v < 1 for v in values):
                 raise NetcError(f"{key} must be >= 1", at(key))
+        if self.input_split_feature_dim is not None and self.input_split_feature_dim < 0:
+            raise NetcError("input_split_feature_dim must be a positive size (0 or null: no split)",
+                            at("input_split_feature_dim"), f"got {self.input_split_feature_dim}")
         if self.input_expand_dims < 0 or self.input_expand_dims > 2:
             raise NetcError("input_expand_dims must be 0, 1 or 2", at("input_expand_dims"))
 
@@ -151,8 +162,7 @@ class Spatial(Layer):
                             "use input_add_feature_dim/input_split_feature_dim/split_dims to add spatial axes")
         if any(d.kind is DimKind.TIME for d in spatial[1:]):
             raise NetcError(f"time must be the first spatial axis of {t}", at("from"))
-        strides = self.per_axis(self.strides, self.default_strides(), at, "strides")
-        dilations = self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate")
+        strides, dilations = self.steps(at)
         same = self.padding is Padding.SAME
         return t, [plan_axis(d, k, s, r, same) for d, k, s, r in zip(spatial, self.sizes, strides, dilations)]
 
@@ -175,8 +185,7 @@ class Spatial(Layer):
 
     def out_dims(self, t: TensorType, at: At) -> list[Dim]:
         """Output spatial dims by RETURNN's calc_out_dim."""
-        strides = self.per_axis(self.strides, self.default_strides(), at, "strides")
-        dilations = self.per_axis(self.dilation_rate, (1,) * len(self.sizes), at, "dilation_rate")
+        strides, dilations = self.steps(at)
         same = self.padding is Padding.SAME
         out = []
         for dim, k, s, d in zip(t.dims[1:-1], self.sizes, strides, dilations):
@@ -272,8 +281,7 @@ class Pool(Spatial):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.mode is None:
-            raise NetcError("'mode' is required", at("mode"), 'use "max" or "avg"')
+        required(self.mode, "mode", at, '"mode": "max" (or "avg")')
         if self.mode is PoolMode.AVG and any(d > 1 for d in self.dilation_rate):
             raise NetcError("average pooling with dilation is not supported", at("dilation_rate"))
 
@@ -332,11 +340,7 @@ class TransposedConv(Layer):
     class_name: ClassVar[str] = "transposed_conv"
 
     def per_axis(self, values: tuple[int, ...], at: At, key: str) -> tuple[int, ...]:
-        if len(values) == 1:
-            return values * len(self.filter_size)
-        if len(values) != len(self.filter_size):
-            raise NetcError(f"{key} has {len(values)} entries for {len(self.filter_size)} axes", at(key))
-        return values
+        return per_axis(values, len(self.filter_size), at, key)
 
     def check(self, at: At) -> None:
         super().check(at)

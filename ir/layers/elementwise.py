@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, axes_listing
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out, required
 from netc.ir.layers.expr import Expr, parse_eval, sources_used
 from netc.ir.layers.reshape import default_feature
 from netc.ir.types import BATCH, LAYER, Act, ConfigEnum, DimKind, TensorType, spatial_dim
@@ -94,8 +94,7 @@ class Combine(Operands):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.kind is None:
-            raise NetcError("'kind' is required", at("kind"), "e.g. \"kind\": \"add\"")
+        required(self.kind, "kind", at, '"kind": "add"')
         if len(self.sources) < 1:
             raise NetcError("combine needs at least one source", at("from"))
 
@@ -110,8 +109,7 @@ class Eval(Operands):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.eval is None:
-            raise NetcError("'eval' is required", at("eval"), 'e.g. "eval": "source(0) * 2"')
+        required(self.eval, "eval", at, '"eval": "source(0) * 2"')
         try:
             parse_eval(self.eval, len(self.sources))
         except ValueError as e:
@@ -142,8 +140,7 @@ class Gating(Layer):
     def check(self, at: At) -> None:
         super().check(at)
         check_n_out(self.n_out, at)
-        if self.activation is None:
-            raise NetcError("'activation' is required", at("activation"), 'e.g. "activation": "tanh"')
+        required(self.activation, "activation", at, '"activation": "tanh"')
 
     def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
         if in_feature % 2:
@@ -224,8 +221,7 @@ class Reduce(Layer):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.mode is None:
-            raise NetcError("'mode' is required", at("mode"), 'e.g. "mode": "mean"')
+        required(self.mode, "mode", at, '"mode": "mean"')
         if (self.axes is None) == (self.axis is None):
             raise NetcError("give exactly one of 'axes' and 'axis'", at("axes"), 'e.g. "axes": "T"')
         if self.use_time_mask is False:

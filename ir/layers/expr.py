@@ -36,6 +36,8 @@ ARITY = {"minimum": 2, "maximum": 2, "squared_difference": 2, "clip_by_value": 3
 # safe_log/safe_exp of these functions are computed as RETURNN rewrites them: f(g(y)) -> h(y) (None: y)
 INVERSES: dict[tuple[str, str], str | None] = {("safe_log", "exp"): None, ("safe_log", "sigmoid"): "log_sigmoid",
                                                ("safe_exp", "log"): None}
+# NOTE: every walk of an expression (sources_used, the ONNX and torch lowerings) recurses per operation
+MAX_DEPTH = 300
 SAFE_EPS = 1e-20  # the default `eps` of RETURNN's safe_log and safe_exp
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow"}
 COMPARE = {ast.Lt: "less", ast.LtE: "less_equal", ast.Gt: "greater", ast.GtE: "greater_equal", ast.Eq: "equal",
@@ -69,10 +71,25 @@ Expr = Source | Const | Call
 def parse_eval(text: str, num_sources: int) -> Expr:
     """Parse an eval string; ValueError naming the first unsupported construct."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        expr = convert(ast.parse(text.strip(), mode="eval").body, num_sources)
     except SyntaxError as e:
         raise ValueError(f"not a Python expression: {e.msg}") from None
-    return convert(tree.body, num_sources)
+    except RecursionError:  # Python's parser and `convert` recurse once per operator
+        expr = None
+    if expr is None or depth(expr) > MAX_DEPTH:
+        raise ValueError(f"the expression nests more than {MAX_DEPTH} operations (a + b + ... nests one per +)")
+    return expr
+
+
+def depth(expr: Expr) -> int:
+    """The number of nested operations, counted without recursion."""
+    deepest, todo = 0, [(expr, 0)]
+    while todo:
+        e, d = todo.pop()
+        deepest = max(deepest, d)
+        if isinstance(e, Call):
+            todo.extend((a, d + 1) for a in e.args)
+    return deepest
 
 
 def dotted(node: ast.expr) -> str:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, SetAxes
-from netc.ir.layers.base import At, Layer, ShapeEnv
+from netc.ir.layers.base import At, Layer, ShapeEnv, required
 from netc.ir.types import LAYER, Derived, Dim, DimKind, LengthRule, TensorType, spatial_dim, time_dim
 
 
@@ -53,11 +53,6 @@ def merged_name(dims: list[Dim]) -> str | None:
     if any(n is None for n in names):
         return None
     return "*".join(f"({n})" if len(dims) > 1 and any(c in n for c in "+-/ ") else n for n in names if n)
-
-
-def required(value: Any, key: str, at: At, example: str) -> None:
-    if value is None or value == ():
-        raise NetcError(f"'{key}' is required", at(key), f"add e.g. {example}")
 
 
 def static_axis(x: TensorType, axis: int, what: str) -> int:

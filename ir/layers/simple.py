@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from netc.ir.errors import NetcError
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out, required
 from netc.ir.types import Act, TensorType
 
 
@@ -50,9 +49,7 @@ class Activation(PassThrough):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.activation is None:
-            raise NetcError("'activation' is required", at("activation"),
-                            'add e.g. "activation": "relu"')
+        required(self.activation, "activation", at, '"activation": "relu"')
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
-from netc.ir.layers.base import At
+from netc.ir.layers.base import At, required
 from netc.ir.layers.simple import PassThrough
 
 
@@ -47,8 +47,7 @@ class Subnetwork(PassThrough):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.subnetwork is None:
-            raise NetcError("'subnetwork' is required", at("subnetwork"), 'e.g. "subnetwork": {"output": {...}}')
+        required(self.subnetwork, "subnetwork", at, '"subnetwork": {"output": {...}}')
         if not self.concat_sources:
             raise NetcError("concat_sources false (data:0, data:1 inside) is not supported", at("concat_sources"),
                             "remove concat_sources: the sources are concatenated as 'data'")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from netc.ir.errors import NetcError
-from netc.ir.layers.base import At, Layer, ShapeEnv
+from netc.ir.layers.base import MAX_DIM, At, Layer, ShapeEnv
 from netc.ir.layers.reshape import default_feature
 from netc.ir.types import LAYER, Derived, DimKind, LengthRule, TensorType, spatial_dim
 
@@ -32,8 +32,9 @@ class Window(Layer):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.window_size is None or self.window_size < 1:
-            raise NetcError("window_size must be a positive size", at("window_size"), 'e.g. "window_size": 5')
+        if self.window_size is None or not 1 <= self.window_size <= MAX_DIM:
+            raise NetcError(f"window_size must be a positive size up to {MAX_DIM}", at("window_size"),
+                            'e.g. "window_size": 5')
         if self.axis.lower() not in ("t", "time"):
             raise NetcError(f"window over axis {self.axis!r} is not supported", at("axis"), 'use "T"')
         if self.padding.lower() not in ("same", "valid"):

@@ -69,6 +69,13 @@ def test_conv_groups_refused(options: dict, message: str) -> None:
         graph_from_document(Document("net.json", net), 4)
 
 
+def test_negative_input_split_feature_dim_is_a_located_error() -> None:
+    net = {"output": {"class": "conv", "filter_size": [3], "n_out": 2, "from": "data", "input_split_feature_dim": -2}}
+    with pytest.raises(NetcError, match="input_split_feature_dim must be a positive size") as e:
+        graph_from_document(Document("net.json", net), 4)
+    assert e.value.where.key == "input_split_feature_dim"
+
+
 @pytest.mark.parametrize(("axes", "message"), [
     (["dim:4", "T"], r"names the axes \[4, T_data\] .* RETURNN asserts they are its spatial axes in order"),
     (["T"], r"names the axes \[T_data\]"),

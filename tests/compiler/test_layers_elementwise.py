@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from netc.ir import Document, NetcError, graph_from_document
 
-from tests.compiler.returnn_goldens import golden_tests
+from tests.compiler.returnn_goldens import golden_tests, run_onnx, run_torch
 
 test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests("returnn_elementwise.json")
 
@@ -31,6 +32,22 @@ def test_eval_outside_the_safe_subset_is_a_located_error(expression: str, messag
         graph_from_document(Document("net.json", net), 4)
     assert (e.value.where.layer, e.value.where.key) == ("output", "eval")
     assert expression in str(e.value)
+
+
+@pytest.mark.parametrize("terms", [302, 3000])  # 3000: Python's own parser runs out of stack
+def test_eval_nested_too_deeply_is_a_located_error(terms: int) -> None:
+    net = {"output": {"class": "eval", "from": "data", "eval": "+".join(["source(0)"] * terms)}}
+    with pytest.raises(NetcError, match="nests more than 300 operations") as e:
+        graph_from_document(Document("net.json", net), 4)
+    assert (e.value.where.layer, e.value.where.key) == ("output", "eval")
+
+
+def test_eval_at_the_depth_limit_runs_in_onnx_and_torch() -> None:
+    case = {"id": "deep", "num_inputs": 2, "params": {}, "inputs": [[1.0, 2.0], [3.0, 4.0, 5.0, 6.0]],
+            "net": {"output": {"class": "eval", "from": "data", "eval": "+".join(["source(0)"] * 301)}}}
+    for y, lens in (run_onnx(case), run_torch(case)):
+        np.testing.assert_array_equal(lens, [1, 2])
+        np.testing.assert_allclose(y[1, :2], 301 * np.array([[3.0, 4.0], [5.0, 6.0]]), rtol=1e-6)
 
 
 def test_sources_that_do_not_broadcast_are_an_error() -> None:
