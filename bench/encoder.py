@@ -252,7 +252,7 @@ def train_compare(python: str, seqs: int, rounds: int, layers: int, hidden: int,
     """One epoch of `netc train` and of RETURNN TF on the same config and HDF file, taking turns; frames/s from the
     epoch's `elapsed` each tool prints (train_2016.py's helpers)."""
     from train12ax import write_returnn_config
-    from train_2016 import epoch_seconds
+    from train_2016 import best_rates
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -270,17 +270,8 @@ def train_compare(python: str, seqs: int, rounds: int, layers: int, hidden: int,
                 return [sys.executable, "-m", "netc", "train", str(directory / f"{name}.json")]
             return [python, "-m", "returnn", str(write_returnn_config(directory / f"{name}.config", keys))]
 
-        tools = ("netc", "RETURNN")
-        for tool in tools:  # builds both native LSTM kernels
-            epoch_seconds(command(tool, "warmup.hdf", f"{tool}-warmup"), threads)
-        rates: dict[str, list[float]] = {tool: [] for tool in tools}
-        for k in range(rounds):
-            for tool in tools:
-                seconds = epoch_seconds(command(tool, "train.hdf", f"{tool}{k}"), threads)
-                rates[tool].append(frames / max(seconds, 1))
-                print(f"train round {k}: {tool:7s} {frames} frames in {seconds} s: {rates[tool][-1]:.0f} frames/s",
-                      flush=True)
-    best = {tool: max(values) for tool, values in rates.items()}
+        best = best_rates(command, frames, rounds, threads,
+                          "train round {k}: {tool:7s} {frames} frames in {seconds} s: {rate:.0f} frames/s")
     print(f"training valid frames/s (best of {rounds}, {threads} threads): netc {best['netc']:.0f}, "
           f"RETURNN TF {best['RETURNN']:.0f}; netc / RETURNN = {best['netc'] / best['RETURNN']:.2f}x")
 

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from returnn_golden import NETWORK, returnn
+from returnn_golden import NETWORK, made_by, returnn, scores
 from train12ax import DEMO
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,13 +62,6 @@ def keep(prefix: Path, name: str, python: str) -> None:
         if suffix == ".index" or suffix.startswith(".data-"):
             shutil.copyfile(file, READER_DATA / (name + suffix))
     (READER_DATA / f"{name}.json").write_text(json.dumps(dump(python, prefix)) + "\n")
-
-
-def scores(log: str) -> list[dict[str, float]]:
-    train = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
-    dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
-    return [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
-             "dev_error": float(d[1])} for t, d in zip(train, dev)]
 
 
 # Which file each parameter comes from when both keys are set: RETURNN runs with learning rate 0 (its checkpoint
@@ -124,10 +116,7 @@ def main() -> None:
                  for name, keys in RULES.items()}
         subprocess.run([python, "-c", WRITE_DTYPES, str(directory / "dtypes")], check=True, capture_output=True)
         keep(directory / "dtypes", "dtypes", python)
-        version = subprocess.run([python, "-c", "import returnn, tensorflow as tf; "
-                                  "print(returnn.__version__, tf.__version__)"],
-                                 capture_output=True, text=True, check=True).stdout.split()
-        golden = {"made_by": f"bench/returnn_checkpoint.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
+        golden = {"made_by": made_by("returnn_checkpoint.py", python),
                   "config": DEMO | {"network": NETWORK, "num_epochs": 1},
                   "import_model_train_epoch1": {"epochs": scores(imported),
                                                 "final": parameters(python, directory / "imported" / "model.001")},

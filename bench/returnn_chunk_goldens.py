@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from returnn_golden import params
 from train12ax import DEMO, RETURNN_ENV, write_returnn_config
 
 LSTM = {"class": "rec", "unit": "NativeLstm2"}
@@ -79,14 +80,6 @@ for network, opts in cases["schedules"]:
     out["schedules"].append({"network": network, "opts": opts, "nets": Pretrain(network, **opts)._step_net_jsons})
 print(json.dumps(out))
 """
-DUMP = """import json, sys, tensorflow as tf
-reader = tf.train.load_checkpoint(sys.argv[1])
-layers = tuple(name + "/" for name in sys.argv[2].split(","))
-names = [k for k in reader.get_variable_to_shape_map() if k.startswith(layers) and "Adam" not in k]
-print(json.dumps({k: reader.get_tensor(k).tolist() for k in sorted(names)}))
-"""
-
-
 def blstm(layers: int, trainable_window: bool = True) -> dict:
     """A BLSTM net dict of `layers` pairs (the first reading a `window` layer when it is not trainable)."""
     net = {"output": {"class": "softmax", "loss": "ce", "from": [f"l{layers - 1}_fw", f"l{layers - 1}_bw"]}}
@@ -118,12 +111,6 @@ def tables(python: str) -> dict:
     return CASES | json.loads(out.strip().splitlines()[-1])
 
 
-def params(python: str, checkpoint: Path, layers: list[str]) -> dict:
-    out = subprocess.run([python, "-c", DUMP, str(checkpoint), ",".join(layers)], capture_output=True, text=True,
-                         check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def record(python: str, directory: Path, name: str, keys: dict) -> dict:
     """Run RETURNN on one variant; its scores, learning rates, checkpoints and parameters."""
     config = DEMO | COMMON | keys | {"model": str(directory / name / "model"), "log_verbosity": 4,
@@ -135,7 +122,7 @@ def record(python: str, directory: Path, name: str, keys: dict) -> dict:
     train = re.findall(r"^(?:pretrain )?epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
     dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
     rates = re.findall(r"^start (?:pretrain )?epoch \d+ with learning rate (\S+) ", log, re.MULTILINE)
-    layers = list(keys["network"])
+    layers = tuple(keys["network"])
     model = directory / name
     written = sorted({p.name.split(".index")[0] for p in model.glob("model*.index")}, key=lambda w: w[-3:])
     initial = params(python, model / written[0], layers)  # model.000 or model.pretrain.000: before epoch 1

@@ -45,6 +45,22 @@ def params(python: str, checkpoint: Path, layers: tuple[str, ...] = ("fw0", "out
     return json.loads(out.strip().splitlines()[-1])
 
 
+def made_by(script: str, python: str) -> str:
+    """The golden's `made_by` line: `script` run with the RETURNN and TensorFlow versions of `python`."""
+    version = subprocess.run([python, "-c", "import returnn, tensorflow as tf; "
+                              "print(returnn.__version__, tf.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    return f"bench/{script} with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)"
+
+
+def scores(log: str) -> list[dict[str, float]]:
+    """RETURNN's per-epoch train and dev score and error, read from its log."""
+    train = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
+    dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
+    return [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
+             "dev_error": float(d[1])} for t, d in zip(train, dev)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returnn", metavar="PYTHON", required=True)
@@ -55,15 +71,9 @@ def main() -> None:
         returnn(args.returnn, directory, "init", learning_rate=0.0, num_epochs=1)
         log = returnn(args.returnn, directory, "train", num_epochs=EPOCHS,
                       import_model_train_epoch1=str(directory / "init" / "model.001"))
-        version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
-                                  "print(returnn.__version__, tf.__version__)"],
-                                 capture_output=True, text=True, check=True).stdout.split()
-        train = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
-        dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
-        golden = {"made_by": f"bench/returnn_golden.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
+        golden = {"made_by": made_by("returnn_golden.py", args.returnn),
                   "config": DEMO | {"network": NETWORK, "num_epochs": EPOCHS},
-                  "epochs": [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
-                              "dev_error": float(d[1])} for t, d in zip(train, dev)],
+                  "epochs": scores(log),
                   "initial": params(args.returnn, directory / "init" / "model.001"),
                   "final": params(args.returnn, directory / "train" / f"model.{EPOCHS:03d}")}
     Path(args.output).write_text(json.dumps(golden, indent=1) + "\n")

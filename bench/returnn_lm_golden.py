@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from netc.data import HdfSeq, write_hdf
-from returnn_golden import params
+from returnn_golden import made_by, params, scores
 from train12ax import RETURNN_ENV
 
 V = 10
@@ -69,15 +68,9 @@ def main() -> None:
         returnn(args.returnn, directory, "init", hdf, learning_rate=0.0, num_epochs=1)
         log = returnn(args.returnn, directory, "train", hdf,
                       import_model_train_epoch1=str(directory / "init" / "model.001"))
-        version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
-                                  "print(returnn.__version__, tf.__version__)"],
-                                 capture_output=True, text=True, check=True).stdout.split()
-        train = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
-        dev = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
-        golden = {"made_by": f"bench/returnn_lm_golden.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
+        golden = {"made_by": made_by("returnn_lm_golden.py", args.returnn),
                   "config": CONFIG, "sequences": seqs,
-                  "epochs": [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
-                              "dev_error": float(d[1])} for t, d in zip(train, dev)],
+                  "epochs": scores(log),
                   "initial": params(args.returnn, directory / "init" / "model.001", LAYERS),
                   "final": params(args.returnn, directory / "train" / f"model.{EPOCHS:03d}", LAYERS)}
     Path(args.output).write_text(json.dumps(golden, indent=1) + "\n")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from netc.data import HdfSeq, write_hdf
-from returnn_golden import params
+from returnn_golden import params, scores
 from train12ax import DEMO, RETURNN_ENV, write_returnn_config
 
 CE_NET = {"fw0": {"class": "rec", "unit": "NativeLstm2", "n_out": 10, "from": "data"},
@@ -115,14 +114,11 @@ def golden(python: str, directory: Path, data: Path, name: str, version: str) ->
     run_returnn(python, directory, f"{name}-init", keys | {"learning_rate": 0.0, "num_epochs": 1})
     init = directory / f"{name}-init" / "model.001"
     log = run_returnn(python, directory, name, keys | {"num_epochs": epochs, "import_model_train_epoch1": str(init)})
-    train_lines = re.findall(r"^epoch \d+ score: (\S+) error: (\S+)", log, re.MULTILINE)
-    dev_lines = re.findall(r"^dev: score (\S+) error (\S+)", log, re.MULTILINE)
     config = DEMO | keys | {"num_epochs": epochs}
     if train is not None:  # the test points the datasets at its own copies of the files
         config |= {"train": train, "dev": "ctc_dev.hdf"}
     return {"made_by": f"bench/returnn_loss_goldens.py with {version} (CPU)", "config": config,
-            "epochs": [{"train_score": float(t[0]), "train_error": float(t[1]), "dev_score": float(d[0]),
-                        "dev_error": float(d[1])} for t, d in zip(train_lines, dev_lines)],
+            "epochs": scores(log),
             "initial": params(python, init),
             "final": params(python, directory / name / f"model.{epochs:03d}")}
 

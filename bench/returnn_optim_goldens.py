@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from returnn_golden import NETWORK, params, returnn
+from returnn_golden import NETWORK, made_by, params, returnn
 from train12ax import DEMO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -116,9 +116,7 @@ def main() -> None:
                                str(directory / "init" / "model.001")], capture_output=True, text=True, check=True)
         if old is not None and old["initial"] != initial:
             sys.exit("RETURNN's initial parameters changed: remake all variants (without --only)")
-        version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
-                                  "print(returnn.__version__, tf.__version__)"],
-                                 capture_output=True, text=True, check=True).stdout.split()
+        made = made_by("returnn_optim_goldens.py", args.returnn)
         variants = dict(old["variants"]) if old else {}
         for name in args.only or VARIANTS:
             result = run_variant(args.returnn, directory, name, VARIANTS[name], directory / "init" / "model.001")
@@ -129,7 +127,7 @@ def main() -> None:
             result["final"] = {k: float32_text(v) for k, v in result["final"].items() if k in initial}  # no slots
             print(name, [round(e["dev_score"], 5) for e in result["epochs"]],
                   [e["learning_rate"] for e in result["epochs"]], flush=True)
-    golden = {"made_by": f"bench/returnn_optim_goldens.py with RETURNN {version[0]}, TensorFlow {version[1]} (CPU)",
+    golden = {"made_by": made,
               "base": DEMO | {"network": NETWORK} | BASE, "initial": initial,
               # RETURNN continues the global step stored in the checkpoint (accum_grad_multiple_step uses it)
               "initial_global_step": int(step.stdout.split()[-1]),

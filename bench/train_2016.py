@@ -20,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,23 @@ def epoch_seconds(cmd: list[str], threads: int | None) -> int:
     return h * 3600 + m * 60 + s
 
 
+def best_rates(command: Callable[[str, str, str], list[str]], frames: int, rounds: int, threads: int | None,
+               line: str) -> dict[str, float]:
+    """netc's and RETURNN's best frames/s over `rounds` one-epoch runs each, taking turns, after one warm-up epoch
+    each (which builds both native LSTM kernels). `command(tool, hdf file name, run name)` is a run's command
+    line; `line` formats each run's printed line from `k`, `tool`, `frames`, `seconds` and `rate`."""
+    tools = ("netc", "RETURNN")
+    for tool in tools:
+        epoch_seconds(command(tool, "warmup.hdf", f"{tool}-warmup"), threads)
+    rates: dict[str, list[float]] = {tool: [] for tool in tools}
+    for k in range(rounds):
+        for tool in tools:
+            seconds = epoch_seconds(command(tool, "train.hdf", f"{tool}{k}"), threads)
+            rates[tool].append(frames / max(seconds, 1))
+            print(line.format(k=k, tool=tool, frames=frames, seconds=seconds, rate=rates[tool][-1]), flush=True)
+    return {tool: max(values) for tool, values in rates.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returnn", metavar="PYTHON", required=True, help="a Python with RETURNN and TensorFlow")
@@ -83,19 +101,10 @@ def main() -> None:
         directory = Path(tmp)
         synthetic_hdf(directory / "warmup.hdf", 1)
         frames = synthetic_hdf(directory / "train.hdf", args.seqs)
-        tools = ("netc", "RETURNN")
-        for tool in tools:
-            epoch_seconds(command(tool, args.returnn, directory, directory / "warmup.hdf", f"{tool}-warmup",
-                                  args.threads), args.threads)
-        rates: dict[str, list[float]] = {tool: [] for tool in tools}
-        for k in range(args.rounds):
-            for tool in tools:
-                seconds = epoch_seconds(command(tool, args.returnn, directory, directory / "train.hdf", f"{tool}{k}",
-                                                args.threads), args.threads)
-                rates[tool].append(frames / max(seconds, 1))
-                print(f"round {k}: {tool:7s} {frames} chunk frames in {seconds} s: {rates[tool][-1]:.0f} frames/s",
-                      flush=True)
-    best = {tool: max(values) for tool, values in rates.items()}
+        best = best_rates(lambda tool, data, name: command(tool, args.returnn, directory, directory / data, name,
+                                                           args.threads),
+                          frames, args.rounds, args.threads,
+                          "round {k}: {tool:7s} {frames} chunk frames in {seconds} s: {rate:.0f} frames/s")
     print(f"valid frames/s (best of {args.rounds}): netc {best['netc']:.0f}, RETURNN {best['RETURNN']:.0f}; "
           f"netc / RETURNN = {best['netc'] / best['RETURNN']:.2f}x")
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from netc.trainer.loop import Trainer
 from netc.trainer.setup import prepare
 
@@ -32,9 +31,7 @@ def train(directory: Path, name: str, extra: str = "") -> Trainer:
     base = "".join(f"{k} = {v!r}\n" for k, v in GOLDEN["base"].items())
     config.write_text(base + GOLDEN["variants"][name]["config_py"] + extra + f"model = {str(directory / 'm')!r}\n")
     trainer = Trainer(prepare(str(config)), log=lambda line: None, progress=False)
-    with torch.no_grad():
-        for key, parameter in trainer.model.named_parameters():
-            parameter.copy_(torch.tensor(GOLDEN["initial"][key]))
+    trainer.start_from({key: np.asarray(value, np.float32) for key, value in GOLDEN["initial"].items()})
     trainer.global_step = GOLDEN["initial_global_step"]  # RETURNN continues the checkpoint's global_step
     trainer.run()
     return trainer

@@ -9,29 +9,17 @@ and order), batching, the LSTM and its gradients, the summed CE, Adam with RETUR
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
-import torch
-from netc.trainer.loop import Trainer
-from netc.trainer.setup import prepare
 
-GOLDEN = json.loads((Path(__file__).parent / "data" / "returnn_12ax.json").read_text())
+from .returnn_goldens import load_golden, train_like
+
+GOLDEN = load_golden("returnn_12ax")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("returnn12ax")
-    config = directory / "config.json"
-    config.write_text(json.dumps(GOLDEN["config"] | {"model": str(directory / "model")}))
-    trainer = Trainer(prepare(str(config)), log=lambda line: None, progress=False)
-    with torch.no_grad():
-        for name, parameter in trainer.model.named_parameters():
-            parameter.copy_(torch.tensor(GOLDEN["initial"][name]))
-    trainer.run()
-    return trainer
+    return train_like(GOLDEN, tmp_path_factory.mktemp("returnn12ax"))[0]
 
 
 def test_scores_of_every_epoch_equal_returnns(trained):
