@@ -8,8 +8,9 @@ from typing import Any
 from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
-from .layers import CLASSES, Rec, TimeChunking, TimeUnChunking, read_layer
+from .layers import CLASSES, Choice, Rec, TimeChunking, TimeUnChunking, read_layer
 from .layers.returnn_options import accepted_note, theano_class_hint
+from .loop import InitialOutput, RecLoop, UnitLayers, check_unit_references, step_order
 from .pyconfig import find_opaque
 from .read import Document, Opaque
 from .subnetwork import flatten
@@ -125,6 +126,8 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     if not isinstance(layer_class, str) or layer_class not in CLASSES:
         raise NetcError(f"unknown layer class {layer_class!r}", class_at,
                         theano_class_hint(str(layer_class)) or did_you_mean(str(layer_class), sorted(CLASSES)))
+    if layer_class == "rec" and isinstance(layer_dict.get("unit"), dict):
+        return read_loop(doc, prefix, name, layer_dict, target, node_name)
     options = {k: v for k, v in layer_dict.items() if k != "class"}
     if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
         options["target"] = target
@@ -138,6 +141,43 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     layer = read_layer(CLASSES[layer_class], options, where_of)
     positions = tuple((key, where_of(key)) for key in layer_dict)
     return Node(node_name, layer, where=where, key_positions=positions)
+
+
+def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dict[str, Any], target: str,
+              node_name: str) -> Node:
+    """A rec layer with a dict unit (ir/loop.py): its options, and each unit layer read as a layer of its own
+    (named `<rec>/<layer>` in messages), with `initial_output` taken off it; the unit kept in step order."""
+    at = (*prefix, str(name))
+    loop_target = layer_dict.get("target", target)
+    unit: dict[str, Node] = {}
+    initial: list[tuple[str, InitialOutput]] = []
+    for inner, inner_dict in layer_dict["unit"].items():
+        if str(inner).startswith("#"):
+            continue
+        inner_name = f"{node_name}/{inner}"
+        if isinstance(inner_dict, dict) and "initial_output" in inner_dict:
+            value = inner_dict["initial_output"]
+            try:
+                initial.append((str(inner), InitialOutput.from_config(value)))
+            except ValueError as e:
+                raise NetcError(f"invalid initial_output {value!r}", doc.where(
+                    *at, "unit", str(inner), "initial_output", layer=inner_name, key="initial_output"),
+                    str(e)) from None
+            inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
+        node = read_node(doc, (*at, "unit"), inner, inner_dict,
+                         loop_target if isinstance(loop_target, str) else target, inner_name)
+        unit[str(inner)] = replace(node, name=str(inner))
+    options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
+
+    def where_of(key: str) -> Where:
+        return doc.where(*at, key, layer=node_name, key=key)
+
+    layer = read_layer(RecLoop, options, where_of)
+    order = step_order(node_name, unit, doc.where(*at, "unit", layer=node_name, key="unit"))
+    layer = replace(layer, unit=UnitLayers(tuple(unit[n] for n in order)),
+                    initial=tuple(i for i in initial if i[0] in order))
+    positions = tuple((key, where_of(key)) for key in layer_dict)
+    return Node(node_name, layer, where=doc.where(*at, layer=node_name), key_positions=positions)
 
 
 def data_readers(nodes: dict[str, Node]) -> dict[str, Node]:
@@ -169,6 +209,8 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
         if name and name not in known:
             raise NetcError(f"{key} names {name!r}, which is not a layer", node.at(key), did_you_mean(name, known))
     check_chunking_layer(node, nodes)
+    if isinstance(node.layer, RecLoop):
+        check_loop_references(node, nodes)
     for name in node.layer.reuse_params.layers if node.layer.reuse_params else ():
         if name not in nodes or name == node.name:
             raise NetcError(f"reuse_params names {name!r}, which is not another layer", node.at("reuse_params"),
@@ -186,6 +228,21 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
             if not isinstance(encoder, Rec) or encoder.is_decoder:
                 raise NetcError(f"encoder {name!r} is not an encoder rec layer", node.at("encoder"),
                                 "an encoder is a rec layer reading data (not a decoder)")
+
+
+def check_loop_references(node: Node, nodes: dict[str, Node]) -> None:
+    """The outer layers a rec unit reads exist (and are not the loop itself); its own references resolve."""
+    loop = node.layer
+    assert isinstance(loop, RecLoop)
+    outer = [n for n in nodes if n != node.name]
+    for name, initial in loop.initial:
+        if initial.layer is not None and initial.layer not in outer:
+            raise NetcError(f"initial_output names 'base:{initial.layer}', which is not a layer of the enclosing "
+                            "network", loop[name].where, did_you_mean(initial.layer, outer))
+    if loop.max_seq_len and loop.max_seq_len.layer and loop.max_seq_len.layer not in outer:
+        raise NetcError(f"max_seq_len reads {loop.max_seq_len.layer!r}, which is not a layer of the enclosing network",
+                        node.at("max_seq_len"), did_you_mean(loop.max_seq_len.layer, outer))
+    check_unit_references(node.name, {n.name: n for n in loop.unit}, outer, loop.target)
 
 
 def check_chunking_layer(node: Node, nodes: dict[str, Node]) -> None:
@@ -213,6 +270,11 @@ def root_names(nodes: dict[str, Node], at: Where) -> list[str]:
     return ["output", *extra]
 
 
+def searches(node: Node) -> bool:
+    """Whether a layer is a rec unit that chooses labels step by step (a `choice` as its output)."""
+    return isinstance(node.layer, RecLoop) and isinstance(node.layer["output"].layer, Choice)
+
+
 def check_model_output(graph: Graph) -> None:
     """The layer `output` is what a compiled model returns per sequence: dense `[B, T, ...]` on the sequences'
     batch (docs/onnx-contract.md). `netc check` and `netc compile` both refuse another type with this error,
@@ -220,6 +282,8 @@ def check_model_output(graph: Graph) -> None:
     does). Requires a typed graph."""
     out = graph.output
     t = out.out_type
+    if searches(out):
+        return  # compiled as an encoder and a decoder step (docs/onnx-contract.md)
     if t.batch is not None and t.batch.chunks is not None:
         raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
                         "unchunk before the output (a time_unchunking layer)")

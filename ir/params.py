@@ -11,7 +11,8 @@ import numpy as np
 
 from .errors import NetcError, Where
 from .graph import Graph, Node
-from .types import TensorType
+from .loop import RecLoop
+from .types import BATCH, TensorType
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
     owner's only, as in RETURNN's checkpoints. A `batch_norm` option's follow its layer's."""
     specs: dict[str, ParamSpec] = {}
     for node in graph.nodes:
+        if isinstance(node.layer, RecLoop):
+            add_unit_specs(graph, node, specs)
         t = node.out_type
         n_out = t.feature if t.sparse or t.feature_index is not None else 0
         add_specs(node, graph.input_type_of(node), input_dim(graph, node), n_out, specs)
@@ -43,6 +46,25 @@ def param_specs(graph: Graph) -> list[ParamSpec]:
         if normalized is not None:
             add_specs(normalized, t, n_out, n_out, specs)
     return list(specs.values())
+
+
+def add_unit_specs(graph: Graph, node: Node, specs: dict[str, ParamSpec]) -> None:
+    """The parameters of a rec unit's layers, `<rec>/rec/<layer>/...` as RETURNN names them."""
+    loop = node.layer
+    assert isinstance(loop, RecLoop)
+    x = graph.input_type_of(node) if loop.sources else None
+    classes = graph.dims.target(loop.target)
+    target = TensorType((BATCH,), "int32", classes) if classes is not None else None
+    for inner in loop.unit:
+        if not inner.layer.concatenates:
+            types = []
+        else:
+            types = [loop.source_type(s, graph.type_of, target, x) for s in inner.sources]
+        n_in = 0 if any(t.classes is None and t.feature_index is None for t in types) else sum(t.feature for t in types)
+        t = inner.out_type
+        n_out = t.feature if t.sparse or t.feature_index is not None else 0
+        x_in = types[0].with_feature(n_in) if len(types) > 1 and n_in else (types[0] if types else None)
+        add_specs(replace(inner, name=loop.param_prefix(node.name, inner.name)), x_in, n_in, n_out, specs)
 
 
 def input_dim(graph: Graph, node: Node) -> int:

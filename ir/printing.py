@@ -7,6 +7,7 @@ import json
 from .graph import Graph, Node
 from .layers import Affine, Rec, to_config
 from .layers.base import loss_scale
+from .loop import RecLoop, prev_references
 from .params import param_specs
 from .types import Chunked, Derived, Loss
 
@@ -23,6 +24,12 @@ def format_table(graph: Graph) -> str:
     for node in graph.nodes:
         rows.append((node.name, node.layer.class_name, sources_text(node), str(node.out_type),
                      f"{counts.get(node.name, 0):,}", notes(graph, node)))
+        if isinstance(node.layer, RecLoop):
+            prefix = node.layer.param_prefix
+            rows += [(f"{node.name}/{inner.name}", inner.layer.class_name, sources_text(inner),
+                      f"{inner.out_type} per step", f"{counts.get(prefix(node.name, inner.name), 0):,}",
+                      "; ".join(p for p in (initial_note(node.layer, inner.name), notes(graph, inner)) if p))
+                     for inner in node.layer.unit]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -30,6 +37,14 @@ def format_table(graph: Graph) -> str:
     lines += derived_lengths(graph)
     lines.append(f"total: {len(graph.nodes)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB float32)")
     return "\n".join(lines)
+
+
+def initial_note(loop: RecLoop, name: str) -> str:
+    """What `prev:name` is at step 0, where the unit reads it."""
+    if not any(name in prev_references(n) for n in loop.unit):
+        return ""
+    initial = loop.initial_output(name)
+    return f"prev: at step 0 = {initial.plain()}"
 
 
 def derived_lengths(graph: Graph) -> list[str]:

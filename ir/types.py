@@ -427,6 +427,7 @@ class Loss(ConfigEnum):
 
     CE = "ce"
     CTC = "ctc"
+    EDIT_DISTANCE = "edit_distance"  # a score of labels RETURNN reports (EditDistanceLoss): never in the objective
 
     def output_dim(self, target_dim: int) -> int:
         """The loss layer's n_out for a target of `target_dim` classes: CTC adds the blank (RETURNN

@@ -184,6 +184,11 @@ class Layer:
         feature = t.dims[-1].named(self.out_feature_name(x))
         return t.with_dims(t.dims[:-1] + (feature,))
 
+    def own_type(self, env: ShapeEnv, at: At) -> TensorType | None:
+        """The output type when it follows from the options alone (a cell's `[B, n_out]`), whatever the inputs:
+        what a rec unit's typing takes for a layer whose inputs wait on it through `prev:`; None otherwise."""
+        return None
+
     def out_feature_name(self, x: TensorType) -> str | None:
         """RETURNN's tag description of a per-frame layer's output feature dim (`LAYER` for the layer's name);
         None where netc does not know it."""
@@ -248,6 +253,11 @@ class Layer:
     @property
     def is_decoder(self) -> bool:
         return False
+
+    @property
+    def named_layers(self) -> tuple[str, ...]:
+        """The layers its options other than `from` name (`layer_keys`, a cell's `initial_state`)."""
+        return tuple(v for v in (getattr(self, key) for key in self.layer_keys) if isinstance(v, str) and v)
 
     @property
     def dependencies(self) -> tuple[str, ...]:

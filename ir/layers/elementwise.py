@@ -293,3 +293,69 @@ class Length(Layer):
 
 
 ELEMENTWISE_LAYERS: tuple[type[Layer], ...] = (Combine, Eval, Gating, Constant, Reduce, Length)
+
+
+class CompareKind(ConfigEnum):
+    """The comparison of `compare` (RETURNN's `CompareLayer`: a tf.math function by name)."""
+
+    EQUAL = "equal"
+    NOT_EQUAL = "not_equal"
+    LESS = "less"
+    LESS_EQUAL = "less_equal"
+    GREATER = "greater"
+    GREATER_EQUAL = "greater_equal"
+
+
+@dataclass(frozen=True)
+class Compare(Layer):
+    """`kind` over the sources, folded left (`a < b` and `b < c`), or of the one source and `value`: a bool tensor
+    of the sources' common dims (class indices compare as numbers; RETURNN `CompareLayer`). A unit's `end` layer
+    is `{"class": "compare", "from": "output", "value": 0}`: the hypothesis chose the end label."""
+
+    kind: CompareKind = CompareKind.EQUAL
+    value: float | None = None
+    n_out: int | None = None
+
+    class_name: ClassVar[str] = "compare"
+    concatenates: ClassVar[bool] = False
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        if self.value is None and len(self.sources) < 2:
+            raise NetcError("compare needs two sources, or one and a value", at("from"), 'add "value": 0')
+
+    def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        types = [(s, env.type_of(s)) for s in self.sources]
+        t = common_type([(s, TensorType(t.dims, t.dtype)) for s, t in types], at)
+        return TensorType(t.dims, "bool")
+
+
+class ReduceOutMode(ConfigEnum):
+    MAX = "max"
+    SUM = "sum"
+
+
+@dataclass(frozen=True)
+class ReduceOut(Layer):
+    """The feature dim cut into `num_pieces`-sized groups, each reduced by `mode` (maxout with `max`): `[..., F]
+    -> [..., F / num_pieces]` (RETURNN `ReduceOutLayer`: reshape to `[..., F / n, n]`, reduce the last axis)."""
+
+    mode: ReduceOutMode | None = None
+    num_pieces: int | None = None
+
+    class_name: ClassVar[str] = "reduce_out"
+
+    def check(self, at: At) -> None:
+        super().check(at)
+        required(self.mode, "mode", at, '"mode": "max"')
+        required(self.num_pieces, "num_pieces", at, '"num_pieces": 2')
+        assert self.num_pieces is not None
+        if self.num_pieces < 1:
+            raise NetcError("num_pieces must be >= 1", at("num_pieces"), f"got {self.num_pieces}")
+
+    def out_feature(self, in_feature: int, env: ShapeEnv, at: At) -> int:
+        assert self.num_pieces is not None
+        if in_feature % self.num_pieces:
+            raise NetcError(f"the input dim {in_feature} is not a multiple of num_pieces {self.num_pieces}",
+                            at("num_pieces"), "choose num_pieces dividing the input dim")
+        return in_feature // self.num_pieces

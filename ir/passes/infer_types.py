@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from netc.ir.errors import NetcError
 from netc.ir.graph import DATA, Graph, Node
-from netc.ir.types import TensorType
+from netc.ir.layers import Layer
+from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, UnitLayers, prev_references
+from netc.ir.types import BATCH, TensorType, feature_dim
 
 
 class NodeShapeEnv:
@@ -50,6 +53,8 @@ def infer_types(graph: Graph) -> Graph:
     types: dict[str, TensorType] = {DATA: graph.input_type} if uses_data(graph) else {}
     typed = []
     for node in graph.nodes:
+        if isinstance(node.layer, RecLoop):
+            node = replace(node, layer=type_unit(graph, types, node))
         x = concat_type(types, node) if node.layer.concatenates else None
         try:
             t = node.layer.out_type(x, NodeShapeEnv(graph, types, node), node.at)
@@ -63,7 +68,8 @@ def infer_types(graph: Graph) -> Graph:
 
 
 def uses_data(graph: Graph) -> bool:
-    return any(DATA in node.sources for node in graph.nodes)
+    return any(DATA in node.sources or isinstance(node.layer, RecLoop) and node.layer.reads_data
+               for node in graph.nodes)
 
 
 def concat_type(types: dict[str, TensorType], node: Node) -> TensorType | None:
@@ -84,3 +90,146 @@ def concat_type(types: dict[str, TensorType], node: Node) -> TensorType | None:
         raise NetcError(f"sources cannot be concatenated on their feature dim: {listing}", node.at("from"),
                         "all sources need the same dims except the last (feature) one")
     return first.with_feature(sum(t.feature for _, t in inputs))
+
+
+class Pending(Exception):
+    """A unit layer's type needs `prev:` of a layer not typed yet."""
+
+
+class StepShapeEnv(NodeShapeEnv):
+    """What a unit layer's shape rule may ask (ir/loop.py): unit layers at this step, `prev:x`, `base:x`, the
+    target's label at this step (`data:T`, `[B]`), the loop's input at this step."""
+
+    def __init__(self, graph: Graph, types: dict[str, TensorType], node: Node, loop: RecLoop,
+                 step: dict[str, TensorType], seeds: dict[str, TensorType], x: TensorType | None):
+        super().__init__(graph, types, node)
+        self.loop, self.step, self.seeds, self.x = loop, step, seeds, x
+
+    def type_of(self, layer: str) -> TensorType:
+        if layer in self.step:
+            return self.step[layer]
+        if layer.startswith(PREV):
+            name = layer[len(PREV):]
+            if name in self.step or name in self.seeds:
+                return self.step.get(name) or self.seeds[name]
+            raise Pending(name)
+        if layer.startswith(BASE):
+            return super().type_of(layer[len(BASE):])
+        if layer in INPUT_NAMES:
+            if self.x is None:
+                raise NetcError("the rec layer has no input ('from'), so there is no 'data' inside its unit",
+                                self.node.at("from"), "read base:data for the network's input, or data:TARGET")
+            time = self.x.time_index
+            assert time is not None
+            return self.x.with_dims(self.x.dims[:time] + self.x.dims[time + 1:])
+        if layer == f"data:{self.loop.target}":
+            dim = self.graph.dims.target(self.loop.target)
+            if dim is None:
+                raise NetcError(f"the number of classes of target {self.loop.target!r} is unknown",
+                                self.node.at("from"), "pass --num-outputs C, or declare it in extern_data")
+            return TensorType((BATCH,), "int32", dim)
+        raise Pending(layer)
+
+    def feature(self, layer: str) -> int:
+        return self.type_of(layer).feature
+
+
+class StepTypes(dict):
+    """The step types by source name as `concat_type` looks them up."""
+
+    def __init__(self, env: StepShapeEnv):
+        super().__init__()
+        self.env = env
+
+    def __missing__(self, name: str) -> TensorType:
+        return self.env.type_of(name)
+
+
+def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop:
+    """The rec layer of `node` with its unit layers typed per step (ir/loop.py).
+
+    A `prev:x` read before `x` is typed takes a provisional type, as RETURNN's template construction does: x's
+    type from its sources already known (an `eval` accumulating `prev:x`), or `[B, n_out]`. It must agree with
+    x's type once x is typed; a unit whose types stay open (a cycle through prev: that no rule settles) is an
+    error naming the layers.
+    """
+    loop = node.layer
+    assert isinstance(loop, RecLoop)
+    x = concat_type(types, node) if loop.sources else None
+    step: dict[str, TensorType] = {}
+    seeds: dict[str, TensorType] = {}
+    inner = {n.name: n for n in loop.unit}
+
+    def env_of(n: Node) -> StepShapeEnv:
+        return StepShapeEnv(graph, types, n, loop, step, seeds, x)
+
+    def attempt(n: Node, layer: Layer | None = None) -> TensorType:
+        env = env_of(n)
+        layer = layer or n.layer
+        t = layer.out_type(concat_type(StepTypes(env), replace(n, layer=layer)) if layer.concatenates else None,
+                           env, n.at)
+        return layer.checked_type(t.with_dims(tuple(d.of_layer(n.name) for d in t.dims)), n.at)
+
+    settled: list[Node] = []  # typed by `own_type` before their inputs were: checked with them at the end
+    while len(step) < len(inner):
+        progress = False
+        for n in loop.unit:
+            if n.name not in step:
+                try:
+                    step[n.name] = attempt(n)
+                    progress = True
+                except Pending:
+                    continue
+        if progress:
+            continue
+        own = next(((n, t) for n in loop.unit if n.name not in step and (t := n.layer.own_type(env_of(n), n.at))
+                    is not None), None)
+        if own is not None:
+            step[own[0].name] = own[1]
+            settled.append(own[0])
+        elif not seed_one(loop, step, seeds, attempt, env_of):
+            open_ = [n for n in inner if n not in step]
+            raise NetcError(f"the types of the unit's layers {open_} depend on each other through prev: only",
+                            inner[open_[0]].at("from"), "give one of them n_out, or read it as prev: only once "
+                            "its type follows from other sources")
+    for n in settled:
+        if attempt(n) != step[n.name]:
+            raise NetcError(f"internal: {n.name!r} is {attempt(n)}, not its own type {step[n.name]}", n.where)
+    for name, seed in seeds.items():
+        if seed != step[name]:
+            raise NetcError(f"prev:{name} was read as {seed} before {name!r} was typed, but {name!r} is {step[name]}",
+                            inner[name].where, "set n_out of the layer, or make its type follow from its sources")
+    return replace(loop, unit=UnitLayers(tuple(replace(n, type=step[n.name]) for n in loop.unit)))
+
+
+def resolvable(env: StepShapeEnv, name: str) -> bool:
+    try:
+        env.type_of(name)
+        return True
+    except Pending:
+        return False
+
+
+def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, TensorType],
+             attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv]) -> bool:
+    """A provisional type for one layer read through `prev:` before it is typed (an operand layer's from its known
+    operands, else `[B, n_out]`); False when none can be had."""
+    wanted = [name for n in loop.unit for name in prev_references(n) if name not in step and name not in seeds]
+    for name in dict.fromkeys(wanted):
+        n = loop[name]
+        known = [s for s in n.sources if resolvable(env_of(n), s)]
+        # operands broadcast to a common type: an open one stands in for a known one (`accum + weights` has the
+        # type of `weights`); a concatenating layer's type would change with it
+        sources = tuple(s if s in known else known[0] for s in n.sources) if known else n.sources
+        candidates = [replace(n.layer, sources=sources)] if not n.layer.concatenates and sources != n.sources else []
+        for layer in candidates:
+            try:
+                seeds[name] = attempt(n, layer)
+                return True
+            except (Pending, NetcError):
+                pass
+        n_out = getattr(n.layer, "n_out", None)
+        if isinstance(n_out, int):
+            seeds[name] = TensorType((BATCH, feature_dim(n_out)))
+            return True
+    return False
