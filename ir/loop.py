@@ -255,7 +255,7 @@ def step_order(loop_name: str, unit: dict[str, Node], at: Any) -> tuple[str, ...
     while todo:
         node = unit[todo.pop()]
         for name in step_dependencies(node, unit) + prev_references(node):
-            if name not in needed:
+            if name not in needed and name in unit:  # an unknown name: check_unit_references reports it
                 needed.add(name)
                 todo.append(name)
     order: list[str] = []

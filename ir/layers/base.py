@@ -19,7 +19,7 @@ from netc.ir.layers.shared_options import (
     check_training_options,
     smoothing_grid,
 )
-from netc.ir.types import ConfigEnum, Derived, DropoutNoise, Loss, TensorType
+from netc.ir.types import BATCH, ConfigEnum, Derived, DropoutNoise, Loss, TensorType, feature_dim, spatial_dim
 
 At = typing.Callable[[str], Where]  # where an option key of the layer stands in the input
 INT32_MAX = (1 << 31) - 1
@@ -186,8 +186,14 @@ class Layer:
 
     def own_type(self, env: ShapeEnv, at: At) -> TensorType | None:
         """The output type when it follows from the options alone (a cell's `[B, n_out]`), whatever the inputs:
-        what a rec unit's typing takes for a layer whose inputs wait on it through `prev:`; None otherwise."""
-        return None
+        what a rec unit's typing takes for a layer whose inputs wait on it through `prev:`; None otherwise.
+        A declared `out_type` with a static shape gives it (RETURNN builds the layer's template from it)."""
+        declared = self.declared_type
+        if declared is None or declared.shape is None or None in declared.shape or declared.sparse:
+            return None
+        sizes = typing.cast(tuple[int, ...], declared.shape)
+        dims = tuple(spatial_dim(s) for s in sizes[:-1]) + tuple(feature_dim(s) for s in sizes[-1:])
+        return TensorType((BATCH, *dims), declared.dtype or "float32")
 
     def out_feature_name(self, x: TensorType) -> str | None:
         """RETURNN's tag description of a per-frame layer's output feature dim (`LAYER` for the layer's name);

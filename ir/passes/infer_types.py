@@ -192,9 +192,10 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
             raise NetcError(f"the types of the unit's layers {open_} depend on each other through prev: only",
                             inner[open_[0]].at("from"), "give one of them n_out, or read it as prev: only once "
                             "its type follows from other sources")
-    for n in settled:
-        if attempt(n) != step[n.name]:
-            raise NetcError(f"internal: {n.name!r} is {attempt(n)}, not its own type {step[n.name]}", n.where)
+    for n in settled:  # its shape rule with its inputs (and the check against a declared out_type)
+        if (t := attempt(n)) != step[n.name]:
+            raise NetcError(f"the unit's layers read {n.name!r} as {step[n.name]} (its own type) before its inputs "
+                            f"were typed, but they make it {t}", n.where, "correct n_out or out_type")
     for name, seed in seeds.items():
         if seed != step[name]:
             raise NetcError(f"prev:{name} was read as {seed} before {name!r} was typed, but {name!r} is {step[name]}",
