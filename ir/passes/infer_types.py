@@ -148,10 +148,12 @@ class StepTypes(dict):
 def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop:
     """The rec layer of `node` with its unit layers typed per step (ir/loop.py).
 
-    A `prev:x` read before `x` is typed takes a provisional type, as RETURNN's template construction does: x's
-    type from its sources already known (an `eval` accumulating `prev:x`), or `[B, n_out]`. It must agree with
-    x's type once x is typed; a unit whose types stay open (a cycle through prev: that no rule settles) is an
-    error naming the layers.
+    Layers are typed in rounds. When a round settles none (the unit reads `prev:x` before x can be typed),
+    one layer takes a provisional type, as RETURNN's template construction does, in this order: a type that
+    follows from its options (`own_type`: a cell, a choice, a declared out_type), a `prev:x` from x's known
+    operands (an `eval` accumulating `prev:x`) or x's `[B, n_out]`, and last any layer with n_out as
+    `[B, n_out]`. Each provisional type must equal the layer's type with its inputs once they are typed; a unit
+    whose types stay open is an error naming the layers.
     """
     loop = node.layer
     assert isinstance(loop, RecLoop)
@@ -184,14 +186,18 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
             continue
         own = next(((n, t) for n in loop.unit if n.name not in step and (t := n.layer.own_type(env_of(n), n.at))
                     is not None), None)
-        if own is not None:
-            step[own[0].name] = own[1]
-            settled.append(own[0])
-        elif not seed_one(loop, step, seeds, attempt, env_of):
+        if own is None and seed_one(loop, step, seeds, attempt, env_of):
+            continue
+        if own is None:  # the last resort, RETURNN's partially built template: a layer with n_out as [B, n_out]
+            own = next(((n, TensorType((BATCH, feature_dim(n.layer.n_out)))) for n in loop.unit if n.name not in step
+                        and isinstance(getattr(n.layer, "n_out", None), int)), None)
+        if own is None:
             open_ = [n for n in inner if n not in step]
             raise NetcError(f"the types of the unit's layers {open_} depend on each other through prev: only",
                             inner[open_[0]].at("from"), "give one of them n_out, or read it as prev: only once "
                             "its type follows from other sources")
+        step[own[0].name] = own[1]
+        settled.append(own[0])
     for n in settled:  # its shape rule with its inputs (and the check against a declared out_type)
         if (t := attempt(n)) != step[n.name]:
             raise NetcError(f"the unit's layers read {n.name!r} as {step[n.name]} (its own type) before its inputs "

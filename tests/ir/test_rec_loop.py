@@ -111,13 +111,14 @@ def test_canonical_form_holds_the_unit_and_is_stable() -> None:
     assert unit["s"]["class"] == "rnn_cell" and unit["s"]["unit"] == "standardlstm"
 
 
-def test_loop_over_the_input_with_a_declared_out_type() -> None:
+@pytest.mark.parametrize("declared", [True, False])
+def test_loop_over_the_input_settles_types_as_returnn(declared: bool) -> None:
     net = {"lstm": {"class": "rec", "from": "data", "unit": {
         "input": {"class": "copy", "from": ["prev:output", "data:source"]},
         "gate": {"class": "linear", "from": "input", "activation": "sigmoid", "n_out": 4},
         "c": {"class": "eval", "from": ["gate", "prev:c"], "eval": "source(0) + source(1)"},
         "output": {"class": "eval", "from": ["gate", "c"], "eval": "source(0) * source(1)",
-                   "out_type": {"shape": (4,)}}}},
+                   **({"out_type": {"shape": (4,)}} if declared else {})}}},
         "output": {"class": "softmax", "loss": "ce", "from": "lstm"}}
     g = graph(net)
     assert str(g["lstm"].out_type) == "[B, T_data, 4]"
