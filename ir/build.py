@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import typing
 from typing import Any
 
 from .dims import DEFAULT_TARGET, target_name, with_input_key
@@ -164,7 +165,7 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
                     *at, "unit", str(inner), "initial_output", layer=inner_name, key="initial_output"),
                     str(e)) from None
             inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
-        node = read_node(doc, (*at, "unit"), inner, inner_dict,
+        node = read_node(doc, (*at, "unit"), inner, as_cell(inner_dict),
                          loop_target if isinstance(loop_target, str) else target, inner_name)
         unit[str(inner)] = replace(node, name=str(inner))
     options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
@@ -178,6 +179,24 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
                     initial=tuple(i for i in initial if i[0] in order))
     positions = tuple((key, where_of(key)) for key in layer_dict)
     return Node(node_name, layer, where=doc.where(*at, layer=node_name), key_positions=positions)
+
+
+def as_cell(layer_dict: Any) -> Any:
+    """A rec layer with a unit name inside a rec unit runs one step of its cell per loop step: RETURNN's
+    `RecLayer` in a loop (`_get_output_cell`), with the rec layer's cell (`get_rnn_cell_class`, not cell_only: the
+    LSTM family is the native LSTM) and its parameter names (`rec/W`, ...). netc reads it as that `rnn_cell`."""
+    if not (isinstance(layer_dict, dict) and layer_dict.get("class") == "rec" and isinstance(layer_dict.get("unit"), str)
+            and layer_dict.get("direction", 1) in (1, None)):
+        return layer_dict
+    try:
+        unit = Unit.from_config(layer_dict["unit"].lower())
+    except ValueError:
+        return layer_dict  # read as a rec layer: its error names the unit
+    cell = {Unit.LSTM: "nativelstm2", Unit.STANDARD_LSTM: "standardlstm", Unit.BASIC_LSTM: "standardlstm",
+            Unit.GRU: "gru"}.get(typing.cast(Unit, unit))
+    if cell is None:
+        return layer_dict
+    return {**{k: v for k, v in layer_dict.items() if k != "direction"}, "class": "rnn_cell", "unit": cell}
 
 
 def data_readers(nodes: dict[str, Node]) -> dict[str, Node]:

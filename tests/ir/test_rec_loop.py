@@ -175,3 +175,13 @@ def test_netc_check_prints_the_unit(tmp_path) -> None:  # noqa: ANN001
     assert "[B, 10] per step" in rows["output/s"] and "rnn_cell" in rows["output/s"]
     assert "prev: at step 0 = 0.0" in rows["output/target_embed"]
     assert DimKind.TIME  # the table's time axes come from the same types
+
+
+def test_a_rec_layer_inside_a_unit_is_one_step_of_its_cell() -> None:
+    net = copy.deepcopy(attention_net())
+    net["output"]["unit"]["s"] = {"class": "rec", "unit": "nativelstm2", "from": ["prev:target_embed", "prev:att"],
+                                  "n_out": 10}
+    g = graph(net)
+    assert str(g["output"].layer["s"].out_type) == "[B, 10]"
+    specs = {s.name: s.shape for s in param_specs(g)}
+    assert specs["output/rec/s/rec/W"] == (5 + VALUE, 40) and specs["output/rec/s/rec/W_re"] == (10, 40)
