@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 import typing
+from dataclasses import replace
 from typing import Any
 
 from .dims import DEFAULT_TARGET, target_name, with_input_key
