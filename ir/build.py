@@ -185,8 +185,8 @@ def as_cell(layer_dict: Any) -> Any:
     """A rec layer with a unit name inside a rec unit runs one step of its cell per loop step: RETURNN's
     `RecLayer` in a loop (`_get_output_cell`), with the rec layer's cell (`get_rnn_cell_class`, not cell_only: the
     LSTM family is the native LSTM) and its parameter names (`rec/W`, ...). netc reads it as that `rnn_cell`."""
-    if not (isinstance(layer_dict, dict) and layer_dict.get("class") == "rec" and isinstance(layer_dict.get("unit"), str)
-            and layer_dict.get("direction", 1) in (1, None)):
+    if not (isinstance(layer_dict, dict) and layer_dict.get("class") == "rec"
+            and isinstance(layer_dict.get("unit"), str) and layer_dict.get("direction", 1) in (1, None)):
         return layer_dict
     try:
         unit = Unit.from_config(layer_dict["unit"].lower())
