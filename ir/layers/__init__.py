@@ -10,6 +10,7 @@ from netc.ir.layers.norm import BatchNorm, LayerNorm, Norm
 from netc.ir.layers.rec import Rec
 from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, ReinterpretData, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.layers.sampling import Downsample, Upsample
+from netc.ir.layers.self_attention import PositionalEncoding, RelativePositionalEncoding, SelfAttention
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 from netc.ir.layers.subnet import Subnetwork
 from netc.ir.layers.variable import Variable
@@ -20,14 +21,15 @@ LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, 
                                          Gating, Constant, Reduce, Length, LayerNorm, Norm, BatchNorm,
                                          Window, Conv, Pool, Subnetwork,
                                          ReinterpretData, Downsample, Upsample, Variable, Dot,
-                                         TransposedConv, TimeChunking, TimeUnChunking)
+                                         TransposedConv, TimeChunking, TimeUnChunking, SelfAttention,
+                                         PositionalEncoding, RelativePositionalEncoding)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
 __all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Combine", "Constant", "Conv", "Copy",
            "Dot", "Downsample", "Dropout", "Eval", "ExpandDims", "Gating", "Layer", "LayerNorm", "Length",
-           "Linear", "LossOpts", "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "Rec", "Reduce",
-           "ReinterpretData", "Slice", "Softmax", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes",
-           "TimeChunking", "TimeUnChunking", "TransposedConv", "Upsample", "Variable", "Window", "read_layer",
-           "to_config"]
+           "Linear", "LossOpts", "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "PositionalEncoding", "Rec",
+           "Reduce", "ReinterpretData", "RelativePositionalEncoding", "SelfAttention", "Slice", "Softmax",
+           "SplitDims", "Squeeze", "Subnetwork", "SwapAxes", "TimeChunking", "TimeUnChunking", "TransposedConv",
+           "Upsample", "Variable", "Window", "read_layer", "to_config"]
