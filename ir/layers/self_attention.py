@@ -18,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import MAX_DIM, At, Layer, ShapeEnv, check_n_out, required
-from netc.ir.types import BATCH, LAYER, DimKind, TensorType, feature_dim, time_dim
+from netc.ir.types import LAYER, Chunked, DimKind, TensorType, feature_dim, time_dim
 
 SEQ_HINT = "give it a dense [B, T, F] source (netc check prints each layer's type)"
 
@@ -28,6 +28,16 @@ def sequence_input(x: TensorType | None, class_name: str, at: At, dense: bool = 
     if x is None or not x.is_seq or (dense and x.sparse):
         raise NetcError(f"{class_name} needs a {'dense ' if dense else ''}[B, T, F] input, got {x or 'none'}",
                         at("from"), "inside a recurrent unit use the per-step form; outside, " + SEQ_HINT)
+    return x
+
+
+def no_chunks(x: TensorType, class_name: str, at: At) -> TensorType:
+    """**Decision:** refused on the chunks of time_chunking, where RETURNN 1.20261022 fails at run time
+    (self_attention's reshapes take the sequences' batch size; relative_positional_encoding gives `[1, 1, n]`)."""
+    if isinstance(x.dims[1].lengths, Chunked):
+        raise NetcError(f"{class_name} on the chunks of time_chunking ({x}) fails in RETURNN (it takes the batch "
+                        "size and time length of the unchunked sequences)", at("from"),
+                        "use it before time_chunking or after time_unchunking")
     return x
 
 
@@ -113,7 +123,7 @@ class SelfAttention(Layer):
         return super().dependencies + ((self.key_shift,) if self.key_shift else ())
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        x = sequence_input(x, self.class_name, at)
+        x = no_chunks(sequence_input(x, self.class_name, at), self.class_name, at)
         if self.key_shift:
             shift, per_head = env.type_of(self.key_shift), self.key_dim // self.heads
             want = TensorType((x.dims[1], x.dims[1], feature_dim(per_head)))
@@ -121,7 +131,7 @@ class SelfAttention(Layer):
                 raise NetcError(f"key_shift {self.key_shift!r} is {shift}, but this layer needs {want} "
                                 f"(queries x keys x total_key_dim / num_heads)", at("key_shift"),
                                 f"use a relative_positional_encoding with n_out {per_head} on this layer's input")
-        return TensorType((BATCH, x.dims[1], feature_dim(self.value_dim, f"{LAYER}_self_att_feat")))
+        return TensorType((x.dims[0], x.dims[1], feature_dim(self.value_dim, f"{LAYER}_self_att_feat")))
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         return {"QKV": (n_in, 2 * self.key_dim + self.value_dim)}
@@ -161,7 +171,7 @@ class PositionalEncoding(Layer):
         x = sequence_input(x, self.class_name, at, dense=self.add_to_input)
         if self.offset:
             off = env.type_of(self.offset)
-            if not off.dtype.startswith("int") or off.sparse or off.dims not in ((BATCH,), x.dims[:2]):
+            if not off.dtype.startswith("int") or off.sparse or off.dims not in (x.dims[:1], x.dims[:2]):
                 raise NetcError(f"offset {self.offset!r} is {off} {off.dtype}; it must be int [B] or [B, T] on "
                                 "this layer's time axis", at("offset"), "e.g. a length layer")
         if self.add_to_input:
@@ -172,7 +182,7 @@ class PositionalEncoding(Layer):
             return x
         assert self.n_out is not None
         check_sinusoid_channels(self.n_out, "n_out", at)
-        return TensorType((BATCH, x.dims[1], feature_dim(self.n_out, f"{LAYER}:feature-dense")))
+        return TensorType((x.dims[0], x.dims[1], feature_dim(self.n_out, f"{LAYER}:feature-dense")))
 
 
 @dataclass(frozen=True)
@@ -198,7 +208,7 @@ class RelativePositionalEncoding(Layer):
             check_sinusoid_channels(self.n_out or 0, "n_out", at)
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        x = sequence_input(x, self.class_name, at, dense=False)
+        x = no_chunks(sequence_input(x, self.class_name, at, dense=False), self.class_name, at)
         time = x.dims[1]
         assert time.kind is DimKind.TIME and time.lengths is not None
         return TensorType((time, time_dim(time.lengths, time.name),
