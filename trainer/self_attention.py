@@ -51,7 +51,8 @@ def lower_self_attention(node: Node, layer: SelfAttention, ctx: RunContext) -> t
     if layer.attention_left_only:
         valid = frames[None, :] <= frames[:, None]
     else:
-        valid = (frames[None, :] < ctx.packing(t.time).lengths.to(x.device)[:, None])[:, None, None, :]
+        lengths = ctx.packing(t.time).lengths.to(x.device).clamp(min=1)  # a 0-frame sequence: no NaN gradient
+        valid = (frames[None, :] < lengths[:, None])[:, None, None, :]
     key_shift = ctx.values[layer.key_shift] if layer.key_shift else None
     drop = layer.attention_dropout if ctx.training else 0.0
     return ctx.store(node.out_type, merge_heads(attend(q, k, v, valid, key_shift, drop, ctx)))

@@ -60,14 +60,16 @@ def merge_heads(b: OnnxBuilder, y: str, value_dim: int, name: str) -> str:
 
 
 def key_mask(ctx: LowerContext, t: TensorType, count: str, layer: SelfAttention, name: str) -> str:
-    """bool mask of the keys: causal `[Tq, Tk]` (k <= q), else `[B, 1, 1, Tk]` (k < the sequence's length)."""
+    """bool mask of the keys: causal `[Tq, Tk]` (k <= q), else `[B, 1, 1, Tk]` (k < the sequence's length; a
+    0-frame sequence keeps key 0, so that no softmax row is all -inf: its padded output stays finite)."""
     b = ctx.builder
     positions = frames(b, count, f"{name}/frames")
     if layer.attention_left_only:
         return b.op("LessOrEqual", b.op("Unsqueeze", positions, b.const([0]), name=f"{name}/keys"),
                     b.op("Unsqueeze", positions, b.const([1]), name=f"{name}/queries"), name=f"{name}/causal")
     valid = b.op("Less", b.op("Unsqueeze", positions, b.const([0]), name=f"{name}/keys"),
-                 b.op("Unsqueeze", ctx.length_value(t.time), b.const([1]), name=f"{name}/lengths"),
+                 b.op("Unsqueeze", b.op("Max", ctx.length_value(t.time), b.const(1, np.int32), name=f"{name}/len1"),
+                      b.const([1]), name=f"{name}/lengths"),
                  name=f"{name}/valid_keys")
     return b.op("Unsqueeze", valid, b.const([1, 2]), name=f"{name}/valid")
 

@@ -145,6 +145,15 @@ def test_garbage_inf_in_padded_frames_stays_out() -> None:
     assert_matches(case, y, out_lens)
 
 
+def test_a_0_frame_sequence_in_the_batch_leaves_the_gradient_finite() -> None:
+    """A batch may hold 0-frame sequences (docs/training.md): their all-padded attention rows stay finite."""
+    g = graph({"output": {"class": "self_attention", "num_heads": 2, "total_key_dim": 4, "n_out": 4, "from": "data"}})
+    model = NetModel(g, init_params(g, 6)).train()
+    x, lens = ragged_batch(np.random.default_rng(4), [3, 0, 2], 6)
+    model(torch.from_numpy(x), torch.from_numpy(lens).long()).values["output"].square().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
 SA = {"class": "self_attention", "num_heads": 2, "total_key_dim": 4, "n_out": 4, "from": "data"}
 
 
