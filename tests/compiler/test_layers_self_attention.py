@@ -25,6 +25,7 @@ from onnx import helper
 from tests.compiler.returnn_goldens import ATOL, assert_matches, garbage_batch, golden_tests, load_cases, params_of
 from tests.helpers import ragged_batch, session
 from tests.reference import TrafoReference, TrafoVariant
+from tests.trainer.returnn_goldens import assert_params_equal, assert_scores_equal, load_golden, train_like
 
 GOLDEN = "returnn_self_attention.json"
 test_onnx_matches_returnn, test_torch_matches_returnn = golden_tests(GOLDEN)
@@ -224,3 +225,12 @@ def test_netc_train_trains_a_transformer_encoder_and_compiles_its_checkpoint(tmp
     x, lens = ragged_batch(np.random.default_rng(0), [5, 1, 3], 9)
     y, _ = session(out).run(None, {"data": x, "data:size1": lens})
     assert np.isfinite(y).all() and np.allclose(y[0, :5].sum(-1), 1.0, atol=1e-5)
+
+
+def test_training_matches_returnn(tmp_path: Path) -> None:
+    """2 epochs of Adam from RETURNN's initial parameters (bench/returnn_trafo_training_golden.py, no dropout):
+    RETURNN's per-epoch scores and final parameters."""
+    golden = load_golden("returnn_trafo")
+    trainer, _ = train_like(golden, tmp_path)
+    assert_scores_equal(trainer, golden)
+    assert_params_equal(trainer, golden)
