@@ -123,6 +123,7 @@ class SelfAttention(Layer):
         return super().dependencies + ((self.key_shift,) if self.key_shift else ())
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        # NOTE: dense only: on class indices RETURNN 1.20261022 fails (copy_with_feature_last of sparse data)
         x = no_chunks(sequence_input(x, self.class_name, at), self.class_name, at)
         if self.key_shift:
             shift, per_head = env.type_of(self.key_shift), self.key_dim // self.heads
@@ -208,7 +209,8 @@ class RelativePositionalEncoding(Layer):
             check_sinusoid_channels(self.n_out or 0, "n_out", at)
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        x = no_chunks(sequence_input(x, self.class_name, at, dense=False), self.class_name, at)
+        # NOTE: dense only: on class indices RETURNN's output keeps their int32 dtype and fails
+        x = no_chunks(sequence_input(x, self.class_name, at), self.class_name, at)
         time = x.dims[1]
         assert time.kind is DimKind.TIME and time.lengths is not None
         return TensorType((time, time_dim(time.lengths, time.name),
