@@ -198,3 +198,88 @@ def reference_output(net: dict, params: dict[str, np.ndarray], x: np.ndarray, le
                      variant: Variant = Variant()) -> tuple[np.ndarray, np.ndarray]:
     """The contract's (`output`, `output:size1`) of a net dict, computed from the spec."""
     return Reference(net, params, x, lens, target_lens, output_kind=output_kind, variant=variant).run()
+
+
+# ---------------------------------------------------------------- transformer layers (netdict.md "self_attention")
+
+@dataclass
+class TrafoVariant:
+    """Deliberate departures from RETURNN's transformer layers, used only to prove that the tests can fail."""
+
+    contiguous_qkv: bool = False  # QKV columns read as [q of all heads, k of all heads, v of all heads]
+    keys_unmasked: bool = False  # a sequence's queries also attend to the padded frames of the batch
+    positions_from_one: bool = False  # positional_encoding counts frames from 1
+
+
+def sinusoid(position: np.ndarray, n: int) -> np.ndarray:
+    """Tensor2Tensor's timing signal (RETURNN get_positional_encoding): `[sin(p w_i), cos(p w_i)]`,
+    `w_i = 10000^(-i / (n // 2 - 1))`, one 0 channel more for odd n."""
+    half = n // 2
+    w = np.exp(-np.arange(half) * math.log(1e4) / max(half - 1, 1)) if half else np.zeros(0)
+    scaled = np.asarray(position, np.float64)[..., None] * w
+    signal = np.concatenate([np.sin(scaled), np.cos(scaled)], axis=-1)
+    return np.concatenate([signal, np.zeros(signal.shape[:-1] + (n % 2,))], axis=-1)
+
+
+def self_attention(x: np.ndarray, QKV: np.ndarray, heads: int, key_dim: int, causal: bool,
+                   key_shift: np.ndarray | None = None, variant: TrafoVariant = TrafoVariant()) -> np.ndarray:
+    """One sequence `[T, F]` -> `[T, V]`: per head h, `softmax_k(q_t . (k_k + key_shift[t, k]) / ...)` with
+    q scaled by d_k^-0.5, k <= t if causal; head h's q, k, v are consecutive column blocks of its part of QKV."""
+    T, value_dim = len(x), QKV.shape[1] - 2 * key_dim
+    d_k, d_v = key_dim // heads, value_dim // heads
+    y = x @ QKV
+    out = np.zeros((T, value_dim))
+    for h in range(heads):
+        if variant.contiguous_qkv:
+            q, k = y[:, h * d_k:(h + 1) * d_k], y[:, key_dim + h * d_k:key_dim + (h + 1) * d_k]
+            v = y[:, 2 * key_dim + h * d_v:2 * key_dim + (h + 1) * d_v]
+        else:
+            part = y[:, h * (2 * d_k + d_v):(h + 1) * (2 * d_k + d_v)]
+            q, k, v = part[:, :d_k], part[:, d_k:2 * d_k], part[:, 2 * d_k:]
+        q = q * d_k ** -0.5
+        for t in range(T):
+            keys = range(t + 1) if causal else range(T)
+            energy = np.array([q[t] @ (k[j] + (key_shift[t, j] if key_shift is not None else 0.0)) for j in keys])
+            weights = np.exp(energy - energy.max())
+            out[t, h * d_v:(h + 1) * d_v] = (weights / weights.sum()) @ v[list(keys)]
+    return out
+
+
+class TrafoReference(Reference):
+    """Reference with self_attention, positional_encoding, relative_positional_encoding and length, each sequence
+    on its own frames."""
+
+    def __init__(self, *args: object, trafo: TrafoVariant = TrafoVariant(), **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.trafo = trafo
+
+    def layer(self, name: str, layer: dict, final: bool) -> Seq:
+        cls = layer["class"]
+        if cls not in ("self_attention", "positional_encoding", "relative_positional_encoding", "length"):
+            return super().layer(name, layer, final)
+        src = self.inputs(layer)
+        if cls == "length":
+            return Seq(src.lens.astype(np.float64), src.lens)
+        if cls == "relative_positional_encoding":
+            T, c = src.x.shape[1], layer.get("clipping", 16)
+            index = np.clip(np.arange(T)[None, :] - np.arange(T)[:, None], -c, c) + c
+            matrix = (sinusoid(np.arange(2 * c + 1), layer["n_out"]) if layer.get("fixed")
+                      else self.params[f"{name}/encoding_matrix"])
+            return Seq(matrix[index], src.lens)
+        y = np.zeros(src.x.shape[:2] + (layer.get("n_out") or src.x.shape[2],))
+        for b, n in enumerate(src.lens):
+            width = src.x.shape[1] if self.trafo.keys_unmasked else n
+            if cls == "self_attention":
+                shift = self.value(layer["key_shift"]).x[:width, :width] if layer.get("key_shift") else None
+                y[b, :width] = self_attention(src.x[b, :width], self.params[f"{name}/QKV"], layer["num_heads"],
+                                              layer["total_key_dim"], layer.get("attention_left_only", False),
+                                              shift, self.trafo)[:width]
+                continue
+            position = np.arange(n) + (1 if self.trafo.positions_from_one else 0)
+            if layer.get("constant", -1) > -1:
+                position = np.full(n, layer["constant"])
+            if layer.get("offset"):
+                position = position + self.value(layer["offset"]).x[b]
+            signal = sinusoid(position, y.shape[2])
+            y[b, :n] = src.x[b, :n] + signal if layer.get("add_to_input") else signal
+        return Seq(mask(y, src.lens), src.lens)

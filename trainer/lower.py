@@ -11,7 +11,19 @@ from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
 from netc.ir.types import DropoutNoise, Unit
 
-from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, time_chunking, variable, window
+from . import (
+    conv,
+    dot,
+    elementwise,
+    norm,
+    rec_units,
+    reshape,
+    sampling,
+    self_attention,
+    time_chunking,
+    variable,
+    window,
+)
 from .constraints import filter_grad
 from .context import RunContext
 from .lstm import lstm_forward
@@ -137,4 +149,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     conv.TransposedConv: conv.lower_transposed_conv,
     time_chunking.TimeChunking: time_chunking.lower_time_chunking,
     time_chunking.TimeUnChunking: time_chunking.lower_time_unchunking,
+    self_attention.SelfAttention: self_attention.lower_self_attention,
+    self_attention.PositionalEncoding: self_attention.lower_positional_encoding,
+    self_attention.RelativePositionalEncoding: self_attention.lower_relative_positional_encoding,
 }

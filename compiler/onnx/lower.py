@@ -31,9 +31,12 @@ from netc.ir.layers import (
     Norm,
     Pad,
     Pool,
+    PositionalEncoding,
     Rec,
     Reduce,
     ReinterpretData,
+    RelativePositionalEncoding,
+    SelfAttention,
     Slice,
     Softmax,
     SplitDims,
@@ -73,6 +76,7 @@ from .reshape import (
     lower_swap_axes,
 )
 from .sampling import lower_downsample, lower_upsample
+from .self_attention import lower_positional_encoding, lower_relative_positional_encoding, lower_self_attention
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
 from .variable import lower_variable
@@ -113,6 +117,9 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     TransposedConv: lower_transposed_conv,
     TimeChunking: lower_time_chunking,
     TimeUnChunking: lower_time_unchunking,
+    SelfAttention: lower_self_attention,
+    PositionalEncoding: lower_positional_encoding,
+    RelativePositionalEncoding: lower_relative_positional_encoding,
 }
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

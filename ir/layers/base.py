@@ -340,7 +340,7 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
     values: dict[str, Any] = {}
     for key, value in options.items():
         at = where_of(key)
-        if key.startswith(NOT_SUPPORTED_PREFIXES):
+        if key.startswith(NOT_SUPPORTED_PREFIXES) and key not in known:  # self_attention's attention_* are known
             raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
                             "remove the attention options; netc supports the plain encoder-decoder")
         if key not in known and (is_default(cls.class_name, key, value) or accepted_note(cls.class_name, key, value)):

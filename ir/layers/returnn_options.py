@@ -169,6 +169,22 @@ BY_CLASS: dict[str, dict[str, tuple[str, str]]] = {
                  "non_critical_for_restore": ("a missing value in a checkpoint is not an error", NO_NUMBER),
                  "saveable": ("false: the value is not stored in checkpoints", REMOVE)},
 }
+TRAFO_REC = "remove it: it is an option of the per-step form inside a rec subnetwork unit"
+BY_CLASS |= {  # returnn/tf/layers/rec.py SelfAttentionLayer, PositionalEncodingLayer, RelativePositionalEncodingLayer
+    "self_attention": {
+        "forward_weights_init": ("the initializer of QKV", INIT),
+        "initial_state": ("keys and values before the first frame, for the per-step form", TRAFO_REC),
+        "restrict_state_to_last_seq": ("keeps only the last sequence's keys and values as state", TRAFO_REC),
+        "state_var_lengths": ("the number of keys in the state, for decoding in RASR", TRAFO_REC),
+    },
+    "positional_encoding": {"axis": ("the axis whose positions are encoded", 'remove it: netc encodes "T"')},
+    "relative_positional_encoding": {
+        "forward_weights_init": ("the initializer of encoding_matrix", INIT),
+        "query_spatial_dim": ("the axis of the queries", "remove it: netc relates the input's time axis to itself"),
+        "key_value_spatial_dim": ("the axis of the keys", "remove it: netc relates the input's time axis to itself"),
+        "query_offset": ("an offset of the query positions", "remove it: netc's queries start at position 0"),
+    },
+}
 
 
 # option -> the values that are RETURNN's default (its `__init__` signatures): a config that writes them out
@@ -195,7 +211,8 @@ DEFAULTS: dict[str, tuple[Any, ...]] = {
     "batch_drop": (False,), "layer_drop": (0, 0.0), "consensus": ("flat",), "weight_clip": (0, 0.0),
     "sample_target": (False,), "fit_target": (False,), "base": NOT_SET,
     "truncation": (-1,), "n_dec": (0,), "lm": (False,), "context": (-1,), "bias_random_init_forget_shift": (0, 0.0),
-    "n_units": NOT_SET,
+    "n_units": NOT_SET, "restrict_state_to_last_seq": (False,), "state_var_lengths": NOT_SET,
+    "query_spatial_dim": NOT_SET, "key_value_spatial_dim": NOT_SET, "query_offset": NOT_SET,
 }
 
 
