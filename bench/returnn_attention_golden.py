@@ -19,7 +19,7 @@ the `ctc` softmax. Per config the file tests/compiler/data/attention/NAME.json h
 - `forward`: per sequence run ALONE in training mode (train_flag, no dropout in the net), RETURNN's teacher-forced
   `output_prob` `probs` and `log_probs` [S, V] (log of the probs) and its ce loss (`loss_sum`, over the S target
   frames, and `loss` = RETURNN's normalized value, loss_sum / S);
-- `search`: per beam size 1, 4, 12 and per sequence searched ALONE (batch of one): every hypothesis of RETURNN's
+- `search`: per beam size 1, 4, 12, 64 and per sequence searched ALONE (batch of one): every hypothesis of RETURNN's
   final beam in RETURNN's order: `hyps` (labels without the end label, as the rec layer's output has them),
   `scores` (the beam scores RETURNN's search writes: the rec layer's `get_search_choices().beam_scores`, as
   returnn/tf/engine.py Engine.search fetches them), `ended` (the end label was chosen before max_seq_len),
@@ -51,7 +51,7 @@ F, LSTM, KEY, V, S_DIM, EMBED, READOUT = 5, 8, 6, 7, 10, 4, 10
 END = 0
 LENGTHS = (7, 1, 4, 10, 3)
 TARGETS = ((3, 5, 2, 0), (0,), (4, 1, 0), (6, 2, 2, 5, 1, 0), (1, 0))
-BEAMS = (1, 4, 12)
+BEAMS = (1, 4, 12, 64)  # 64 > the real candidates of frame 1: ties at -1e30 (filter_ended_scores) and -inf
 # Training steps take one sequence each (max_seqs 1): RETURNN's max pool with padding "same" over a padded batch
 # takes the padded frames (zeros) into the last window of an odd-length sequence, so its batched training differs
 # from the sequences computed alone (measured: att1's first cost over all 5 sequences in one batch was 2.567459

@@ -62,7 +62,8 @@ def test_search(name: str, beam: int) -> None:
             continue
         assert [list(h.labels) for h in found] == expected["hyps"], where
         assert [h.ended for h in found] == expected["ended"], where
-        np.testing.assert_allclose([h.score for h in found], expected["scores"], atol=ATOL_SCORE, rtol=0,
+        # rtol: beam 64 keeps ended hypotheses extended by filtered labels, scored about -1e30
+        np.testing.assert_allclose([h.score for h in found], expected["scores"], atol=ATOL_SCORE, rtol=1e-6,
                                    err_msg=where)
         finite = np.isfinite(expected["scores"])  # -inf: top_k's padding, no hypothesis
         np.testing.assert_allclose(np.array([h.log_prob_sum for h in found])[finite],
