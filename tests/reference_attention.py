@@ -177,7 +177,7 @@ class Decoder:
 
 def teacher_forced(net: dict, params: dict, x: np.ndarray, targets: list[int] | np.ndarray) -> np.ndarray:
     """log_probs [S, V] of `output_prob` with the ground truth fed back (training: ChoiceLayer outputs the
-    target, rec.py:6380-6394), S = len(targets) including the end label."""
+    target, rec.py:6386-6402), S = len(targets) including the end label."""
     decoder = Decoder(net, params, encode(net, params, x))
     state, out = decoder.initial(), []
     for label in targets:
@@ -222,12 +222,12 @@ def search(net: dict, params: dict, x: np.ndarray, beam_size: int) -> list[Hypot
        (t + 1) / t, so that score_t / (t + 1) stays score_{t_end} / (t_end + 1).
     3. filter_ended_scores (rec.py:6184-6192, tf/util/basic.py:6228-6268): an ended hypothesis scores 0 for the
        end label and -1e30 for every other label.
-    4. Candidates running score + scores (rec.py:6248-6252), flattened [beam_in * V]; tf.nn.top_k keeps the
+    4. Candidates running score + scores (rec.py:6244-6248), flattened [beam_in * V]; tf.nn.top_k keeps the
        best beam_size, ties to the lower flat index (tf/util/basic.py:6171); with fewer candidates than
        beam_size the rest are label 0 from beam 0 scored -inf (basic.py:6172-6175). src = index // V,
        label = index % V (basic.py:6183-6184).
     5. end = (label == end label) or the source hypothesis ended (the `end` layer is or-ed with prev:end,
-       rec.py:2223-2236); its length grows by 1 unless end (include_eos False, rec.py:3366-3374).
+       rec.py:2223-2236); its length grows by 1 unless end (include_eos False, rec.py:3373-3379).
     6. The loop stops when every hypothesis ended or after max_seq_len = the encoder length frames
        (`max_len_from('base:encoder')`, rec.py:471-489).
     Finally (ChoiceLayer.post_process_final_rec_vars_outputs, rec.py:6878-6896) every running score is divided
