@@ -166,7 +166,8 @@ class AttentionReference(Reference):
         finals = [self.value(e).final for e in layer["encoder"]]
         h0 = np.concatenate([f[0] for f in finals], axis=-1)
         c0 = np.concatenate([f[1] for f in finals], axis=-1)
-        bases = [self.value(b) for b in layer.get("base") or layer["encoder"]]
+        names = layer.get("base") or layer["encoder"]  # NRL lines 659-662
+        bases = [self.value(b) for b in ([names] if isinstance(names, str) else names)]
         p = theano_params(self.params, name)
         return attention_decoder(bases, h0, c0, self.target_lens, Options.of(layer), p, layer.get("direction", 1))
 
