@@ -113,7 +113,7 @@ def test_onnx_matches_the_numpy_reference(case: Case) -> None:
     assert np.array_equal(y[~valid_mask(targets, y.shape[1])], np.zeros_like(y[~valid_mask(targets, y.shape[1])]))
 
 
-@pytest.mark.parametrize("case", CASES[::3], ids=[c.id for c in CASES[::3]])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_torch_matches_the_numpy_reference(case: Case) -> None:
     params = draw_params(typed(case), np.random.default_rng(0))
     x, lens, targets = batch(case)
@@ -125,7 +125,7 @@ def test_padded_garbage_and_batch_mates_change_nothing() -> None:
     """Each sequence computes what it computes alone (a batch of one), whatever its padding holds."""
     case = next(c for c in CASES if c.id == "base_projection_and_encoder")
     params = draw_params(typed(case), np.random.default_rng(0))
-    x, lens, targets = batch(case, garbage=1e4, extra=3)
+    x, lens, targets = batch(case, garbage=np.inf, extra=3)  # inf * 0 is NaN: masks must select, not multiply
     y = onnx_out(case, params, x, lens, targets)
     for s in range(len(lens)):
         alone = onnx_out(case, params, x[s:s + 1, :lens[s]], lens[s:s + 1], targets[s:s + 1])
