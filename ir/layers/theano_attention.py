@@ -207,11 +207,13 @@ def read_value(field: str, value: Any, at: Where) -> Any:
         return tuple(value)
     if field in ("distance", "norm"):
         enum = Distance if field == "distance" else Norm
-        word = value.lower() if isinstance(value, str) and field == "norm" else value
+        if not isinstance(value, str):
+            raise NetcError(f"unknown value {value!r}", at, "use one of " + ", ".join(enum.known()))
+        word = value.lower() if field == "norm" else value
         if (field, word) in REFUSED_VALUES:
             raise NetcError(f"attention_{field} {value!r} is not supported: {REFUSED_VALUES[field, word]}", at,
                             "use one of " + ", ".join(enum.known()))
-        if not isinstance(value, str) or value not in enum.known():  # Theano compares case-sensitively
+        if value not in enum.known():  # Theano compares case-sensitively
             raise NetcError(f"unknown value {value!r}", at, enum.hint(value))
         return enum.from_config(value)
     if field == "sharpening":

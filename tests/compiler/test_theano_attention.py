@@ -16,9 +16,10 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from netc.compiler import compile_graph
+from netc.compiler import compile_graph, save_model
 from netc.compiler.onnx import CompileOptions
 from netc.ir import Document, NetcError, graph_from_document, init_params, param_specs
+from netc.runtime import Model
 from netc.trainer.model import NetModel
 
 import tests.reference_theano_attention as reference
@@ -261,3 +262,18 @@ def test_theano_defaults_of_unimplemented_options_are_accepted() -> None:
     graph = typed(Case("d", net(defaults)))
     att = graph["dec1"].layer.theano_attention
     assert att.base == ("fw", "bw") and att.base_dims == (6, 5) and att.template == 6
+
+
+def test_the_runtime_runs_a_compiled_attention_decoder(tmp_path: Path) -> None:
+    """`netc.runtime.Model` (its own batching of ragged sequences) gives the reference's probabilities."""
+    case = Case("runtime", net({"attention_nbest": 2}, decoders=(1, -1)), kind="probs")
+    params = draw_params(typed(case), np.random.default_rng(0))
+    save_model(compile_graph(typed(case), params), tmp_path / "m.onnx")
+    rng = np.random.default_rng(5)
+    lengths, targets = [9, 1, 4, 12, 2], [3, 5, 1, 7, 2]
+    feats = [rng.standard_normal((n, F)).astype(np.float32) for n in lengths]
+    outputs = Model(tmp_path / "m.onnx", device="cpu", threads=1, batch_frames=20)(feats, target_lengths=targets)
+    for f, t, out in zip(feats, targets, outputs):
+        ref, _ = reference.reference_output(case.net, params, f[None], np.array([len(f)]), np.array([t]))
+        assert out.shape == ref[0].shape == (t, 7)
+        np.testing.assert_allclose(out, ref[0], rtol=0, atol=ATOL)
