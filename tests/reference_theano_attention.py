@@ -145,7 +145,7 @@ def lstme_step(y_p: np.ndarray, c_p: np.ndarray, z_r: np.ndarray, p: dict[str, n
 def attention_decoder(bases: list[Seq], h0: np.ndarray, c0: np.ndarray, target_lens: np.ndarray, opts: Options,
                       p: dict[str, np.ndarray], direction: int) -> Seq:
     """The decoder's output `[B, S, n]` (padded frames 0), each sequence alone: its frames 0..len-1 (backwards
-    for direction -1, Theano's `go_backwards`, NRL line 900), from the encoders' final states (NRL line 859)."""
+    for direction -1, Theano's `go_backwards`, NRL line 903), from the encoders' final states (NRL line 859)."""
     n = p["W_re"].shape[0]
     y = np.zeros((len(target_lens), int(max(target_lens)), n))
     for s, length in enumerate(target_lens):
