@@ -167,7 +167,7 @@ class AttentionReference(Reference):
         h0 = np.concatenate([f[0] for f in finals], axis=-1)
         c0 = np.concatenate([f[1] for f in finals], axis=-1)
         names = layer.get("base") or layer["encoder"]  # NRL lines 659-662
-        bases = [self.value(b) for b in ([names] if isinstance(names, str) else names)]
+        bases = [self.value(b) for b in (names.split(",") if isinstance(names, str) else names)]
         p = theano_params(self.params, name)
         return attention_decoder(bases, h0, c0, self.target_lens, Options.of(layer), p, layer.get("direction", 1))
 

@@ -199,8 +199,8 @@ def check_default(key: str, value: Any, at: Where) -> None:
 
 def read_value(field: str, value: Any, at: Where) -> Any:
     """One attention option, typed; the Theano values netc refuses say why."""
-    if field == "base":
-        value = [value] if isinstance(value, str) else value
+    if field == "base":  # Theano's Network.py lines 331-344: a list, or a string split at commas; "data" the input
+        value = value.split(",") if isinstance(value, str) else value
         if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
             raise NetcError(f"base must be a layer name or a non-empty list of them, got {value!r}", at,
                             'write "base": ["encoder_layer"]')

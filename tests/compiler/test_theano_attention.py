@@ -63,6 +63,7 @@ CASES = [
     Case("base_projection_and_encoder", net({"base": ["proj", "fw"], "attention_template": 4,
                                              "attention_sharpening": 0.5}), targets=TARGETS),
     Case("base_one_string", net({"base": "bw", "attention_glimpse": 2, "attention_nbest": 2}), targets=TARGETS),
+    Case("base_data_comma_string", net({"base": "data,bw", "attention_template": 5}), targets=TARGETS),
     Case("two_decoders_seed_tutorial", net({"attention_distance": "dot"}, decoders=(1, -1)), targets=TARGETS),
     Case("probs", net({"attention_distance": "l1"}), kind="probs", targets=TARGETS),
     *[Case(f"opset{v}", net({"attention_nbest": 2, "attention_distance": "sqr"}), opset=v, targets=TARGETS)
@@ -122,9 +123,10 @@ def test_torch_matches_the_numpy_reference(case: Case) -> None:
                  targets)
 
 
-def test_padded_garbage_and_batch_mates_change_nothing() -> None:
+@pytest.mark.parametrize("case_id", ["base_projection_and_encoder", "base_data_comma_string"])
+def test_padded_garbage_and_batch_mates_change_nothing(case_id: str) -> None:
     """Each sequence computes what it computes alone (a batch of one), whatever its padding holds."""
-    case = next(c for c in CASES if c.id == "base_projection_and_encoder")
+    case = next(c for c in CASES if c.id == case_id)
     params = draw_params(typed(case), np.random.default_rng(0))
     x, lens, targets = batch(case, garbage=np.inf, extra=3)  # inf * 0 is NaN: masks must select, not multiply
     y = onnx_out(case, params, x, lens, targets)
