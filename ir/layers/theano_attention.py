@@ -148,7 +148,9 @@ class TheanoAttention:
                 "attention_glimpse": self.glimpse}
 
 
-Option = tuple[str, Any]  # (config key, value)
+FIELDS = {"base": "base", "attention_template": "template", "attention_distance": "distance",  # key -> field
+          "attention_norm": "norm", "attention_sharpening": "sharpening", "attention_nbest": "nbest",
+          "attention_glimpse": "glimpse"}
 
 
 def read_theano_attention(options: dict[str, Any], at: Callable[[str], Where]) -> TheanoAttention | None:
@@ -157,13 +159,10 @@ def read_theano_attention(options: dict[str, Any], at: Callable[[str], Where]) -
     located error naming it; so is an attention option without `recurrent_transform: attention_list` (Theano
     ignores it there)."""
     transform = options.get("recurrent_transform", "none")
-    if transform not in TRANSFORMS or transform not in ("none", TRANSFORM):
+    if transform not in ("none", TRANSFORM):
         hint = (f"netc implements {TRANSFORM!r}" if transform in TRANSFORMS
                 else did_you_mean(str(transform), list(TRANSFORMS)))
         raise NetcError(f"recurrent_transform {transform!r} is not supported", at("recurrent_transform"), hint)
-    fields = {"base": "base", "attention_template": "template", "attention_distance": "distance",
-              "attention_norm": "norm", "attention_sharpening": "sharpening", "attention_nbest": "nbest",
-              "attention_glimpse": "glimpse"}
     values: dict[str, Any] = {}
     for key, value in options.items():
         if key == "recurrent_transform":
@@ -171,19 +170,19 @@ def read_theano_attention(options: dict[str, Any], at: Callable[[str], Where]) -
         if key in NOT_IMPLEMENTED:
             check_default(key, value, at(key))
             continue
-        if key not in fields:
-            raise NetcError("unknown option", at(key), did_you_mean(key, [*fields, *NOT_IMPLEMENTED]))
+        if key not in FIELDS:
+            raise NetcError("unknown option", at(key), did_you_mean(key, [*FIELDS, *NOT_IMPLEMENTED]))
         if transform == "none":
             if key == "base":
                 raise NetcError("base without recurrent_transform: Theano's base is the attention's list of layers",
                                 at(key), f'add "recurrent_transform": "{TRANSFORM}", or remove base')
             raise NetcError(f"{key} without recurrent_transform {TRANSFORM!r}: Theano ignores it", at(key),
                             f'add "recurrent_transform": "{TRANSFORM}", or remove {key}')
-        values[fields[key]] = read_value(fields[key], value, at(key))
+        values[FIELDS[key]] = read_value(FIELDS[key], value, at(key))
     if transform == "none":
         return None
     attention = TheanoAttention(**values)
-    check_attention(attention, {v: at(k) for k, v in fields.items()})
+    check_attention(attention, {v: at(k) for k, v in FIELDS.items()})
     return attention
 
 
