@@ -115,8 +115,10 @@ def distance(node: Node, C: torch.Tensor, H: torch.Tensor, att: TheanoAttention,
     if att.distance is Distance.L1:
         return (C - H).abs().sum(dim=2)
     if att.distance is Distance.COS:
-        J = H / ((H ** 2).sum(dim=2, keepdim=True).sqrt() + 1e-5)
-        K = C / ((C ** 2).sum(dim=2, keepdim=True).sqrt() + 1e-5)
+        # NOTE: the clamp changes no value (a zero vector stays 0) but keeps sqrt's infinite slope at 0 out of the
+        # gradient: a one-frame projected base is exactly 0 after its mean is subtracted (Theano: NaN gradients)
+        J = H / ((H ** 2).sum(dim=2, keepdim=True).clamp(min=1e-30).sqrt() + 1e-5)
+        K = C / ((C ** 2).sum(dim=2, keepdim=True).clamp(min=1e-30).sqrt() + 1e-5)
         return (K * J).sum(dim=2)
     return (ctx.param(node, f"W_T{SUFFIX}") * torch.tanh(C + H)).sum(dim=2)  # transpose, RT line 354
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from netc.data import HdfSeq, write_hdf
 from netc.ir import Document, graph_from_document, param_specs
@@ -65,3 +66,19 @@ def test_attention_gradients_reach_every_attention_parameter() -> None:
     grads = dict(model.named_parameters())
     for name in names:
         assert grads[name].grad is not None and grads[name].grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("distance", ["l2", "logl2", "sqr", "dot", "l1", "cos", "transpose"])
+def test_gradients_are_finite_on_ragged_bases_with_a_one_frame_sequence(distance: str) -> None:
+    """A one-frame projected base is exactly 0 after its mean is subtracted; padded frames are 0 too."""
+    net = {"fw": {"class": "rec", "n_out": 6}, "bw": {"class": "rec", "n_out": 5, "direction": -1},
+           "dec": {"class": "rec", "from": "null", "encoder": ["fw", "bw"], "recurrent_transform": "attention_list",
+                   "attention_template": 6, "attention_distance": distance, "attention_nbest": 2,
+                   "base": ["fw"] if distance == "logl2" else ["fw", "bw"]},  # logl2: log((C + 1) / 2) needs C > -1
+           "output": {"class": "softmax", "from": "dec"}}
+    model = NetModel(graph_from_document(Document("net.json", net), 6, V), seed=1)
+    ctx = model(torch.randn(3, 7, 6, generator=torch.Generator().manual_seed(0)), torch.tensor([7, 1, 4]),
+                torch.tensor([3, 1, 5]))
+    ctx.padded("output", logits=True).square().sum().backward()
+    for name, p in model.named_parameters():  # the decoder's rec/W has no rows (it reads no input)
+        assert name == "dec/rec/W" or p.grad is not None and torch.isfinite(p.grad).all(), name
