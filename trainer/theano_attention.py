@@ -129,7 +129,8 @@ def weights(D: torch.Tensor, base_i: Base, att: TheanoAttention) -> torch.Tensor
     D = D * att.sharpening  # RT line 391
     if att.norm is Norm.EXP:
         mean = torch.where(valid, D, 0.0).sum(dim=1, keepdim=True) / base_i.lengths.clamp(min=1)
-        E = torch.where(valid, torch.exp(-(D - mean)), 0.0)  # RT lines 393-394
+        E = torch.where(valid, torch.exp(-torch.where(valid, D - mean, 0.0)), 0.0)  # RT lines 393-394 (padded
+        # frames exp(0): an overflow there would put inf * 0 = NaN into the gradient)
         E = E / E.sum(dim=1, keepdim=True).clamp(min=1e-20)  # RT line 395
     elif att.norm is Norm.LINEAR:
         E = torch.where(valid, D, 0.0)  # RT line 397
