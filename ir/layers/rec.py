@@ -175,6 +175,9 @@ class Rec(Layer):
             return self
         return replace(self, theano_attention=self.theano_attention.with_base_dims(feature, self.encoder or ()))
 
+    def param_init_constants(self, layer: str) -> dict[str, float]:
+        return {f"{GRU}/gates/bias": 1.0} if self.unit is Unit.GRU else {}  # TF GRUCell's default
+
 
 def check_bases(bases: tuple[str, ...], env: ShapeEnv, at: At) -> None:
     """Theano attends over each base's frames `[B, T, F]` (AttentionList.create_vars: `B = e.output`)."""
@@ -183,6 +186,3 @@ def check_bases(bases: tuple[str, ...], env: ShapeEnv, at: At) -> None:
         if not t.is_seq or t.sparse:
             raise NetcError(f"the attention base {name!r} is {t}; attention_list attends over [B, T, F] frames",
                             at("base"), "name layers with a time axis and a feature dim")
-
-    def param_init_constants(self, layer: str) -> dict[str, float]:
-        return {f"{GRU}/gates/bias": 1.0} if self.unit is Unit.GRU else {}  # TF GRUCell's default
