@@ -235,6 +235,10 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
             raise NetcError(f"reuse_params names {name!r}, which is not another layer", node.at("reuse_params"),
                             did_you_mean(name, [n for n in nodes if n != node.name]))
     layer = node.layer
+    for name in layer.theano_attention.base if isinstance(layer, Rec) and layer.theano_attention else ():
+        if name != DATA and (name not in nodes or name == node.name):
+            raise NetcError(f"the attention base {name!r} is not another layer", node.at("base"),
+                            did_you_mean(name, [DATA, *(n for n in nodes if n != node.name)]))
     if isinstance(layer, Rec) and layer.encoder:
         for name in layer.encoder:
             if name not in nodes:

@@ -82,6 +82,8 @@ def notes(graph: Graph, node: Node) -> str:
         parts.append(f"{layer.unit.value} " + ("forward" if layer.direction.value == 1 else "backward"))
         if layer.is_decoder:
             parts.append("decoder: initial h,c = encoder final states")
+        if layer.theano_attention:
+            parts.append(layer.theano_attention.note())
     if isinstance(layer, Affine) and layer.n_out is None:
         blank = " + 1 (CTC blank, the last)" if layer.loss is Loss.CTC else ""
         parts.append(f"n_out from target {layer.target!r}{blank}")

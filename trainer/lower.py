@@ -27,6 +27,7 @@ from . import (
 from .constraints import filter_grad
 from .context import RunContext
 from .lstm import lstm_forward
+from .theano_attention import lower_attention_decoder
 
 ACTIVATIONS: dict[Act, Callable[[torch.Tensor], torch.Tensor]] = {
     Act.IDENTITY: lambda x: x,
@@ -82,6 +83,8 @@ def lower_softmax(node: Node, layer: Softmax, ctx: RunContext) -> torch.Tensor:
 
 def lower_rec(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
     """An LSTM; a decoder runs on the classes axis from its encoders' final states, with no input."""
+    if layer.theano_attention is not None:
+        return lower_attention_decoder(node, layer, ctx)
     if layer.unit is Unit.GRU:
         return rec_units.lower_gru(node, layer, ctx)
     if layer.unit is not Unit.LSTM:

@@ -10,6 +10,7 @@ from netc.ir.types import Unit
 
 from .context import LowerContext
 from .streaming import final_states, initial_states
+from .theano_attention import lower_attention_decoder
 
 # netc (RETURNN TF) stores gates as j, i, f, o; TF's LSTMCell as i, j, f, o; ONNX wants i, o, f, c (c = j).
 NETC_GATES = "jifo"
@@ -65,6 +66,8 @@ def low_mem_lstm_weights(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]
 def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
     """Y (time-major, padded frames 0); keeps Y_h, Y_c when a decoder starts from them."""
     b, n = ctx.builder, node.out_type.feature
+    if layer.theano_attention is not None:
+        return lower_attention_decoder(node, layer, ctx)
     if layer.unit is Unit.GRU:
         return lower_gru(node, layer, ctx)
     if layer.unit in TF_LSTM:

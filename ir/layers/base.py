@@ -143,6 +143,16 @@ class Layer:
     # options naming another layer, which RETURNN's `transform_config_dict` resolves with `get_layer`
     # (in a subnetwork: a sibling, or `base:` the enclosing network's); ir/build.py checks they exist
     layer_keys: ClassVar[tuple[str, ...]] = ()
+    # keys besides NOT_SUPPORTED_PREFIXES' that `read_grouped` reads (Rec: Theano's attention `base`)
+    grouped_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def read_grouped(cls, options: dict[str, Any], where_of: typing.Callable[[str], Where]) -> dict[str, Any]:
+        """Field values from RETURNN Theano's flat `recurrent_transform`/`attention*` keys (one option struct);
+        classes without that struct refuse the first such key."""
+        key = next(iter(options))
+        raise NetcError("attention (Theano recurrent_transform) belongs to a decoder rec layer", where_of(key),
+                        f"remove {key!r}; a rec layer with 'encoder' takes recurrent_transform attention_list")
 
     def check(self, at: At) -> None:
         """Validate option values against each other; raise NetcError located at the key."""
@@ -256,6 +266,11 @@ class Layer:
         """Parameters the optimizer never changes (batch_norm's running statistics)."""
         return set()
 
+    def with_graph_dims(self, feature: typing.Callable[[str], int]) -> Layer:
+        """This layer with what its parameters' shapes need from other layers' feature dims (typing calls it; a
+        Theano attention's bases); itself for most layers."""
+        return self
+
     @property
     def is_decoder(self) -> bool:
         return False
@@ -321,7 +336,8 @@ def matching_n_out(n_out: int | None, got: int, at: At, why: str) -> int:
 
 # ---------------------------------------------------------------- reading layer dicts
 
-CONFIG_KEY = {"sources": "from", "declared_type": "out_type"}  # field name -> config key, where they differ
+CONFIG_KEY = {"sources": "from", "declared_type": "out_type",  # field name -> config key, where they differ
+              "theano_attention": "recurrent_transform"}  # Rec: Theano's flat attention keys, read by read_grouped
 # options RETURNN reads as off when None (its default, or a falsy test), declared by netc with a plain value
 NONE_IS_DEFAULT = ("dropout", "L2", "spatial_smoothing", "darc1", "param_variational_noise", "param_dropout",
                    "param_dropout_min_ndim", "is_output_layer", "only_on_eval")
@@ -337,12 +353,13 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
     """Turn a layer dict (without `class`) into a validated layer dataclass."""
     hints = typing.get_type_hints(cls)
     known = config_keys(cls)
-    values: dict[str, Any] = {}
+    grouped = {k: v for k, v in options.items()  # self_attention's attention_* options are its own fields
+               if k.startswith(NOT_SUPPORTED_PREFIXES) and k not in known or k in cls.grouped_keys}
+    values: dict[str, Any] = cls.read_grouped(grouped, where_of) if grouped else {}
     for key, value in options.items():
         at = where_of(key)
-        if key.startswith(NOT_SUPPORTED_PREFIXES) and key not in known:  # self_attention's attention_* are known
-            raise NetcError("attention (Theano recurrent_transform) is not supported yet", at,
-                            "remove the attention options; netc supports the plain encoder-decoder")
+        if key in grouped:
+            continue
         if key not in known and (is_default(cls.class_name, key, value) or accepted_note(cls.class_name, key, value)):
             continue  # said as a warning by build.read_node
         if value is None and (key in NONE_IS_DEFAULT or key in ("loss_scale", "loss_opts") and not options.get("loss")):

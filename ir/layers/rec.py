@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out
+from netc.ir.layers.theano_attention import TheanoAttention, read_theano_attention
 from netc.ir.types import Direction, TensorType, TimeAxis, Unit
 
 GRU = "rec/gru_cell"
@@ -44,8 +46,15 @@ class Rec(Layer):
     unroll: bool = False  # TF cells: a static_rnn over max_seq_len frames; the same numbers as the loop
     max_seq_len: int | None = None  # with unroll (TF cells only): the longest padded batch RETURNN accepts
     unit_opts: UnitOpts = UnitOpts()
+    theano_attention: TheanoAttention | None = None  # keys recurrent_transform, attention_*, base (theano_attention.py)
 
     class_name: ClassVar[str] = "rec"
+    grouped_keys: ClassVar[tuple[str, ...]] = ("base",)
+
+    @classmethod
+    def read_grouped(cls, options: dict[str, Any], where_of: At) -> dict[str, Any]:
+        """RETURNN Theano's `recurrent_transform: attention_list` and its keys (ir/layers/theano_attention.py)."""
+        return {"theano_attention": read_theano_attention(options, where_of)}
 
     @property
     def is_decoder(self) -> bool:
@@ -53,7 +62,8 @@ class Rec(Layer):
 
     @property
     def dependencies(self) -> tuple[str, ...]:
-        return super().dependencies + (self.encoder or ())
+        bases = self.theano_attention.base if self.theano_attention else ()
+        return super().dependencies + (self.encoder or ()) + bases
 
     def check(self, at: At) -> None:
         check_n_out(self.n_out, at)
@@ -63,6 +73,10 @@ class Rec(Layer):
         if self.is_decoder and self.sources:
             raise NetcError("a decoder (a rec layer with 'encoder') takes no input", at("from"),
                             'add "from": "null"; the decoder is driven by its encoders\' final states')
+        if self.theano_attention and not self.is_decoder:
+            raise NetcError("recurrent_transform attention_list on a rec layer without 'encoder'",
+                            at("recurrent_transform"), "netc implements Theano's attention in a decoder: add "
+                            '"encoder": [...] and "from": "null"')
         if self.encoder == ():
             raise NetcError("'encoder' is empty", at("encoder"), "list the encoder rec layers")
         if self.sampling != 1:
@@ -117,6 +131,8 @@ class Rec(Layer):
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         """`[B, T, n_out]` over `[B, T, F]`; a decoder runs on the classes time axis."""
+        if self.theano_attention:
+            check_bases(self.theano_attention.base or self.encoder or (), env, at)
         if self.is_decoder:
             total = sum(env.feature(e) for e in self.encoder or ())
             return TensorType.seq(TimeAxis.CLASSES, matching_n_out(self.n_out, total, at,
@@ -138,7 +154,8 @@ class Rec(Layer):
             return {f"{TF_LSTM[self.unit]}/kernel": (both, 4 * n_out), f"{TF_LSTM[self.unit]}/bias": (4 * n_out,)}
         if self.unit is Unit.LOW_MEM_LSTM:  # returnn/tf/native_op.py NativeLstmLowMemCell: W over [x, h]
             return {"rec/W": (both, 4 * n_out), "rec/b": (4 * n_out,)}
-        return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)}
+        attention = self.theano_attention.param_shapes(n_out) if self.theano_attention else {}
+        return {"rec/W": (n_in, 4 * n_out), "rec/W_re": (n_out, 4 * n_out), "rec/b": (4 * n_out,)} | attention
 
     def param_init_limits(self, n_in: int, n_out: int) -> dict[str, float]:
         both = n_in + n_out
@@ -149,7 +166,23 @@ class Rec(Layer):
             return {f"{TF_LSTM[self.unit]}/kernel": math.sqrt(6.0 / (both + 4 * n_out))}
         if self.unit is Unit.LOW_MEM_LSTM:
             return {"rec/W": math.sqrt(6.0 / (both + 4 * n_out))}
-        return {"rec/W": math.sqrt(6.0 / (n_in + 4 * n_out)), "rec/W_re": math.sqrt(6.0 / (5 * n_out))}
+        attention = self.theano_attention.param_init_limits(n_out) if self.theano_attention else {}
+        return {"rec/W": math.sqrt(6.0 / (n_in + 4 * n_out)), "rec/W_re": math.sqrt(6.0 / (5 * n_out))} | attention
+
+    def with_graph_dims(self, feature: Callable[[str], int]) -> Rec:
+        """A decoder's Theano attention with its bases' feature dims, which shape its parameters."""
+        if self.theano_attention is None:
+            return self
+        return replace(self, theano_attention=self.theano_attention.with_base_dims(feature, self.encoder or ()))
 
     def param_init_constants(self, layer: str) -> dict[str, float]:
         return {f"{GRU}/gates/bias": 1.0} if self.unit is Unit.GRU else {}  # TF GRUCell's default
+
+
+def check_bases(bases: tuple[str, ...], env: ShapeEnv, at: At) -> None:
+    """Theano attends over each base's frames `[B, T, F]` (AttentionList.create_vars: `B = e.output`)."""
+    for name in bases:
+        t = env.type_of(name)
+        if not t.is_seq or t.sparse:
+            raise NetcError(f"the attention base {name!r} is {t}; attention_list attends over [B, T, F] frames",
+                            at("base"), "name layers with a time axis and a feature dim")

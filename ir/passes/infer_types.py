@@ -63,7 +63,8 @@ def infer_types(graph: Graph) -> Graph:
         except ValueError as e:  # a type query a shape rule did not guard (no feature or time dim)
             raise NetcError(f"this layer cannot take its input {x}: {e}", node.at("from"),
                             "check the dims of its sources with `netc check`") from None
-        typed.append(replace(node, type=types[node.name]))
+        layer = node.layer.with_graph_dims(lambda name: types[name].feature)
+        typed.append(replace(node, layer=layer, type=types[node.name]))
     return replace(graph, nodes=tuple(typed))
 
 
