@@ -353,8 +353,9 @@ def read_layer(cls: type[Layer], options: dict[str, Any], where_of: typing.Calla
     """Turn a layer dict (without `class`) into a validated layer dataclass."""
     hints = typing.get_type_hints(cls)
     known = config_keys(cls)
-    grouped = {k: v for k, v in options.items()  # self_attention's attention_* options are its own fields
-               if k.startswith(NOT_SUPPORTED_PREFIXES) and k not in known or k in cls.grouped_keys}
+    fields = {f.name for f in dataclasses.fields(cls)}  # self_attention's attention_* options are its own fields
+    grouped = {k: v for k, v in options.items()
+               if k.startswith(NOT_SUPPORTED_PREFIXES) and k not in fields or k in cls.grouped_keys}
     values: dict[str, Any] = cls.read_grouped(grouped, where_of) if grouped else {}
     for key, value in options.items():
         at = where_of(key)
