@@ -6,6 +6,7 @@ import typing
 from dataclasses import replace
 from typing import Any
 
+from .config_functions import inference_call, training_notes
 from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
@@ -95,7 +96,7 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
         f"layer {name!r}: {note}" for name, _, layer_dict in entries for key in layer_dict
         if (note := accepted_note(layer_dict["class"], key, layer_dict[key])) is not None) + tuple(
         f"layer {name!r}: {SUBNETWORK_REUSE}" for name, node in nodes.items()
-        if node.layer.class_name == "subnetwork" and node.layer.reuse_params)
+        if node.layer.class_name == "subnetwork" and node.layer.reuse_params) + training_notes(network, doc.functions)
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 
@@ -130,6 +131,9 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     if layer_class == "rec" and isinstance(layer_dict.get("unit"), dict):
         return read_loop(doc, prefix, name, layer_dict, target, node_name)
     options = {k: v for k, v in layer_dict.items() if k != "class"}
+    if layer_class == "eval" and isinstance(options.get("eval"), str) and \
+            (call := inference_call(options["eval"], doc.functions)) is not None:
+        options["eval"] = call.inference  # a config function's value outside training (ir/config_functions.py)
     if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
         options["target"] = target
     for key in options:
