@@ -156,22 +156,19 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
     loop_target = layer_dict.get("target", target)
     unit: dict[str, Node] = {}
     initial: list[tuple[str, InitialOutput]] = []
-    for inner, inner_dict in layer_dict["unit"].items():
-        if str(inner).startswith("#"):
-            continue
+    for inner, inner_at, inner_dict in flatten(doc, (*at, "unit"), layer_dict["unit"]):  # subnetworks: their sublayers
         inner_name = f"{node_name}/{inner}"
         if isinstance(inner_dict, dict) and "initial_output" in inner_dict:
             value = inner_dict["initial_output"]
             try:
-                initial.append((str(inner), InitialOutput.from_config(value)))
+                initial.append((inner, InitialOutput.from_config(value)))
             except ValueError as e:
                 raise NetcError(f"invalid initial_output {value!r}", doc.where(
-                    *at, "unit", str(inner), "initial_output", layer=inner_name, key="initial_output"),
-                    str(e)) from None
+                    *inner_at, "initial_output", layer=inner_name, key="initial_output"), str(e)) from None
             inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
-        node = read_node(doc, (*at, "unit"), inner, as_cell(inner_dict),
+        node = read_node(doc, inner_at[:-1], inner_at[-1], as_cell(inner_dict),
                          loop_target if isinstance(loop_target, str) else target, inner_name)
-        unit[str(inner)] = replace(node, name=str(inner))
+        unit[inner] = replace(node, name=inner)
     options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
 
     def where_of(key: str) -> Where:

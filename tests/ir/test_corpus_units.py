@@ -4,14 +4,17 @@ in the shape the published ones have; bench/corpus_check.py counts them over who
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from netc.ir import NetcError, load_graph
+from netc.ir import NetcError, load_graph, param_specs
 from netc.ir.config_functions import inference_call, top_level_functions, training_notes
 from netc.ir.layers.expr import Call, Const, Source
 
+DATA = Path(__file__).parent / "data"
 SPECAUG_AS_DATA = '''
 def transform(data, network, time_factor=1):
     x = data.placeholder
@@ -100,3 +103,17 @@ def test_netc_check_accepts_the_specaug_encoder_input(tmp_path) -> None:  # noqa
     done = subprocess.run([sys.executable, "-m", "netc", "check", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "SpecAugment" in done.stderr
+
+
+def test_a_subnetwork_inside_a_unit_has_returnn_parameters(tmp_path) -> None:  # noqa: ANN001
+    """LM shallow fusion (2018-asr-attention exp3.ctc.lm): an LSTM LM as a subnetwork of the decoder's unit reads
+    `prev:output`; its sublayers are unit layers `lm_output/<name>` with RETURNN's parameter names."""
+    golden = json.loads((DATA / "returnn_unit_subnetwork.json").read_text())
+    path = tmp_path / "fusion.json"
+    path.write_text(json.dumps(golden["network"]))
+    graph = load_graph(path, golden["num_inputs"], golden["num_classes"])
+    assert {s.name: list(s.shape) for s in param_specs(graph)} == golden["variables"]
+    unit = {node.name: node for node in graph["output"].layer.unit.nodes}
+    assert unit["lm_output/input"].layer.sources == ("prev:output",)  # the subnetwork's data: its sources
+    assert unit["lm_output"].layer.sources == ("lm_output/output",)
+    assert unit["lm_output/lstm0"].layer.forget_bias == 0.0
