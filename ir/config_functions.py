@@ -55,9 +55,11 @@ def top_level_functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
 def called_function(text: str) -> tuple[str, bool] | None:
     """(name, as_data) of `self.network.get_config().typed_value('name')(source(0[, as_data=True]),
     network=self.network)`, RETURNN's way to call a config function from an eval string; else None."""
+    if "typed_value" not in text:
+        return None
     try:
         node = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, RecursionError):  # the eval's own parse (ir/layers/expr.py) says what is wrong
         return None
     if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Call) and len(node.args) == 1
             and [ast.unparse(k) for k in node.keywords] == ["network=self.network"]):

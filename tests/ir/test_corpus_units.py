@@ -117,3 +117,11 @@ def test_a_subnetwork_inside_a_unit_has_returnn_parameters(tmp_path) -> None:  #
     assert unit["lm_output/input"].layer.sources == ("prev:output",)  # the subnetwork's data: its sources
     assert unit["lm_output"].layer.sources == ("lm_output/output",)
     assert unit["lm_output/lstm0"].layer.forget_bias == 0.0
+
+
+def test_a_deeply_nested_config_call_stays_a_located_error(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "deep.config"
+    path.write_text(config(SPECAUG_AS_DATA, " + ".join(["source(0)"] * 3000)))
+    with pytest.raises(NetcError) as e:
+        load_graph(path)
+    assert e.value.where.layer == "source" and e.value.where.key == "eval"
