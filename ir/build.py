@@ -6,7 +6,7 @@ import typing
 from dataclasses import replace
 from typing import Any
 
-from .config_functions import inference_call, training_notes
+from .config_functions import inference_call, training_notes, unreadable_reason
 from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
@@ -131,9 +131,13 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     if layer_class == "rec" and isinstance(layer_dict.get("unit"), dict):
         return read_loop(doc, prefix, name, layer_dict, target, node_name)
     options = {k: v for k, v in layer_dict.items() if k != "class"}
-    if layer_class == "eval" and isinstance(options.get("eval"), str) and \
-            (call := inference_call(options["eval"], doc.functions)) is not None:
-        options["eval"] = call.inference  # a config function's value outside training (ir/config_functions.py)
+    if layer_class == "eval" and isinstance(options.get("eval"), str):  # a config function (ir/config_functions.py)
+        if (call := inference_call(options["eval"], doc.functions)) is not None:
+            options["eval"] = call.inference  # its value outside training
+        elif (reason := unreadable_reason(options["eval"], doc.functions)) is not None:
+            raise NetcError(reason, doc.where(*prefix, name, "eval", layer=node_name, key="eval"),
+                            "write the expression with source(i) and tf element-wise functions (docs/netdict.md "
+                            "eval), or remove the layer") from None
     if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
         options["target"] = target
     for key in options:

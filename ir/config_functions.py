@@ -52,27 +52,49 @@ def top_level_functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
     return {stmt.name: stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef)}
 
 
-def called_function(text: str) -> tuple[str, bool] | None:
-    """(name, as_data) of `self.network.get_config().typed_value('name')(source(0[, as_data=True]),
-    network=self.network)`, RETURNN's way to call a config function from an eval string; else None."""
-    if "typed_value" not in text:
+def parsed(text: str) -> ast.expr | None:
+    """The eval string's syntax tree when it may call a config function (None: it does not, or it is no
+    expression Python parses: the eval's own parse in ir/layers/expr.py says what is wrong)."""
+    if "typed_value" not in text and "typed_dict" not in text:
         return None
     try:
-        node = ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, RecursionError):  # the eval's own parse (ir/layers/expr.py) says what is wrong
+        return ast.parse(text.strip(), mode="eval").body
+    except (SyntaxError, RecursionError):
         return None
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Call) and len(node.args) == 1
+
+
+def getter_name(node: ast.expr) -> str | None:
+    """The name in RETURNN's ways to get a config value from an eval: `self.network.get_config().typed_value('f')`,
+    `self.network.get_config().typed_dict['f']`, `self.network._config.typed_dict['f']`; else None."""
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "self.network.get_config().typed_value":
+        key = node.args[0] if len(node.args) == 1 and not node.keywords else None
+    elif isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("self.network.get_config().typed_dict",
+                                                                          "self.network._config.typed_dict"):
+        key = node.slice
+    else:
+        return None
+    return key.value if isinstance(key, ast.Constant) and isinstance(key.value, str) else None
+
+
+def config_function_name(text: str) -> str | None:
+    """The name of the config function an eval string calls anywhere in it, else None."""
+    node = parsed(text)
+    names = [] if node is None else [n for c in ast.walk(node) if isinstance(c, ast.Call)
+                                     if (n := getter_name(c.func)) is not None]
+    return names[0] if names else None
+
+
+def called_function(text: str) -> tuple[str, bool] | None:
+    """(name, as_data) of `<getter>(source(0[, as_data=True]), network=self.network)` (getter: `getter_name`), the
+    form of RETURNN's SpecAugment evals; else None."""
+    node = parsed(text)
+    if not (isinstance(node, ast.Call) and len(node.args) == 1
             and [ast.unparse(k) for k in node.keywords] == ["network=self.network"]):
         return None
-    getter = node.func
-    if ast.unparse(getter.func) != "self.network.get_config().typed_value" or getter.keywords \
-            or len(getter.args) != 1 or not isinstance(getter.args[0], ast.Constant) \
-            or not isinstance(getter.args[0].value, str):
+    name, source = getter_name(node.func), ast.unparse(node.args[0])
+    if name is None or source not in (SOURCE, "source(0, as_data=True)"):
         return None
-    source = ast.unparse(node.args[0])
-    if source not in (SOURCE, "source(0, as_data=True)"):
-        return None
-    return getter.args[0].value, source != SOURCE
+    return name, source != SOURCE
 
 
 def inference_call(text: str, functions: Mapping[str, ast.FunctionDef]) -> ConfigCall | None:
@@ -92,6 +114,21 @@ def inference_call(text: str, functions: Mapping[str, ast.FunctionDef]) -> Confi
     except ValueError:
         return None
     return ConfigCall(name, inference, train_only)
+
+
+def unreadable_reason(text: str, functions: Mapping[str, ast.FunctionDef]) -> str | None:
+    """Why netc cannot read the config function an eval string calls (None: it calls none, or netc reads it)."""
+    name = config_function_name(text)
+    if name is None or inference_call(text, functions) is not None:
+        return None
+    if name not in functions:
+        return f"eval calls the config's function {name!r}, and the config has no top-level def of that name"
+    if called_function(text) is None:
+        return (f"eval calls the config's function {name!r} with other arguments than source(0) (or source(0, "
+                "as_data=True)) and network=self.network, RETURNN's SpecAugment form, the one netc reads")
+    return (f"eval calls the config's function {name!r}, which netc does not run: it reads only straight-line code "
+            "(assignments, imports, nested defs) returning an element-wise expression of the input, or "
+            "network.cond_on_train(fn_train, lambda: x) of one")
 
 
 def function_value(function: ast.FunctionDef, as_data: bool) -> tuple[ast.expr, str | None] | None:

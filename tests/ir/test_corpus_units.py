@@ -81,20 +81,32 @@ def test_a_config_function_without_training_branch_is_exact() -> None:
     assert call is not None and call.inference == "tf.clip_by_value(source(0), -3.0, 3.0)" and call.train_only is None
 
 
-@pytest.mark.parametrize("function", [
-    SPECAUG_AS_DATA.replace("    x = data.placeholder\n", "    x = data.placeholder\n    if step:\n        x = -x\n"),
-    SPECAUG_AS_DATA.replace("lambda: x)", "get_masked)"),  # the eval branch is no lambda
-    SPECAUG_AS_DATA.replace("lambda: x)", "lambda: step1)"),  # a value not made from the input
-    SPECAUG_AS_DATA.replace("def transform(data, network,", "def transform(data, net,"),
-    SPECAUG_AS_DATA.replace("def transform", "def other"),  # no function of that name
-])
-def test_config_functions_netc_cannot_read_stay_located_errors(tmp_path, function: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("function, source, reason", [
+    (SPECAUG_AS_DATA.replace("    x = data.placeholder\n", "    x = data.placeholder\n    if step:\n        x = -x\n"),
+     None, "which netc does not run"),
+    (SPECAUG_AS_DATA.replace("lambda: x)", "get_masked)"), None, "which netc does not run"),  # no lambda: branch
+    (SPECAUG_AS_DATA.replace("lambda: x)", "lambda: step1)"), None, "which netc does not run"),  # not the input's
+    (SPECAUG_AS_DATA.replace("def transform(data, network,", "def transform(data, net,"), None, "does not run"),
+    (SPECAUG_AS_DATA.replace("def transform", "def other"), None, "no top-level def of that name"),
+    (SPECAUG_AS_DATA, "safe_log(source(0))", "with other arguments than source(0)"),
+], ids=["if", "no_lambda", "other_value", "no_network_parameter", "missing", "other_argument"])
+def test_config_functions_netc_cannot_read_are_located_errors_that_say_why(
+        tmp_path, function: str, source: str | None, reason: str) -> None:  # noqa: ANN001
     path = tmp_path / "base2.config"
-    path.write_text(config(function))
+    text = config(function, source or "source(0, as_data=True)")
+    path.write_text(text)
     with pytest.raises(NetcError) as e:
         load_graph(path)
-    assert e.value.where.layer == "source" and e.value.where.key == "eval"
-    assert "unsupported call target" in e.value.message
+    line = 1 + next(i for i, row in enumerate(text.splitlines()) if '"source": {' in row)
+    assert e.value.where.layer == "source" and e.value.where.key == "eval" and e.value.where.line == line
+    assert "calls the config's function 'transform'" in e.value.message and reason in e.value.message
+
+
+def test_the_typed_dict_form_of_the_call_reads_the_same() -> None:
+    functions = top_level_functions(ast.parse(SPECAUG_AS_DATA))
+    text = "self.network._config.typed_dict['transform'](source(0, as_data=True), network=self.network)"
+    call = inference_call(text, functions)
+    assert call is not None and call.inference == "source(0)" and call.train_only == "get_masked"
 
 
 def test_netc_check_accepts_the_specaug_encoder_input(tmp_path) -> None:  # noqa: ANN001
