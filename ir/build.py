@@ -6,6 +6,7 @@ import typing
 from dataclasses import replace
 from typing import Any
 
+from .config_functions import inference_call, training_notes, unreadable_reason
 from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
@@ -95,7 +96,7 @@ def build_graph(doc: Document, dims: Dims) -> Graph:
         f"layer {name!r}: {note}" for name, _, layer_dict in entries for key in layer_dict
         if (note := accepted_note(layer_dict["class"], key, layer_dict[key])) is not None) + tuple(
         f"layer {name!r}: {SUBNETWORK_REUSE}" for name, node in nodes.items()
-        if node.layer.class_name == "subnetwork" and node.layer.reuse_params)
+        if node.layer.class_name == "subnetwork" and node.layer.reuse_params) + training_notes(network, doc.functions)
     return Graph(tuple(nodes[name] for name in order), dims, warnings + doc.warnings(), doc.path)
 
 
@@ -130,6 +131,13 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     if layer_class == "rec" and isinstance(layer_dict.get("unit"), dict):
         return read_loop(doc, prefix, name, layer_dict, target, node_name)
     options = {k: v for k, v in layer_dict.items() if k != "class"}
+    if layer_class == "eval" and isinstance(options.get("eval"), str):  # a config function (ir/config_functions.py)
+        if (call := inference_call(options["eval"], doc.functions)) is not None:
+            options["eval"] = call.inference  # its value outside training
+        elif (reason := unreadable_reason(options["eval"], doc.functions)) is not None:
+            raise NetcError(reason, doc.where(*prefix, name, "eval", layer=node_name, key="eval"),
+                            "write the expression with source(i) and tf element-wise functions (docs/netdict.md "
+                            "eval), or remove the layer") from None
     if options.get("loss") and "target" not in options and target != DEFAULT_TARGET:
         options["target"] = target
     for key in options:
@@ -152,22 +160,19 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
     loop_target = layer_dict.get("target", target)
     unit: dict[str, Node] = {}
     initial: list[tuple[str, InitialOutput]] = []
-    for inner, inner_dict in layer_dict["unit"].items():
-        if str(inner).startswith("#"):
-            continue
+    for inner, inner_at, inner_dict in flatten(doc, (*at, "unit"), layer_dict["unit"]):  # subnetworks: their sublayers
         inner_name = f"{node_name}/{inner}"
         if isinstance(inner_dict, dict) and "initial_output" in inner_dict:
             value = inner_dict["initial_output"]
             try:
-                initial.append((str(inner), InitialOutput.from_config(value)))
+                initial.append((inner, InitialOutput.from_config(value)))
             except ValueError as e:
                 raise NetcError(f"invalid initial_output {value!r}", doc.where(
-                    *at, "unit", str(inner), "initial_output", layer=inner_name, key="initial_output"),
-                    str(e)) from None
+                    *inner_at, "initial_output", layer=inner_name, key="initial_output"), str(e)) from None
             inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
-        node = read_node(doc, (*at, "unit"), inner, as_cell(inner_dict),
+        node = read_node(doc, inner_at[:-1], inner_at[-1], as_cell(inner_dict),
                          loop_target if isinstance(loop_target, str) else target, inner_name)
-        unit[str(inner)] = replace(node, name=str(inner))
+        unit[inner] = replace(node, name=inner)
     options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
 
     def where_of(key: str) -> Where:

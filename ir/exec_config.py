@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .config_functions import top_level_functions
 from .errors import NetcError, Where
 from .pyconfig import CONFIG_MODULE_NAME, Opaque
 from .read import MAX_DEPTH, Document, Path_, parse_python
@@ -197,7 +198,7 @@ def exec_python_config(file: str, text: str, seconds: float = EXEC_SECONDS) -> D
         values[key] = value if is_plain(value) else Opaque(
             *at, f"--exec-config ran it, but {unplain_part(value, key)} is no plain data",
             hint="build it from dicts, lists, strings, numbers, booleans and None (what a network dict holds)")
-    return Document(file, values, positions, notes, kind="python")
+    return Document(file, values, positions, notes, kind="python", functions=top_level_functions(tree))
 
 
 def failing_line(error: BaseException, file: str) -> int | None:

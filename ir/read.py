@@ -12,10 +12,12 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .config_functions import top_level_functions
 from .errors import NetcError, Where
 from .pyconfig import Budgets, Opaque, evaluate
 from .pyconfig.python2 import without_print_chevrons, without_print_statement
@@ -53,6 +55,7 @@ class Document:
     notes: tuple[str, ...] = ()  # what reading found (Python errors of a config)
     kind: str = "json"  # "json", "python" or "line" (RETURNN's `key value` lines)
     overridden: frozenset[str] = frozenset()  # keys given on the command line as `++key value`
+    functions: Mapping[str, ast.FunctionDef] = field(default_factory=dict)  # a Python config's top-level defs
 
     def warnings(self) -> tuple[str, ...]:
         """The notes, and the top-level values netc could not compute (as they stand after `++` overrides)."""
@@ -414,7 +417,8 @@ def read_python_config(file: str, text: str, budgets: Budgets = Budgets()) -> Do
     except Exception as e:  # noqa: BLE001 - a bug of the evaluator must not become a traceback
         raise NetcError(f"internal error of netc's config evaluator ({type(e).__name__}: {e})", Where(file),
                         "please report it; pass --exec-config to run a trusted config as RETURNN does") from None
-    return Document(file, result.values, result.positions, notes + result.notes, kind="python")
+    return Document(file, result.values, result.positions, notes + result.notes, kind="python",
+                    functions=top_level_functions(tree))
 
 
 def python_syntax_hint(error: SyntaxError) -> str:
