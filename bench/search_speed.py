@@ -278,8 +278,16 @@ def main() -> None:
     if args.returnn_side:
         returnn_side(Path(args.returnn_side), d, args.beam, args.threads, args.rounds)
         return
-    directory = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="netc-search-"))
-    directory.mkdir(parents=True, exist_ok=True)
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        compare(args, d, Path(args.keep))
+        return
+    with tempfile.TemporaryDirectory(prefix="netc-search-") as tmp:  # params.npz alone is 600 MB
+        compare(args, d, Path(tmp))
+
+
+def compare(args: argparse.Namespace, d: Dims, directory: Path) -> None:
+    """Both sides on the same config, parameters and corpus in `directory`, and the side-by-side report."""
     seqs = corpus(args.seqs)
     np.savez(directory / "features.npz", **{f"seq{i}": s for i, s in enumerate(seqs)})
     config = write_config(directory / "search.config", d, args.beam)
@@ -316,7 +324,8 @@ def main() -> None:
     print(f"RETURNN batched vs alone: best hypothesis identical on {same}/{len(seqs)} sequences")
     print(f"hypothesis lengths (netc best): {[len(h[0][0]) for h in ours]}; encoder lengths: "
           f"{[encoder_length(len(s), d) for s in seqs]} (max_seq_len)")
-    print(f"config, params, features, model: {directory}")
+    if args.keep:
+        print(f"config, params, features, model: {directory}")
 
 
 if __name__ == "__main__":
