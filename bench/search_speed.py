@@ -28,6 +28,11 @@ Figures: wall clock and the process's CPU time (with one thread the CPU time is 
 other jobs share the cores), best of `--rounds` rounds; sequences/s, hypotheses/s (sequences x beam n-best entries
 returned), and the real-time factor (seconds of search per second of audio). The two sides' best hypotheses are
 compared sequence by sequence (RETURNN alone vs netc), and their scores.
+
+Measured 2026-12-01, `--rounds 2`, one thread each, on the shared 2-core VM at load average 8-11 (CPU s, best of 2):
+RETURNN alone 13.81 (RTF 0.515), RETURNN batched 14.96, netc 4.83 (RTF 0.180): netc 2.86x RETURNN alone (2.72x
+by wall clock); the encoder alone 10.52 vs 1.88 s, the decoder steps 3.29 vs 2.95 s; the same n-best lists on 8/8
+sequences. Details and caveats (random parameters: no hypothesis ends early): docs/onnx-contract.md.
 """
 
 from __future__ import annotations
