@@ -134,7 +134,8 @@ def encoder_length(frames: int, d: Dims) -> int:
 
 
 def write_config(path: Path, d: Dims, beam: int) -> Path:
-    """The net as a RETURNN config file (what both `netc compile` and a RETURNN `task = "search"` would read)."""
+    """The net as a RETURNN config file for `netc compile` (RETURNN's own `task = "search"` would also need a
+    `search_data` dataset; this bench runs RETURNN's network from Python instead, see returnn_side)."""
     keys = {"use_tensorflow": True, "task": "search", "num_inputs": F,
             "num_outputs": {"data": [F, 2], "classes": [d.vocab, 1]}, "target": "classes",
             "search_output_layer": "decision", "network": network(d, beam)}
