@@ -225,7 +225,7 @@ class Trainer:
         if target_lengths is None and self.graph.is_encoder_decoder:  # decoders run over the target's frames
             decoder = next(n for n in self.graph.nodes if n.layer.is_decoder)
             raise missing_target(self.config.target, decoder.at("encoder"), batch)
-        ctx = model(batch.data, batch.lengths, target_lengths, self.noise)
+        ctx = model(batch.data, batch.lengths, target_lengths, self.noise, batch.targets)
         return [layer_loss(node, ctx, batch) for node in self.losses], ctx
 
     def train_step(self, corpus: Corpus, indices: np.ndarray, at: tuple[int, int] = (0, 0)) -> torch.Tensor:

@@ -25,6 +25,7 @@ from .batching import Batch
 from .context import RunContext
 from .ctc import beam_search, collapse, edit_distance, required_frames
 from .packing import Packing
+from .rec_loop import unit_loss_nodes
 
 SAFE_LOG_EPS = 1e-20  # returnn/tf/util/basic.py safe_log
 
@@ -52,7 +53,8 @@ class Stats:
 
 def loss_nodes(graph: Graph) -> list[Node]:
     """Layers with a loss; each must produce logits (softmax, or linear with softmax activation)."""
-    nodes = [n for n in graph.nodes if n.layer.loss is not None]
+    nodes = [m for n in graph.nodes for m in ([n] if n.layer.loss is not None else []) + unit_loss_nodes(n)
+             if m.layer.loss is not Loss.EDIT_DISTANCE]  # edit_distance: a score, never in the objective
     for node in nodes:
         layer = node.layer
         name = layer.loss.value

@@ -11,7 +11,7 @@ from netc.ir import Act, Direction, Node
 from netc.ir.layers import Activation, Affine, Copy, Dropout, Layer, Linear, PassThrough, Rec, Softmax, Subnetwork
 from netc.ir.types import DropoutNoise, Unit
 
-from . import conv, dot, elementwise, norm, rec_units, reshape, sampling, time_chunking, variable, window
+from . import conv, dot, elementwise, norm, rec_loop, rec_units, reshape, sampling, time_chunking, variable, window
 from .constraints import filter_grad
 from .context import RunContext
 from .lstm import lstm_forward
@@ -137,4 +137,5 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     conv.TransposedConv: conv.lower_transposed_conv,
     time_chunking.TimeChunking: time_chunking.lower_time_chunking,
     time_chunking.TimeUnChunking: time_chunking.lower_time_unchunking,
+    **rec_loop.unit_lowerings(),
 }
