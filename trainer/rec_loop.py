@@ -110,6 +110,10 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
     """The loop's `output` stacked over the steps, packed on its time axis `[frames, ...]`; the stacked values
     and logits of its loss layers go to `ctx.values/logits["LOOP/LAYER"]` (loss.py `unit_loss_nodes`)."""
     time = node.out_type.time
+    if loop.is_decoder and time not in ctx.packings:
+        raise NetcError(f"the rec unit {node.name!r} runs over the frames of target {loop.target!r} (teacher forcing), "
+                        "and the batch has no such target", node.at("target"),
+                        f"give the dataset the target {loop.target!r}")
     packing = ctx.packing(time)
     batch, steps = len(packing.lengths), packing.steps
     x, x_type = ctx.padded_source(node) if loop.sources else (None, None)
@@ -146,11 +150,33 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
             logits[name].append(step.logits[name])
         prev = {name: step.values[name] for name in prev}
         states = step.states | {k: v for k, v in states.items() if k not in step.states}
-    for inner in loop.loss_layers:
+    dangling = [v for v in prev.values() if v.requires_grad]  # the last step's values only `prev:` reads
+    for k, inner in enumerate(loop.loss_layers):
         name = f"{node.name}/{inner.name}"
         ctx.values[name] = packing.pack(torch.stack(stacked[inner.name], dim=1))
         ctx.logits[name] = packing.pack(torch.stack(logits[inner.name], dim=1))
+        if k == 0 and dangling:
+            ctx.logits[name] = KeepInGraph.apply(ctx.logits[name], *dangling)
     return packing.pack(torch.stack(stacked["output"], dim=1))
+
+
+class KeepInGraph(torch.autograd.Function):
+    """`x` unchanged; `others` join its graph with a zero gradient.
+
+    TensorFlow differentiates RETURNN's loop as a whole, so a parameter the unit uses only through `prev:` (e.g.
+    `target_embed` when every target of the batch has one label) gets a zero gradient, not none, and Adam still
+    moves it by its momentum. Without the last step's `prev:`-only values in the graph, torch would give such a
+    parameter no gradient, and netc's optimizer would leave it (and its moments) alone.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, *others: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.others = [(o.shape, o.dtype, o.device) for o in others]
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:  # noqa: D102
+        return (grad, *(torch.zeros(shape, dtype=dtype, device=device) for shape, dtype, device in ctx.others))
 
 
 def lower_unit_layer(node: Node, step: StepContext) -> torch.Tensor:
