@@ -22,6 +22,7 @@ length `T_loop` and every step sees the ground truth of the step before through 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -180,19 +181,22 @@ class KeepInGraph(torch.autograd.Function):
 
 
 def lower_unit_layer(node: Node, step: StepContext) -> torch.Tensor:
-    """One unit layer at one step: the unit's own classes here, any other by lower.py's table."""
+    """One unit layer at one step, by lower.py's table."""
     from .lower import LOWER  # lower.py imports this module
 
-    if isinstance(node.layer, Choice):
-        return lower_choice(node, node.layer, step)
-    if isinstance(node.layer, RnnCell):
-        return lower_rnn_cell(node, node.layer, step)
-    if isinstance(node.layer, GetLastHiddenState):
-        return lower_get_last_hidden_state(node, node.layer, step)
-    if type(node.layer) not in LOWER:
-        raise NetcError(f"layer class {node.layer.class_name!r} inside a rec unit is not trained by netc",
-                        node.at("class"), "netc train runs the classes of docs/training.md inside a unit")
     return LOWER[type(node.layer)](node, node.layer, step)
+
+
+def in_unit(lower: Callable[[Node, Any, StepContext], torch.Tensor]) -> Callable[[Node, Any, RunContext], torch.Tensor]:
+    """A lowering of a layer class that exists only inside a rec unit (its step, its carried state)."""
+
+    def lowered(node: Node, layer: Any, ctx: RunContext) -> torch.Tensor:
+        if not isinstance(ctx, StepContext):
+            raise NetcError(f"{layer.class_name} outside a rec unit is not trained by netc", node.at("class"),
+                            'put it into the unit of a {"class": "rec", "unit": {...}} layer')
+        return lower(node, layer, ctx)
+
+    return lowered
 
 
 def step_invariant(loop: RecLoop) -> set[str]:
@@ -408,4 +412,5 @@ def unit_lowerings() -> dict[type, Any]:
     """The layer classes this module lowers for lower.py's table."""
     return {RecLoop: lower_rec_loop, Compare: lower_compare, ReduceOut: lower_reduce_out,
             SoftmaxOverSpatial: lower_softmax_over_spatial, GenericAttention: lower_generic_attention,
-            Decide: lower_decide}
+            Decide: lower_decide, Choice: in_unit(lower_choice), RnnCell: in_unit(lower_rnn_cell),
+            GetLastHiddenState: in_unit(lower_get_last_hidden_state)}

@@ -239,3 +239,7 @@ def test_netc_train_runs_the_shipped_attention_example(tmp_path):
     assert score and 0 < float(score.group(1)) < 1.0
     assert "dev: score" in done.stdout + done.stderr
     assert list(tmp_path.glob("net.001*"))
+
+
+def test_the_returnn_goldens_are_there():
+    assert {"att1", "att2_ctc"} <= set(NAMES)
