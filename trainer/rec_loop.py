@@ -41,7 +41,7 @@ from netc.ir.layers import (
 from netc.ir.layers.elementwise import CompareKind, ReduceOutMode
 from netc.ir.layers.rec import GRU, TF_LSTM
 from netc.ir.layers.rec_cell import CellUnit
-from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, prev_references, unit_references
+from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, prev_references, step_dependencies, unit_references
 from netc.ir.types import BATCH, DimKind, TensorType
 
 from . import elementwise
@@ -121,44 +121,157 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
     step_graph = StepGraph(loop.unit.nodes, ctx.graph.dims, outer=ctx.graph, loop=loop,
                            target=target_type(ctx.graph, loop), x=x_type)
     labels = {key: step_labels(node, loop, ctx, key, steps) for key in targets_read(loop)}
+    prefix = loop.param_prefix(node.name, "")
 
     def context(t: int, prev: dict[str, torch.Tensor], states: dict[str, CellState]) -> StepContext:
         frame = None if x is None else x[:, t]
         return StepContext(step_graph, ctx.params, ctx.packings, ctx.training, ctx.noise,
                            values=StepValues(ctx, prev, {k: v[:, t] for k, v in labels.items()}, frame),
-                           prefix=loop.param_prefix(node.name, ""), prev_states=states)
+                           prefix=prefix, prev_states=states)
 
+    plan = move_plan(loop, step_graph)
     once = context(0, {}, {})
-    fixed = step_invariant(loop)
     for inner in loop.unit:
-        if inner.name in fixed:
+        if inner.name in plan.before:
             once.values[inner.name] = lower_unit_layer(inner, once)
     states = {n.name: initial_state(n, n.layer, once, batch) for n in loop.unit if isinstance(n.layer, RnnCell)}
     prev = {name: initial_value(loop, name, once, states, batch) for name in read_as_prev(loop)}
-    kept = ("output",) + tuple(n.name for n in loop.loss_layers)
-    stacked: dict[str, list[torch.Tensor]] = {name: [] for name in kept}
-    logits: dict[str, list[torch.Tensor]] = {n.name: [] for n in loop.loss_layers}
+    initial = dict(prev)
+    stacked: dict[str, list[torch.Tensor]] = {name: [] for name in plan.stacked}
+    logits: dict[str, list[torch.Tensor]] = {n.name: [] for n in loop.loss_layers if n.name in plan.inside}
     for t in range(steps):
         step = context(t, prev, states)
-        step.values.update({name: once.values[name] for name in fixed})
+        step.values.update({name: once.values[name] for name in plan.before})
         step.logits.update(once.logits)
         for inner in loop.unit:
-            if inner.name not in fixed:
+            if inner.name in plan.inside:
                 step.values[inner.name] = lower_unit_layer(inner, step)
-        for name in kept:
+        for name in stacked:
             stacked[name].append(padded_step(step, name))
         for name in logits:
             logits[name].append(step.logits[name])
         prev = {name: step.values[name] for name in prev}
         states = step.states | {k: v for k, v in states.items() if k not in step.states}
+    frames = {name: packing.pack(torch.stack(values, dim=1)) for name, values in stacked.items()}
+    frames |= {PREV + name: packing.pack(torch.stack([initial[name]] + stacked[name][:-1], dim=1))
+               for name in plan.prev_after}
+    after = run_after(node, plan, step_graph, ctx, frames, once, labels)
     dangling = [v for v in prev.values() if v.requires_grad]  # the last step's values only `prev:` reads
     for k, inner in enumerate(loop.loss_layers):
         name = f"{node.name}/{inner.name}"
-        ctx.values[name] = packing.pack(torch.stack(stacked[inner.name], dim=1))
-        ctx.logits[name] = packing.pack(torch.stack(logits[inner.name], dim=1))
+        if inner.name in plan.after:
+            ctx.values[name], ctx.logits[name] = after.values[inner.name], after.logits[inner.name]
+        else:
+            ctx.values[name] = frames[inner.name]
+            ctx.logits[name] = packing.pack(torch.stack(logits[inner.name], dim=1))
         if k == 0 and dangling:
             ctx.logits[name] = KeepInGraph.apply(ctx.logits[name], *dangling)
-    return packing.pack(torch.stack(stacked["output"], dim=1))
+    return after.values["output"] if "output" in plan.after else frames["output"]
+
+
+@dataclass(frozen=True)
+class MovePlan:
+    """Where each unit layer runs (RETURNN's `optimize_move_layers_out`, `_SubnetworkRecCell._construct_output_layers_
+    moved_out` and `_move_outside_loop`): `before` the loop once (step-invariant: reads only `base:` layers),
+    `after` it once over all frames (nothing inside the loop reads it: the loss side of a decoder in training),
+    the rest `inside`, per step. `stacked`: the inside layers whose per-step values are kept (the output, inside
+    loss layers, what `after` layers read); `prev_after`: the layers `after` layers read as `prev:`."""
+
+    before: frozenset[str] = frozenset()
+    after: tuple[str, ...] = ()
+    inside: frozenset[str] = frozenset()
+    stacked: tuple[str, ...] = ()
+    prev_after: tuple[str, ...] = ()
+
+
+def move_plan(loop: RecLoop, step_graph: StepGraph) -> MovePlan:
+    """The plan of `loop`; everything inside with `optimize_move_layers_out: false` (the numbers are the same either
+    way; dropout masks are drawn per step inside, once outside)."""
+    unit = {n.name: n for n in loop.unit}
+    if loop.optimize_move_layers_out is False:
+        return MovePlan(inside=frozenset(unit), stacked=("output",) + tuple(n.name for n in loop.loss_layers))
+    before = frozenset(step_invariant(loop))
+    needed = set(read_as_prev(loop)) | {n for n, node in unit.items() if isinstance(node.layer, STATEFUL) or
+                                        not liftable(node, step_graph)}
+    todo = list(needed)
+    while todo:
+        node = unit[todo.pop()]
+        if isinstance(node.layer, Choice):  # in training it reads the target, not its scores
+            continue
+        for dep in step_dependencies(node, unit):
+            if dep not in needed:
+                needed.add(dep)
+                todo.append(dep)
+    inside = frozenset(n for n in needed if n not in before)
+    after = tuple(n for n in unit if n not in inside and n not in before)
+    read = {r for n in after for r in unit_references(unit[n])}
+    stacked = [n for n in ("output", *(n.name for n in loop.loss_layers)) if n in inside]
+    stacked += [n for n in unit if n in inside and (n in read or PREV + n in read)]
+    prev_after = tuple(n for n in unit if PREV + n in read)
+    return MovePlan(before, after, inside, tuple(dict.fromkeys(stacked)), prev_after)
+
+
+STATEFUL = (Choice, RnnCell, GetLastHiddenState)
+
+
+def liftable(node: Node, step_graph: StepGraph) -> bool:
+    """Whether the layer can run over all frames at once: it and what it reads have no time axis of their own
+    (`[B, F]` per step, not the encoder's `[B, T_enc, H]`), and it reads no frame of the loop's input."""
+    refs = unit_references(node)
+    if any(r in INPUT_NAMES for r in refs) or node.out_type.time_index is not None:
+        return False
+    return all(step_graph.type_of(r).time_index is None for r in refs)
+
+
+def lift(t: TensorType, loop_time: Any) -> TensorType:
+    """A step type `[B, ...]` as the type over all frames `[B, T_loop, ...]`."""
+    return TensorType((t.dims[0], loop_time, *t.dims[1:]), t.dtype, t.classes)
+
+
+@dataclass(frozen=True)
+class FramesGraph(StepGraph):
+    """The unit's layers over all the loop's frames: every step type lifted to `[B, T_loop, ...]`."""
+
+    loop_time: Any = None
+
+    def type_of(self, name: str) -> TensorType:
+        return lift(StepGraph.type_of(self, name), self.loop_time)
+
+
+def run_after(loop_node: Node, plan: MovePlan, step_graph: StepGraph, ctx: RunContext,
+              frames: dict[str, torch.Tensor], once: StepContext, labels: dict[str, torch.Tensor]) -> StepContext:
+    """The `after` layers of the rec layer `loop_node` over all frames, packed on the loop's time axis: they read
+    the stacked inside values (`frames`, also `prev:x`), the labels, and (the same at every frame) the `before`
+    layers and `base:` layers."""
+    loop = loop_node.layer
+    assert isinstance(loop, RecLoop)
+    loop_time = loop_node.out_type.dims[1]
+    nodes = tuple(replace(n, type=lift(n.out_type, loop_time)) for n in loop.unit)
+    graph = FramesGraph(nodes, step_graph.dims, outer=step_graph.outer, loop=loop, target=step_graph.target,
+                        x=step_graph.x, loop_time=loop_time)
+    after = StepContext(graph, ctx.params, ctx.packings, ctx.training, ctx.noise, prefix=once.prefix)
+    packing = ctx.packing(loop_node.out_type.time)
+    steps = packing.steps
+
+    def every_frame(value: torch.Tensor) -> torch.Tensor:
+        return packing.pack(value.unsqueeze(1).expand(value.shape[0], steps, *value.shape[1:]))
+
+    for node in nodes:
+        if node.name not in plan.after:
+            continue
+        for ref in unit_references(node):
+            if ref in after.values:
+                continue
+            if ref in frames:
+                after.values[ref] = frames[ref]
+            elif ref in plan.before:
+                after.values[ref] = every_frame(once.values[ref])
+            elif ref.startswith(BASE):
+                after.values[ref] = every_frame(ctx.values[ref[len(BASE):]])
+            elif ref.startswith("data:"):
+                after.values[ref] = packing.pack(labels[ref[len("data:"):]])
+        after.values[node.name] = lower_unit_layer(node, after)
+    return after
 
 
 class KeepInGraph(torch.autograd.Function):
@@ -199,7 +312,7 @@ def in_unit(lower: Callable[[Node, Any, StepContext], torch.Tensor]) -> Callable
     return lowered
 
 
-def step_invariant(loop: RecLoop) -> set[str]:
+def step_invariant(loop: RecLoop) -> frozenset[str]:
     """The unit layers whose value is the same at every step: they read only `base:` layers and each other (no
     same-step layer of the loop, no `prev:`, no label, no input frame); never a cell or a choice."""
     fixed: set[str] = set()
@@ -208,7 +321,7 @@ def step_invariant(loop: RecLoop) -> set[str]:
         if refs and not isinstance(node.layer, (RnnCell, Choice)) and \
                 all(r.startswith(BASE) or r in fixed for r in refs):
             fixed.add(node.name)
-    return fixed
+    return frozenset(fixed)
 
 
 def read_as_prev(loop: RecLoop) -> tuple[str, ...]:
