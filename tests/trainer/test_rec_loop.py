@@ -66,11 +66,15 @@ def run(golden: dict, batch: Batch, graph=None):
     return graph, ctx
 
 
+@pytest.mark.parametrize("move_out", [True, False])
 @pytest.mark.parametrize("name", NAMES)
-def test_teacher_forced_output_prob_equals_returnns(name):
+def test_teacher_forced_output_prob_equals_returnns(name, move_out):
+    """With RETURNN's optimize_move_layers_out (readout and output_prob over all frames after the loop) and
+    without it (every layer per step)."""
     golden = load(name)
     batch = batch_of(golden)
-    _, ctx = run(golden, batch)
+    output = golden["net"]["output"] | {"optimize_move_layers_out": move_out}
+    _, ctx = run(golden, batch, graph_of(golden, output=output))
     packing = ctx.packing(ctx.graph["output"].out_type.time)
     probs = packing.unpack(ctx.values["output/output_prob"]).detach().numpy()
     log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
