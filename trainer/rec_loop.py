@@ -12,12 +12,13 @@ length `T_loop` and every step sees the ground truth of the step before through 
 - `prev:x` is x's stored value of the step before, at step 0 its `initial_output` (a constant, `base:x`; a
   `rnn_cell` with an `initial_state` starts from that state's h, RETURNN's `RnnCellLayer.get_rec_initial_output`);
 - `base:x` is the outer layer's value, `data:TARGET` the step's label, `data` the loop input's frame;
-- layers reading only `base:` layers (and such layers) run once before the loop: their value is the same at every
-  step (RETURNN's `optimize_move_layers_out` moves them out of the loop; the numbers are the same);
+- RETURNN's `optimize_move_layers_out` (`MovePlan`): layers reading only `base:` layers run once before the loop
+  (their value is the same at every step), layers nothing inside the loop reads (a decoder's readout and
+  `output_prob`) once after it over all frames; the numbers are the same, dropout masks are drawn once;
 - `rnn_cell` carries its state from step to step (one step of netc's LSTM kernel, trainer/lstm.py, with the TF
   LSTMCell layout converted by trainer/rec_units.py; TF's GRUCell by rec_units.gru_packed);
-- the unit's `output` and its loss layers are stacked over the steps and packed on the loop's time axis: the rec
-  layer's value, and `LOOP/LAYER` (e.g. `output/output_prob`, RETURNN's loss name) for the losses (loss.py).
+- the unit's `output` and its loss layers over all steps, packed on the loop's time axis: the rec layer's value,
+  and `LOOP/LAYER` (e.g. `output/output_prob`, RETURNN's loss name) for the losses (loss.py).
 """
 
 from __future__ import annotations
@@ -314,11 +315,11 @@ def in_unit(lower: Callable[[Node, Any, StepContext], torch.Tensor]) -> Callable
 
 def step_invariant(loop: RecLoop) -> frozenset[str]:
     """The unit layers whose value is the same at every step: they read only `base:` layers and each other (no
-    same-step layer of the loop, no `prev:`, no label, no input frame); never a cell or a choice."""
+    same-step layer of the loop, no `prev:`, no label, no input frame); never a cell, a choice or a loss layer."""
     fixed: set[str] = set()
     for node in loop.unit:
         refs = unit_references(node)
-        if refs and not isinstance(node.layer, (RnnCell, Choice)) and \
+        if refs and not isinstance(node.layer, STATEFUL) and node.layer.loss is None and \
                 all(r.startswith(BASE) or r in fixed for r in refs):
             fixed.add(node.name)
     return frozenset(fixed)
