@@ -247,3 +247,15 @@ def test_netc_train_runs_the_shipped_attention_example(tmp_path):
 
 def test_the_returnn_goldens_are_there():
     assert {"att1", "att2_ctc"} <= set(NAMES)
+
+
+def test_netc_train_on_data_without_the_decoders_target_exits_2_naming_it(tmp_path):
+    golden = TRAJECTORIES["att1"]
+    config = train_config(golden, tmp_path)
+    seqs = [HdfSeq(f"seq-{i}", np.asarray(x, np.float32)) for i, x in enumerate(golden["inputs"])]
+    write_hdf(tmp_path / "train.hdf", seqs, TRAJECTORIES["extern_data"]["data"]["dim"])
+    done = subprocess.run([sys.executable, "-m", "netc", "train", str(config)], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "no target 'classes'" in done.stderr and "key 'target'" in done.stderr
+    assert "Traceback" not in done.stderr
