@@ -1,8 +1,10 @@
 """RETURNN TF training trajectories of attention decoders (rec units), one sequence per step, for netc's trainer.
 
 The nets are bench/returnn_attention_golden.py's miniature exp3 decoders (its `CONFIGS`, parameters drawn by its
-`draw_params`, its sequences: lengths 7, 1, 4, 10, 3): `att1` as published there, and `att2_ctc_ls` (2 heads, the
-CTC layer beside the decoder, `label_smoothing` 0.1 on `output_prob`). RETURNN (subprocess, `python -m returnn`)
+`draw_params`, its sequences: lengths 7, 1, 4, 10, 3): `att1` as published there, `att2_ctc_ls` (2 heads, the
+CTC layer beside the decoder, `label_smoothing` 0.1 on `output_prob`) and `att1_init` (the decoder's LSTM state
+starts from the encoder: `initial_state` `{"c": "base:enc_final_c", "h": "base:enc_final_h"}`, and the
+attention reads `prev:s`, at step 0 the initial state's h). RETURNN (subprocess, `python -m returnn`)
 trains each from the drawn parameters for EPOCHS epochs of Adam (learning rate 0.01) over a StaticDataset in
 corpus order, one sequence per step (`max_seqs` 1). One sequence per step because netc's values never depend on
 the batch (docs/netdict.md), while RETURNN's batched `pool` reads the batch's padded frames: on att1's batch of
@@ -29,6 +31,7 @@ from returnn_attention_golden import (
     CONFIGS,
     EXTERN_DATA,
     LENGTHS,
+    S_DIM,
     TARGETS,
     F,
     V,
@@ -52,7 +55,21 @@ def with_smoothing(net: dict, smoothing: float) -> dict:
     return net | {"output": net["output"] | {"unit": unit | {"output_prob": prob}}}
 
 
-NETS = {"att1": CONFIGS["att1"], "att2_ctc_ls": with_smoothing(CONFIGS["att2_ctc"], 0.1)}
+def with_initial_state(net: dict) -> dict:
+    """The decoder state `s` starts from the encoder: c and h each tanh(linear(mean over time of `encoder`)); the
+    attention's query is `prev:s` (Bahdanau's form).
+    (RETURNN refuses one layer for both parts of an LSTM state: `RnnCellLayer.get_rec_initial_state`.)"""
+    unit = net["output"]["unit"]
+    final = {"class": "linear", "activation": "tanh", "from": "enc_mean", "n_out": S_DIM}
+    state = {"enc_mean": {"class": "reduce", "mode": "mean", "axis": "T", "from": "encoder"},
+             "enc_final_h": final, "enc_final_c": final}
+    cell = unit["s"] | {"initial_state": {"c": "base:enc_final_c", "h": "base:enc_final_h"}}
+    query = unit["s_transformed"] | {"from": ["prev:s"]}  # at step 0 the h of the initial state
+    return net | state | {"output": net["output"] | {"unit": unit | {"s": cell, "s_transformed": query}}}
+
+
+NETS = {"att1": CONFIGS["att1"], "att2_ctc_ls": with_smoothing(CONFIGS["att2_ctc"], 0.1),
+        "att1_init": with_initial_state(CONFIGS["att1"])}
 
 
 def trajectory(python: str, net: dict, values: dict, inputs: list, targets: list) -> tuple[list[dict], dict]:

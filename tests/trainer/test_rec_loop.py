@@ -130,10 +130,11 @@ def train_config(golden: dict, directory: Path) -> Path:
     return config
 
 
-@pytest.mark.parametrize("name", ["att1", "att2_ctc_ls"])
+@pytest.mark.parametrize("name", ["att1", "att2_ctc_ls", "att1_init"])
 def test_training_trajectory_equals_returnns(name, tmp_path):
     """Every step's losses as RETURNN logs them (per target frame; CTC per label) within 1e-5, and the parameters
-    after 10 Adam steps within 1e-4. att2_ctc_ls: two heads, label smoothing, CTC beside the decoder."""
+    after 10 Adam steps within 1e-4. att2_ctc_ls: two heads, label smoothing, CTC beside the decoder;
+    att1_init: the decoder's LSTM starts from the encoder (`initial_state` c and h from base: layers)."""
     golden = TRAJECTORIES[name]
     trainer = Trainer(prepare(str(train_config(golden, tmp_path))), log=lambda _: None, progress=False)
     trainer.start_from(as_arrays(golden["initial"]))
@@ -142,7 +143,8 @@ def test_training_trajectory_equals_returnns(name, tmp_path):
 
     def recorded(batch, model):
         per_layer, ctx = run_model(batch, model)
-        steps.append({node.name: float(s[0].detach() / s[2]) for node, s in zip(trainer.losses, per_layer)})
+        stats = [s.detach() for s in per_layer]
+        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
         return per_layer, ctx
 
     trainer.run_model = recorded
