@@ -103,6 +103,7 @@ class StepContext(RunContext):
     prefix: str = ""
     prev_states: dict[str, CellState] = field(default_factory=dict)  # rnn_cell -> state after the step before
     states: dict[str, CellState] = field(default_factory=dict)  # rnn_cell -> state after this step
+    cells: dict[str, tuple[torch.Tensor, ...]] = field(default_factory=dict)  # rnn_cell -> W, W_re, b (all steps)
 
     def param(self, node: Node, suffix: str) -> torch.Tensor:
         return RunContext.param(self, replace(node, name=self.prefix + node.name), suffix)
@@ -123,12 +124,13 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
                            target=target_type(ctx.graph, loop), x=x_type)
     labels = {key: step_labels(node, loop, ctx, key, steps) for key in targets_read(loop)}
     prefix = loop.param_prefix(node.name, "")
+    cells: dict[str, tuple[torch.Tensor, ...]] = {}  # converted once per batch, shared by the steps
 
     def context(t: int, prev: dict[str, torch.Tensor], states: dict[str, CellState]) -> StepContext:
         frame = None if x is None else x[:, t]
         return StepContext(step_graph, ctx.params, ctx.packings, ctx.training, ctx.noise,
                            values=StepValues(ctx, prev, {k: v[:, t] for k, v in labels.items()}, frame),
-                           prefix=prefix, prev_states=states)
+                           prefix=prefix, prev_states=states, cells=cells)
 
     plan = move_plan(loop, step_graph)
     once = context(0, {}, {})
@@ -408,16 +410,25 @@ def lower_rnn_cell(node: Node, layer: RnnCell, step: StepContext) -> torch.Tenso
         h = gru_packed(x, one_step(x), gk, gb, ck, cb, False, state[0])
         step.states[node.name] = (h,)
         return h
-    if layer.unit is CellUnit.STANDARD_LSTM:
-        cell = TF_LSTM[layer.unit.rec_unit]
-        W, W_re, b = tf_cell_as_native(step.param(node, f"{cell}/kernel"), step.param(node, f"{cell}/bias"), n_in,
-                                       layer.forget_bias)
-    else:
-        W, W_re, b = (step.param(node, f"rec/{k}") for k in ("W", "W_re", "b"))
+    W, W_re, b = step.cells.get(node.name) or lstm_params(node, layer, step, n_in)
     c0, h0 = state
     h, _, c = PackedLstm.apply(x, W, W_re, b, h0, c0, (x.shape[0],), False)
     step.states[node.name] = (c, h)
     return h
+
+
+def lstm_params(node: Node, layer: RnnCell, step: StepContext, n_in: int) -> tuple[torch.Tensor, ...]:
+    """The LSTM cell's W, W_re, b in netc's layout, kept for the other steps of the batch (not with parameter
+    noise or dropout in training: TensorFlow draws those anew in every step of its loop)."""
+    if layer.unit is CellUnit.STANDARD_LSTM:
+        cell = TF_LSTM[layer.unit.rec_unit]
+        params = tf_cell_as_native(step.param(node, f"{cell}/kernel"), step.param(node, f"{cell}/bias"), n_in,
+                                   layer.forget_bias)
+    else:
+        params = tuple(step.param(node, f"rec/{k}") for k in ("W", "W_re", "b"))
+    if not (step.training and (layer.param_variational_noise or layer.param_dropout)):
+        step.cells[node.name] = params
+    return params
 
 
 def one_step(x: torch.Tensor) -> Packing:
