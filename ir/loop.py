@@ -185,6 +185,11 @@ class RecLoop(Layer):
         return self.sources + self.outer_layers
 
     @property
+    def is_decoder(self) -> bool:
+        """Without an input the loop runs over the target's frames (a decoder)."""
+        return not self.sources
+
+    @property
     def loss_layers(self) -> tuple[Node, ...]:
         return tuple(n for n in self.unit if n.layer.loss is not None)
 

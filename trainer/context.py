@@ -30,6 +30,7 @@ class RunContext:
     logits: dict[str, torch.Tensor] = field(default_factory=dict)  # softmax layers -> pre-softmax values
     before_activation: dict[str, torch.Tensor] = field(default_factory=dict)  # darc1 layers -> x W + b
     final_states: dict[str, State] = field(default_factory=dict)  # rec layer -> final (h, c), batch order
+    targets: dict[str, torch.Tensor] = field(default_factory=dict)  # target key -> padded labels [B, T] (int64)
 
     def param(self, node: Node, suffix: str) -> torch.Tensor:
         """The parameter as the layer computes with it (shared by reuse_params; with noise in training)."""

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from netc.data import Corpus, HdfSeq
 from netc.ir import NetcError, Where, canonical_json, check_params
+from netc.ir.loop import RecLoop
 from netc.ir.params import param_specs
 from netc.ir.types import Loss
 
@@ -224,8 +225,9 @@ class Trainer:
         target_lengths = batch.target_lengths.get(self.config.target)
         if target_lengths is None and self.graph.is_encoder_decoder:  # decoders run over the target's frames
             decoder = next(n for n in self.graph.nodes if n.layer.is_decoder)
-            raise missing_target(self.config.target, decoder.at("encoder"), batch)
-        ctx = model(batch.data, batch.lengths, target_lengths, self.noise)
+            key = "target" if isinstance(decoder.layer, RecLoop) else "encoder"
+            raise missing_target(self.config.target, decoder.at(key), batch)
+        ctx = model(batch.data, batch.lengths, target_lengths, self.noise, batch.targets)
         return [layer_loss(node, ctx, batch) for node in self.losses], ctx
 
     def train_step(self, corpus: Corpus, indices: np.ndarray, at: tuple[int, int] = (0, 0)) -> torch.Tensor:

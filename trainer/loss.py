@@ -19,12 +19,14 @@ import torch.nn.functional as F
 from netc.ir import Act, Graph, NetcError, Node, TimeAxis, Where, param_specs
 from netc.ir.layers import Linear, Softmax, Subnetwork
 from netc.ir.layers.base import loss_scale
+from netc.ir.loop import RecLoop
 from netc.ir.types import Loss
 
 from .batching import Batch
 from .context import RunContext
 from .ctc import beam_search, collapse, edit_distance, required_frames
 from .packing import Packing
+from .rec_loop import unit_loss_nodes
 
 SAFE_LOG_EPS = 1e-20  # returnn/tf/util/basic.py safe_log
 
@@ -52,7 +54,8 @@ class Stats:
 
 def loss_nodes(graph: Graph) -> list[Node]:
     """Layers with a loss; each must produce logits (softmax, or linear with softmax activation)."""
-    nodes = [n for n in graph.nodes if n.layer.loss is not None]
+    nodes = [m for n in graph.nodes for m in ([n] if n.layer.loss is not None else []) + unit_loss_nodes(n)
+             if m.layer.loss is not Loss.EDIT_DISTANCE]  # edit_distance: a score, never in the objective
     for node in nodes:
         layer = node.layer
         name = layer.loss.value
@@ -225,9 +228,12 @@ def missing_target(key: str, where: Where, batch: Batch) -> NetcError:
 
 def l2_term(graph: Graph, params: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """`L2 * sum p^2` over every parameter of each layer with L2, biases included; a subnetwork's L2 covers every
-    sublayer's parameters (RETURNN's SubnetworkLayer.update_params_from_subnet makes them its own)."""
+    sublayer's parameters (RETURNN's SubnetworkLayer.update_params_from_subnet makes them its own), a rec unit's
+    every unit layer's (RecLayer._add_params), beside each unit layer's own L2."""
     l2 = {node.name: node.layer.L2 for node in graph.nodes}
-    subnets = [n.name for n in graph.nodes if isinstance(n.layer, Subnetwork) and n.layer.L2 > 0]
+    l2 |= {n.layer.param_prefix(n.name, u.name): u.layer.L2 for n in graph.nodes if isinstance(n.layer, RecLoop)
+           for u in n.layer.unit}
+    subnets = [n.name for n in graph.nodes if isinstance(n.layer, (Subnetwork, RecLoop)) and n.layer.L2 > 0]
     terms = []
     for spec in param_specs(graph):
         factor = l2[spec.layer] + sum(l2[s] for s in subnets if spec.layer.startswith(s + "/"))

@@ -16,6 +16,7 @@ from . import (
     dot,
     elementwise,
     norm,
+    rec_loop,
     rec_units,
     reshape,
     sampling,
@@ -155,4 +156,5 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     self_attention.SelfAttention: self_attention.lower_self_attention,
     self_attention.PositionalEncoding: self_attention.lower_positional_encoding,
     self_attention.RelativePositionalEncoding: self_attention.lower_relative_positional_encoding,
+    **rec_loop.unit_lowerings(),
 }

@@ -32,12 +32,14 @@ class NetModel(torch.nn.Module):
         return {name: p.detach().cpu().numpy().copy() for name, p in self.named_parameters()}
 
     def forward(self, data: torch.Tensor, lengths: torch.Tensor, target_lengths: torch.Tensor | None = None,
-                noise: torch.Generator | None = None) -> RunContext:
-        """Run every layer on padded `data [B, T, F]`; the context holds each layer's packed output and logits."""
+                noise: torch.Generator | None = None, targets: dict[str, torch.Tensor] | None = None) -> RunContext:
+        """Run every layer on padded `data [B, T, F]`; the context holds each layer's packed output and logits.
+        `targets` (padded labels `[B, T]` per key) are what a rec unit's `choice` reads in training."""
         packings = {TimeAxis.DATA: Packing.of(lengths)}
         if target_lengths is not None and self.graph.is_encoder_decoder:  # only decoders run on the classes axis
             packings[TimeAxis.CLASSES] = Packing.of(target_lengths)
-        ctx = RunContext(self.graph, dict(self.named_parameters()), packings, self.training, noise)
+        ctx = RunContext(self.graph, dict(self.named_parameters()), packings, self.training, noise,
+                         targets=dict(targets or {}))
         ctx.values["data"] = packings[TimeAxis.DATA].pack(data)
         for node in self.graph.nodes:
             ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)

@@ -57,11 +57,12 @@ def lower_gru(node: Node, layer: Rec, ctx: RunContext) -> torch.Tensor:
 
 
 def gru_packed(x: torch.Tensor, packing: Packing, gk: torch.Tensor, gb: torch.Tensor, ck: torch.Tensor,
-               cb: torch.Tensor, backward: bool) -> torch.Tensor:
-    """y `[frames, n]` over packed frames; state rows are the sequences longest first (packing.py)."""
+               cb: torch.Tensor, backward: bool, h0: torch.Tensor | None = None) -> torch.Tensor:
+    """y `[frames, n]` over packed frames from state `h0 [B, n]` in batch order (None: zeros); state rows are
+    the sequences longest first (packing.py)."""
     n, n_in = cb.shape[0], x.shape[1]
     x_gates, x_cand = x @ gk[:n_in] + gb, x @ ck[:n_in] + cb
-    h = x.new_zeros(len(packing.lengths), n)
+    h = x.new_zeros(len(packing.lengths), n) if h0 is None else packing.to_rows(h0)
     outputs: list[torch.Tensor] = [x.new_zeros(0, n)] * packing.steps
     for t, first in ordered_steps(packing.sizes, backward):
         k = packing.sizes[t]

@@ -134,6 +134,11 @@ class StepShapeEnv(NodeShapeEnv):
     def feature(self, layer: str) -> int:
         return self.type_of(layer).feature
 
+    def layer_of(self, name: str) -> Layer | None:
+        """The unit layer a name reads (`x` or `prev:x`), None for any other name (get_last_hidden_state's cell)."""
+        name = name.removeprefix(PREV)
+        return self.loop[name].layer if name in self.loop.names else None
+
 
 class StepTypes(dict):
     """The step types by source name as `concat_type` looks them up."""
