@@ -133,6 +133,10 @@ class StepShapeEnv(NodeShapeEnv):
     def feature(self, layer: str) -> int:
         return self.type_of(layer).feature
 
+    def layer_of(self, layer: str) -> Layer | None:
+        """The unit layer of that name (get_last_hidden_state asks whether it reads an rnn_cell)."""
+        return self.loop[layer].layer if layer in self.loop.names else None
+
 
 class StepTypes(dict):
     """The step types by source name as `concat_type` looks them up."""
