@@ -232,7 +232,7 @@ class Decoder:
                 base = base * np.float32(base_scale)
             flat = (scores_in + base[..., None]).reshape(n, width * V)
             k = min(beam, width * V)
-            best = np.argsort(-flat, axis=1, kind="stable")[:, :k]  # top_k: ties to the lower index
+            best = top_k(flat, k)
             new_scores = np.take_along_axis(flat, best, axis=1)
             if k < beam:  # beam_search's fill: label 0 of hypothesis 0 at -inf
                 best = np.concatenate([best, np.zeros((n, beam - k), best.dtype)], axis=1)
@@ -297,6 +297,20 @@ class Decoder:
             for b, g in enumerate(group):
                 results[todo[g]] = out_all[b, :len(ys[b])].copy()
         return results
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Per row the indices of the `k` largest scores, best first, ties to the lower index (tf.nn.top_k with
+    sorted=True): a partition, then a stable sort of the candidates at or above the k-th largest value."""
+    if k >= scores.shape[1]:
+        return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+    rows = []
+    for row, threshold in zip(scores, kth):
+        candidates = np.flatnonzero(row >= threshold)  # ascending indices: ties keep the lower index first
+        rows.append(candidates[np.argsort(-row[candidates], kind="stable")[:k]])
+    return np.stack(rows)
 
 
 def check_target_labels(targets: Sequence[object], count: int, num_labels: int, names: SeqNames) -> list[np.ndarray]:

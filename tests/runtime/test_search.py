@@ -147,3 +147,16 @@ def test_cli_compile_and_run_search(first: tuple[dict, Path], tmp_path: Path) ->
                 "--beam-size", "4")
     assert done.returncode == 2 and "--beam-size goes with --search" in done.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_top_k_keeps_the_lower_index_of_ties() -> None:
+    """tf.nn.top_k's order (beam_search's flat index hypothesis * V + label): many ties and -inf fillers."""
+    from netc.runtime.search import top_k
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scores = rng.integers(-3, 3, (int(rng.integers(1, 4)), int(rng.integers(2, 40)))).astype(np.float32)
+        scores[rng.random(scores.shape) < 0.2] = -np.inf
+        k = int(rng.integers(1, scores.shape[1]))
+        expected = [sorted(range(len(row)), key=lambda i, row=row: (-row[i], i))[:k] for row in scores]
+        np.testing.assert_array_equal(top_k(scores, k), expected)
