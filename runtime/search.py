@@ -42,6 +42,9 @@ from .session import CUDA, open_session
 SPEC_FILE, SPEC_FORMAT = "decoder.json", "netc-decoder-1"
 LABEL, FIRST, LOG_PROBS = "prev:output", "first", "log_probs"
 ENDED_SCORE = np.float32(-1.0e30)  # filter_ended_scores' score_rem
+# What one decoder step costs beyond its rows, in sequences (batching.buckets' step_cost): each step reads every
+# decoder weight once, whatever the rows, so sequences searched in lockstep share it.
+SEARCH_STEP_COST = 8.0
 
 
 class Hypothesis(tuple):
@@ -190,7 +193,7 @@ class Decoder:
         encoded = self.encode(arrays) if arrays else []
         results: list[list[Hypothesis]] = [[] for _ in arrays]
         enc_lens = [max(1, self.max_steps(e)) for e in encoded]
-        for group in buckets(enc_lens, self.batch_frames * 4 // beam + 1):
+        for group in buckets(enc_lens, self.batch_frames * 4 // beam + 1, step_cost=SEARCH_STEP_COST):
             for i, hyps in zip(group, self.search_group(encoded, np.array(group), beam)):
                 results[i] = hyps
         return results

@@ -446,7 +446,10 @@ def scores(ctx: LowerContext, plan: DecoderPlan) -> str:
     b = ctx.builder
     made = next((n for n in b.graph.node if value in n.output), None)
     if isinstance(plan.unit[source].layer, Softmax) and made is not None and made.op_type == "Softmax":
-        return b.op("LogSoftmax", made.input[0], name=f"{source}/log", axis=-1)
+        log_probs = b.op("LogSoftmax", made.input[0], name=f"{source}/log", axis=-1)
+        if not any(value in n.input for n in b.graph.node):  # the probabilities themselves feed nothing
+            b.graph.node.remove(made)
+        return log_probs
     tiny = b.const(np.float32(np.finfo(np.float32).tiny), np.float32)
     return b.op("Log", b.op("Max", value, tiny, name=f"{source}/at_least_tiny"), name=f"{source}/log")
 
@@ -454,22 +457,33 @@ def scores(ctx: LowerContext, plan: DecoderPlan) -> str:
 # --- unit layer lowerings -------------------------------------------------------------------------------------
 
 def lower_rnn_cell(node: Node, layer: RnnCell, ctx: LowerContext) -> str:
-    """One step of the cell as a one-frame ONNX LSTM/GRU (the rec layer's weight conversions, rec.py): h."""
+    """One step of the cell (the rec layer's weight conversions, rec.py): an LSTM as one MatMul of [x, h] with the
+    ONNX-ordered W and R stacked (gates i, o, f, c), its bias (forget bias included) added, then the gates; a GRU as
+    a one-frame ONNX GRU. Returns h; c and h go to `cell_out`."""
     assert isinstance(ctx, StepContext) and layer.n_out is not None
     b, n = ctx.builder, layer.n_out
-    rec = layer.as_rec()
-    x = b.op("Unsqueeze", ctx.source(node), b.const([0]), name=f"{node.name}/x")
-    h0, c0 = (b.op("Unsqueeze", s, b.const([0]), name=f"{node.name}/state") if s else ""
-              for s in ctx.cell_states[node.name])
-    W, R, B = cell_weights(node, rec, ctx)
-    weights = [b.initializer(f"{node.name}/{k}", v) for k, v in zip("WRB", (W, R, B))]
+    W, R, B = cell_weights(node, layer.as_rec(), ctx)
+    h0, c0 = ctx.cell_states[node.name]
     if layer.unit is CellUnit.GRU:
-        _, h = b.op_multi("GRU", x, *weights, "", h0, name=node.name, outputs=2, hidden_size=n, linear_before_reset=0)
-        c = ""
-    else:
-        _, h, c = b.op_multi("LSTM", x, *weights, "", h0, c0, name=node.name, outputs=3, hidden_size=n)
-        c = b.op("Squeeze", c, b.const([0]), name=f"{node.name}/c")
-    h = b.op("Squeeze", h, b.const([0]), name=f"{node.name}/h")
+        x = b.op("Unsqueeze", ctx.source(node), b.const([0]), name=f"{node.name}/x")
+        weights = [b.initializer(f"{node.name}/{k}", v) for k, v in zip("WRB", (W, R, B))]
+        state = b.op("Unsqueeze", h0, b.const([0]), name=f"{node.name}/state")
+        _, h = b.op_multi("GRU", x, *weights, "", state, name=node.name, outputs=2, hidden_size=n,
+                          linear_before_reset=0)
+        h = b.op("Squeeze", h, b.const([0]), name=f"{node.name}/h")
+        ctx.cell_out[node.name] = (h, "")
+        return h
+    kernel = np.ascontiguousarray(np.concatenate([W[0].T, R[0].T]))  # [n_in + n, 4n], gates i, o, f, c
+    bias = B[0, :4 * n] + B[0, 4 * n:]
+    xh = b.op("Concat", ctx.source(node), h0, name=f"{node.name}/xh", axis=-1)
+    z = b.op("Add", b.op("MatMul", xh, b.initializer(f"{node.name}/kernel", kernel), name=f"{node.name}/matmul"),
+             b.initializer(f"{node.name}/bias", bias), name=f"{node.name}/z")
+    i, o, f, j = b.op_multi("Split", z, b.const([n] * 4), name=f"{node.name}/gates", outputs=4, axis=-1)
+    sig = {g: b.op("Sigmoid", v, name=f"{node.name}/{g}") for g, v in (("i", i), ("o", o), ("f", f))}
+    c = b.op("Add", b.op("Mul", sig["f"], c0, name=f"{node.name}/keep"),
+             b.op("Mul", sig["i"], b.op("Tanh", j, name=f"{node.name}/j"), name=f"{node.name}/write"),
+             name=f"{node.name}/c")
+    h = b.op("Mul", sig["o"], b.op("Tanh", c, name=f"{node.name}/tanh_c"), name=f"{node.name}/h")
     ctx.cell_out[node.name] = (h, c)
     return h
 
