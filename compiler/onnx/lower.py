@@ -223,6 +223,10 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
 def lower_nodes(graph: Graph, ctx: LowerContext) -> None:
     """One lowering per node, in graph order, each with its batch_norm option."""
     for node in graph.nodes:
+        if type(node.layer) not in LOWER:  # a rec unit that is not the network's output (rec_loop.py)
+            raise NetcError(f"a {node.layer.class_name} layer with a unit dict is compiled only as the network's "
+                            "output (a decoder searched by its choice)", node.where,
+                            "name that rec layer 'output'; netc compiles it to an encoder and a decoder step")
         ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
         normalized = output_batch_norm(node)  # the layer's batch_norm option, on its output
         if normalized is not None:

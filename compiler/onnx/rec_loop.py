@@ -36,8 +36,10 @@ from netc.ir.layers import (
     Choice,
     Compare,
     Copy,
+    Decide,
     GenericAttention,
     GetLastHiddenState,
+    Layer,
     ReduceOut,
     RnnCell,
     Softmax,
@@ -389,7 +391,7 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         if t.time_index is not None and t.time not in ctx.lengths:
             ctx.lengths[t.time] = b.reserve(f"{BASE}{y}:size1")
             inputs.append(tensor_info(ctx.lengths[t.time], INT32, ["batch"]))
-    lower = LOWER | STEP_LOWER
+    lower = LOWER
     for q in plan.label_layers:
         ctx.values[q.name] = lower_unit_node(lower, q, ctx)
         ctx.values[PREV + q.name] = first_or(ctx, q, unit.initial_output(q.name))
@@ -563,10 +565,28 @@ def lower_generic_attention(node: Node, layer: GenericAttention, ctx: LowerConte
     return ctx.stored(y, node.out_type, node.name)
 
 
-STEP_LOWER: dict[type, Callable[..., str]] = {RnnCell: lower_rnn_cell, GetLastHiddenState: lower_last_hidden_state}
+def outside_a_decoder(node: Node, layer: Layer, ctx: LowerContext) -> str:
+    """choice, decide, rnn_cell and get_last_hidden_state exist only in a decoder searched by its choice."""
+    raise NetcError(f"a {layer.class_name} layer is compiled only inside a decoder unit whose 'output' is a choice, "
+                    "with the rec layer as the network's output", node.where,
+                    "name the rec layer with the choice 'output' (netc compiles it to an encoder and a decoder step)")
+
+
+def in_a_step(rule: Callable[..., str]) -> Callable[..., str]:
+    """A lowering that needs the step model's cell states: outside one, a located error."""
+    def lower(node: Node, layer: Layer, ctx: LowerContext) -> str:
+        return rule(node, layer, ctx) if isinstance(ctx, StepContext) else outside_a_decoder(node, layer, ctx)
+
+    return lower
+
+
+# compare, reduce_out, softmax_over_spatial and generic_attention work on any dims, inside a unit or not
 UNIT_LOWER: dict[type, Callable[..., str]] = {Compare: lower_compare, ReduceOut: lower_reduce_out,
                                               SoftmaxOverSpatial: lower_softmax_over_spatial,
-                                              GenericAttention: lower_generic_attention}
+                                              GenericAttention: lower_generic_attention,
+                                              RnnCell: in_a_step(lower_rnn_cell),
+                                              GetLastHiddenState: in_a_step(lower_last_hidden_state),
+                                              Choice: outside_a_decoder, Decide: outside_a_decoder}
 
 
 # --- the spec and the folder ----------------------------------------------------------------------------------

@@ -175,3 +175,14 @@ def test_get_last_hidden_state_h_is_the_cell_output(tmp_path: Path) -> None:
         feeds[name] = np.random.default_rng(0).standard_normal(feeds[name].shape).astype(np.float32)
     reference = session(compiled(golden, tmp_path / "plain") / "decoder_step.onnx").run(["log_probs"], feeds)[0]
     np.testing.assert_array_equal(step.run(["log_probs"], feeds)[0], reference)
+
+
+def test_a_decoder_that_is_not_the_output_is_a_located_error() -> None:
+    """A net whose output is its CTC softmax, with the decoder loop beside it: no single model holds the loop."""
+    golden = next(load(p) for p in GOLDENS if "ctc" in load(p)["net"])
+    net = copy.deepcopy(golden["net"])
+    net["dec"] = net.pop("output")
+    net["decision"]["from"] = ["dec"]
+    net["output"] = net.pop("ctc")
+    error = error_of(golden, net)
+    assert "layer 'dec'" in str(error) and "compiled only as the network's output" in str(error), str(error)
