@@ -127,13 +127,14 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
     steps = tuple(unit[n] for n in order if n in needed and n not in after)
     labels = tuple(unit[n] for n in order if n in needed and n in after)
     read_prev = {r[len(PREV):] for n in steps for r in unit_references(n) if r.startswith(PREV)}
-    outer = tuple(dict.fromkeys(r[len(BASE):] for n in steps + labels for r in unit_references(n)
+    outer = tuple(dict.fromkeys(r[len(BASE):] for n in steps + labels for r in step_references(n)
                                 if r.startswith(BASE)))
     read = outer
     if loop.max_seq_len is None:
         raise NetcError("a decoder searched by netc needs max_seq_len", node.at("max_seq_len"),
                         "\"max_seq_len\": \"max_len_from('base:encoder')\"")
-    extra = {loop.max_seq_len.layer, *(loop.initial_output(s).layer for s in read_prev)}
+    extra = {loop.max_seq_len.layer, *(loop.initial_output(s).layer for s in read_prev),
+             *(x[len(BASE):] for n in steps if isinstance(n.layer, RnnCell) for x in n.layer.initial_state.layers)}
     outer += tuple(x for x in loop.outer_layers if x not in outer and x in extra)
     for name in read_prev:
         if name in needed and name not in after and loop.initial_output(name).apply_zero:
@@ -142,6 +143,13 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
     return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev),
                        tuple(n.name for n in steps if isinstance(n.layer, RnnCell)), outer, read,
                        end_label(loop, unit))
+
+
+def step_references(node: Node) -> tuple[str, ...]:
+    """What a unit layer reads at each step: its references but an rnn_cell's initial_state (the state before
+    step 0, which the encoder model gives)."""
+    initial = node.layer.initial_state.layers if isinstance(node.layer, RnnCell) else ()
+    return tuple(r for r in unit_references(node) if r not in initial)
 
 
 def choice_dependent(unit: dict[str, Node]) -> set[str]:
@@ -261,8 +269,7 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
 
     from .lower import declare_inputs, lower_nodes
 
-    nodes = encoder_layers(graph, plan.outer + tuple(
-        x for c in plan.cells for x in plan_cell(plan, c).initial_state.layers if not x.startswith(BASE)))
+    nodes = encoder_layers(graph, plan.outer)
     sub = Graph(nodes, graph.dims, source_file=graph.source_file)
     b = OnnxBuilder()
     ctx = LowerContext(sub, params, b, any(isinstance(n.layer, Rec) for n in nodes), opset=opset)
