@@ -265,6 +265,9 @@ def run_command(model: str, data: str, output: str, batch_size: int, device: str
     if search:
         write = functools.partial(run_hdf_search, beam_size=beam_size)
     runner = open_model(model, batch_size, device, threads)
+    if runner.decoder is not None and not search:
+        raise NetcError("an encoder-decoder folder is run with --search (its hypotheses)", Where(model),
+                        "add --search [--beam-size N]")
     count = with_progress(data, lambda progress: write(runner, data, output, progress))
     click.echo(f"{count} sequences -> {output}", err=True)
 

@@ -147,6 +147,8 @@ def test_cli_compile_and_run_search(first: tuple[dict, Path], tmp_path: Path) ->
     done = netc("run", str(tmp_path / "model"), "--data", str(tmp_path / "feats.hdf"), "-o", str(tmp_path / "x.json"),
                 "--beam-size", "4")
     assert done.returncode == 2 and "--beam-size goes with --search" in done.stderr
+    done = netc("run", str(tmp_path / "model"), "--data", str(tmp_path / "feats.hdf"), "-o", str(tmp_path / "x.json"))
+    assert done.returncode == 2 and "is run with --search" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x.json").exists()
 
 
