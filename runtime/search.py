@@ -83,9 +83,8 @@ def read_spec(path: Path) -> dict[str, Any]:
 
 @dataclass
 class Rows:
-    """The step model's batch: per row its sequence and the state and encoder values it reads."""
+    """The step model's batch: per row (hypothesis) the state and encoder values it reads, by input name."""
 
-    seq: np.ndarray  # int [R]: index into the group's sequences
     feeds: dict[str, np.ndarray]
 
 
@@ -131,19 +130,10 @@ class Decoder:
                     axis = self.time_axes.get(name)
                     row = value[b:b + 1]
                     if axis is not None:
-                        steps = int(values[self.length_name(name, values)][b])
+                        steps = int(values[self.spec["lengths"][name]][b])
                         row = np.take(row, np.arange(steps), axis=axis)
                     results[i][name] = np.ascontiguousarray(row)
         return results
-
-    def length_name(self, name: str, values: dict[str, np.ndarray]) -> str:
-        """The lengths of a value with a time axis: base:Y's own, or a state's (that of an encoder output whose time
-        axis has its size)."""
-        if name + ":size1" in values:
-            return name + ":size1"
-        size = values[name].shape[self.time_axes[name] or 0]
-        return next(n + ":size1" for n in values if n + ":size1" in values and self.time_axes.get(n) is not None
-                    and values[n].shape[self.time_axes[n] or 0] == size)
 
     def max_steps(self, encoded: dict[str, np.ndarray]) -> int:
         """RETURNN's max_seq_len for one sequence: a number of steps, or k times the length of an encoder layer."""
@@ -167,7 +157,7 @@ class Decoder:
                 parts = [np.pad(p, [(0, longest - p.shape[axis]) if k == axis else (0, 0) for k in range(p.ndim)])
                          for p in parts]
             feeds[name] = np.repeat(np.concatenate(parts), repeat, axis=0)
-        return Rows(np.repeat(seqs, repeat), feeds)
+        return Rows(feeds)
 
     def run_step(self, rows: Rows, labels: np.ndarray, first: bool) -> dict[str, np.ndarray]:
         feeds = dict(rows.feeds)
@@ -213,6 +203,8 @@ class Decoder:
             results[i] = [Hypothesis(np.zeros(0, np.int32), 0.0, 0.0, False)]
         index, limits = index[limits > 0], limits[limits > 0]
         n, width, t = len(index), 1, 0
+        if not n:
+            return results
         rows = self.rows_of(encoded, seqs[index], 1)
         labels = np.full((n, 1), int(spec["initial_label"]), np.int32)
         scores = np.zeros((n, 1), np.float32)
@@ -261,8 +253,7 @@ class Decoder:
                 results[index[d]] = self.hypotheses(history[d], lengths[d], final, sums[d], ended[d])
             if done.any():
                 keep = ~done
-                rows = Rows(rows.seq[np.repeat(keep, width)], {k: v[np.repeat(keep, width)]
-                                                               for k, v in rows.feeds.items()})
+                rows = Rows({k: v[np.repeat(keep, width)] for k, v in rows.feeds.items()})
                 index, limits, labels, scores, sums, ended, lengths, history = (
                     a[keep] for a in (index, limits, labels, scores, sums, ended, lengths, history))
                 n = len(index)

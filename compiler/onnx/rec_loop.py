@@ -605,11 +605,16 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
     assert isinstance(choice, Choice)
     unit = plan.unit
     max_len = unit.max_seq_len
-    time_axes = {}
+    time_axes, lengths = {}, {}
     for y in plan.outer:
         time_axes[BASE + y] = graph.type_of(y).time_index
     for s in plan.states:
         time_axes[PREV + s] = unit[s].out_type.time_index
+    for name, axis in time_axes.items():
+        if axis is not None:
+            t = graph.type_of(name[len(BASE):]) if name.startswith(BASE) else unit[name[len(PREV):]].out_type
+            lengths[name] = next(f"{BASE}{y}:size1" for y in plan.outer if graph.type_of(y).time_index is not None
+                                 and graph.type_of(y).time == t.time)
     for c in plan.cells:
         for suffix in cell_inputs(plan, c):
             time_axes[c + suffix] = None
@@ -634,6 +639,7 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
         "encoder_outputs": [o.name for o in encoder.graph.output],
         "step_inputs": step_inputs,
         "time_axes": time_axes,
+        "lengths": lengths,  # the encoder output with each time axis' lengths
     }
 
 

@@ -163,3 +163,14 @@ def test_top_k_keeps_the_lower_index_of_ties() -> None:
         k = int(rng.integers(1, scores.shape[1]))
         expected = [sorted(range(len(row)), key=lambda i, row=row: (-row[i], i))[:k] for row in scores]
         np.testing.assert_array_equal(top_k(scores, k), expected)
+
+
+def test_empty_sequences(first: tuple[dict, Path]) -> None:
+    """0 frames: no search step (one empty hypothesis, score 0), alone or among others; 0 targets: (0, V)."""
+    golden, folder = first
+    model, x = Model(folder), inputs_of(golden)[0]
+    empty = np.zeros((0, x.shape[1]), np.float32)
+    for found in (model.search([empty])[0], model.search([empty, x], beam_size=3)[0]):
+        assert [(h.labels.tolist(), h.score, h.ended) for h in found] == [([], 0.0, False)]
+    scored = model([empty, x], targets=[np.array([1, 0]), np.zeros(0, np.int32)])
+    assert scored[0].shape == (2, 7) and np.isfinite(scored[0]).all() and scored[1].shape == (0, 7)
