@@ -40,6 +40,9 @@ from .info import DATA, DATA_LENGTHS, ModelInfo
 from .session import CUDA, open_session
 
 SPEC_FILE, SPEC_FORMAT = "decoder.json", "netc-decoder-1"
+SPEC_KEYS = {"encoder", "decoder_step", "num_inputs", "sparse_input", "num_labels", "end_label", "initial_label",
+             "beam_size", "length_normalization", "length_normalization_exponent", "prob_scale",
+             "base_beam_score_scale", "max_seq_len", "states", "time_axes", "lengths"}
 LABEL, FIRST, LOG_PROBS = "prev:output", "first", "log_probs"
 ENDED_SCORE = np.float32(-1.0e30)  # filter_ended_scores' score_rem
 # What one decoder step costs beyond its rows, in sequences (batching.buckets' step_cost): each step reads every
@@ -75,9 +78,10 @@ def read_spec(path: Path) -> dict[str, Any]:
                         "missing", Where(str(path)), "give a model file, or a folder written by netc compile") from None
     except (OSError, ValueError) as e:
         raise NetcError(f"unreadable {SPEC_FILE}: {e}", Where(str(file)), "recompile with netc compile") from None
-    if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT:
-        raise NetcError(f"not a netc decoder spec (format {SPEC_FORMAT!r})", Where(str(file)),
-                        "recompile with netc compile")
+    missing = sorted(SPEC_KEYS - set(spec)) if isinstance(spec, dict) else []
+    if not isinstance(spec, dict) or spec.get("format") != SPEC_FORMAT or missing:
+        raise NetcError(f"not a netc decoder spec (format {SPEC_FORMAT!r})" + (f": no {missing}" if missing else ""),
+                        Where(str(file)), "recompile with netc compile")
     return spec
 
 

@@ -121,6 +121,9 @@ def test_search_of_a_single_model_and_a_foreign_folder_are_errors(tmp_path: Path
     with pytest.raises(NetcError, match="decoder.json is missing") as caught:
         Model(tmp_path / "folder")
     assert "folder" in str(caught.value)
+    (tmp_path / "folder" / "decoder.json").write_text(json.dumps({"format": "netc-decoder-1", "encoder": "e.onnx"}))
+    with pytest.raises(NetcError, match=r"not a netc decoder spec .*: no \['base_beam_score_scale'"):
+        Model(tmp_path / "folder")
 
 
 def netc(*args: str) -> subprocess.CompletedProcess:
