@@ -2,9 +2,10 @@
 
 The nets are /work/corpus/returnn-experiments__2018-asr-attention__librispeech__attention__exp3.ctc.config in
 miniature (input 5, BLSTM 8 with one max pooling of 2, key 6, 1 or 2 heads, vocabulary 7 with end label 0, s 10,
-no dropout, no label smoothing): `source` clip, `lstm*_fw/bw` NativeLstm2, `lstm0_pool`, `encoder`, `enc_ctx`,
-`inv_fertility`, `enc_value` (split_dims), the decoder unit exactly as published, `decision`, and in `att2_ctc`
-the `ctc` softmax. Per config the file tests/compiler/data/attention/NAME.json holds:
+no dropout): `source` clip, `lstm*_fw/bw` NativeLstm2, `lstm*_pool`, `encoder`, `enc_ctx`, `inv_fertility`,
+`enc_value` (split_dims), the decoder unit exactly as published, `decision`; `att2_ctc` has 2 heads and the
+`ctc` softmax, `att3_pool32_ls` three BLSTM layers with pools 3 and 2 (inputs 19, 1, 8, 25, 5 frames) and
+`output_prob`'s label smoothing 0.1 as published. Per config the file tests/compiler/data/attention/NAME.json holds:
 - `net`, `extern_data`, `end_label`; `inputs`: features [T, 5] per sequence (lengths 7, 1, 4, 10, 3; values
   N(0, 1.5^2), so that `source` clips some); `targets`: label sequences ending in the end label 0 as RETURNN's
   datasets give them (LibriSpeechCorpus' bpe `seq_postfix: [0]`), one of them just [0];
@@ -19,7 +20,7 @@ the `ctc` softmax. Per config the file tests/compiler/data/attention/NAME.json h
 - `forward`: per sequence run ALONE in training mode (train_flag, no dropout in the net), RETURNN's teacher-forced
   `output_prob` `probs` and `log_probs` [S, V] (log of the probs) and its ce loss (`loss_sum`, over the S target
   frames, and `loss` = RETURNN's normalized value, loss_sum / S);
-- `search`: per beam size 1, 4, 12 and per sequence searched ALONE (batch of one): every hypothesis of RETURNN's
+- `search`: per beam size 1, 4, 12, 64 and per sequence searched ALONE (batch of one): every hypothesis of RETURNN's
   final beam in RETURNN's order: `hyps` (labels without the end label, as the rec layer's output has them),
   `scores` (the beam scores RETURNN's search writes: the rec layer's `get_search_choices().beam_scores`, as
   returnn/tf/engine.py Engine.search fetches them), `ended` (the end label was chosen before max_seq_len),
@@ -51,7 +52,7 @@ F, LSTM, KEY, V, S_DIM, EMBED, READOUT = 5, 8, 6, 7, 10, 4, 10
 END = 0
 LENGTHS = (7, 1, 4, 10, 3)
 TARGETS = ((3, 5, 2, 0), (0,), (4, 1, 0), (6, 2, 2, 5, 1, 0), (1, 0))
-BEAMS = (1, 4, 12)
+BEAMS = (1, 4, 12, 64)  # 64 > the real candidates of frame 1: ties at -1e30 (filter_ended_scores) and -inf
 # Training steps take one sequence each (max_seqs 1): RETURNN's max pool with padding "same" over a padded batch
 # takes the padded frames (zeros) into the last window of an odd-length sequence, so its batched training differs
 # from the sequences computed alone (measured: att1's first cost over all 5 sequences in one batch was 2.567459
@@ -60,20 +61,24 @@ EPOCHS = 20  # RETURNN's training epochs before the forward and search goldens (
 LEARNING_RATE = 0.01
 
 
-def network(heads: int, ctc: bool) -> dict:
-    """The exp3.ctc config's net dict in miniature: two BLSTM layers with one max pooling of 2 (as the first
-    pretrain step and /work/corpus/2018_attention_shapes.config have), everything else as published."""
+def network(heads: int, ctc: bool, pools: tuple[int, ...] = (2,), label_smoothing: float = 0.0) -> dict:
+    """The exp3.ctc config's net dict in miniature: len(pools) + 1 BLSTM layers with a max pooling after each
+    but the last (one pool of 2 as the first pretrain step and /work/corpus/2018_attention_shapes.config have;
+    pools 3, 2 as the issue's LibriSpeech-sized benchmark), everything else as published."""
     lstm = {"class": "rec", "unit": "nativelstm2", "n_out": LSTM}
     value = 2 * LSTM // heads
-    net = {
-        "source": {"class": "eval", "eval": "tf.clip_by_value(source(0), -3.0, 3.0)"},
-        "lstm0_fw": lstm | {"direction": 1, "from": ["source"]},
-        "lstm0_bw": lstm | {"direction": -1, "from": ["source"]},
-        "lstm0_pool": {"class": "pool", "mode": "max", "padding": "same", "pool_size": (2,),
-                       "from": ["lstm0_fw", "lstm0_bw"], "trainable": False},
-        "lstm1_fw": lstm | {"direction": 1, "from": ["lstm0_pool"]},
-        "lstm1_bw": lstm | {"direction": -1, "from": ["lstm0_pool"]},
-        "encoder": {"class": "copy", "from": ["lstm1_fw", "lstm1_bw"]},
+    net: dict = {"source": {"class": "eval", "eval": "tf.clip_by_value(source(0), -3.0, 3.0)"}}
+    src = "source"
+    for i, size in enumerate((*pools, None)):
+        net |= {f"lstm{i}_fw": lstm | {"direction": 1, "from": [src]},
+                f"lstm{i}_bw": lstm | {"direction": -1, "from": [src]}}
+        if size:
+            src = f"lstm{i}_pool"
+            net[src] = {"class": "pool", "mode": "max", "padding": "same", "pool_size": (size,),
+                        "from": [f"lstm{i}_fw", f"lstm{i}_bw"], "trainable": False}
+    last = len(pools)
+    net |= {
+        "encoder": {"class": "copy", "from": [f"lstm{last}_fw", f"lstm{last}_bw"]},
         "enc_ctx": {"class": "linear", "activation": None, "with_bias": True, "from": ["encoder"], "n_out": KEY},
         "inv_fertility": {"class": "linear", "activation": "sigmoid", "with_bias": False, "from": ["encoder"],
                           "n_out": heads},
@@ -105,7 +110,8 @@ def network(heads: int, ctc: bool) -> dict:
             "readout_in": {"class": "linear", "from": ["s", "prev:target_embed", "att"], "activation": None,
                            "n_out": READOUT},
             "readout": {"class": "reduce_out", "mode": "max", "num_pieces": 2, "from": ["readout_in"]},
-            "output_prob": {"class": "softmax", "from": ["readout"], "target": "classes", "loss": "ce"},
+            "output_prob": {"class": "softmax", "from": ["readout"], "target": "classes", "loss": "ce",
+                            **({"loss_opts": {"label_smoothing": label_smoothing}} if label_smoothing else {})},
         }, "target": "classes", "max_seq_len": "max_len_from('base:encoder')"},
         "decision": {"class": "decide", "from": ["output"], "loss": "edit_distance", "target": "classes"},
     }
@@ -115,7 +121,10 @@ def network(heads: int, ctc: bool) -> dict:
     return net
 
 
-CONFIGS = {"att1": network(heads=1, ctc=False), "att2_ctc": network(heads=2, ctc=True)}
+CONFIGS = {"att1": network(heads=1, ctc=False), "att2_ctc": network(heads=2, ctc=True),
+           "att3_pool32_ls": network(heads=1, ctc=False, pools=(3, 2), label_smoothing=0.1)}
+# input lengths per config: the encoder lengths (1 to 5 frames) as in att1 after pooling 3 then 2
+CONFIG_LENGTHS = {"att3_pool32_ls": (19, 1, 8, 25, 5)}
 EXTERN_DATA = {"data": {"dim": F}, "classes": {"dim": V, "sparse": True}}
 
 
@@ -276,11 +285,11 @@ def train(python: str, net: dict, values: dict, inputs: list, targets: list) -> 
     return trajectory, trained
 
 
-def golden(net: dict, seed: int, python: str) -> dict:
+def golden(name: str, net: dict, seed: int, python: str) -> dict:
     import numpy as np
 
     rng = np.random.default_rng(100 + seed)
-    inputs = [(1.5 * rng.standard_normal((n, F))).astype(np.float32) for n in LENGTHS]
+    inputs = [(1.5 * rng.standard_normal((n, F))).astype(np.float32) for n in CONFIG_LENGTHS.get(name, LENGTHS)]
     targets = [list(t) for t in TARGETS]
     trajectory, trained = train(python, net, draw_params(net, seed), inputs, targets)
     values = {k: np.asarray(v, np.float32) for k, v in trained.items()}
@@ -316,7 +325,7 @@ def main() -> None:
     for seed, (name, net) in enumerate(CONFIGS.items()):
         if args.only and name not in args.only:
             continue
-        result = golden(net, seed, sys.executable)
+        result = golden(name, net, seed, sys.executable)
         path = OUT / f"{name}.json"
         path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
         print(f"wrote {path}: params {sorted(result['params'])}")

@@ -10,7 +10,8 @@ API (all arrays numpy; `net` is the RETURNN net dict, `params` maps RETURNN chec
 - `Decoder(net, params, encoded)`: `.initial()` -> `State`; `.step(state) -> (log_probs[V], state')` runs one
   decoder frame from the previous frame's layers; `.feed(state, label) -> state` makes `label` the frame's
   `output` (sets `target_embed`).
-- `teacher_forced(net, params, x, targets[S]) -> log_probs[S, V]`: the ground truth fed back, as in training.
+- `teacher_forced(net, params, x, targets[S]) -> log_probs[S, V]`: the ground truth fed back, as in training;
+  `ce_losses(log_probs, targets, label_smoothing) -> [S]`: RETURNN's ce loss per frame.
 - `search(net, params, x, beam_size) -> list[Hypothesis]`: RETURNN's final beam, RETURNN's order; each with
   `labels` (without the end label), `score` (RETURNN's search-output score), `log_prob_sum`, `ended`.
 """
@@ -43,8 +44,11 @@ def encode(net: dict, params: dict, x: np.ndarray) -> dict[str, np.ndarray]:
     """The outer layers of `net` for one sequence `x` [T, F] (no padding: the sequence alone).
 
     `eval` clip (tf.clip_by_value), `rec` NativeLstm2 (tests/reference.lstm: gates j, i, f, o, returnn/native_op.py
-    NativeLstm2), `pool` max with padding "same" (returnn/tf/layers/basic.py:7106 PoolLayer -> tf.nn.pool; the
-    window over the end holds only the valid frames, so T' = ceil(T / pool_size)), `copy` and concatenation of
+    NativeLstm2), `pool` max with padding "same" (returnn/tf/layers/basic.py:7106 PoolLayer -> tf.nn.pool):
+    T' = ceil(T / size) windows of `size` frames at stride `size`, shifted left by TF's "SAME" padding
+    ((T' - 1) size + size - T frames, the smaller half before the first frame); padding never wins a max
+    (a sequence alone has no padded frames; RETURNN in a batch takes a batch's padded frames into the max,
+    docs/search.md), `copy` and concatenation of
     `from` on the feature axis, `linear`/`softmax` (x @ W + b, basic.py:2075), `split_dims` (basic.py:4835).
     Raises AssertionError on any other layer class or option.
     """
@@ -71,7 +75,9 @@ def encode(net: dict, params: dict, x: np.ndarray) -> dict[str, np.ndarray]:
             assert layer["mode"] == "max" and layer["padding"] == "same", layer
             size = layer["pool_size"][0]
             assert layer.get("strides", size) in (size, [size], (size,)), layer
-            return np.stack([src[t:t + size].max(axis=0) for t in range(0, len(src), size)])
+            out = -(-len(src) // size)
+            before = max((out - 1) * size + size - len(src), 0) // 2  # TF's "SAME": the smaller half first
+            return np.stack([src[max(t * size - before, 0):t * size - before + size].max(axis=0) for t in range(out)])
         if cls == "copy":
             return src
         if cls in ("linear", "softmax"):
@@ -171,7 +177,7 @@ class Decoder:
 
 def teacher_forced(net: dict, params: dict, x: np.ndarray, targets: list[int] | np.ndarray) -> np.ndarray:
     """log_probs [S, V] of `output_prob` with the ground truth fed back (training: ChoiceLayer outputs the
-    target, rec.py:6380-6394), S = len(targets) including the end label."""
+    target, rec.py:6386-6402), S = len(targets) including the end label."""
     decoder = Decoder(net, params, encode(net, params, x))
     state, out = decoder.initial(), []
     for label in targets:
@@ -179,6 +185,20 @@ def teacher_forced(net: dict, params: dict, x: np.ndarray, targets: list[int] | 
         out.append(log_probs)
         state = decoder.feed(state, int(label))
     return np.stack(out)
+
+
+def ce_losses(log_probs: np.ndarray, targets: list[int] | np.ndarray, label_smoothing: float = 0.0) -> np.ndarray:
+    """RETURNN's `ce` loss per target frame [S] from log_probs [S, V] (CrossEntropyLoss, returnn/tf/layers/
+    basic.py:12358-12450). With `loss_opts` label_smoothing ls (tf/util/basic.py:4985-5042 smoothing_cross_entropy):
+    soft targets 1 - ls on the target and ls / (V - 1) elsewhere, and the soft targets' entropy subtracted:
+    -sum_v q_v log p_v - H(q), H(q) = -((1 - ls) log(1 - ls) + (V - 1) low log(low + 1e-20)), low = ls / (V - 1).
+    RETURNN sums it over the frames; the logged cost divides by the number of frames."""
+    S, V = log_probs.shape
+    confidence, low = 1.0 - label_smoothing, label_smoothing / (V - 1)
+    q = np.full((S, V), low)
+    q[np.arange(S), np.asarray(targets)] = confidence
+    entropy = -(confidence * np.log(confidence) + (V - 1) * low * np.log(low + 1e-20))
+    return -(q * log_probs).sum(axis=-1) - entropy
 
 
 @dataclass(frozen=True)
@@ -202,12 +222,12 @@ def search(net: dict, params: dict, x: np.ndarray, beam_size: int) -> list[Hypot
        (t + 1) / t, so that score_t / (t + 1) stays score_{t_end} / (t_end + 1).
     3. filter_ended_scores (rec.py:6184-6192, tf/util/basic.py:6228-6268): an ended hypothesis scores 0 for the
        end label and -1e30 for every other label.
-    4. Candidates running score + scores (rec.py:6248-6252), flattened [beam_in * V]; tf.nn.top_k keeps the
+    4. Candidates running score + scores (rec.py:6244-6248), flattened [beam_in * V]; tf.nn.top_k keeps the
        best beam_size, ties to the lower flat index (tf/util/basic.py:6171); with fewer candidates than
        beam_size the rest are label 0 from beam 0 scored -inf (basic.py:6172-6175). src = index // V,
        label = index % V (basic.py:6183-6184).
     5. end = (label == end label) or the source hypothesis ended (the `end` layer is or-ed with prev:end,
-       rec.py:2223-2236); its length grows by 1 unless end (include_eos False, rec.py:3366-3374).
+       rec.py:2223-2236); its length grows by 1 unless end (include_eos False, rec.py:3373-3379).
     6. The loop stops when every hypothesis ended or after max_seq_len = the encoder length frames
        (`max_len_from('base:encoder')`, rec.py:471-489).
     Finally (ChoiceLayer.post_process_final_rec_vars_outputs, rec.py:6878-6896) every running score is divided
