@@ -125,7 +125,8 @@ def network_of(doc: Any, num_inputs: int | None, num_outputs: int | None) -> tup
 @main.command("compile", context_settings=OVERRIDES)
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
+@click.option("-o", "--output", "output", required=True, type=click.Path(),
+              help="the .onnx file (an encoder-decoder with a choice: a folder, docs/onnx-contract.md)")
 @with_dims
 @click.option("--params", type=click.Path(dir_okay=False), help="parameters: .npz, a netc checkpoint .pt, "
               "or a RETURNN checkpoint prefix model.NNN")
@@ -156,7 +157,9 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
     save_model(model, output)
     weights = f"parameters from {params}" if params else f"random initial parameters (--seed {seed}; " \
         "--params gives trained ones)"
-    click.echo(f"netc: wrote {output}: {Path(output).stat().st_size / 1e6:.1f} MB, opset {opset}, {weights}", err=True)
+    written = Path(output)
+    size = sum(f.stat().st_size for f in written.iterdir()) if written.is_dir() else written.stat().st_size
+    click.echo(f"netc: wrote {output}: {size / 1e6:.1f} MB, opset {opset}, {weights}", err=True)
 
 
 def prior_output_kind(output_kind: str | None, prior: str | None, prior_scale: float | None) -> str:
@@ -236,22 +239,35 @@ def with_progress(data: str, work: Callable[[Callable[[int], None] | None], Any]
 
 
 @main.command("run")
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="features: a RETURNN HDF file")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
               help="posteriors: an HDF file with the same sequence tags")
 @with_runtime_options
 @click.option("--ctc-greedy", is_flag=True, help="write a CTC model's best-path labels (sparse HDF), not posteriors")
+@click.option("--search", is_flag=True, help="beam search of an encoder-decoder folder: write its hypotheses (JSON)")
+@click.option("--beam-size", type=click.IntRange(1), help="with --search (default: the config's beam_size)")
 @reports_errors
 def run_command(model: str, data: str, output: str, batch_size: int, device: str, threads: int | None,
-                ctc_greedy: bool) -> None:
-    """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file."""
+                ctc_greedy: bool, search: bool, beam_size: int | None) -> None:
+    """Run MODEL on every sequence of an HDF file; write its outputs per frame to another HDF file (--search: the
+    hypotheses of an encoder-decoder, a JSON file)."""
     refuse_overwriting_inputs(output, model, data)
     from netc.runtime.ctc import run_hdf_ctc_greedy
     from netc.runtime.hdf import run_hdf
+    from netc.runtime.search import run_hdf_search
 
+    if beam_size is not None and not search:
+        raise NetcError("--beam-size goes with --search", hint="add --search, or drop --beam-size")
+    if search and ctc_greedy:
+        raise NetcError("--search and --ctc-greedy exclude each other", hint="give one of them")
     write = run_hdf_ctc_greedy if ctc_greedy else run_hdf  # labels instead of posteriors, same interface
+    if search:
+        write = functools.partial(run_hdf_search, beam_size=beam_size)
     runner = open_model(model, batch_size, device, threads)
+    if runner.decoder is not None and not search:
+        raise NetcError("an encoder-decoder folder is run with --search (its hypotheses)", Where(model),
+                        "add --search [--beam-size N]")
     count = with_progress(data, lambda progress: write(runner, data, output, progress))
     click.echo(f"{count} sequences -> {output}", err=True)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
+from netc.ir import NetcError, Where
 
 from .batching import DEFAULT_BATCH_FRAMES, buckets, pad
 from .checks import (
@@ -24,6 +25,7 @@ from .info import DATA, DATA_LENGTHS, OUTPUT, OUTPUT_LENGTHS, TARGET_LENGTHS, re
 from .session import CUDA, open_session
 
 if TYPE_CHECKING:
+    from .search import Decoder, Hypothesis
     from .stream import Stream
 
 
@@ -38,6 +40,14 @@ class Model:
 
     def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None, share: bool = False,
                  batch_frames: int = DEFAULT_BATCH_FRAMES):
+        self.decoder: Decoder | None = None
+        if Path(path).is_dir():  # an encoder-decoder: encoder.onnx, decoder_step.onnx, decoder.json (search.py)
+            from .search import Decoder
+
+            self.decoder = Decoder(path, device, threads, share, batch_frames)
+            self.info, self.device, self.batch_frames = self.decoder.info, self.decoder.device, batch_frames
+            self.num_outputs = self.decoder.num_labels
+            return
         self.session = open_session(path, device, threads, share)
         self.info = read_info(self.session, str(path))
         self.device = "cuda" if CUDA in self.session.get_providers() else "cpu"
@@ -48,13 +58,22 @@ class Model:
         self.output_names += [s.output for s in self.info.states]
 
     def __call__(self, seqs: Sequence[np.ndarray], target_lengths: Sequence[int] | None = None,
-                 names: SeqNames = LIST_POSITIONS) -> list[np.ndarray]:
+                 names: SeqNames = LIST_POSITIONS, targets: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
         """Per-sequence outputs `(T'_i, C)` in input order; sequences of similar length are batched together.
 
         A sequence without output frames (0 input frames; for an encoder–decoder, target length 0) gets a
         `(0, C)` output without any onnxruntime call. `names` says how errors name a sequence (netc run: file
-        index, tag and file).
+        index, tag and file). A compiled encoder-decoder folder takes `targets` (one `(S_i,)` label array per
+        sequence) and returns the teacher-forced log-probs `(S_i, V)` (search.py `Decoder.score`).
         """
+        if self.decoder is not None:
+            if targets is None:
+                raise NetcError("this encoder-decoder scores given targets, or searches",
+                                hint="pass targets=[label arrays], or call model.search(seqs)")
+            return self.decoder.score(seqs, targets, names)
+        if targets is not None:
+            raise NetcError("targets given, but the model is not a compiled encoder-decoder folder",
+                            hint="targets are for models compiled from a rec unit with a choice; drop them")
         arrays = check_sequences(seqs, self.info, names)
         targets = check_targets(target_lengths, len(arrays), self.info)
         lens = np.array([len(a) for a in arrays], np.int64)
@@ -67,6 +86,16 @@ class Model:
             for b, i in enumerate(batch):
                 results[i] = out[b, : out_lens[b]].copy()
         return results
+
+    def search(self, seqs: Sequence[np.ndarray], beam_size: int | None = None, names: SeqNames = LIST_POSITIONS
+               ) -> list[list[Hypothesis]]:
+        """Beam search of a compiled encoder-decoder: per sequence (each searched alone, RETURNN's `choice`) its
+        final beam best first, `(labels, score)` pairs (search.py `Hypothesis`: also `log_prob_sum`, `ended`).
+        `beam_size` defaults to the config's. NetcError for a model that is not an encoder-decoder folder."""
+        if self.decoder is None:
+            raise NetcError("search needs an encoder-decoder compiled from a rec unit with a choice (a folder)",
+                            Where(self.info.path), "compile such a config with netc compile -o FOLDER")
+        return self.decoder.search(seqs, beam_size, names)
 
     def ctc_greedy(self, seqs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """A CTC model's best-path labels per sequence (int32 arrays; repeats merged, blanks dropped).
@@ -85,6 +114,9 @@ class Model:
         Lengths may be 0: rows without output frames are kept out of the onnxruntime call and come back as
         zeros, length 0.
         """
+        if self.decoder is not None:
+            raise NetcError("an encoder-decoder folder runs per sequence: model(seqs, targets=...) or model.search",
+                            Where(self.info.path))
         data = as_features(data, "data", 3, self.info)  # a sparse-input model: int32 [B, T]
         lens = check_lengths(lens, "lens", data.shape[0], data.shape[1])
         check_labels(data, lens, self.info, lambda b: f"data[{b}]")

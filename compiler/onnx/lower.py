@@ -65,6 +65,7 @@ from .linear import lower_linear, lower_softmax
 from .norm import lower_batch_norm, lower_layer_norm, lower_norm
 from .prior import SCALED_LOG_LIKELIHOODS, Prior, subtract_prior
 from .rec import lower_rec
+from .rec_loop import UNIT_LOWER
 from .reshape import (
     lower_expand_dims,
     lower_merge_dims,
@@ -120,7 +121,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     SelfAttention: lower_self_attention,
     PositionalEncoding: lower_positional_encoding,
     RelativePositionalEncoding: lower_relative_positional_encoding,
-}
+} | UNIT_LOWER  # compare, reduce_out, softmax_over_spatial, generic_attention: on any dims (rec_loop.py)
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
 IR_VERSION = {14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
@@ -211,11 +212,7 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     inputs = declare_inputs(graph, ctx)
     for name in OUTPUT_NAMES:
         b.reserve(name)
-    for node in graph.nodes:
-        ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
-        normalized = output_batch_norm(node)  # the layer's batch_norm option, on its output
-        if normalized is not None:
-            ctx.values[node.name] = LOWER[type(normalized.layer)](normalized, normalized.layer, ctx)
+    lower_nodes(graph, ctx)
     if options.prior is not None:
         ctx.values[graph.output.name] = subtract_prior(b, ctx.values[graph.output.name], options.prior)
     outputs = declare_outputs(graph, ctx)
@@ -228,6 +225,19 @@ def lower_graph(graph: Graph, params: dict[str, np.ndarray], options: CompileOpt
     model.opset_import.append(helper.make_opsetid("", options.opset))
     helper.set_model_props(model, metadata(graph, options))
     return model
+
+
+def lower_nodes(graph: Graph, ctx: LowerContext) -> None:
+    """One lowering per node, in graph order, each with its batch_norm option."""
+    for node in graph.nodes:
+        if type(node.layer) not in LOWER:  # a rec unit that is not the network's output (rec_loop.py)
+            raise NetcError(f"a {node.layer.class_name} layer with a unit dict is compiled only as the network's "
+                            "output (a decoder searched by its choice)", node.where,
+                            "name that rec layer 'output'; netc compiles it to an encoder and a decoder step")
+        ctx.values[node.name] = LOWER[type(node.layer)](node, node.layer, ctx)
+        normalized = output_batch_norm(node)  # the layer's batch_norm option, on its output
+        if normalized is not None:
+            ctx.values[node.name] = LOWER[type(normalized.layer)](normalized, normalized.layer, ctx)
 
 
 def declare_inputs(graph: Graph, ctx: LowerContext) -> list[onnx.ValueInfoProto]:

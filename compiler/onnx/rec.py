@@ -63,6 +63,20 @@ def low_mem_lstm_weights(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]
     return onnx_lstm_weights(W[:n_in], W[n_in:], b)
 
 
+def cell_weights(node: Node, layer: Rec, ctx: LowerContext) -> tuple[np.ndarray, ...]:
+    """The ONNX LSTM (GRU) `W`, `R`, `B` of the rec layer's (or rnn_cell's) parameters, by its unit's layout."""
+    if layer.unit is Unit.GRU:
+        return gru_weights(*(ctx.param(node, f"{GRU}/{k}")
+                             for k in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")))
+    if layer.unit in TF_LSTM:
+        cell = TF_LSTM[layer.unit]
+        return tf_cell_lstm_weights(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"),
+                                    layer.forget_bias)
+    if layer.unit is Unit.LOW_MEM_LSTM:
+        return low_mem_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/b"))
+    return onnx_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
+
+
 def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
     """Y (time-major, padded frames 0); keeps Y_h, Y_c when a decoder starts from them."""
     b, n = ctx.builder, node.out_type.feature
@@ -70,14 +84,7 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
         return lower_attention_decoder(node, layer, ctx)
     if layer.unit is Unit.GRU:
         return lower_gru(node, layer, ctx)
-    if layer.unit in TF_LSTM:
-        cell = TF_LSTM[layer.unit]
-        W, R, B = tf_cell_lstm_weights(ctx.param(node, f"{cell}/kernel"), ctx.param(node, f"{cell}/bias"),
-                                       layer.forget_bias)
-    elif layer.unit is Unit.LOW_MEM_LSTM:
-        W, R, B = low_mem_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/b"))
-    else:
-        W, R, B = onnx_lstm_weights(ctx.param(node, "rec/W"), ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b"))
+    W, R, B = cell_weights(node, layer, ctx)
     initial = ["", ""]
     if layer.is_decoder:
         x = ctx.zero_input(TimeAxis.CLASSES)
@@ -104,8 +111,7 @@ def lower_rec(node: Node, layer: Rec, ctx: LowerContext) -> str:
 def lower_gru(node: Node, layer: Rec, ctx: LowerContext) -> str:
     """One ONNX GRU node (linear_before_reset 0), TF GRUCell's parameters converted at compile time."""
     b, n = ctx.builder, node.out_type.feature
-    W, R, B = gru_weights(*(ctx.param(node, f"{GRU}/{k}")
-                            for k in ("gates/kernel", "gates/bias", "candidate/kernel", "candidate/bias")))
+    W, R, B = cell_weights(node, layer, ctx)
     y = b.op("GRU", ctx.source(node), b.initializer(f"{node.name}/W", W), b.initializer(f"{node.name}/R", R),
              b.initializer(f"{node.name}/B", B), ctx.length_value(node.out_type.time), name=node.name,
              hidden_size=n, linear_before_reset=0,

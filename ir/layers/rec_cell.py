@@ -1,10 +1,12 @@
 """`rnn_cell` and `get_last_hidden_state` (returnn/tf/layers/rec.py RnnCellLayer, GetLastHiddenStateLayer): one
 step of a recurrent cell inside a rec unit, `[B, n_in] -> [B, n_out]`, its state carried from step to step.
 
-RETURNN's `RecLayer.get_rnn_cell_class(unit, cell_only=True)` picks the cell: with TensorFlow 2, `LSTMBlock`,
-`LSTMBlockFused` and `BasicLSTM` become TF's `LSTMCell` ("StandardLSTM": kernel over `[x, h]`, gates i, j, f,
-o, forget bias 1 added at run time, parameters `rec/lstm_cell/kernel|bias`); `NativeLSTM2` and `lstm` stay
-RETURNN's native cell (`rec/W`, `rec/W_re`, `rec/b`, gates j, i, f, o); `GRU` is TF's GRUCell.
+RETURNN's `RecLayer.get_rnn_cell_class(unit, cell_only=True)` picks the cell: with TensorFlow 2, `LSTMBlock` and
+`LSTMBlockFused` become TF's `LSTMCell` ("StandardLSTM": kernel over `[x, h]`, gates i, j, f,
+o, forget bias 1 added at run time, parameters `rec/lstm_cell/kernel|bias`); `BasicLSTM` TF's BasicLSTMCell (the
+same step, parameters `rec/basic_lstm_cell/kernel|bias`); `NativeLSTM2` and `lstm` stay RETURNN's native cell
+(`rec/W`, `rec/W_re`, `rec/b`, gates j, i, f, o; RETURNN 1.2026 with TensorFlow 2 fails to build it as an rnn_cell,
+asserting a TF RNNCell, and netc computes the native cell's step); `GRU` is TF's GRUCell.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ class CellUnit(ConfigEnum):
     """The cells `rnn_cell` runs, by what RETURNN TF 2 builds for each name (cell_only)."""
 
     STANDARD_LSTM = "standardlstm"
+    BASIC_LSTM = "basiclstm"  # TF's BasicLSTMCell: LSTMCell's step, parameters rec/basic_lstm_cell/kernel|bias
     NATIVE_LSTM = "nativelstm2"
     GRU = "gru"
 
     @classmethod
     def aliases(cls) -> dict[str, ConfigEnum]:
-        return {"lstmblock": cls.STANDARD_LSTM, "lstmblockfused": cls.STANDARD_LSTM, "basiclstm": cls.STANDARD_LSTM,
+        return {"lstmblock": cls.STANDARD_LSTM, "lstmblockfused": cls.STANDARD_LSTM,
                 "lstmcell": cls.STANDARD_LSTM, "nativelstm": cls.NATIVE_LSTM, "lstm": cls.NATIVE_LSTM,
                 "lstmp": cls.NATIVE_LSTM}
 
@@ -38,7 +41,8 @@ class CellUnit(ConfigEnum):
     @property
     def rec_unit(self) -> Unit:
         """The rec layer unit with the same parameters and step."""
-        return {CellUnit.STANDARD_LSTM: Unit.STANDARD_LSTM, CellUnit.NATIVE_LSTM: Unit.LSTM,
+        return {CellUnit.STANDARD_LSTM: Unit.STANDARD_LSTM, CellUnit.BASIC_LSTM: Unit.BASIC_LSTM,
+                CellUnit.NATIVE_LSTM: Unit.LSTM,
                 CellUnit.GRU: Unit.GRU}[self]
 
 
