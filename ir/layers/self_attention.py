@@ -3,8 +3,8 @@
 of returnn/tf/util/basic.py get_positional_encoding).
 
 Outside a recurrent unit, on sequences `[B, T, F]`; inside one (`ShapeEnv.in_unit`) self_attention and
-positional_encoding take one step `[B, F]` (RETURNN's `_rec_previous_layer` branches). Each sequence is computed as RETURNN computes it alone: keys
-beyond a sequence's length never count (RETURNN: `sequence_mask` of the keys; with `attention_left_only` the
+positional_encoding take one step `[B, F]` (RETURNN's `_rec_previous_layer` branches). Each sequence is computed
+as RETURNN computes it alone: keys beyond a sequence's length never count (RETURNN: `sequence_mask` of the keys; with `attention_left_only` the
 triangular mask, which never reaches beyond the query's own frame). The per-step form inside a recurrent unit
 (keys and values accumulated over the steps) is `self_attention_step` in trainer/self_attention.py and
 compiler/onnx/self_attention.py.
@@ -154,8 +154,8 @@ class SelfAttention(Layer):
             raise NetcError("self_attention inside a rec unit needs attention_left_only (RETURNN asserts it: a step "
                             "sees only the steps so far)", at("attention_left_only"), '"attention_left_only": true')
         if self.key_shift:
-            raise NetcError("key_shift of a self_attention inside a rec unit is not implemented by netc", at("key_shift"),
-                            "remove key_shift, or use the self_attention outside the unit")
+            raise NetcError("key_shift of a self_attention inside a rec unit is not implemented by netc",
+                            at("key_shift"), "remove key_shift, or use the self_attention outside the unit")
         return TensorType((x.dims[0], feature_dim(self.value_dim, f"{LAYER}_self_att_feat")))
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
@@ -198,7 +198,8 @@ class PositionalEncoding(Layer):
         x = (step_input if env.in_unit else sequence_input)(x, self.class_name, at, dense=self.add_to_input)
         if self.offset:
             off = env.type_of(self.offset)
-            if not off.dtype.startswith("int") or off.sparse or off.dims not in (x.dims[:1], x.dims[:1 if env.in_unit else 2]):
+            dims = (x.dims[:1],) if env.in_unit else (x.dims[:1], x.dims[:2])
+            if not off.dtype.startswith("int") or off.sparse or off.dims not in dims:
                 raise NetcError(f"offset {self.offset!r} is {off} {off.dtype}; it must be int [B] or [B, T] on "
                                 "this layer's time axis", at("offset"), "e.g. a length layer")
         if self.add_to_input:
