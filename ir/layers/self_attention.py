@@ -4,10 +4,10 @@ of returnn/tf/util/basic.py get_positional_encoding).
 
 Outside a recurrent unit, on sequences `[B, T, F]`; inside one (`ShapeEnv.in_unit`) self_attention and
 positional_encoding take one step `[B, F]` (RETURNN's `_rec_previous_layer` branches). Each sequence is computed
-as RETURNN computes it alone: keys beyond a sequence's length never count (RETURNN: `sequence_mask` of the keys; with `attention_left_only` the
-triangular mask, which never reaches beyond the query's own frame). The per-step form inside a recurrent unit
-(keys and values accumulated over the steps) is `self_attention_step` in trainer/self_attention.py and
-compiler/onnx/self_attention.py.
+as RETURNN computes it alone: keys beyond a sequence's length never count (RETURNN: `sequence_mask` of the keys;
+with `attention_left_only` the triangular mask, which never reaches beyond the query's own frame). The per-step
+form inside a recurrent unit (keys and values accumulated over the steps) is `self_attention_step` in
+trainer/self_attention.py and compiler/onnx/self_attention.py.
 """
 
 from __future__ import annotations
