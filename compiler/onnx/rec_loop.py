@@ -675,8 +675,9 @@ def lower_step_positional_encoding(node: Node, layer: PositionalEncoding, ctx: L
     assert isinstance(ctx, StepContext)
     b, name = ctx.builder, node.name
     if layer.constant > -1:
-        position = b.op("Expand", b.const(np.int32(layer.constant), np.int32),
-                        b.op("Shape", ctx.source(node), name=f"{name}/batch", end=1), name=f"{name}/constant")
+        batch = b.op("Slice", b.op("Shape", ctx.source(node), name=f"{name}/shape"), b.const([0]), b.const([1]),
+                     name=f"{name}/batch")  # Shape's `end` needs opset 15
+        position = b.op("Expand", b.const(np.int32(layer.constant), np.int32), batch, name=f"{name}/constant")
     else:
         position = b.op("Add", ctx.acc_states[name][0], b.const(np.int32(1), np.int32), name=f"{name}/step")
         ctx.acc_out[name] = (position,)

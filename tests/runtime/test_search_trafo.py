@@ -22,7 +22,7 @@ import pytest
 from netc.ir import NetcError
 from netc.runtime import Model
 
-from tests.decoder_goldens import DATA, compiled, graph_of, inputs_of, load, params_of
+from tests.decoder_goldens import DATA, compiled, graph_of, inputs_of, load, params_of, targets_of
 from tests.runtime.test_search import (  # noqa: F401 (collected here, with this module's fixture)
     test_default_beam_is_the_configs,
     test_log_prob_sum_is_the_teacher_forced_sum,
@@ -111,3 +111,35 @@ def test_a_self_attention_reading_this_steps_choice_is_refused_by_name(golden: d
 def test_the_step_model_checks(folder: Path) -> None:
     onnx.checker.check_model(onnx.load(str(folder / "decoder_step.onnx")), full_check=True)
     assert graph_of(load(GOLDEN)).output.name == "output"
+
+
+@pytest.mark.parametrize("options", [{"constant": 3}, {"n_out": 8, "add_to_input": False}])
+def test_positional_encoding_options_step_as_netc_trains_them(golden: dict, options: dict, tmp_path: Path) -> None:
+    """positional_encoding with `constant` (no state) or without add_to_input: the decoder step's log-probs are
+    those of netc's trainer (per step and moved out, tests/trainer/test_rec_loop_trafo.py), opset 14 too."""
+    import torch
+    from netc.compiler import compile_graph, save_model
+    from netc.compiler.onnx.lower import CompileOptions
+    from netc.ir import Document, graph_from_document
+
+    from tests.trainer.test_rec_loop import batch_of, run
+
+    unit = golden["net"]["output"]["unit"]
+    changed = unit | {"target_embed": unit["target_embed"] | options}
+    if not options.get("add_to_input", True):  # the sinusoids alone, added to the embedding by a combine
+        changed |= {"target_embed_pos": changed.pop("target_embed") | {"from": ["target_embed_weighted"]},
+                    "target_embed": {"class": "combine", "kind": "add",
+                                     "from": ["target_embed_weighted", "target_embed_pos"]}}
+    net = golden["net"] | {"output": golden["net"]["output"] | {"unit": changed}}
+    config = {"network": net, "extern_data": golden["extern_data"]}
+    graph = graph_from_document(Document("t.json", config))
+    save_model(compile_graph(graph, params_of(golden), CompileOptions(opset=14)), tmp_path / "m")
+    got = Model(tmp_path / "m", threads=1)(inputs_of(golden), targets=targets_of(golden))
+    for move_out in (True, False):
+        output = net["output"] | {"optimize_move_layers_out": move_out}
+        moved = graph_from_document(Document("t.json", config | {"network": net | {"output": output}}))
+        _, ctx = run(golden, batch_of(golden), moved)
+        packing = ctx.packing(ctx.graph["output"].out_type.time)
+        expected = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
+        for b, y in enumerate(got):
+            np.testing.assert_allclose(y, expected[b, :len(y)], atol=1e-5, rtol=0, err_msg=f"sequence {b}")
