@@ -150,3 +150,21 @@ def unit_error(**unit_changes: dict) -> NetcError:
 def test_what_returnn_refuses_in_a_loop_is_a_located_error(changes, key, words):
     error = unit_error(**changes)
     assert words in error.message and error.where.key == key, (error.message, error.where)
+
+
+def test_attention_dropout_drops_per_step_weights_in_training_only():
+    """attention_dropout on a per-step self_attention: training draws masks (the log-probs change), evaluation
+    gives RETURNN's numbers unchanged."""
+    unit = UNIT | {"dec_01_self_att_att": UNIT["dec_01_self_att_att"] | {"attention_dropout": 0.5}}
+    graph = graph_of(GOLDEN, output=with_output(optimize_move_layers_out=False, unit=unit))
+    batch = batch_of(GOLDEN)
+    results = []
+    for training in (True, False):
+        torch.manual_seed(0)
+        model = NetModel(graph, as_arrays(GOLDEN["params"])).train(training)
+        ctx = model(batch.data, batch.lengths, batch.target_lengths["classes"], None, batch.targets)
+        packing = ctx.packing(ctx.graph["output"].out_type.time)
+        results.append(packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy())
+    frames = len(GOLDEN["targets"][3])
+    assert np.abs(results[0][3, :frames] - GOLDEN["forward"][3]["log_probs"]).max() > 1e-3
+    np.testing.assert_allclose(results[1][3, :frames], GOLDEN["forward"][3]["log_probs"], atol=1e-5, rtol=0)
