@@ -35,8 +35,10 @@ from netc.ir.layers import (
     Decide,
     GenericAttention,
     GetLastHiddenState,
+    PositionalEncoding,
     ReduceOut,
     RnnCell,
+    SelfAttention,
     SoftmaxOverSpatial,
 )
 from netc.ir.layers.elementwise import CompareKind, ReduceOutMode
@@ -45,7 +47,7 @@ from netc.ir.layers.rec_cell import CellUnit
 from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, prev_references, step_dependencies, unit_references
 from netc.ir.types import BATCH, DimKind, TensorType
 
-from . import elementwise
+from . import elementwise, self_attention
 from .context import RunContext
 from .lstm import PackedLstm
 from .packing import Packing
@@ -138,6 +140,7 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
         if inner.name in plan.before:
             once.values[inner.name] = lower_unit_layer(inner, once)
     states = {n.name: initial_state(n, n.layer, once, batch) for n in loop.unit if isinstance(n.layer, RnnCell)}
+    states |= accumulated_initial_states(loop, plan, once, batch)
     prev = {name: initial_value(loop, name, once, states, batch) for name in read_as_prev(loop)}
     initial = dict(prev)
     stacked: dict[str, list[torch.Tensor]] = {name: [] for name in plan.stacked}
@@ -521,6 +524,59 @@ def lower_decide(node: Node, layer: Decide, ctx: RunContext) -> torch.Tensor:
     return ctx.values[node.sources[0]]
 
 
+# --- self_attention and positional_encoding per step (RETURNN's `_rec_previous_layer` branches) ----------------
+
+def accumulated_initial_states(loop: RecLoop, plan: MovePlan, step: StepContext, batch: int) -> dict[str, CellState]:
+    """The states before step 0 of the per-step (`inside`) self_attention and positional_encoding layers: empty
+    keys and values `[B, H, 0, d]` (RETURNN's `k_left`/`v_left`), position -1 (RETURNN's `position` state)."""
+    any_param = step.params[next(iter(step.params))] if step.params else torch.zeros(0)
+    states: dict[str, CellState] = {}
+    for n in loop.unit:
+        if n.name not in plan.inside:
+            continue
+        if isinstance(n.layer, SelfAttention):
+            heads = n.layer.heads
+            states[n.name] = (any_param.new_zeros(batch, heads, 0, n.layer.key_dim // heads),
+                              any_param.new_zeros(batch, heads, 0, n.layer.value_dim // heads))
+        elif isinstance(n.layer, PositionalEncoding):
+            states[n.name] = (torch.full((batch,), -1, dtype=torch.int64, device=any_param.device),)
+    return states
+
+
+def per_step(node: Node, ctx: RunContext) -> bool:
+    """Whether a unit layer runs one step (`[B, F]`, its state carried), not over all frames (moved out)."""
+    return isinstance(ctx, StepContext) and node.out_type.time_index is None
+
+
+def lower_unit_self_attention(node: Node, layer: SelfAttention, ctx: RunContext) -> torch.Tensor:
+    """Per step: this step's keys and values appended to the earlier steps', attended by this step's query
+    (trainer/self_attention.py `self_attention_step`); moved out of the loop: causal over all frames at once."""
+    if not per_step(node, ctx):
+        return self_attention.lower_self_attention(node, layer, ctx)
+    assert isinstance(ctx, StepContext)
+    k_left, v_left = ctx.prev_states[node.name]
+    drop = layer.attention_dropout if ctx.training else 0.0
+    y, k, v = self_attention.self_attention_step(ctx.source(node), k_left, v_left, ctx.param(node, "QKV"), layer,
+                                                 drop=drop, ctx=ctx)
+    ctx.states[node.name] = (k, v)
+    return y
+
+
+def lower_unit_positional_encoding(node: Node, layer: PositionalEncoding, ctx: RunContext) -> torch.Tensor:
+    """Per step: position = the step index (`constant` if >= 0) plus `offset` `[B]`; moved out: each frame's."""
+    if not per_step(node, ctx):
+        return self_attention.lower_positional_encoding(node, layer, ctx)
+    assert isinstance(ctx, StepContext)
+    position = ctx.prev_states[node.name][0] + 1
+    ctx.states[node.name] = (position,)
+    if layer.constant > -1:
+        position = torch.full_like(position, layer.constant)
+    if layer.offset:
+        position = position + ctx.values[layer.offset].to(torch.int64)
+    y = self_attention.signal(position, node.out_type.feature)
+    return ctx.source(node) + y if layer.add_to_input else y
+
+
 def unit_loss_nodes(node: Node) -> list[Node]:
     """The loss layers of a rec unit (none for another layer) as nodes over the loop's frames: `LOOP/LAYER`
     `[B, T_loop, ...]`, the names RETURNN gives their losses (`cost:output/output_prob`)."""
@@ -538,4 +594,5 @@ def unit_lowerings() -> dict[type, Any]:
     return {RecLoop: lower_rec_loop, Compare: lower_compare, ReduceOut: lower_reduce_out,
             SoftmaxOverSpatial: lower_softmax_over_spatial, GenericAttention: lower_generic_attention,
             Decide: lower_decide, Choice: in_unit(lower_choice), RnnCell: in_unit(lower_rnn_cell),
-            GetLastHiddenState: in_unit(lower_get_last_hidden_state)}
+            GetLastHiddenState: in_unit(lower_get_last_hidden_state), SelfAttention: lower_unit_self_attention,
+            PositionalEncoding: lower_unit_positional_encoding}

@@ -59,17 +59,17 @@ def lower_self_attention(node: Node, layer: SelfAttention, ctx: RunContext) -> t
 
 
 def self_attention_step(x: torch.Tensor, k_left: torch.Tensor, v_left: torch.Tensor, qkv: torch.Tensor,
-                        layer: SelfAttention, key_shift: torch.Tensor | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                        layer: SelfAttention, key_shift: torch.Tensor | None = None, drop: float = 0.0,
+                        ctx: RunContext | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step of a causal self_attention inside a recurrent unit (RETURNN SelfAttentionLayer with
-    `_rec_previous_layer`: its `k_left`/`v_left` state), without attention dropout.
+    `_rec_previous_layer`: its `k_left`/`v_left` state), with `drop` attention dropout (ctx's noise) in training.
 
     x: `[B, n_in]` this step's input; k_left `[B, H, t, d_k]`, v_left `[B, H, t, d_v]` the keys and values of the
     t earlier steps (`[B, H, 0, d]` at the first step); qkv: the `QKV` parameter `[n_in, 2 K + V]`; key_shift:
     `[1, t + 1, d_k]` or None. Returns (y `[B, V]`, k_left and v_left with t + 1 steps)."""
     q, k, v = heads(x[:, None], qkv, layer)
     k, v = torch.cat([k_left, k], dim=2), torch.cat([v_left, v], dim=2)
-    return merge_heads(attend(q, k, v, None, key_shift))[:, 0], k, v
+    return merge_heads(attend(q, k, v, None, key_shift, drop, ctx))[:, 0], k, v
 
 
 def signal(position: torch.Tensor, n: int) -> torch.Tensor:

@@ -40,8 +40,10 @@ from netc.ir.layers import (
     GenericAttention,
     GetLastHiddenState,
     Layer,
+    PositionalEncoding,
     ReduceOut,
     RnnCell,
+    SelfAttention,
     Softmax,
     SoftmaxOverSpatial,
 )
@@ -58,6 +60,7 @@ from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
 from .elementwise import BINARY_OPS, operand
 from .rec import cell_weights
+from .self_attention import self_attention_step, signal
 
 LABEL, FIRST, LOG_PROBS = "prev:output", "first", "log_probs"
 ENCODER_FILE, STEP_FILE, SPEC_FILE = "encoder.onnx", "decoder_step.onnx", "decoder.json"
@@ -86,6 +89,7 @@ class DecoderPlan:
     outer: tuple[str, ...]  # encoder layers the search reads: the unit's base: layers, max_seq_len, initial values
     read: tuple[str, ...]  # encoder layers the step model reads (base:)
     end_label: int
+    accumulators: tuple[str, ...] = ()  # self_attention / positional_encoding step layers: states that grow or count
 
     @property
     def unit(self) -> RecLoop:
@@ -142,7 +146,7 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
                 "initial_output"), "use initial_output 0 (zeros), a number, or base:LAYER")
     return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev),
                        tuple(n.name for n in steps if isinstance(n.layer, RnnCell)), outer, read,
-                       end_label(loop, unit))
+                       end_label(loop, unit), accumulators(steps, labels))
 
 
 def step_references(node: Node) -> tuple[str, ...]:
@@ -209,6 +213,8 @@ class StepContext(LowerContext):
 
     cell_states: dict[str, tuple[str, str]]  # rnn_cell -> (h, c) before the step (c "" for a GRU)
     cell_out: dict[str, tuple[str, str]]  # rnn_cell -> (h, c) after the step
+    acc_states: dict[str, tuple[str, ...]]  # self_attention -> (k_left, v_left), positional_encoding -> (position,)
+    acc_out: dict[str, tuple[str, ...]]  # the same after the step
 
 
 def pseudo(name: str, t: TensorType) -> Node:
@@ -302,6 +308,7 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         for suffix in cell_inputs(plan, c):
             fill_state(ctx, c + suffix, t, cell_initial(plan, c, suffix[1]), batch_major, plan)
             outputs.append(value_info(c + suffix, t))
+    outputs += fill_accumulator_states(ctx, plan)
     return finish_model(b, "netc_encoder", inputs, outputs, opset, graph, "encoder")
 
 
@@ -379,7 +386,9 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
     b = OnnxBuilder()
     ctx = StepContext(sub, step_params, b, False, opset=opset)
     ctx.cell_states, ctx.cell_out = {}, {}
-    for name in [LOG_PROBS, *plan.states, *(c + s for c in plan.cells for s in cell_outputs(plan, c))]:
+    ctx.acc_states, ctx.acc_out = {}, {}
+    for name in [LOG_PROBS, *plan.states, *(c + s for c in plan.cells for s in cell_outputs(plan, c)),
+                 *(a + part for a in plan.accumulators for part, _, _ in accumulator_parts(unit[a]))]:
         b.reserve(name)
     inputs = [tensor_info(b.reserve(LABEL), INT32, ["batch"]), tensor_info(b.reserve(FIRST), BOOL, ["batch"])]
     ctx.values[LABEL] = ctx.values["output"] = LABEL
@@ -391,6 +400,10 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         for name in names:
             inputs.append(value_info(name, unit[c].out_type))
         ctx.cell_states[c] = (names[0], names[1] if len(names) > 1 else "")
+    for a in plan.accumulators:
+        parts = accumulator_parts(unit[a])
+        inputs += [tensor_info(b.reserve(a + part + "0"), elem, dims) for part, elem, dims in parts]
+        ctx.acc_states[a] = tuple(a + part + "0" for part, _, _ in parts)
     for y in plan.read:
         t = graph.type_of(y)
         inputs.append(value_info(b.reserve(BASE + y), t))
@@ -398,7 +411,7 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         if t.time_index is not None and t.time not in ctx.lengths:
             ctx.lengths[t.time] = b.reserve(f"{BASE}{y}:size1")
             inputs.append(tensor_info(ctx.lengths[t.time], INT32, ["batch"]))
-    lower = LOWER
+    lower = LOWER | ACCUMULATING_LOWER
     for q in plan.label_layers:
         ctx.values[q.name] = lower_unit_node(lower, q, ctx)
         ctx.values[PREV + q.name] = first_or(ctx, q, unit.initial_output(q.name))
@@ -413,6 +426,10 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         for value, suffix in zip(ctx.cell_out[c], cell_outputs(plan, c)):
             b.op("Identity", value, name=c + suffix, exact=True)
             outputs.append(value_info(c + suffix, unit[c].out_type))
+    for a in plan.accumulators:
+        for value, (part, elem, dims) in zip(ctx.acc_out[a], accumulator_parts(unit[a])):
+            b.op("Identity", value, name=a + part, exact=True)
+            outputs.append(tensor_info(a + part, elem, dims))
     model = finish_model(b, "netc_decoder_step", inputs, outputs, opset, graph, "decoder_step")
     return model, [i.name for i in inputs]
 
@@ -596,6 +613,86 @@ UNIT_LOWER: dict[type, Callable[..., str]] = {Compare: lower_compare, ReduceOut:
                                               Choice: outside_a_decoder, Decide: outside_a_decoder}
 
 
+# --- self_attention and positional_encoding per step: states that grow (keys, values) or count (position) ----
+
+def accumulates(node: Node) -> bool:
+    """A unit layer with a state of its own besides `prev:` (RETURNN's `rec_vars_outputs`): self_attention (its
+    `k_left`/`v_left`), positional_encoding of the step index (its `position`)."""
+    return isinstance(node.layer, SelfAttention) or isinstance(node.layer, PositionalEncoding) and \
+        node.layer.constant <= -1
+
+
+def accumulators(steps: tuple[Node, ...], labels: tuple[Node, ...]) -> tuple[str, ...]:
+    """The step layers with a state; such a label layer (it reads this step's choice) is refused."""
+    for n in labels:
+        if accumulates(n):
+            raise NetcError(f"a {n.layer.class_name} that reads this step's choice is not implemented by netc's "
+                            "decoder step", n.at("from"), "read the choice as prev:output (target_embed of "
+                            "prev:output), as the published transformer decoders do")
+    return tuple(n.name for n in steps if accumulates(n))
+
+
+def accumulator_parts(node: Node) -> tuple[tuple[str, int, list[str | int]], ...]:
+    """(name suffix, element type, dims) of each state part of an accumulating layer: the step model's input is
+    `LAYER + suffix + "0"`, its output `LAYER + suffix`. Keys `[N, H, steps, d_k]` and values `[N, H, steps, d_v]`
+    grow by one frame per step (0 frames before step 0); the position `[N]` is -1 before step 0."""
+    layer = node.layer
+    if isinstance(layer, SelfAttention):
+        return ((":k_left", FLOAT, ["batch", layer.heads, "steps", layer.key_dim // layer.heads]),
+                (":v_left", FLOAT, ["batch", layer.heads, "steps", layer.value_dim // layer.heads]))
+    return ((":position", INT32, ["batch"]),)
+
+
+def fill_accumulator_states(ctx: LowerContext, plan: DecoderPlan) -> list[onnx.ValueInfoProto]:
+    """The encoder outputs of the accumulating layers' states before step 0 (zero frames; position -1)."""
+    b, outputs = ctx.builder, []
+    for a in plan.accumulators:
+        for part, elem, dims in accumulator_parts(plan.unit[a]):
+            name = a + part + "0"
+            batch = b.op("Shape", ctx.length_value(ctx.graph.input_type.time), name=f"{name}/batch")
+            shape = b.op("Concat", batch, b.const([0 if d == "steps" else d for d in dims[1:]]), name=f"{name}/shape",
+                         axis=0)
+            value = b.const(np.float32(0), np.float32) if elem == FLOAT else b.const(np.int32(-1), np.int32)
+            b.op("Expand", value, shape, name=name, exact=True)
+            outputs.append(tensor_info(name, elem, dims))
+    return outputs
+
+
+def lower_step_self_attention(node: Node, layer: SelfAttention, ctx: LowerContext) -> str:
+    """This step's keys and values appended to the state's (compiler/onnx/self_attention.py
+    `self_attention_step`), attended by this step's query."""
+    assert isinstance(ctx, StepContext)
+    b = ctx.builder
+    k_left, v_left = ctx.acc_states[node.name]
+    qkv = b.initializer(f"{node.name}/QKV", ctx.param(node, "QKV"))
+    y, k, v = self_attention_step(b, ctx.source(node), k_left, v_left, qkv, layer, node.name)
+    ctx.acc_out[node.name] = (k, v)
+    return y
+
+
+def lower_step_positional_encoding(node: Node, layer: PositionalEncoding, ctx: LowerContext) -> str:
+    """Position = the state's + 1 (the step index; `constant` if >= 0) plus `offset` `[N]`; the sinusoids `[N, n]`."""
+    assert isinstance(ctx, StepContext)
+    b, name = ctx.builder, node.name
+    if layer.constant > -1:
+        batch = b.op("Slice", b.op("Shape", ctx.source(node), name=f"{name}/shape"), b.const([0]), b.const([1]),
+                     name=f"{name}/batch")  # Shape's `end` needs opset 15
+        position = b.op("Expand", b.const(np.int32(layer.constant), np.int32), batch, name=f"{name}/constant")
+    else:
+        position = b.op("Add", ctx.acc_states[name][0], b.const(np.int32(1), np.int32), name=f"{name}/step")
+        ctx.acc_out[name] = (position,)
+    if layer.offset:
+        position = b.op("Add", position, b.op("Cast", ctx.values[layer.offset], name=f"{name}/offset32", to=INT32),
+                        name=f"{name}/offset_position")
+    y = signal(b, b.op("Unsqueeze", position, b.const([1]), name=f"{name}/position_bt"), node.out_type.feature, name)
+    y = b.op("Squeeze", y, b.const([1]), name=f"{name}/signal_step")
+    return b.op("Add", ctx.source(node), y, name=f"{name}/add_to_input") if layer.add_to_input else y
+
+
+ACCUMULATING_LOWER: dict[type, Callable[..., str]] = {SelfAttention: lower_step_self_attention,
+                                                      PositionalEncoding: lower_step_positional_encoding}
+
+
 # --- the spec and the folder ----------------------------------------------------------------------------------
 
 def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_inputs: list[str]) -> dict[str, Any]:
@@ -618,6 +715,9 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
     for c in plan.cells:
         for suffix in cell_inputs(plan, c):
             time_axes[c + suffix] = None
+    for a in plan.accumulators:  # the same number of frames in every row: nothing to cut or pad
+        for part, _, _ in accumulator_parts(unit[a]):
+            time_axes[a + part + "0"] = None
     return {
         "format": SPEC_FORMAT,
         "netc.version": netc.__version__,
@@ -635,7 +735,9 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
                                                      "factor": max_len.factor},
         "states": [{"input": PREV + s, "output": s} for s in plan.states]
                   + [{"input": c + i, "output": c + o} for c in plan.cells
-                     for i, o in zip(cell_inputs(plan, c), cell_outputs(plan, c))],
+                     for i, o in zip(cell_inputs(plan, c), cell_outputs(plan, c))]
+                  + [{"input": a + part + "0", "output": a + part} for a in plan.accumulators
+                     for part, _, _ in accumulator_parts(unit[a])],
         "encoder_outputs": [o.name for o in encoder.graph.output],
         "step_inputs": step_inputs,
         "time_axes": time_axes,

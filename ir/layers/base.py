@@ -39,6 +39,10 @@ class ShapeEnv(typing.Protocol):
     def type_of(self, layer: str) -> TensorType:
         """The output type of another (already typed) layer."""
 
+    @property
+    def in_unit(self) -> bool:
+        """Whether the layer is typed per step inside a rec unit (ir/loop.py): its input has no loop time axis."""
+
 
 @dataclass(frozen=True)
 class CtcOpts:

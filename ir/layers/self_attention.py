@@ -2,11 +2,12 @@
 (returnn/tf/layers/rec.py SelfAttentionLayer, PositionalEncodingLayer, RelativePositionalEncodingLayer; the sinusoids
 of returnn/tf/util/basic.py get_positional_encoding).
 
-Outside a recurrent unit, on sequences `[B, T, F]`. Each sequence is computed as RETURNN computes it alone: keys
-beyond a sequence's length never count (RETURNN: `sequence_mask` of the keys; with `attention_left_only` the
-triangular mask, which never reaches beyond the query's own frame). The per-step form inside a recurrent unit
-(keys and values accumulated over the steps) is `self_attention_step` in trainer/self_attention.py and
-compiler/onnx/self_attention.py.
+Outside a recurrent unit, on sequences `[B, T, F]`; inside one (`ShapeEnv.in_unit`) self_attention and
+positional_encoding take one step `[B, F]` (RETURNN's `_rec_previous_layer` branches). Each sequence is computed
+as RETURNN computes it alone: keys beyond a sequence's length never count (RETURNN: `sequence_mask` of the keys;
+with `attention_left_only` the triangular mask, which never reaches beyond the query's own frame). The per-step
+form inside a recurrent unit (keys and values accumulated over the steps) is `self_attention_step` in
+trainer/self_attention.py and compiler/onnx/self_attention.py.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def sequence_input(x: TensorType | None, class_name: str, at: At, dense: bool = 
     if x is None or not x.is_seq or (dense and x.sparse):
         raise NetcError(f"{class_name} needs a {'dense ' if dense else ''}[B, T, F] input, got {x or 'none'}",
                         at("from"), "inside a recurrent unit use the per-step form; outside, " + SEQ_HINT)
+    return x
+
+
+def step_input(x: TensorType | None, class_name: str, at: At, dense: bool = True) -> TensorType:
+    """Inside a rec unit: `x` is one step `[B, F]` (or, unless `dense`, `[B]` class indices), else a located error."""
+    if x is None or x.has_time or len(x.dims) != (1 if x.sparse else 2) or (dense and x.sparse):
+        raise NetcError(f"{class_name} inside a rec unit reads one step {'[B, F]' if dense else '[B, F] or [B]'}, got "
+                        f"{x or 'none'} (RETURNN asserts the input has no time axis in a loop)", at("from"),
+                        "give it a per-step layer of the unit (not an encoder layer [B, T, F])")
     return x
 
 
@@ -123,6 +133,8 @@ class SelfAttention(Layer):
         return super().dependencies + ((self.key_shift,) if self.key_shift else ())
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if env.in_unit:
+            return self.step_type(x, at)
         # NOTE: dense only: on class indices RETURNN 1.20261022 fails (copy_with_feature_last of sparse data)
         x = no_chunks(sequence_input(x, self.class_name, at), self.class_name, at)
         if self.key_shift:
@@ -133,6 +145,18 @@ class SelfAttention(Layer):
                                 f"(queries x keys x total_key_dim / num_heads)", at("key_shift"),
                                 f"use a relative_positional_encoding with n_out {per_head} on this layer's input")
         return TensorType((x.dims[0], x.dims[1], feature_dim(self.value_dim, f"{LAYER}_self_att_feat")))
+
+    def step_type(self, x: TensorType | None, at: At) -> TensorType:
+        """Inside a rec unit (RETURNN's `_rec_previous_layer`): `[B, n_in]` -> `[B, n_out]`, attending to the keys and
+        values of this and all earlier steps (its `k_left`/`v_left` state); RETURNN asserts attention_left_only."""
+        x = step_input(x, self.class_name, at)
+        if not self.attention_left_only:
+            raise NetcError("self_attention inside a rec unit needs attention_left_only (RETURNN asserts it: a step "
+                            "sees only the steps so far)", at("attention_left_only"), '"attention_left_only": true')
+        if self.key_shift:
+            raise NetcError("key_shift of a self_attention inside a rec unit is not implemented by netc",
+                            at("key_shift"), "remove key_shift, or use the self_attention outside the unit")
+        return TensorType((x.dims[0], feature_dim(self.value_dim, f"{LAYER}_self_att_feat")))
 
     def param_shapes(self, n_in: int, n_out: int) -> dict[str, tuple[int, ...]]:
         return {"QKV": (n_in, 2 * self.key_dim + self.value_dim)}
@@ -169,10 +193,13 @@ class PositionalEncoding(Layer):
         return super().dependencies + ((self.offset,) if self.offset else ())
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        x = sequence_input(x, self.class_name, at, dense=self.add_to_input)
+        """Inside a rec unit (RETURNN's single step): position = the step index (its `position` state, -1 before
+        step 0, plus 1 each step), `[B, F]` or `[B]` -> `[B, n_out]`, `offset` int `[B]`."""
+        x = (step_input if env.in_unit else sequence_input)(x, self.class_name, at, dense=self.add_to_input)
         if self.offset:
             off = env.type_of(self.offset)
-            if not off.dtype.startswith("int") or off.sparse or off.dims not in (x.dims[:1], x.dims[:2]):
+            dims = (x.dims[:1],) if env.in_unit else (x.dims[:1], x.dims[:2])
+            if not off.dtype.startswith("int") or off.sparse or off.dims not in dims:
                 raise NetcError(f"offset {self.offset!r} is {off} {off.dtype}; it must be int [B] or [B, T] on "
                                 "this layer's time axis", at("offset"), "e.g. a length layer")
         if self.add_to_input:
@@ -183,7 +210,7 @@ class PositionalEncoding(Layer):
             return x
         assert self.n_out is not None
         check_sinusoid_channels(self.n_out, "n_out", at)
-        return TensorType((x.dims[0], x.dims[1], feature_dim(self.n_out, f"{LAYER}:feature-dense")))
+        return TensorType((*x.dims[:1 if env.in_unit else 2], feature_dim(self.n_out, f"{LAYER}:feature-dense")))
 
 
 @dataclass(frozen=True)
@@ -209,6 +236,9 @@ class RelativePositionalEncoding(Layer):
             check_sinusoid_channels(self.n_out or 0, "n_out", at)
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if env.in_unit:
+            raise NetcError("relative_positional_encoding inside a rec unit is not implemented by netc", at("class"),
+                            "compute it outside the unit")
         # NOTE: dense only: on class indices RETURNN's output keeps their int32 dtype and fails
         x = no_chunks(sequence_input(x, self.class_name, at), self.class_name, at)
         time = x.dims[1]

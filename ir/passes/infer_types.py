@@ -15,6 +15,8 @@ from netc.ir.types import BATCH, TensorType, feature_dim
 class NodeShapeEnv:
     """What one node's shape rule may ask: its target's dim, other layers' types."""
 
+    in_unit = False
+
     def __init__(self, graph: Graph, types: dict[str, TensorType], node: Node):
         self.graph, self.types, self.node = graph, types, node
 
@@ -100,6 +102,8 @@ class Pending(Exception):
 class StepShapeEnv(NodeShapeEnv):
     """What a unit layer's shape rule may ask (ir/loop.py): unit layers at this step, `prev:x`, `base:x`, the
     target's label at this step (`data:T`, `[B]`), the loop's input at this step."""
+
+    in_unit = True
 
     def __init__(self, graph: Graph, types: dict[str, TensorType], node: Node, loop: RecLoop,
                  step: dict[str, TensorType], seeds: dict[str, TensorType], x: TensorType | None):
