@@ -52,11 +52,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from returnn_attention_golden import attention_decoder
 from returnn_golden import made_by
 
 F = 40
 FRAMES_PER_SECOND = 100
-END = 0
 
 
 @dataclass(frozen=True)
@@ -89,45 +89,8 @@ def network(d: Dims, beam: int) -> dict:
             net[f"lstm{k}_pool"] = {"class": "pool", "mode": "max", "padding": "same", "pool_size": (POOLS.get(k, 1),),
                                     "from": source, "trainable": False}
             source = [f"lstm{k}_pool"]
-    heads, value = 1, 2 * d.lstm
-    net |= {
-        "encoder": {"class": "copy", "from": source},
-        "enc_ctx": {"class": "linear", "activation": None, "with_bias": True, "from": ["encoder"], "n_out": d.key},
-        "inv_fertility": {"class": "linear", "activation": "sigmoid", "with_bias": False, "from": ["encoder"],
-                          "n_out": heads},
-        "enc_value": {"class": "split_dims", "axis": "F", "dims": (heads, value // heads), "from": ["encoder"]},
-        "output": {"class": "rec", "from": [], "unit": {
-            "output": {"class": "choice", "target": "classes", "beam_size": beam, "from": ["output_prob"],
-                       "initial_output": 0},
-            "end": {"class": "compare", "from": ["output"], "value": END},
-            "target_embed": {"class": "linear", "activation": None, "with_bias": False, "from": ["output"],
-                             "n_out": d.embed, "initial_output": 0},
-            "weight_feedback": {"class": "linear", "activation": None, "with_bias": False,
-                                "from": ["prev:accum_att_weights"], "n_out": d.key},
-            "s_transformed": {"class": "linear", "activation": None, "with_bias": False, "from": ["s"],
-                              "n_out": d.key},
-            "energy_in": {"class": "combine", "kind": "add", "from": ["base:enc_ctx", "weight_feedback",
-                                                                     "s_transformed"], "n_out": d.key},
-            "energy_tanh": {"class": "activation", "activation": "tanh", "from": ["energy_in"]},
-            "energy": {"class": "linear", "activation": None, "with_bias": False, "from": ["energy_tanh"],
-                       "n_out": heads},
-            "att_weights": {"class": "softmax_over_spatial", "from": ["energy"]},
-            "accum_att_weights": {"class": "eval", "from": ["prev:accum_att_weights", "att_weights",
-                                                            "base:inv_fertility"],
-                                  "eval": "source(0) + source(1) * source(2) * 0.5",
-                                  "out_type": {"dim": heads, "shape": (None, heads)}},
-            "att0": {"class": "generic_attention", "weights": "att_weights", "base": "base:enc_value"},
-            "att": {"class": "merge_dims", "axes": "except_batch", "from": ["att0"]},
-            "s": {"class": "rnn_cell", "unit": "LSTMBlock", "from": ["prev:target_embed", "prev:att"],
-                  "n_out": d.decoder},
-            "readout_in": {"class": "linear", "from": ["s", "prev:target_embed", "att"], "activation": None,
-                           "n_out": d.readout},
-            "readout": {"class": "reduce_out", "mode": "max", "num_pieces": 2, "from": ["readout_in"]},
-            "output_prob": {"class": "softmax", "from": ["readout"], "target": "classes", "loss": "ce"},
-        }, "target": "classes", "max_seq_len": "max_len_from('base:encoder')"},
-        "decision": {"class": "decide", "from": ["output"], "loss": "edit_distance", "target": "classes"},
-    }
-    return net
+    net["encoder"] = {"class": "copy", "from": source}
+    return net | attention_decoder(2 * d.lstm, d.key, 1, d.embed, d.decoder, d.readout, beam)
 
 
 def encoder_length(frames: int, d: Dims) -> int:
