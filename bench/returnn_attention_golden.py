@@ -61,40 +61,33 @@ EPOCHS = 20  # RETURNN's training epochs before the forward and search goldens (
 LEARNING_RATE = 0.01
 
 
-def network(heads: int, ctc: bool, pools: tuple[int, ...] = (2,), label_smoothing: float = 0.0) -> dict:
-    """The exp3.ctc config's net dict in miniature: len(pools) + 1 BLSTM layers with a max pooling after each
-    but the last (one pool of 2 as the first pretrain step and /work/corpus/2018_attention_shapes.config have;
-    pools 3, 2 as the issue's LibriSpeech-sized benchmark), everything else as published."""
-    lstm = {"class": "rec", "unit": "nativelstm2", "n_out": LSTM}
-    value = 2 * LSTM // heads
-    net: dict = {"source": {"class": "eval", "eval": "tf.clip_by_value(source(0), -3.0, 3.0)"}}
-    src = "source"
-    for i, size in enumerate((*pools, None)):
-        net |= {f"lstm{i}_fw": lstm | {"direction": 1, "from": [src]},
-                f"lstm{i}_bw": lstm | {"direction": -1, "from": [src]}}
-        if size:
-            src = f"lstm{i}_pool"
-            net[src] = {"class": "pool", "mode": "max", "padding": "same", "pool_size": (size,),
-                        "from": [f"lstm{i}_fw", f"lstm{i}_bw"], "trainable": False}
-    last = len(pools)
-    net |= {
-        "encoder": {"class": "copy", "from": [f"lstm{last}_fw", f"lstm{last}_bw"]},
-        "enc_ctx": {"class": "linear", "activation": None, "with_bias": True, "from": ["encoder"], "n_out": KEY},
+def attention_decoder(encoder_dim: int, key: int, heads: int, embed: int, s_dim: int, readout: int, beam: int,
+                      label_smoothing: float = 0.0) -> dict:
+    """The layers of the exp3 config after `encoder` (/work/corpus/returnn-experiments__2018-asr-attention__
+    librispeech__attention__exp3.ctc.config), as published but for the sizes: `enc_ctx` (key dim `key`),
+    `inv_fertility` and `enc_value` (`heads` heads of encoder_dim / heads), the decoder unit `output` (target
+    embedding `embed`, weight feedback, additive attention, `rnn_cell` LSTMBlock `s_dim`, readout `readout` with
+    maxout 2, `choice` with `beam` and the end label END, `max_seq_len` the encoder's length, `output_prob`'s
+    label smoothing if not 0) and `decision`. The vocabulary is the target `classes`' dim."""
+    ce = {"loss_opts": {"label_smoothing": label_smoothing}} if label_smoothing else {}
+    return {
+        "enc_ctx": {"class": "linear", "activation": None, "with_bias": True, "from": ["encoder"], "n_out": key},
         "inv_fertility": {"class": "linear", "activation": "sigmoid", "with_bias": False, "from": ["encoder"],
                           "n_out": heads},
-        "enc_value": {"class": "split_dims", "axis": "F", "dims": (heads, value), "from": ["encoder"]},
+        "enc_value": {"class": "split_dims", "axis": "F", "dims": (heads, encoder_dim // heads),
+                      "from": ["encoder"]},
         "output": {"class": "rec", "from": [], "unit": {
-            "output": {"class": "choice", "target": "classes", "beam_size": 12, "from": ["output_prob"],
+            "output": {"class": "choice", "target": "classes", "beam_size": beam, "from": ["output_prob"],
                        "initial_output": 0},
             "end": {"class": "compare", "from": ["output"], "value": END},
             "target_embed": {"class": "linear", "activation": None, "with_bias": False, "from": ["output"],
-                             "n_out": EMBED, "initial_output": 0},
+                             "n_out": embed, "initial_output": 0},
             "weight_feedback": {"class": "linear", "activation": None, "with_bias": False,
-                                "from": ["prev:accum_att_weights"], "n_out": KEY},
+                                "from": ["prev:accum_att_weights"], "n_out": key},
             "s_transformed": {"class": "linear", "activation": None, "with_bias": False, "from": ["s"],
-                              "n_out": KEY},
+                              "n_out": key},
             "energy_in": {"class": "combine", "kind": "add", "from": ["base:enc_ctx", "weight_feedback",
-                                                                      "s_transformed"], "n_out": KEY},
+                                                                      "s_transformed"], "n_out": key},
             "energy_tanh": {"class": "activation", "activation": "tanh", "from": ["energy_in"]},
             "energy": {"class": "linear", "activation": None, "with_bias": False, "from": ["energy_tanh"],
                        "n_out": heads},
@@ -106,15 +99,33 @@ def network(heads: int, ctc: bool, pools: tuple[int, ...] = (2,), label_smoothin
             "att0": {"class": "generic_attention", "weights": "att_weights", "base": "base:enc_value"},
             "att": {"class": "merge_dims", "axes": "except_batch", "from": ["att0"]},
             "s": {"class": "rnn_cell", "unit": "LSTMBlock", "from": ["prev:target_embed", "prev:att"],
-                  "n_out": S_DIM},
+                  "n_out": s_dim},
             "readout_in": {"class": "linear", "from": ["s", "prev:target_embed", "att"], "activation": None,
-                           "n_out": READOUT},
+                           "n_out": readout},
             "readout": {"class": "reduce_out", "mode": "max", "num_pieces": 2, "from": ["readout_in"]},
-            "output_prob": {"class": "softmax", "from": ["readout"], "target": "classes", "loss": "ce",
-                            **({"loss_opts": {"label_smoothing": label_smoothing}} if label_smoothing else {})},
+            "output_prob": {"class": "softmax", "from": ["readout"], "target": "classes", "loss": "ce", **ce},
         }, "target": "classes", "max_seq_len": "max_len_from('base:encoder')"},
         "decision": {"class": "decide", "from": ["output"], "loss": "edit_distance", "target": "classes"},
     }
+
+
+def network(heads: int, ctc: bool, pools: tuple[int, ...] = (2,), label_smoothing: float = 0.0) -> dict:
+    """The exp3.ctc config's net dict in miniature: len(pools) + 1 BLSTM layers with a max pooling after each
+    but the last (one pool of 2 as the first pretrain step and /work/corpus/2018_attention_shapes.config have;
+    pools 3, 2 as the issue's LibriSpeech-sized benchmark), everything else as published."""
+    lstm = {"class": "rec", "unit": "nativelstm2", "n_out": LSTM}
+    net: dict = {"source": {"class": "eval", "eval": "tf.clip_by_value(source(0), -3.0, 3.0)"}}
+    src = "source"
+    for i, size in enumerate((*pools, None)):
+        net |= {f"lstm{i}_fw": lstm | {"direction": 1, "from": [src]},
+                f"lstm{i}_bw": lstm | {"direction": -1, "from": [src]}}
+        if size:
+            src = f"lstm{i}_pool"
+            net[src] = {"class": "pool", "mode": "max", "padding": "same", "pool_size": (size,),
+                        "from": [f"lstm{i}_fw", f"lstm{i}_bw"], "trainable": False}
+    last = len(pools)
+    net["encoder"] = {"class": "copy", "from": [f"lstm{last}_fw", f"lstm{last}_bw"]}
+    net |= attention_decoder(2 * LSTM, KEY, heads, EMBED, S_DIM, READOUT, beam=12, label_smoothing=label_smoothing)
     if ctc:
         net["ctc"] = {"class": "softmax", "from": ["encoder"], "loss": "ctc", "target": "classes",
                       "loss_opts": {"beam_width": 1, "ctc_opts": {"ignore_longer_outputs_than_inputs": True}}}
@@ -247,10 +258,14 @@ def static_dataset(inputs: list, targets: list) -> Code:
                 f"'classes': [{V}, 1]}}}}")
 
 
-def train(python: str, net: dict, values: dict, inputs: list, targets: list) -> tuple[dict, dict]:
-    """RETURNN trained from `values` for EPOCHS epochs of one step per sequence, in order: the trajectory of
-    the first epoch (its losses as RETURNN logs them, its checkpoint) and the parameters after EPOCHS epochs
-    (those of the forward and search goldens)."""
+def returnn_training(python: str, net: dict, values: dict, inputs: list, targets: list, epochs: int,
+                     keep: tuple[int, ...]) -> tuple[list[dict], dict[int, dict]]:
+    """RETURNN (`python -m returnn`, a subprocess) trains `net` from the parameters `values` (by checkpoint name)
+    for `epochs` epochs of Adam (learning rate LEARNING_RATE) over a StaticDataset of `inputs` [T, F] and
+    `targets` in corpus order, one sequence per step (batching "default", max_seqs 1; see the note at EPOCHS).
+    Returns per step (epochs * len(inputs) of them) the costs RETURNN logs (log_verbosity 5, `cost:LAYER`, per
+    target frame / label) and, per epoch in `keep`, the parameters of its checkpoint after that epoch
+    (returnn_golden.params). Raises SystemExit with RETURNN's log when it logged another number of steps."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,24 +280,31 @@ def train(python: str, net: dict, values: dict, inputs: list, targets: list) -> 
         config = write_returnn_config(directory / "train.config", {
             "network": net, "extern_data": EXTERN_DATA, "train": static_dataset(inputs, targets), "dev": None,
             "num_inputs": F, "num_outputs": {"data": [F, 2], "classes": [V, 1]}, "batching": "default",
-            "max_seqs": 1, "batch_size": 100000, "num_epochs": EPOCHS,
+            "max_seqs": 1, "batch_size": 100000, "num_epochs": epochs,
             "import_model_train_epoch1": str(directory / "init"), "model": str(directory / "model" / "m"),
             "log_verbosity": 5, "learning_rate": LEARNING_RATE, "optimizer": {"class": "adam"}})
         config.write_text(config.read_text().replace("#!rnn.py\n", "#!rnn.py\nimport numpy\n", 1))
         done = subprocess.run([python, "-m", "returnn", str(config)], capture_output=True, text=True,
                               env=os.environ | RETURNN_ENV)
         log = done.stdout + done.stderr
-        steps = re.findall(r"^train epoch \d+, step \d+, (.*)$", log, re.MULTILINE)
-        if len(steps) != EPOCHS * len(inputs):
-            raise SystemExit(f"expected {EPOCHS * len(inputs)} training steps in RETURNN's log:\n{log[-20000:]}")
+        lines = re.findall(r"^train epoch \d+, step \d+, (.*)$", log, re.MULTILINE)
+        if len(lines) != epochs * len(inputs):
+            raise SystemExit(f"expected {epochs * len(inputs)} training steps in RETURNN's log:\n{log[-20000:]}")
         layers = tuple(sorted({name.split("/")[0] for name in values}))
-        final = params(python, directory / "model" / "m.001", layers)
-        trained = params(python, directory / "model" / f"m.{EPOCHS:03d}", layers)
-    losses = [{name: float(value) for name, value in re.findall(r"cost:(\S+) ([^ ,]+)", line)}
-              for line in steps[:len(inputs)]]
+        checkpoints = {epoch: params(python, directory / "model" / f"m.{epoch:03d}", layers) for epoch in keep}
+    steps = [{name: float(value) for name, value in re.findall(r"cost:(\S+) ([^ ,]+)", line)} for line in lines]
+    return steps, checkpoints
+
+
+def train(python: str, net: dict, values: dict, inputs: list, targets: list) -> tuple[dict, dict]:
+    """RETURNN trained from `values` for EPOCHS epochs of one step per sequence, in order: the trajectory of
+    the first epoch (its losses as RETURNN logs them, its checkpoint) and the parameters after EPOCHS epochs
+    (those of the forward and search goldens)."""
+    steps, checkpoints = returnn_training(python, net, values, inputs, targets, EPOCHS, keep=(1, EPOCHS))
     trajectory = {"batches": [[b] for b in range(len(inputs))], "optimizer": {"class": "adam"},
-                  "learning_rate": LEARNING_RATE, "initial": values, "losses": losses, "final": final}
-    return trajectory, trained
+                  "learning_rate": LEARNING_RATE, "initial": values, "losses": steps[:len(inputs)],
+                  "final": checkpoints[1]}
+    return trajectory, checkpoints[EPOCHS]
 
 
 def golden(name: str, net: dict, seed: int, python: str) -> dict:

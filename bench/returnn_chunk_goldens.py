@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from returnn_golden import params
+from returnn_golden import made_by, params
 from train12ax import DEMO, RETURNN_ENV, write_returnn_config
 
 LSTM = {"class": "rec", "unit": "NativeLstm2"}
@@ -137,6 +137,26 @@ def record(python: str, directory: Path, name: str, keys: dict) -> dict:
             "final": params(python, model / next(w for w in written if w.endswith(f".{epochs:03d}")), layers)}
 
 
+def write_golden(python: str, folder: Path, script: str, name: str, keys: dict) -> tuple[Path, dict]:
+    """`record` of one variant in a temporary folder, with the `made_by` line of bench/`script`, written to
+    folder/NAME.json (indented by 1); the path and the golden."""
+    with tempfile.TemporaryDirectory() as tmp:
+        golden = {"made_by": made_by(script, python)} | record(python, Path(tmp), name, keys)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(golden, indent=1) + "\n")
+    return path, golden
+
+
+def training_golden_main(doc: str, script: str, name: str, keys: dict) -> None:
+    """The command line of a bench script that writes one training golden: `--returnn PYTHON -o FOLDER`."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--returnn", metavar="PYTHON", required=True)
+    parser.add_argument("-o", "--output", required=True, help="the folder for the golden file")
+    args = parser.parse_args()
+    path, golden = write_golden(args.returnn, Path(args.output), script, name, keys)
+    print(f"wrote {path}: {len(golden['epochs'])} epochs, {golden['epochs']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--returnn", metavar="PYTHON", required=True)
@@ -152,11 +172,7 @@ def main() -> None:
                                | tables(args.returnn)) + "\n")
     print(f"wrote {path}")
     for name in args.only:
-        with tempfile.TemporaryDirectory() as tmp:
-            golden = {"made_by": f"bench/returnn_chunk_goldens.py with RETURNN {version[0]}, TensorFlow {version[1]}"
-                                 " (CPU)"} | record(args.returnn, Path(tmp), name, VARIANTS[name])
-        path = Path(args.output) / f"{name}.json"
-        path.write_text(json.dumps(golden, indent=1) + "\n")
+        path, golden = write_golden(args.returnn, Path(args.output), "returnn_chunk_goldens.py", name, VARIANTS[name])
         print(f"wrote {path}: {len(golden['epochs'])} epochs, checkpoints {golden['checkpoints']}")
 
 

@@ -14,13 +14,7 @@ Usage: cd bench && python returnn_conformer_golden.py --returnn /work/rvenv/bin/
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import tempfile
-from pathlib import Path
-
-from returnn_chunk_goldens import record
+from returnn_chunk_goldens import training_golden_main
 from returnn_layer_goldens import conformer
 
 NAME = "returnn_conformer"
@@ -28,21 +22,5 @@ KEYS = {"max_seqs": 1, "num_epochs": 2, "train": {"class": "Task12AXDataset", "n
         "network": conformer({"class": "softmax", "loss": "ce"}, dw_bias=False)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--returnn", metavar="PYTHON", required=True)
-    parser.add_argument("-o", "--output", required=True, help="the folder for the golden file")
-    args = parser.parse_args()
-    version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
-                              "print(returnn.__version__, tf.__version__)"],
-                             capture_output=True, text=True, check=True).stdout.split()
-    with tempfile.TemporaryDirectory() as tmp:
-        golden = {"made_by": f"bench/returnn_conformer_golden.py with RETURNN {version[0]}, TensorFlow {version[1]}"
-                             " (CPU)"} | record(args.returnn, Path(tmp), NAME, KEYS)
-    path = Path(args.output) / f"{NAME}.json"
-    path.write_text(json.dumps(golden, indent=1) + "\n")
-    print(f"wrote {path}: {len(golden['epochs'])} epochs, {golden['epochs']}")
-
-
 if __name__ == "__main__":
-    main()
+    training_golden_main(__doc__, "returnn_conformer_golden.py", NAME, KEYS)

@@ -20,33 +20,25 @@ Usage (the Python with RETURNN and TensorFlow; 2 cores: about 1 minute):
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from returnn_attention_golden import (
     CONFIGS,
     EXTERN_DATA,
+    LEARNING_RATE,
     LENGTHS,
     S_DIM,
     TARGETS,
     F,
-    V,
-    build,
     draw_params,
-    load,
-    static_dataset,
+    returnn_training,
 )
-from returnn_golden import made_by, params
+from returnn_golden import made_by
 from returnn_layer_goldens import rounded
-from train12ax import RETURNN_ENV, write_returnn_config
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "trainer" / "data" / "returnn_rec_loop.json"
 EPOCHS = 2  # 10 steps
-LEARNING_RATE = 0.01
 
 
 def with_smoothing(net: dict, smoothing: float) -> dict:
@@ -72,37 +64,6 @@ NETS = {"att1": CONFIGS["att1"], "att2_ctc_ls": with_smoothing(CONFIGS["att2_ctc
         "att1_init": with_initial_state(CONFIGS["att1"])}
 
 
-def trajectory(python: str, net: dict, values: dict, inputs: list, targets: list) -> tuple[list[dict], dict]:
-    """RETURNN's logged costs per step and its parameters after EPOCHS epochs of one sequence per step."""
-    import tensorflow as tf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        network = build(net, train=True, search=False)
-        step = tf.compat.v1.train.get_or_create_global_step()  # RETURNN's checkpoint loader wants it
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            load(network, session, values)
-            tf.compat.v1.train.Saver([*network.get_params_list(), step]).save(session, str(directory / "init"))
-        config = write_returnn_config(directory / "train.config", {
-            "network": net, "extern_data": EXTERN_DATA, "train": static_dataset(inputs, targets), "dev": None,
-            "num_inputs": F, "num_outputs": {"data": [F, 2], "classes": [V, 1]}, "batching": "default",
-            "max_seqs": 1, "batch_size": 100000, "num_epochs": EPOCHS,
-            "import_model_train_epoch1": str(directory / "init"), "model": str(directory / "model" / "m"),
-            "log_verbosity": 5, "learning_rate": LEARNING_RATE, "optimizer": {"class": "adam"}})
-        config.write_text(config.read_text().replace("#!rnn.py\n", "#!rnn.py\nimport numpy\n", 1))
-        done = subprocess.run([python, "-m", "returnn", str(config)], capture_output=True, text=True,
-                              env=os.environ | RETURNN_ENV)
-        log = done.stdout + done.stderr
-        lines = re.findall(r"^train epoch \d+, step \d+, (.*)$", log, re.MULTILINE)
-        if len(lines) != EPOCHS * len(inputs):
-            raise SystemExit(f"expected {EPOCHS * len(inputs)} training steps in RETURNN's log:\n{log[-20000:]}")
-        layers = tuple(sorted({name.split("/")[0] for name in values}))
-        final = params(python, directory / "model" / f"m.{EPOCHS:03d}", layers)
-    steps = [{name: float(value) for name, value in re.findall(r"cost:(\S+) ([^ ,]+)", line)} for line in lines]
-    return steps, final
-
-
 def main() -> None:
     import numpy as np
 
@@ -113,10 +74,10 @@ def main() -> None:
         inputs = [(1.5 * rng.standard_normal((n, F))).astype(np.float32) for n in LENGTHS]
         targets = [list(t) for t in TARGETS]
         values = draw_params(net, seed)
-        steps, final = trajectory(sys.executable, net, values, inputs, targets)
+        steps, final = returnn_training(sys.executable, net, values, inputs, targets, EPOCHS, keep=(EPOCHS,))
         out[name] = {"net": net, "initial": {k: rounded(v) for k, v in values.items()},
                      "inputs": [rounded(x) for x in inputs], "targets": targets,
-                     "steps": steps, "final": final}
+                     "steps": steps, "final": final[EPOCHS]}
         print(name, steps[0], steps[-1])
     OUT.write_text(json.dumps(out))
 

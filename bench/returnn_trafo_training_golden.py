@@ -11,13 +11,7 @@ Usage: cd bench && python returnn_trafo_training_golden.py --returnn /work/rvenv
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
-import tempfile
-from pathlib import Path
-
-from returnn_chunk_goldens import record
+from returnn_chunk_goldens import training_golden_main
 
 NAME = "returnn_trafo"
 ATT = {"class": "self_attention", "num_heads": 2, "total_key_dim": 8, "n_out": 8}
@@ -35,21 +29,5 @@ KEYS = {"num_epochs": 2, "train": {"class": "Task12AXDataset", "num_seqs": 150},
                     "output": {"class": "softmax", "loss": "ce", "from": "res2"}}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--returnn", metavar="PYTHON", required=True)
-    parser.add_argument("-o", "--output", required=True, help="the folder for the golden file")
-    args = parser.parse_args()
-    version = subprocess.run([args.returnn, "-c", "import returnn, tensorflow as tf; "
-                              "print(returnn.__version__, tf.__version__)"],
-                             capture_output=True, text=True, check=True).stdout.split()
-    with tempfile.TemporaryDirectory() as tmp:
-        golden = {"made_by": f"bench/returnn_trafo_training_golden.py with RETURNN {version[0]}, TensorFlow "
-                             f"{version[1]} (CPU)"} | record(args.returnn, Path(tmp), NAME, KEYS)
-    path = Path(args.output) / f"{NAME}.json"
-    path.write_text(json.dumps(golden, indent=1) + "\n")
-    print(f"wrote {path}: {len(golden['epochs'])} epochs, {golden['epochs']}")
-
-
 if __name__ == "__main__":
-    main()
+    training_golden_main(__doc__, "returnn_trafo_training_golden.py", NAME, KEYS)

@@ -1,6 +1,7 @@
 """Beam search speed: netc runtime vs RETURNN TF search on the same parameters, side by side (CPU; issue 13 section 3).
 
-    python bench/search_speed.py --returnn /work/rvenv/bin/python [--seqs 8] [--threads 1] [--beam 12] [--small]
+    python bench/search_speed.py --returnn /work/rvenv/bin/python [--seqs 8 | --lengths 300 450 200 380]
+        [--seed 0] [--threads 1] [--beam 12] [--rounds 1] [--small]
 
 The network is the 2018 LibriSpeech attention model (returnn-experiments 2018-asr-attention, librispeech
 attention exp3) in its own unit layout, as a miniature of LibriSpeech size: the input clipped to [-3, 3], 6 x
@@ -15,7 +16,10 @@ The parameters are RETURNN's own random initialization (its TFNetwork in search 
 written to an npz under RETURNN's variable names (netc's names, docs/netdict.md section 8) straight from the
 session: bench/returnn_golden.py's `params` reads checkpoints into JSON, too slow for 140M values. netc compiles
 the same config with `netc compile CONFIG --params params.npz -o MODEL`.
-The corpus: `--seqs` seeded sequences of 2-6 s (200-600 frames at 100 frames/s, 40 standard-normal features).
+The corpus: `--seqs` seeded sequences of 2-6 s (200-600 frames at 100 frames/s, 40 standard-normal features), or
+with `--lengths` one sequence of each given number of frames (`--lengths 300 450 200 380 --seed 7 --threads 2` are
+the conditions of the figures measured with the former bench/search_bench.py, whose parameters were netc's
+seeded initialization instead of RETURNN's: both random, docs/onnx-contract.md).
 
 Both sides measure the same search, after one untimed warm-up search of the shortest sequence each:
 - RETURNN: its TFNetwork built with `search_flag=True` in a subprocess of `--returnn PYTHON` (DISABLE_CUDA=1, a
@@ -48,11 +52,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from returnn_attention_golden import attention_decoder
 from returnn_golden import made_by
 
 F = 40
 FRAMES_PER_SECOND = 100
-END = 0
 
 
 @dataclass(frozen=True)
@@ -85,45 +89,8 @@ def network(d: Dims, beam: int) -> dict:
             net[f"lstm{k}_pool"] = {"class": "pool", "mode": "max", "padding": "same", "pool_size": (POOLS.get(k, 1),),
                                     "from": source, "trainable": False}
             source = [f"lstm{k}_pool"]
-    heads, value = 1, 2 * d.lstm
-    net |= {
-        "encoder": {"class": "copy", "from": source},
-        "enc_ctx": {"class": "linear", "activation": None, "with_bias": True, "from": ["encoder"], "n_out": d.key},
-        "inv_fertility": {"class": "linear", "activation": "sigmoid", "with_bias": False, "from": ["encoder"],
-                          "n_out": heads},
-        "enc_value": {"class": "split_dims", "axis": "F", "dims": (heads, value // heads), "from": ["encoder"]},
-        "output": {"class": "rec", "from": [], "unit": {
-            "output": {"class": "choice", "target": "classes", "beam_size": beam, "from": ["output_prob"],
-                       "initial_output": 0},
-            "end": {"class": "compare", "from": ["output"], "value": END},
-            "target_embed": {"class": "linear", "activation": None, "with_bias": False, "from": ["output"],
-                             "n_out": d.embed, "initial_output": 0},
-            "weight_feedback": {"class": "linear", "activation": None, "with_bias": False,
-                                "from": ["prev:accum_att_weights"], "n_out": d.key},
-            "s_transformed": {"class": "linear", "activation": None, "with_bias": False, "from": ["s"],
-                              "n_out": d.key},
-            "energy_in": {"class": "combine", "kind": "add", "from": ["base:enc_ctx", "weight_feedback",
-                                                                     "s_transformed"], "n_out": d.key},
-            "energy_tanh": {"class": "activation", "activation": "tanh", "from": ["energy_in"]},
-            "energy": {"class": "linear", "activation": None, "with_bias": False, "from": ["energy_tanh"],
-                       "n_out": heads},
-            "att_weights": {"class": "softmax_over_spatial", "from": ["energy"]},
-            "accum_att_weights": {"class": "eval", "from": ["prev:accum_att_weights", "att_weights",
-                                                            "base:inv_fertility"],
-                                  "eval": "source(0) + source(1) * source(2) * 0.5",
-                                  "out_type": {"dim": heads, "shape": (None, heads)}},
-            "att0": {"class": "generic_attention", "weights": "att_weights", "base": "base:enc_value"},
-            "att": {"class": "merge_dims", "axes": "except_batch", "from": ["att0"]},
-            "s": {"class": "rnn_cell", "unit": "LSTMBlock", "from": ["prev:target_embed", "prev:att"],
-                  "n_out": d.decoder},
-            "readout_in": {"class": "linear", "from": ["s", "prev:target_embed", "att"], "activation": None,
-                           "n_out": d.readout},
-            "readout": {"class": "reduce_out", "mode": "max", "num_pieces": 2, "from": ["readout_in"]},
-            "output_prob": {"class": "softmax", "from": ["readout"], "target": "classes", "loss": "ce"},
-        }, "target": "classes", "max_seq_len": "max_len_from('base:encoder')"},
-        "decision": {"class": "decide", "from": ["output"], "loss": "edit_distance", "target": "classes"},
-    }
-    return net
+    net["encoder"] = {"class": "copy", "from": source}
+    return net | attention_decoder(2 * d.lstm, d.key, 1, d.embed, d.decoder, d.readout, beam)
 
 
 def encoder_length(frames: int, d: Dims) -> int:
@@ -143,10 +110,13 @@ def write_config(path: Path, d: Dims, beam: int) -> Path:
     return path
 
 
-def corpus(count: int, seed: int = 0) -> list[np.ndarray]:
-    """`count` seeded sequences of 2-6 s at 100 frames/s: (T_i, 40) float32, standard normal."""
+def corpus(count: int, seed: int = 0, lengths: list[int] | None = None) -> list[np.ndarray]:
+    """`count` seeded sequences of 2-6 s at 100 frames/s, or with `lengths` one of each length in frames:
+    (T_i, 40) float32, standard normal (`--lengths 300 450 200 380 --seed 7` are the former
+    bench/search_bench.py's features)."""
     rng = np.random.default_rng(seed)
-    lengths = rng.integers(2 * FRAMES_PER_SECOND, 6 * FRAMES_PER_SECOND + 1, count)
+    if lengths is None:
+        lengths = rng.integers(2 * FRAMES_PER_SECOND, 6 * FRAMES_PER_SECOND + 1, count)
     return [rng.standard_normal((int(n), F)).astype(np.float32) for n in lengths]
 
 
@@ -273,7 +243,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--returnn", metavar="PYTHON", required=True, help="a Python with RETURNN and TensorFlow")
     parser.add_argument("--seqs", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--lengths", type=int, nargs="+", metavar="FRAMES",
+                        help="one sequence of each length in frames instead of --seqs of 2-6 s")
+    parser.add_argument("--seed", type=int, default=0, help="the features' seed (and the lengths' without --lengths)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per side (1: CPU time is the search's cost on a shared machine; "
+                             "bench/search_bench.py's figures had 2)")
     parser.add_argument("--beam", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=1, help="timed rounds per side (best shown)")
     parser.add_argument("--small", action="store_true", help="tiny dims: a smoke run")
@@ -294,7 +269,7 @@ def main() -> None:
 
 def compare(args: argparse.Namespace, d: Dims, directory: Path) -> None:
     """Both sides on the same config, parameters and corpus in `directory`, and the side-by-side report."""
-    seqs = corpus(args.seqs)
+    seqs = corpus(args.seqs, args.seed, args.lengths)
     np.savez(directory / "features.npz", **{f"seq{i}": s for i, s in enumerate(seqs)})
     config = write_config(directory / "search.config", d, args.beam)
     env = os.environ | {"DISABLE_CUDA": "1", "OMP_NUM_THREADS": str(args.threads)}

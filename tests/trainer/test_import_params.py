@@ -24,6 +24,7 @@ from netc.trainer.setup import prepare
 
 from netc.cli import main
 from tests.helpers import ragged_batch, session
+from tests.trainer.returnn_goldens import assert_params_equal
 
 GOLDEN = json.loads((Path(__file__).parent / "data" / "returnn_import.json").read_text())
 CKPT = str(Path(__file__).parents[1] / "data" / "data" / "returnn_12ax.001")
@@ -68,10 +69,7 @@ def test_first_epoch_from_a_returnn_checkpoint_equals_returnns(tmp_path: Path) -
         got = trainer.control.epochs[epoch]["scores"]
         for name, value in scores.items():
             assert got[name] == pytest.approx(value, abs=2e-5), (epoch, name)
-    final = trainer.model.named_values()
-    assert final.keys() == expected["final"].keys()
-    for name, value in expected["final"].items():
-        np.testing.assert_allclose(final[name], np.asarray(value, np.float32), atol=1e-4, rtol=0, err_msg=name)
+    assert_params_equal(trainer, expected)
 
 
 def test_preload_for_training_starts_from_the_same_parameters_as_the_import(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from netc.trainer.model import NetModel
 from netc.trainer.setup import prepare
 
 from tests.helpers import EXAMPLES, REPO
+from tests.trainer.returnn_goldens import assert_params_equal
 
 GOLDENS = REPO / "tests" / "compiler" / "data" / "attention"
 NAMES = sorted(p.stem for p in GOLDENS.glob("*.json"))
@@ -154,10 +155,7 @@ def test_training_trajectory_equals_returnns(name, tmp_path):
         assert got.keys() == expected.keys()
         for key, value in expected.items():
             assert got[key] == pytest.approx(value, abs=1e-5), (step, key)
-    got = trainer.model.named_values()
-    assert got.keys() == golden["final"].keys()
-    for key, expected in golden["final"].items():
-        np.testing.assert_allclose(got[key], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=key)
+    assert_params_equal(trainer, golden)
 
 
 CELLS = [("LSTMBlock", "standardlstm", "rec/lstm_cell/"), ("NativeLSTM2", "nativelstm2", "rec/"),
