@@ -72,12 +72,18 @@ class Call:
 
 @dataclass(frozen=True)
 class Position:
-    """`tf.squeeze(tf.argmax(source(i), axis=1, output_type=tf.int32), axis=1)`: the frame of each sequence's
-    largest value of source(i) `[B, T, 1]` over its time axis (the first one on ties, as tf.argmax), int32 `[B]`.
-    Axis 1 is the time axis and the squeezed axis 1 the size-1 axis after it, as in RETURNN's batch-major
-    `[B, T, H]` attention weights with H = 1 heads."""
+    """A frame number per sequence read from source(i) `[B, T, 1]` (RETURNN's batch-major attention weights
+    `[B, T, H]` of H = 1 heads: axis 1 is time, axis 2 the size-1 heads axis), int32 `[B]`:
+
+    - `level` None: `tf.squeeze(tf.argmax(source(i), axis=1, output_type=tf.int32), axis=1)`, the frame of the
+      largest value (the first one on ties, as tf.argmax);
+    - `level` a number: what the Switchboard configs' `get_median` returns, `tf.argmin(tf.where(c > 0, c,
+      tf.ones_like(c)), axis=1, output_type=tf.int32)` with `c = tf.cumsum(tf.squeeze(source(i), axis=2),
+      axis=1) - level`: the first frame of the smallest positive `c`, or of a 1 where no `c` is smaller (for
+      weights summing to 1 and level 0.5: the median frame)."""
 
     index: int
+    level: float | None = None
 
 
 Expr = Source | Const | Call | Position
@@ -143,6 +149,8 @@ def convert_call(node: ast.Call, n: int) -> Expr:
         return Source(node.args[0].value)
     if name in ("tf.squeeze", "tf.argmax", "tf.math.argmax"):
         return convert_position(node, n)
+    if name in ("tf.argmin", "tf.math.argmin"):
+        return convert_median(node, n)
     if name not in FUNCTIONS:
         raise ValueError(f"unsupported call {name!r}; supported: source(i), " + ", ".join(sorted(FUNCTIONS)))
     fn = FUNCTIONS[name]
@@ -189,6 +197,26 @@ def convert_position(node: ast.Call, n: int) -> Position:
     return Position(source.index)
 
 
+def convert_median(node: ast.Call, n: int) -> Position:
+    """`tf.argmin(tf.where(c > 0.0, c, tf.ones_like(c)), axis=1, output_type=tf.int32)` with
+    `c = tf.cumsum(tf.squeeze(source(i), axis=2), axis=1) - level` -> Position(i, level) (see Position): what
+    `get_median` of returnn-experiments 2019-asr-local-attention's Switchboard configs returns, compared as text."""
+    form = ("tf.argmin(tf.where(c > 0.0, c, tf.ones_like(c)), axis=1, output_type=tf.int32) with c = "
+            "tf.cumsum(tf.squeeze(source(i), axis=2), axis=1) - level")
+    where = node.args[0] if node.args else None
+    c = where.args[1] if isinstance(where, ast.Call) and len(where.args) == 3 else None
+    inner = c.left.args[0] if isinstance(c, ast.BinOp) and isinstance(c.left, ast.Call) and c.left.args else None
+    x = inner.args[0] if isinstance(inner, ast.Call) and inner.args else None
+    if x is not None and isinstance(c, ast.BinOp):
+        cs = f"tf.cumsum(tf.squeeze({ast.unparse(x)}, axis=2), axis=1) - {ast.unparse(c.right)}"
+        known = {f"tf.argmin(tf.where({cs} > {zero}, {cs}, tf.ones_like({cs})), axis=1{out})"
+                 for zero in ("0", "0.0") for out in ("", ", output_type=tf.int32", ", output_type=tf.int64")}
+        source, level = convert(x, n), constant(convert(c.right, n))
+        if ast.unparse(node) in known and isinstance(source, Source) and level is not None:
+            return Position(source.index, level)
+    raise ValueError(f"{ast.unparse(node)!r}: netc reads argmin only as the local attention's median {form}")
+
+
 def positions(expr: Expr) -> set[int]:
     """The sources whose Position the expression reads."""
     if isinstance(expr, Position):
@@ -196,6 +224,13 @@ def positions(expr: Expr) -> set[int]:
     if isinstance(expr, Call):
         return set().union(*(positions(a) for a in expr.args))
     return set()
+
+
+def position_nodes(expr: Expr) -> list[Position]:
+    """The Position nodes of the expression."""
+    if isinstance(expr, Position):
+        return [expr]
+    return [p for a in expr.args for p in position_nodes(a)] if isinstance(expr, Call) else []
 
 
 def check_positions(expr: Expr) -> None:

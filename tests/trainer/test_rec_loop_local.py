@@ -2,9 +2,10 @@
 RETURNN does: the window position `p_t_in` (the argmax of the previous step's weights) and the softmax over the
 window [p_t_in, p_t_in + 3) only.
 
-The golden `tests/compiler/data/local_attention/local_argmax_win3.json` was written by
-`bench/returnn_local_attention_golden.py` (its docstring has the command) with RETURNN 1.20261022 and TensorFlow
-2.21: att1's miniature with the LibriSpeech local-attention layers as published, RETURNN's teacher-forced
+The goldens `tests/compiler/data/local_attention/*.json` were written by `bench/returnn_local_attention_golden.py`
+(its docstring has the command) with RETURNN 1.20261022 and TensorFlow 2.21: att1's miniature with the LibriSpeech
+local-attention layers as published (`local_argmax_win3`) and with the Switchboard median ones and their config
+function `get_median` (`local_median_win3`, the window starting at max(median - 1, 0)), RETURNN's teacher-forced
 `output_prob` per sequence run alone, and its first epoch of Adam steps, one sequence per step.
 """
 
@@ -19,14 +20,29 @@ import pytest
 import torch
 from netc.data import HdfSeq, write_hdf
 from netc.ir import Document, NetcError, graph_from_document
+from netc.ir.read import read_python_config
 from netc.trainer.loop import Trainer
 from netc.trainer.setup import prepare
 
 from tests.helpers import REPO
-from tests.trainer.test_rec_loop import as_arrays, batch_of, graph_of, run
+from tests.trainer.test_rec_loop import as_arrays, batch_of, run
 
-GOLDEN = json.loads((REPO / "tests" / "compiler" / "data" / "local_attention" / "local_argmax_win3.json").read_text())
+DATA = REPO / "tests" / "compiler" / "data" / "local_attention"
+GOLDENS = {p.stem: json.loads(p.read_text()) for p in sorted(DATA.glob("*.json"))}
+GOLDEN = GOLDENS["local_argmax_win3"]
 UNIT = GOLDEN["net"]["output"]["unit"]
+
+
+def config_text(golden: dict, **values) -> str:
+    """A golden as a Python config (its net, extern_data, its config functions) with more top-level `values`."""
+    lines = ["#!rnn.py", golden.get("config_functions", ""), f"network = {golden['net']!r}",
+             f"extern_data = {golden['extern_data']!r}", *(f"{k} = {v!r}" for k, v in values.items())]
+    return "\n".join(lines) + "\n"
+
+
+def document(golden: dict) -> Document:
+    """The golden's net as netc reads it, with the config functions its evals call."""
+    return read_python_config("golden.config", config_text(golden))
 
 
 def with_unit(**layers: dict) -> dict:
@@ -41,31 +57,42 @@ def with_unit(**layers: dict) -> dict:
     return net
 
 
-def teacher_forced_log_probs(net: dict, move_out: bool = True) -> list[np.ndarray]:
-    """netc's teacher-forced log-probs `[S, V]` per sequence, all sequences in one batch (garbage padded)."""
-    golden = GOLDEN | {"net": net}
-    output = net["output"] | {"optimize_move_layers_out": move_out}
-    _, ctx = run(golden, batch_of(golden), graph_of(golden, output=output))
+def teacher_forced_log_probs(golden: dict, net: dict | None = None, move_out: bool = True) -> list[np.ndarray]:
+    """netc's teacher-forced log-probs `[S, V]` per sequence (of `net`, default the golden's), all sequences in one
+    batch (garbage padded)."""
+    net = net or golden["net"]
+    net = net | {"output": net["output"] | {"optimize_move_layers_out": move_out}}
+    golden = golden | {"net": net}
+    _, ctx = run(golden, batch_of(golden), graph_from_document(document(golden)))
     packing = ctx.packing(ctx.graph["output"].out_type.time)
     log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
-    return [log_probs[b, :len(y)] for b, y in enumerate(GOLDEN["targets"])]
+    return [log_probs[b, :len(y)] for b, y in enumerate(golden["targets"])]
 
 
-def max_error(got: list[np.ndarray]) -> float:
+def max_error(golden: dict, got: list[np.ndarray]) -> float:
     return max(float(np.abs(g - np.log(np.asarray(f["probs"], np.float32))).max())
-               for g, f in zip(got, GOLDEN["forward"]))
+               for g, f in zip(got, golden["forward"]))
 
 
 @pytest.mark.parametrize("move_out", [True, False])
-def test_teacher_forced_log_probs_equal_returnns(move_out):
-    assert max_error(teacher_forced_log_probs(GOLDEN["net"], move_out)) < 1e-5
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_teacher_forced_log_probs_equal_returnns(name, move_out):
+    golden = GOLDENS[name]
+    assert max_error(golden, teacher_forced_log_probs(golden, move_out=move_out)) < 1e-5
 
 
-def test_the_window_decides_the_golden():
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_the_window_decides_the_golden(name):
     """Without the window (softmax over every frame) netc is far from RETURNN's numbers: the golden tests it."""
-    plain = UNIT["att_weights"] | {"window_start": None, "window_size": None}
-    plain = {k: v for k, v in plain.items() if v is not None}
-    assert max_error(teacher_forced_log_probs(with_unit(att_weights=plain))) > 1e-2
+    golden = GOLDENS[name]
+    net = copy.deepcopy(golden["net"])
+    att = net["output"]["unit"]["att_weights"]
+    del att["window_start"], att["window_size"]
+    assert max_error(golden, teacher_forced_log_probs(golden, net)) > 1e-2
+
+
+def test_the_goldens_are_there():
+    assert sorted(GOLDENS) == ["local_argmax_win3", "local_median_win3"]
 
 
 def test_switchboard_float_position_gives_the_same_numbers():
@@ -75,37 +102,39 @@ def test_switchboard_float_position_gives_the_same_numbers():
            "eval": "tf.to_float(tf.squeeze(tf.argmax(source(0), axis=1, output_type=tf.int32), axis=1))",
            "out_type": {"shape": (), "batch_dim_axis": 0, "dtype": "float32"}}
     net = with_unit(p_t=p_t, p_t_in=None, att_weights=UNIT["att_weights"] | {"window_start": "p_t"})
-    assert max_error(teacher_forced_log_probs(net)) < 1e-5
+    assert max_error(GOLDEN, teacher_forced_log_probs(GOLDEN, net)) < 1e-5
 
 
-def trajectory_config(directory: Path) -> Path:
+def trajectory_config(golden: dict, directory: Path) -> Path:
     """netc's config for the golden's trajectory: its sequences in an HDF file, corpus order, one per step, Adam."""
-    train = GOLDEN["train"]
+    train = golden["train"]
     seqs = [HdfSeq(f"seq-{i}", np.asarray(x, np.float32), {"classes": np.asarray(y, np.int32)})
-            for i, (x, y) in enumerate(zip(GOLDEN["inputs"], GOLDEN["targets"]))]
-    data = GOLDEN["extern_data"]
+            for i, (x, y) in enumerate(zip(golden["inputs"], golden["targets"]))]
+    data = golden["extern_data"]
     write_hdf(directory / "train.hdf", seqs, data["data"]["dim"], {"classes": data["classes"]["dim"]})
-    config = directory / "config.json"
-    config.write_text(json.dumps({
-        "network": GOLDEN["net"], "extern_data": data, "train": str(directory / "train.hdf"),
-        "batching": "default", "batch_size": 100000, "max_seqs": 1, "num_epochs": 1,
-        "optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
-        "model": str(directory / "model" / "m")}))
+    config = directory / "train.config"
+    config.write_text(config_text(
+        golden, train=str(directory / "train.hdf"), batching="default", batch_size=100000, max_seqs=1,
+        num_epochs=1, optimizer=train["optimizer"], learning_rate=train["learning_rate"],
+        model=str(directory / "model" / "m")))
     return config
 
 
-def test_training_trajectory_equals_returnns(tmp_path):
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_training_trajectory_equals_returnns(name, tmp_path):
     """RETURNN's first epoch from the golden's initial parameters: each step's loss (per target frame) within
     1e-5, the parameters after the 5 Adam steps within 1e-4."""
-    train = GOLDEN["train"]
-    trainer = Trainer(prepare(str(trajectory_config(tmp_path))), log=lambda _: None, progress=False)
+    golden = GOLDENS[name]
+    train = golden["train"]
+    trainer = Trainer(prepare(str(trajectory_config(golden, tmp_path))), log=lambda _: None, progress=False)
     trainer.start_from(as_arrays(train["initial"]))
     steps: list[dict[str, float]] = []
     run_model = trainer.run_model
 
     def recorded(batch, model):
         per_layer, ctx = run_model(batch, model)
-        steps.append({node.name: float(s[0].detach() / s[2]) for node, s in zip(trainer.losses, per_layer)})
+        stats = [v.detach() for v in per_layer]
+        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
         return per_layer, ctx
 
     trainer.run_model = recorded
