@@ -170,3 +170,18 @@ def test_bad_local_attention_options_are_located_errors(layers, key, words):
         check(net)
     assert error.value.where.key == key
     assert error.value.where.layer == "output/" + next(iter(layers))
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (("cs > 0.", "cs >= 0."), "eval calls the config's function 'get_median', which netc does not run"),
+    (("axis=2)", "axis=1)"), "eval calls the config's function 'get_median', which netc does not run"),
+    (("def get_median(v):", "def get_median(v, network):"), "which netc does not run"),
+])
+def test_a_get_median_of_another_form_is_a_located_error(change, words):
+    """netc reads get_median only in the published form; another computation is refused at the eval."""
+    golden = GOLDENS["local_median_win3"]
+    assert change[0] in golden["config_functions"]
+    changed = golden | {"config_functions": golden["config_functions"].replace(*change)}
+    with pytest.raises(NetcError, match=words) as error:
+        graph_from_document(document(changed))
+    assert error.value.where.layer == "output/p_t_in" and error.value.where.key == "eval"
