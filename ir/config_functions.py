@@ -84,17 +84,18 @@ def config_function_name(text: str) -> str | None:
     return names[0] if names else None
 
 
-def called_function(text: str) -> tuple[str, bool] | None:
-    """(name, as_data) of `<getter>(source(0[, as_data=True]), network=self.network)` (getter: `getter_name`), the
-    form of RETURNN's SpecAugment evals; else None."""
+def called_function(text: str) -> tuple[str, bool, bool] | None:
+    """(name, as_data, with_network) of `<getter>(source(0[, as_data=True]), network=self.network)` (getter:
+    `getter_name`), the form of RETURNN's SpecAugment evals, or of `<getter>(source(0))` (the local attention's
+    `get_median`); else None."""
     node = parsed(text)
     if not (isinstance(node, ast.Call) and len(node.args) == 1
-            and [ast.unparse(k) for k in node.keywords] == ["network=self.network"]):
+            and [ast.unparse(k) for k in node.keywords] in (["network=self.network"], [])):
         return None
     name, source = getter_name(node.func), ast.unparse(node.args[0])
     if name is None or source not in (SOURCE, "source(0, as_data=True)"):
         return None
-    return name, source != SOURCE
+    return name, source != SOURCE, bool(node.keywords)
 
 
 def inference_call(text: str, functions: Mapping[str, ast.FunctionDef]) -> ConfigCall | None:
@@ -102,8 +103,8 @@ def inference_call(text: str, functions: Mapping[str, ast.FunctionDef]) -> Confi
     called = called_function(text)
     if called is None or called[0] not in functions:
         return None
-    name, as_data = called
-    found = function_value(functions[name], as_data)
+    name, as_data, with_network = called
+    found = function_value(functions[name], as_data, with_network)
     if found is None:
         return None
     value, train_only = found
@@ -131,13 +132,17 @@ def unreadable_reason(text: str, functions: Mapping[str, ast.FunctionDef]) -> st
             "network.cond_on_train(fn_train, lambda: x) of one")
 
 
-def function_value(function: ast.FunctionDef, as_data: bool) -> tuple[ast.expr, str | None] | None:
-    """What `function(source(0), network=...)` returns outside training, as an expression over `source(0)`,
-    and the training branch's name; None for code that is not straight-line or a value from elsewhere."""
+def function_value(function: ast.FunctionDef, as_data: bool, with_network: bool = True
+                   ) -> tuple[ast.expr, str | None] | None:
+    """What `function(source(0), network=...)` (without `with_network`: `function(source(0))`) returns outside
+    training, as an expression over `source(0)`, and the training branch's name; None for code that is not
+    straight-line or a value from elsewhere."""
     args = function.args
     params = [a.arg for a in args.posonlyargs + args.args]
-    if len(params) < 2 or params[1] != "network" or len(args.defaults) < len(params) - 2 or None in args.kw_defaults:
-        return None  # the eval passes one tensor and network=: other parameters need defaults
+    passed = 2 if with_network else 1
+    if len(params) < passed or with_network and params[1] != "network" or len(args.defaults) < len(params) - passed \
+            or None in args.kw_defaults:
+        return None  # the eval passes one tensor (and network=): other parameters need defaults
     data = "\0data"  # the RETURNN Data object of `source(0, as_data=True)`; its `.placeholder` is the tensor
     values: dict[str, ast.expr] = {params[0]: ast.Name(data if as_data else "\0source", ast.Load())}
     train_only: str | None = None

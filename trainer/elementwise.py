@@ -8,7 +8,7 @@ import torch
 from netc.ir import Act, Node
 from netc.ir.layers import Combine, Constant, Eval, Gating, Length, Linear, Reduce, Softmax
 from netc.ir.layers.elementwise import CombineKind, Operands, ReduceMode, broadcast_positions
-from netc.ir.layers.expr import Const, Expr, Source
+from netc.ir.layers.expr import Const, Expr, Position, Source, position_nodes
 from netc.ir.types import TensorType
 
 from .context import RunContext
@@ -75,8 +75,26 @@ def lower_combine(node: Node, layer: Combine, ctx: RunContext) -> torch.Tensor:
 
 
 def lower_eval(node: Node, layer: Eval, ctx: RunContext) -> torch.Tensor:
-    operands = {i: operand(ctx, s, node.out_type) for i, s in enumerate(layer.sources)}
-    return finish(node, layer, ctx, run_expr(layer.expression, operands, node, ctx))
+    at = {p.index: p for p in position_nodes(layer.expression)}
+    operands = {i: position(ctx, s, at[i]) if i in at else operand(ctx, s, node.out_type)
+                for i, s in enumerate(layer.sources) if i in at or not at}
+    y = run_expr(layer.expression, operands, node, ctx)
+    return finish(node, layer, ctx, y.float() if node.out_type.dtype == "float32" else y)  # a declared float32
+
+
+def position(ctx: RunContext, source: str, at: Position) -> torch.Tensor:
+    """expr.Position of `source` `[B, T, 1]`, int32 `[B]` (no gradient: an index). The argmax: the first frame of
+    each sequence's largest value, padded frames (garbage in netc, zero weights in RETURNN) excluded. The median
+    (`level`): padded frames 0 as RETURNN's, `c` = the cumulative sum - level, the first frame of the smallest
+    of `c` where c > 0, else 1."""
+    t = ctx.graph.type_of(source)
+    x = operand(ctx, source, t)
+    if at.level is None:
+        x = torch.where(ctx.valid(t, x), x, x.new_tensor(float("-inf")))
+        return x.argmax(dim=t.time_index).reshape(x.shape[0]).to(torch.int32)
+    c = torch.where(ctx.valid(t, x), x, x.new_tensor(0.0)).cumsum(dim=t.time_index) - at.level
+    c = torch.where(c > 0, c, c.new_tensor(1.0))
+    return c.argmin(dim=t.time_index).reshape(x.shape[0]).to(torch.int32)
 
 
 def log_of_softmax(ctx: RunContext, node: Node, expr: Expr) -> torch.Tensor | None:
@@ -94,7 +112,7 @@ def log_of_softmax(ctx: RunContext, node: Node, expr: Expr) -> torch.Tensor | No
 
 
 def run_expr(expr: Expr, operands: dict[int, torch.Tensor], node: Node, ctx: RunContext) -> torch.Tensor:
-    if isinstance(expr, Source):
+    if isinstance(expr, (Source, Position)):
         return operands[expr.index]
     if isinstance(expr, Const):
         return torch.tensor(expr.value, dtype=torch.float32)

@@ -484,10 +484,25 @@ def lower_softmax_over_spatial(node: Node, layer: SoftmaxOverSpatial, ctx: RunCo
     axis = layer.softmax_axis(t)
     if axis == t.time_index:
         x = torch.where(ctx.valid(t, x), x, x.new_tensor(float("-inf")))
+    if layer.window_start is not None:
+        x = torch.where(in_window(layer, t, x, ctx), x, x.new_tensor(float("-inf")))
     if layer.energy_factor:
         x = x * layer.energy_factor
     y = torch.log_softmax(x, dim=axis) if layer.log_space else torch.softmax(x, dim=axis)
     return ctx.store(node.out_type, y)
+
+
+def in_window(layer: SoftmaxOverSpatial, t: TensorType, x: torch.Tensor, ctx: RunContext) -> torch.Tensor:
+    """RETURNN `SeqLenMaskLayer.build_mask`'s window: frames `start <= t < start + window_size` of each sequence,
+    a bool mask broadcastable to the padded energies `x` (batch first, time at `t.time_index`). A float start
+    (the published Switchboard configs' `tf.to_float` of the position) is compared as the number it is."""
+    assert layer.window_start is not None and layer.window_size is not None and t.time_index is not None
+    start = ctx.values[layer.window_start].to(torch.float64)
+    frames = torch.arange(x.shape[t.time_index], dtype=torch.float64, device=x.device)
+    shape = [1] * x.dim()
+    shape[0], shape[t.time_index] = x.shape[0], x.shape[t.time_index]
+    start = start[:, None]
+    return ((frames[None, :] >= start) & (frames[None, :] < start + layer.window_size)).reshape(shape)
 
 
 def lower_generic_attention(node: Node, layer: GenericAttention, ctx: RunContext) -> torch.Tensor:

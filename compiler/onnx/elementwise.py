@@ -6,7 +6,7 @@ import numpy as np
 from netc.ir import Act, Node
 from netc.ir.layers import Combine, Constant, Eval, Gating, Length, Reduce
 from netc.ir.layers.elementwise import CombineKind, Operands, ReduceMode, broadcast_positions
-from netc.ir.layers.expr import Const, Expr, Source
+from netc.ir.layers.expr import Const, Expr, Position, Source, position_nodes
 from netc.ir.types import DimKind, TensorType, TimeAxis
 
 from .activations import apply_activation
@@ -64,9 +64,33 @@ def lower_combine(node: Node, layer: Combine, ctx: LowerContext) -> str:
 
 
 def lower_eval(node: Node, layer: Eval, ctx: LowerContext) -> str:
-    out = node.out_type
-    operands = {i: operand(ctx, s, out, f"{node.name}/in{i}") for i, s in enumerate(layer.sources)}
-    return finish(node, layer, ctx, emit_expr(ctx, layer.expression, operands, node))
+    out, at = node.out_type, {p.index: p for p in position_nodes(layer.expression)}
+    operands = {i: position(ctx, s, at[i], f"{node.name}/in{i}") if i in at else
+                operand(ctx, s, out, f"{node.name}/in{i}") for i, s in enumerate(layer.sources) if i in at or not at}
+    y = emit_expr(ctx, layer.expression, operands, node)
+    if isinstance(layer.expression, Position) and out.dtype == "float32":  # a declared float32 out_type
+        y = ctx.builder.op("Cast", y, name=f"{node.name}/declared_float", to=FLOAT)
+    return finish(node, layer, ctx, y)
+
+
+def position(ctx: LowerContext, source: str, at: Position, name: str) -> str:
+    """expr.Position of `source` `[B, T, 1]`, int32 `[B]`: ArgMax over time with padded frames at -inf; the median
+    (`level`): CumSum over time with padded frames 0, minus level, 1 where not > 0, ArgMin (both: the first
+    extreme, as tf.argmax/tf.argmin)."""
+    b, t = ctx.builder, ctx.type_of(source)
+    x = ctx.batch_major(ctx.values[source], t, name)
+    if at.level is None:
+        x = ctx.mask(t, x, name, stored=False, fill=float("-inf"))
+        index = b.op("ArgMax", x, name=f"{name}/argmax", axis=t.time_index, keepdims=0)
+    else:
+        x = ctx.mask(t, x, name, stored=False, fill=0.0)
+        c = b.op("Sub", b.op("CumSum", x, b.const(t.time_index), name=f"{name}/cumsum"),
+                 b.const(np.float32(at.level), np.float32), name=f"{name}/minus_level")
+        c = b.op("Where", b.op("Greater", c, b.const(np.float32(0), np.float32), name=f"{name}/positive"), c,
+                 b.const(np.float32(1), np.float32), name=f"{name}/positive_or_1")
+        index = b.op("ArgMin", c, name=f"{name}/argmin", axis=t.time_index, keepdims=0)
+    flat = b.op("Reshape", index, b.const([-1]), name=f"{name}/squeeze")
+    return b.op("Cast", flat, name=f"{name}/position", to=INT32)
 
 
 def log_of_softmax(ctx: LowerContext, node: Node, expr: Expr) -> str | None:
@@ -87,7 +111,7 @@ def log_of_softmax(ctx: LowerContext, node: Node, expr: Expr) -> str | None:
 def emit_expr(ctx: LowerContext, expr: Expr, operands: dict[int, str], node: Node) -> str:
     """One ONNX value per expression node; comparisons become 1.0/0.0."""
     b, name = ctx.builder, node.name
-    if isinstance(expr, Source):
+    if isinstance(expr, (Source, Position)):
         return operands[expr.index]
     if isinstance(expr, Const):
         return b.const(np.float32(expr.value), np.float32)

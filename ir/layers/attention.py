@@ -20,20 +20,55 @@ from netc.ir.types import DimKind, TensorType
 @dataclass(frozen=True)
 class SoftmaxOverSpatial(Layer):
     """softmax over `axis` (default: the input's time axis), padded frames masked to exp(x) = 0 when
-    `use_time_mask` (RETURNN's default for a dynamic axis); `energy_factor` scales the energies first."""
+    `use_time_mask` (RETURNN's default for a dynamic axis); `energy_factor` scales the energies first.
+
+    With `window_start` (a layer `[B]`) and `window_size` (frames), only the frames `start <= t < start + size`
+    of each sequence stay (RETURNN `SeqLenMaskLayer.build_mask`, the local attention of returnn-experiments
+    2019-asr-local-attention); the others are masked as padded frames are."""
 
     axis: Axes | None = None
     energy_factor: float | None = None
     use_time_mask: bool | None = None
     log_space: bool = False
+    window_start: str | None = None
+    window_size: int | None = None
 
     class_name: ClassVar[str] = "softmax_over_spatial"
+    layer_keys: ClassVar[tuple[str, ...]] = ("window_start",)
 
     def check(self, at: At) -> None:
         super().check(at)
         if self.use_time_mask is False:
             raise NetcError("use_time_mask false reads padded frames; netc never does", at("use_time_mask"),
                             "remove use_time_mask")
+        self.check_window(at)
+
+    def check_window(self, at: At) -> None:
+        """RETURNN `SeqLenMaskLayer.build_mask`: a window_start needs a window_size ("set window_size
+        explicitly"); a window_size without a window_start masks nothing. netc reads a constant size only."""
+        if self.window_start is not None and self.window_size is None:
+            raise NetcError("window_start needs a window_size (RETURNN asserts it)", at("window_start"),
+                            '"window_size": 8, the frames [start, start + size) the softmax keeps')
+        if self.window_size is not None and self.window_size < 1:
+            raise NetcError(f"window_size must be a positive number of frames, got {self.window_size}",
+                            at("window_size"), '"window_size": 8')
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        return super().dependencies + ((self.window_start,) if self.window_start else ())
+
+    def check_window_type(self, x: TensorType, axis: int, env: ShapeEnv, at: At) -> None:
+        """The window start is a number per sequence, int32 or float32 `[B]`, over the time axis."""
+        if self.window_start is None:
+            return
+        if axis != x.time_index:
+            raise NetcError(f"a window masks the time axis, but the softmax is over {x.dims[axis]} of {x}",
+                            at("axis"), "remove axis (the softmax runs over time)")
+        w = env.type_of(self.window_start)
+        if w.sparse or w.dtype not in ("int32", "float32") or w.dims != (x.batch,):
+            raise NetcError(f"window_start {self.window_start!r} is {w} {w.dtype}; it must be one number per sequence "
+                            "[B] (int32 or float32)", at("window_start"),
+                            "e.g. an eval of the previous weights' argmax position")
 
     def softmax_axis(self, x: TensorType) -> int:
         """The axis of the softmax; ValueError naming what is wrong."""
@@ -51,9 +86,10 @@ class SoftmaxOverSpatial(Layer):
             raise NetcError(f"softmax_over_spatial reads float energies, got {x}", at("from"),
                             "give it the attention energies [B, T, H]")
         try:
-            self.softmax_axis(x)
+            axis = self.softmax_axis(x)
         except ValueError as e:
             raise NetcError(str(e), at("axis" if self.axis else "from"), "name the axis of the softmax") from None
+        self.check_window_type(x, axis, env, at)
         return x
 
 

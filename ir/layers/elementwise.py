@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, axes_listing
 from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out, required
-from netc.ir.layers.expr import Expr, parse_eval, sources_used
+from netc.ir.layers.expr import Expr, Position, parse_eval, positions, sources_used
 from netc.ir.layers.reshape import default_feature
 from netc.ir.types import BATCH, LAYER, Act, ConfigEnum, DimKind, TensorType, spatial_dim
 
@@ -122,9 +122,28 @@ class Eval(Operands):
         return parse_eval(self.eval or "", len(self.sources))
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
+        if positions(self.expression):
+            return self.position_type(env, at)
         used = sorted(sources_used(self.expression)) or range(len(self.sources))
         t = common_type([(self.sources[i], env.type_of(self.sources[i])) for i in used], at)
         return TensorType(t.dims)  # float32: integer sources (length) enter through tf.cast
+
+    def position_type(self, env: ShapeEnv, at: At) -> TensorType:
+        """`[B]`: int32 for the bare argmax position (expr.Position), float32 cast; its source must be dense
+        float `[B, T, 1]` (the attention weights of one head). A bare position whose out_type declares float32
+        (the published LibriSpeech local-attention configs) is float32: RETURNN of 2019 built the layer's template
+        from out_type and kept the int32 tensor under it; the frame numbers are the same (exact below 2^24)."""
+        for i in sorted(positions(self.expression)):
+            t = env.type_of(self.sources[i])
+            if t.sparse or t.dtype != "float32" or t.time_index != 1 or len(t.dims) != 3 or t.dims[2].size != 1:
+                raise NetcError(f"the argmax over axis 1 squeezed at axis 1 needs float [B, T, 1] (attention weights "
+                                f"of one head), but {self.sources[i]!r} is {t}", at("eval"),
+                                "give it the softmax_over_spatial weights of a single-head attention")
+            assert t.batch is not None
+            batch = t.batch
+        declared = self.declared_type.dtype if self.declared_type else None
+        bare = isinstance(self.expression, Position) and declared != "float32"
+        return TensorType((batch,), "int32" if bare else "float32")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,11 @@ effect: netc aligns sources by their dims), numbers, `+ - * / **`, unary `-`, co
 `tf.stop_gradient` (training: no gradient), and RETURNN's `safe_log`/
 `safe_exp` from `returnn.tf.util.basic`, which EvalLayer puts in the eval namespace). Anything else is a
 ValueError naming the construct.
+
+One reduction is read too, the local attention's window position (returnn-experiments 2019-asr-local-attention):
+`tf.squeeze(tf.argmax(source(i), axis=1, output_type=tf.int32), axis=1)` on attention weights `[B, T, 1]` (the
+layout RETURNN of 2019 gave `softmax_over_spatial`) is `Position(i)`: per sequence the first frame of the
+largest weight, int32 `[B]`. It stands alone or as the argument of a cast (`tf.to_float`); see `Position`.
 """
 
 from __future__ import annotations
@@ -65,7 +70,23 @@ class Call:
     args: tuple[Expr, ...]
 
 
-Expr = Source | Const | Call
+@dataclass(frozen=True)
+class Position:
+    """A frame number per sequence read from source(i) `[B, T, 1]` (RETURNN's batch-major attention weights
+    `[B, T, H]` of H = 1 heads: axis 1 is time, axis 2 the size-1 heads axis), int32 `[B]`:
+
+    - `level` None: `tf.squeeze(tf.argmax(source(i), axis=1, output_type=tf.int32), axis=1)`, the frame of the
+      largest value (the first one on ties, as tf.argmax);
+    - `level` a number: what the Switchboard configs' `get_median` returns, `tf.argmin(tf.where(c > 0, c,
+      tf.ones_like(c)), axis=1, output_type=tf.int32)` with `c = tf.cumsum(tf.squeeze(source(i), axis=2),
+      axis=1) - level`: the first frame of the smallest positive `c`, or of a 1 where no `c` is smaller (for
+      weights summing to 1 and level 0.5: the median frame)."""
+
+    index: int
+    level: float | None = None
+
+
+Expr = Source | Const | Call | Position
 
 
 def parse_eval(text: str, num_sources: int) -> Expr:
@@ -78,6 +99,7 @@ def parse_eval(text: str, num_sources: int) -> Expr:
         expr = None
     if expr is None or depth(expr) > MAX_DEPTH:
         raise ValueError(f"the expression nests more than {MAX_DEPTH} operations (a + b + ... nests one per +)")
+    check_positions(expr)
     return expr
 
 
@@ -125,6 +147,10 @@ def convert_call(node: ast.Call, n: int) -> Expr:
         if any(k.arg not in ("auto_convert", "enforce_batch_major") for k in node.keywords):
             raise ValueError(f"{ast.unparse(node)!r}: unsupported option of source()")
         return Source(node.args[0].value)
+    if name in ("tf.squeeze", "tf.argmax", "tf.math.argmax"):
+        return convert_position(node, n)
+    if name in ("tf.argmin", "tf.math.argmin"):
+        return convert_median(node, n)
     if name not in FUNCTIONS:
         raise ValueError(f"unsupported call {name!r}; supported: source(i), " + ", ".join(sorted(FUNCTIONS)))
     fn = FUNCTIONS[name]
@@ -132,6 +158,8 @@ def convert_call(node: ast.Call, n: int) -> Expr:
         dtype = [a for a in node.args[1:]] + [k.value for k in node.keywords if k.arg == "dtype"]
         if name == "tf.cast" and (len(dtype) != 1 or ast.unparse(dtype[0]) not in FLOAT_NAMES):
             raise ValueError(f"{ast.unparse(node)!r}: only casts to tf.float32 are supported")
+        if not node.args:
+            raise ValueError(f"{ast.unparse(node)!r}: {name} takes the value to cast")
         return Call("cast", (convert(node.args[0], n),))  # int32 (length) -> float32; comparisons are 1.0/0.0
     if fn in ("safe_log", "safe_exp"):
         return convert_safe(node, fn, n)
@@ -141,6 +169,84 @@ def convert_call(node: ast.Call, n: int) -> Expr:
     if fn == "clip_by_value" and not all(isinstance(constant(a), float) for a in args[1:]):
         raise ValueError(f"{ast.unparse(node)!r}: the bounds of {name} must be numbers")
     return Call(fn, args[:1] + tuple(Const(constant(a)) for a in args[1:]))  # type: ignore[arg-type]
+
+
+def keyword_axis(node: ast.Call, position: int) -> str | None:
+    """The `axis` argument of a call, positional (at `position`) or keyword, as source text."""
+    found = [k.value for k in node.keywords if k.arg == "axis"] + node.args[position:position + 1]
+    return ast.unparse(found[0]) if len(found) == 1 else None
+
+
+def convert_position(node: ast.Call, n: int) -> Position:
+    """`tf.squeeze(tf.argmax(source(i), axis=1[, output_type=tf.int32]), axis=1)` -> Position(i) (see Position);
+    any other squeeze or argmax is a ValueError saying the one form netc reads."""
+    form = "tf.squeeze(tf.argmax(source(i), axis=1, output_type=tf.int32), axis=1)"
+    inner = node.args[0] if dotted(node.func) == "tf.squeeze" and node.args else None
+    argmax = isinstance(inner, ast.Call) and dotted(inner.func) in ("tf.argmax", "tf.math.argmax") and inner.args
+    if not (argmax and keyword_axis(node, 1) == "1" and keyword_axis(inner, 1) == "1"  # type: ignore[arg-type]
+            and {k.arg for k in node.keywords} <= {"axis"}
+            and {k.arg for k in inner.keywords} <= {"axis", "output_type"}  # type: ignore[union-attr]
+            and all(ast.unparse(k.value) in ("tf.int32", "tf.int64")
+                    for k in inner.keywords if k.arg == "output_type")):  # type: ignore[union-attr]
+        raise ValueError(f"{ast.unparse(node)!r}: netc reads argmax and squeeze only as the local attention's "
+                         f"window position {form}")
+    assert isinstance(inner, ast.Call)
+    source = convert(inner.args[0], n)
+    if not isinstance(source, Source):
+        raise ValueError(f"{ast.unparse(node)!r}: the argmax of {form} reads source(i) itself")
+    return Position(source.index)
+
+
+def convert_median(node: ast.Call, n: int) -> Position:
+    """`tf.argmin(tf.where(c > 0.0, c, tf.ones_like(c)), axis=1, output_type=tf.int32)` with
+    `c = tf.cumsum(tf.squeeze(source(i), axis=2), axis=1) - level` -> Position(i, level) (see Position): what
+    `get_median` of returnn-experiments 2019-asr-local-attention's Switchboard configs returns, compared as text."""
+    form = ("tf.argmin(tf.where(c > 0.0, c, tf.ones_like(c)), axis=1, output_type=tf.int32) with c = "
+            "tf.cumsum(tf.squeeze(source(i), axis=2), axis=1) - level")
+    where = node.args[0] if node.args else None
+    c = where.args[1] if isinstance(where, ast.Call) and len(where.args) == 3 else None
+    inner = c.left.args[0] if isinstance(c, ast.BinOp) and isinstance(c.left, ast.Call) and c.left.args else None
+    x = inner.args[0] if isinstance(inner, ast.Call) and inner.args else None
+    if x is not None and isinstance(c, ast.BinOp):
+        cs = f"tf.cumsum(tf.squeeze({ast.unparse(x)}, axis=2), axis=1) - {ast.unparse(c.right)}"
+        known = {f"tf.argmin(tf.where({cs} > {zero}, {cs}, tf.ones_like({cs})), axis=1{out})"
+                 for zero in ("0", "0.0") for out in ("", ", output_type=tf.int32", ", output_type=tf.int64")}
+        source, level = convert(x, n), constant(convert(c.right, n))
+        if ast.unparse(node) in known and isinstance(source, Source) and level is not None:
+            return Position(source.index, level)
+    raise ValueError(f"{ast.unparse(node)!r}: netc reads argmin only as the local attention's median {form}")
+
+
+def positions(expr: Expr) -> set[int]:
+    """The sources whose Position the expression reads."""
+    if isinstance(expr, Position):
+        return {expr.index}
+    if isinstance(expr, Call):
+        return set().union(*(positions(a) for a in expr.args))
+    return set()
+
+
+def position_nodes(expr: Expr) -> list[Position]:
+    """The Position nodes of the expression."""
+    if isinstance(expr, Position):
+        return [expr]
+    return [p for a in expr.args for p in position_nodes(a)] if isinstance(expr, Call) else []
+
+
+def check_positions(expr: Expr) -> None:
+    """A Position is the whole expression or the argument of a cast, and an expression with one reads no source
+    directly (the Position reduced the time axis the source keeps); ValueError naming what is wrong."""
+    if not positions(expr):
+        return
+    todo: list[tuple[Expr, Expr | None]] = [(expr, None)]
+    while todo:
+        e, parent = todo.pop()
+        if isinstance(e, Source):
+            raise ValueError("an expression with the argmax position [B] reads no source other than through it")
+        if isinstance(e, Position) and parent is not None and not (isinstance(parent, Call) and parent.fn == "cast"):
+            raise ValueError("the argmax position (int32) enters arithmetic only through tf.to_float/tf.cast")
+        if isinstance(e, Call):
+            todo.extend((a, e) for a in e.args)
 
 
 def constant(expr: Expr) -> float | None:
@@ -172,7 +278,7 @@ def convert_safe(node: ast.Call, fn: str, n: int) -> Expr:
 
 
 def sources_used(expr: Expr) -> set[int]:
-    if isinstance(expr, Source):
+    if isinstance(expr, (Source, Position)):
         return {expr.index}
     if isinstance(expr, Call):
         return set().union(*(sources_used(a) for a in expr.args))
