@@ -230,7 +230,7 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
             raise NetcError(f"unknown source layer {source!r}", node.at("from"), did_you_mean(source, known))
     for key in node.layer.layer_keys:
         name = getattr(node.layer, key)
-        if name and name not in known:
+        if isinstance(name, str) and name and name not in known:  # not a constant (switch's true_from: 0.0)
             raise NetcError(f"{key} names {name!r}, which is not a layer", node.at(key), did_you_mean(name, known))
     check_chunking_layer(node, nodes)
     if isinstance(node.layer, RecLoop):
