@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from netc.ir import Document, NetcError, graph_from_document
 
 from tests.compiler.returnn_goldens import golden_tests, load_cases, run_onnx, run_torch
+from tests.decoder_goldens import DATA, load
+from tests.trainer.test_rec_loop import batch_of, graph_of, run
 
 test_select_onnx_matches_returnn, test_select_torch_matches_returnn = golden_tests("returnn_select.json")
 CASES = load_cases("returnn_select.json")
@@ -50,6 +53,26 @@ def test_select_onnx_torch_and_numpy_agree(case_id: str) -> None:
         expected = numpy_reference(case_id, x, params)
         np.testing.assert_allclose(a, expected, atol=1e-5, rtol=0, err_msg=f"{case_id} onnx seq {b}")
         np.testing.assert_allclose(t, expected, atol=1e-5, rtol=0, err_msg=f"{case_id} torch seq {b}")
+
+
+UNIT = DATA / "rec_unit" / "select.json"  # bench/returnn_select_unit_golden.py
+
+
+@pytest.mark.parametrize("move_out", [True, False])
+def test_unit_with_switch_and_gather_per_step_matches_returnn_teacher_forced(move_out: bool) -> None:
+    """The decoder unit of returnn_select_unit_golden (gather of base:encoder at the attention's argmax, switch on
+    prev:output) in netc's torch teacher forcing, all sequences in one ragged batch with garbage padding: RETURNN's
+    log-probs per step. (The ONNX step model and search run it through tests/decoder_goldens.py.)"""
+    golden = load(UNIT)
+    assert any(2 in t for t in golden["targets"])  # the switch takes both branches
+    output = golden["net"]["output"] | {"optimize_move_layers_out": move_out}
+    _, ctx = run(golden, batch_of(golden), graph_of(golden, output=output))
+    packing = ctx.packing(ctx.graph["output"].out_type.time)
+    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
+    for b, expected in enumerate(golden["forward"]):
+        frames = len(golden["targets"][b])
+        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
+                                   err_msg=f"seq {b}")
 
 
 GREATER = {"class": "compare", "kind": "greater", "value": 0.0, "from": "data"}
