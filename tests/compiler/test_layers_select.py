@@ -55,6 +55,29 @@ def test_select_onnx_torch_and_numpy_agree(case_id: str) -> None:
         np.testing.assert_allclose(t, expected, atol=1e-5, rtol=0, err_msg=f"{case_id} torch seq {b}")
 
 
+def test_gather_at_class_indices_reads_padded_positions_as_0() -> None:
+    """Positions from sparse data, out-of-range garbage (12345, -1) in padded frames: ONNX (which fails on an
+    out-of-range index) and torch give numpy's values on every valid frame."""
+    net = {"l": {"class": "linear", "n_out": 7, "activation": "tanh", "from": "data"},
+           "g": {"class": "gather", "from": "l", "position": "data", "axis": "F"},
+           "output": combine_mul(["l", "g"])}
+    case = {"id": "gather_sparse", "net": net, "num_inputs": 7, "sparse": True, "params": {
+        "l/W": np.random.default_rng(1).uniform(-1, 1, (7, 7)).tolist(), "l/b": [0.1] * 7},
+        "inputs": [[3, 6, 0], [5], [1, 2, 4, 6, 6]]}
+    w, bias = np.asarray(case["params"]["l/W"], np.float32), np.float32(0.1)
+    expected = []
+    for seq in case["inputs"]:
+        h = np.tanh(w[seq] + bias)
+        expected.append(h * h[np.arange(len(seq)), seq][:, None])
+    for y, _ in (run_onnx(case), run_torch(case)):
+        for b, e in enumerate(expected):
+            np.testing.assert_allclose(y[b, :len(e)], e, atol=1e-5, rtol=0, err_msg=f"seq {b}")
+
+
+def combine_mul(sources: list[str]) -> dict:
+    return {"class": "combine", "kind": "mul", "from": sources}
+
+
 UNIT = DATA / "rec_unit" / "select.json"  # bench/returnn_select_unit_golden.py
 
 
