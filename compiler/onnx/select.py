@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from netc.ir import Node
 from netc.ir.layers.select import Gather, Switch
-from netc.ir.types import DimKind, TensorType
+from netc.ir.types import TensorType
 
 from .context import LowerContext
 from .elementwise import operand
@@ -30,14 +30,13 @@ def lower_switch(node: Node, layer: Switch, ctx: LowerContext) -> str:
 def lower_gather(node: Node, layer: Gather, ctx: LowerContext) -> str:
     """GatherND with `batch_dims` = the common axes: the input as `[common..., axis, before..., after...]`, the
     positions as `[common..., own..., 1]`, the result transposed to `[common..., before..., own..., after...]`
-    (RETURNN GatherLayer: tf.gather with batch_dims). Positions in padded frames are read as 0."""
+    (RETURNN GatherLayer: tf.gather with batch_dims). Positions in padded frames are in range: class-index data
+    is masked to 0 at the input, and every int32 layer makes indices of its own axes."""
     b = ctx.builder
     x, t = ctx.source_batch_major(node)
     if isinstance(layer.position, str):
         p_type = ctx.type_of(layer.position)
         p = ctx.batch_major(ctx.values[layer.position], p_type, f"{node.name}/position")
-        if p_type.has_time and p_type.dims[0].kind is DimKind.BATCH:
-            p = ctx.mask(p_type, p, f"{node.name}/position", stored=False)
     else:
         p_type, p = TensorType((), "int32"), b.const(np.int32(layer.position), np.dtype(np.int32))
     plan = layer.plan(t, p_type, node.at)

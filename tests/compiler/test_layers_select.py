@@ -55,9 +55,9 @@ def test_select_onnx_torch_and_numpy_agree(case_id: str) -> None:
         np.testing.assert_allclose(t, expected, atol=1e-5, rtol=0, err_msg=f"{case_id} torch seq {b}")
 
 
-def test_gather_at_class_indices_reads_padded_positions_as_0() -> None:
-    """Positions from sparse data, out-of-range garbage (12345, -1) in padded frames: ONNX (which fails on an
-    out-of-range index) and torch give numpy's values on every valid frame."""
+def test_gather_at_class_indices_with_garbage_padding() -> None:
+    """Positions from sparse data with out-of-range garbage (12345, -1) in padded frames (the model masks it at
+    its input; an out-of-range index would fail in ONNX): ONNX and torch give numpy's values on valid frames."""
     net = {"l": {"class": "linear", "n_out": 7, "activation": "tanh", "from": "data"},
            "g": {"class": "gather", "from": "l", "position": "data", "axis": "F"},
            "output": combine_mul(["l", "g"])}
