@@ -124,3 +124,13 @@ def test_bad_select_configs_are_located_errors(net: dict, message: str, key: str
     with pytest.raises(NetcError, match=message) as info:
         graph_from_document(Document("net.json", net), 6)
     assert info.value.where.key == key
+
+
+@pytest.mark.parametrize("layer_class", ["cum_concat", "masked_computation", "unmask"])
+def test_unimplemented_classes_are_named_with_their_reason(layer_class: str) -> None:
+    unit = {"x": {"class": layer_class, "from": "data:source"}, "output": {"class": "copy", "from": "x"}}
+    net = {"output": {"class": "rec", "from": "data", "unit": unit}}
+    with pytest.raises(NetcError, match=f"unimplemented layer class '{layer_class}'") as info:
+        graph_from_document(Document("net.json", net), 6)
+    assert info.value.where.key == "class" and info.value.where.layer == "output/x"
+    assert "netc does not implement" in (info.value.hint or "")
