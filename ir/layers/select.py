@@ -73,6 +73,10 @@ class Switch(Layer):
             if t.dtype != dtype:
                 raise NetcError(f"{key} {name!r} is {t.dtype}, but the result is {dtype} (RETURNN casts nothing)",
                                 at(key), "cast one of them in an eval layer")
+        for key, v in self.operands():
+            if not isinstance(v, str) and dtype != "float32" and not float(v).is_integer():
+                raise NetcError(f"{key} {v} is not a whole number, but the result is {dtype} (TF's constant of that "
+                                "dtype fails)", at(key), "give a whole number")
         typed = [("condition", self.condition, cond), *layers]
         big = max((t for *_, t in typed), key=lambda t: len(t.dims))
         for key, name, t in typed:

@@ -4,12 +4,14 @@ located errors."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from netc.ir import Document, NetcError, graph_from_document
 
-from tests.compiler.returnn_goldens import golden_tests, load_cases, run_onnx, run_torch
+from tests.compiler.returnn_goldens import assert_cli_matches, golden_tests, load_cases, run_onnx, run_torch
 from tests.decoder_goldens import DATA, load
 from tests.trainer.test_rec_loop import batch_of, graph_of, run
 
@@ -98,6 +100,10 @@ def test_unit_with_switch_and_gather_per_step_matches_returnn_teacher_forced(mov
                                    err_msg=f"seq {b}")
 
 
+def test_netc_compile_of_a_switch_and_gather_net_matches_returnn(tmp_path: Path) -> None:
+    assert_cli_matches(tmp_path, CASES["gather_time_by_layer"])
+
+
 GREATER = {"class": "compare", "kind": "greater", "value": 0.0, "from": "data"}
 BAD = [
     ({"c": GREATER, "output": {"class": "switch", "condition": "c", "true_from": "data"}},
@@ -110,6 +116,12 @@ BAD = [
      "true_from names 'nope'", "true_from"),
     ({"c": GREATER, "output": {"class": "switch", "from": "data", "condition": "c", "true_from": "data",
                                "false_from": 0.0}}, "not 'from'", "from"),
+    ({"c": GREATER, "p": {"class": "reduce", "mode": "argmax", "axes": "F", "from": "data"},
+      "output": {"class": "switch", "condition": "c", "true_from": "p", "false_from": 0.5}}, "not a whole number",
+     "false_from"),
+    ({"c": GREATER, "p": {"class": "reduce", "mode": "argmax", "axes": "F", "from": "data"},
+      "output": {"class": "switch", "condition": "c", "true_from": "p", "false_from": "data"}}, "is float32, but",
+     "false_from"),
     ({"output": {"class": "gather", "from": "data", "position": "data", "axis": "F"}}, "not int32", "position"),
     ({"output": {"class": "gather", "from": "data", "position": 0, "axis": "B"}}, "along the batch", "axis"),
     ({"output": {"class": "gather", "from": "data", "position": 0}}, "'axis' is required", "axis"),
