@@ -481,6 +481,31 @@ def conformer(output: dict, dim: int = 8, dw_bias: bool = True) -> dict:
 
 CONFORMER: dict[str, dict] = {"conformer_hybrid": conformer({"class": "softmax", "n_out": 3})}
 # even and odd lengths: SAME with a stride pads them differently
+GREATER = {"class": "compare", "kind": "greater", "value": 0.0, "from": "data"}
+T_ARGMAX = {"m": reduce("mean", "F"), "pos": reduce("argmax", "T", "m")}  # [B] int32, inside each length
+SELECT: dict[str, dict] = {
+    "switch_layer_const": {"c": GREATER, "output": {"class": "switch", "condition": "c", "true_from": "data",
+                                                    "false_from": -1.5}},
+    "switch_const_layer": {"c": GREATER, "e": EXP, "output": {"class": "switch", "condition": "c",
+                                                              "true_from": 0.5, "false_from": "e"}},
+    "switch_broadcast": {"m": reduce("mean", "F"), "c": {"class": "compare", "kind": "less", "value": 0.0,
+                                                         "from": "m"},
+                         "a": reduce("max", "T"), "output": {"class": "switch", "condition": "c",
+                                                             "true_from": "data", "false_from": "a"}},
+    "gather_feature_by_argmax": {"l": {"class": "linear", "n_out": 4, "from": "data"},
+                                 "pos": reduce("argmax", "F", "l"),
+                                 "g": {"class": "gather", "from": "data", "position": "pos", "axis": "F"},
+                                 "output": combine("mul", ["data", "g"])},
+    "gather_time_by_int": {"g": {"class": "gather", "from": "data", "position": 0, "axis": "T"},
+                           "output": combine("sub", ["data", "g"])},
+    "gather_time_by_layer": {**T_ARGMAX, "g": {"class": "gather", "from": "data", "position": "pos", "axis": "T"},
+                             "output": combine("mul", ["data", "g"])},
+    "gather_static_per_frame": {"s": split([2, 3]), "l": {"class": "linear", "n_out": 2, "from": "data"},
+                                "pos": reduce("argmax", "F", "l"),
+                                "output": {"class": "gather", "from": "s", "position": "pos", "axis": "spatial:1"}},
+    "gather_nd_time": {**T_ARGMAX, "g": {"class": "gather_nd", "from": "data", "position": "pos"},
+                       "output": combine("add", ["data", "g"])},
+}
 FAMILY_LENGTHS = {"conv": (4, 1, 5, 2, 6), "conformer": (4, 1, 5, 2, 6), "transposed_conv": (4, 1, 5, 2, 6),
                   "chunking": (7, 1, 5, 2, 9, 4)}
 # also run with train_flag=True (batch statistics)
@@ -489,7 +514,7 @@ TRAIN_MODE = ("batch_norm_v0", "batch_norm_v2", "batch_norm_option_v0", "batch_n
 FAMILIES = {"reshape": RESHAPE, "elementwise": ELEMENTWISE, "norm": NORM, "window": WINDOW, "conv": CONV,
             "subnetwork": SUBNETWORK, "rec": REC, "sparse": SPARSE,
             "variable": VARIABLE, "dot": DOT, "transposed_conv": TRANSPOSED_CONV, "axes": AXES,
-            "chunking": CHUNKING, "options": OPTIONS, "conformer": CONFORMER}
+            "chunking": CHUNKING, "options": OPTIONS, "conformer": CONFORMER, "select": SELECT}
 
 
 def run_case(name: str, net: dict, seed: int, lengths: tuple[int, ...] = LENGTHS, sparse: bool = False) -> dict:

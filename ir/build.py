@@ -11,7 +11,7 @@ from .dims import DEFAULT_TARGET, target_name, with_input_key
 from .errors import NetcError, Where, did_you_mean
 from .graph import DATA, Dims, Graph, Node
 from .layers import CLASSES, Choice, Rec, TimeChunking, TimeUnChunking, read_layer
-from .layers.returnn_options import accepted_note, theano_class_hint
+from .layers.returnn_options import accepted_note, theano_class_hint, unimplemented_class_hint
 from .loop import InitialOutput, RecLoop, UnitLayers, check_unit_references, step_order
 from .pyconfig import find_opaque
 from .read import Document, Opaque
@@ -126,8 +126,10 @@ def read_node(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: Any
     layer_class = layer_dict["class"]
     class_at = doc.where(*prefix, name, "class", layer=node_name, key="class")
     if not isinstance(layer_class, str) or layer_class not in CLASSES:
-        raise NetcError(f"unknown layer class {layer_class!r}", class_at,
-                        theano_class_hint(str(layer_class)) or did_you_mean(str(layer_class), sorted(CLASSES)))
+        unimplemented = unimplemented_class_hint(str(layer_class))
+        raise NetcError(f"{'unimplemented' if unimplemented else 'unknown'} layer class {layer_class!r}", class_at,
+                        theano_class_hint(str(layer_class)) or unimplemented or
+                        did_you_mean(str(layer_class), sorted(CLASSES)))
     if layer_class == "rec" and isinstance(layer_dict.get("unit"), dict):
         return read_loop(doc, prefix, name, layer_dict, target, node_name)
     options = {k: v for k, v in layer_dict.items() if k != "class"}
@@ -230,7 +232,7 @@ def check_references(node: Node, nodes: dict[str, Node]) -> None:
             raise NetcError(f"unknown source layer {source!r}", node.at("from"), did_you_mean(source, known))
     for key in node.layer.layer_keys:
         name = getattr(node.layer, key)
-        if name and name not in known:
+        if isinstance(name, str) and name and name not in known:  # not a constant (switch's true_from: 0.0)
             raise NetcError(f"{key} names {name!r}, which is not a layer", node.at(key), did_you_mean(name, known))
     check_chunking_layer(node, nodes)
     if isinstance(node.layer, RecLoop):

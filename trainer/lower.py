@@ -20,6 +20,7 @@ from . import (
     rec_units,
     reshape,
     sampling,
+    select,
     self_attention,
     time_chunking,
     variable,
@@ -157,4 +158,5 @@ LOWER: dict[type[Layer], Callable[[Node, Any, RunContext], torch.Tensor]] = {
     self_attention.PositionalEncoding: self_attention.lower_positional_encoding,
     self_attention.RelativePositionalEncoding: self_attention.lower_relative_positional_encoding,
     **rec_loop.unit_lowerings(),
+    **select.SELECT_LOWER,
 }

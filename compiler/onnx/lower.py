@@ -22,6 +22,8 @@ from netc.ir.layers import (
     Dropout,
     Eval,
     ExpandDims,
+    Gather,
+    GatherNd,
     Gating,
     Layer,
     LayerNorm,
@@ -43,6 +45,7 @@ from netc.ir.layers import (
     Squeeze,
     Subnetwork,
     SwapAxes,
+    Switch,
     TimeChunking,
     TimeUnChunking,
     TransposedConv,
@@ -77,6 +80,7 @@ from .reshape import (
     lower_swap_axes,
 )
 from .sampling import lower_downsample, lower_upsample
+from .select import lower_gather, lower_switch
 from .self_attention import lower_positional_encoding, lower_relative_positional_encoding, lower_self_attention
 from .simple import lower_activation, lower_identity
 from .streaming import check_streaming
@@ -121,6 +125,9 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     SelfAttention: lower_self_attention,
     PositionalEncoding: lower_positional_encoding,
     RelativePositionalEncoding: lower_relative_positional_encoding,
+    Switch: lower_switch,
+    Gather: lower_gather,
+    GatherNd: lower_gather,
 } | UNIT_LOWER  # compare, reduce_out, softmax_over_spatial, generic_attention: on any dims (rec_loop.py)
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).

@@ -13,6 +13,7 @@ from netc.ir.layers.rec_cell import GetLastHiddenState, RnnCell
 from netc.ir.layers.reshape import ExpandDims, MergeDims, Pad, ReinterpretData, Slice, SplitDims, Squeeze, SwapAxes
 from netc.ir.layers.sampling import Downsample, Upsample
 from netc.ir.layers.search import Choice, Decide
+from netc.ir.layers.select import Gather, GatherNd, Switch
 from netc.ir.layers.self_attention import PositionalEncoding, RelativePositionalEncoding, SelfAttention
 from netc.ir.layers.simple import Activation, Copy, Dropout, PassThrough
 from netc.ir.layers.subnet import Subnetwork
@@ -26,15 +27,17 @@ LAYER_TYPES: tuple[type[Layer], ...] = (Linear, Softmax, Rec, Copy, Activation, 
                                          ReinterpretData, Downsample, Upsample, Variable, Dot,
                                          TransposedConv, TimeChunking, TimeUnChunking, Choice, Decide, Compare,
                                          RnnCell, GetLastHiddenState, SoftmaxOverSpatial, GenericAttention,
-                                         ReduceOut, SelfAttention, PositionalEncoding, RelativePositionalEncoding)
+                                         ReduceOut, SelfAttention, PositionalEncoding, RelativePositionalEncoding,
+                                         Switch, Gather, GatherNd)
 CLASSES: dict[str, type[Layer]] = {
     name: cls for cls in LAYER_TYPES for name in (cls.class_name, *cls.aliases)
 }
 
 __all__ = ["CLASSES", "LAYER_TYPES", "Activation", "Affine", "BatchNorm", "Choice", "Combine", "Compare", "Constant",
-           "Conv", "Copy", "Decide", "Dot", "Downsample", "Dropout", "Eval", "ExpandDims", "Gating",
-           "GenericAttention", "GetLastHiddenState", "Layer", "LayerNorm", "Length", "Linear", "LossOpts",
+           "Conv", "Copy", "Decide", "Dot", "Downsample", "Dropout", "Eval", "ExpandDims", "Gather",
+           "GatherNd", "Gating", "GenericAttention", "GetLastHiddenState", "Layer", "LayerNorm", "Length", "Linear",
+           "LossOpts",
            "MergeDims", "Norm", "Pad", "PassThrough", "Pool", "PositionalEncoding", "Rec", "Reduce", "ReduceOut",
            "ReinterpretData", "RelativePositionalEncoding", "RnnCell", "SelfAttention", "Slice", "Softmax",
-           "SoftmaxOverSpatial", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes", "TimeChunking", "TimeUnChunking",
-           "TransposedConv", "Upsample", "Variable", "Window", "read_layer", "to_config"]
+           "SoftmaxOverSpatial", "SplitDims", "Squeeze", "Subnetwork", "SwapAxes", "Switch", "TimeChunking",
+           "TimeUnChunking", "TransposedConv", "Upsample", "Variable", "Window", "read_layer", "to_config"]

@@ -399,14 +399,25 @@ def parse_sources(value: Any, at: At) -> tuple[str, ...]:
     return tuple("data" if v == "data:data" else v for v in value)
 
 
+def union_member(value: Any, members: list[Any]) -> Any:
+    """The member of a union of plain types (str, bool, int, float) that `value` is read as: its own type, an int
+    as a float where only float is allowed; the first member otherwise (whose reader then names the error)."""
+    kind = type(value)
+    if kind is int and int not in members and float in members:
+        kind = float
+    return kind if kind in members else members[0]
+
+
 def coerce(value: Any, tp: Any, at: At) -> Any:
     """Check and convert one option value to its declared field type."""
     args = typing.get_args(tp)
     if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return coerce(value, inner, at)
+        inners = [a for a in args if a is not type(None)]
+        if len(inners) > 1:  # a layer name or a constant (switch's true_from): the value's own kind picks one
+            return coerce(value, union_member(value, inners), at)
+        return coerce(value, inners[0], at)
     if isinstance(tp, type) and issubclass(tp, ConfigEnum):
         try:
             return tp.from_config(value)

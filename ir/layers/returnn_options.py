@@ -248,6 +248,23 @@ def theano_class_hint(class_name: str) -> str | None:
             "for an LSTM (netc check lists the classes it knows)")
 
 
+UNIMPLEMENTED_CLASSES = {  # RETURNN TF layer classes netc knows and does not compute (docs/netdict.md)
+    "cum_concat": "a growing state inside a rec unit, and moved out of it a dim with lengths per frame, which "
+                  "netc's types do not have",
+    "masked_computation": "a sub-layer computed only where a bool mask is true, its state kept elsewhere: a nested "
+                          "unit that netc's loops do not have",
+    "unmask": "the inverse of masked_computation, which netc does not implement",
+}
+
+
+def unimplemented_class_hint(class_name: str) -> str | None:
+    """Why netc does not compute a RETURNN TF layer class it knows (`UNIMPLEMENTED_CLASSES`), else None."""
+    if class_name not in UNIMPLEMENTED_CLASSES:
+        return None
+    return (f"{class_name!r} is a RETURNN TF layer class netc does not implement: it needs "
+            f"{UNIMPLEMENTED_CLASSES[class_name]} (docs/netdict.md \"Not implemented\")")
+
+
 def accepted_note(class_name: str, key: str, value: Any) -> str | None:
     """What netc says of a RETURNN option it accepts without implementing it, because it changes no number of a
     model (a layout, a device, a debug print) or only where a training from scratch starts (an initializer);
