@@ -91,6 +91,15 @@ class Rows:
 
     feeds: dict[str, np.ndarray]
 
+    def keep(self, seqs: np.ndarray, width: int) -> Rows:
+        """The rows of the sequences where `seqs` (bool, per sequence) is true, `width` rows each (axis 0 of any
+        shape). Where they are the first sequences, views (no copy of the encoder values)."""
+        count = int(seqs.sum())
+        if seqs[:count].all():
+            return Rows({k: v[:count * width] for k, v in self.feeds.items()})
+        rows = np.flatnonzero(np.repeat(seqs, width))
+        return Rows({k: v.take(rows, axis=0) for k, v in self.feeds.items()})
+
 
 class Decoder:
     """The encoder and decoder-step sessions of a compiled encoder-decoder folder, and search over them."""
@@ -206,6 +215,8 @@ class Decoder:
         for i in np.flatnonzero(limits <= 0):  # no step at all: RETURNN's loop does not run
             results[i] = [Hypothesis(np.zeros(0, np.int32), 0.0, 0.0, False)]
         index, limits = index[limits > 0], limits[limits > 0]
+        longest_first = np.argsort(-limits, kind="stable")  # those that stop first leave from the end: a slice
+        index, limits = index[longest_first], limits[longest_first]
         n, width, t = len(index), 1, 0
         if not n:
             return results
@@ -257,7 +268,7 @@ class Decoder:
                 results[index[d]] = self.hypotheses(history[d], lengths[d], final, sums[d], ended[d])
             if done.any():
                 keep = ~done
-                rows = Rows({k: v[np.repeat(keep, width)] for k, v in rows.feeds.items()})
+                rows = rows.keep(keep, width)
                 index, limits, labels, scores, sums, ended, lengths, history = (
                     a[keep] for a in (index, limits, labels, scores, sums, ended, lengths, history))
                 n = len(index)
