@@ -569,13 +569,21 @@ def folded_matmul(ctx: StepContext, node: Node, parts: list[tuple[str, int, str]
 
 
 def lower_step_linear(node: Node, layer: Linear, ctx: LowerContext) -> str:
-    """A linear in the step model: reading a folded embedding prev:X (`folded_matmul`), else `lower_linear`."""
-    if not isinstance(ctx, StepContext) or not any(s in ctx.embeddings for s in node.sources) \
-            or layer.use_transposed_weights or any(len(ctx.type_of(s).dims) != 2 for s in node.sources):
+    """A linear in the step model: reading a folded embedding prev:X (`folded_matmul`); of one feature (exp3's
+    weight_feedback of the accumulated attention weights, `[N, T, 1]`) a broadcast Mul by W's one row, the same
+    numbers as the product with one term and ~2x faster than onnxruntime's MatMul with K = 1; else `lower_linear`."""
+    sources = [ctx.type_of(s) for s in node.sources]
+    if not isinstance(ctx, StepContext) or layer.use_transposed_weights or any(t.sparse for t in sources):
         return lower_linear(node, layer, ctx)
     b = ctx.builder
-    parts = [(ctx.values[s], ctx.type_of(s).feature or 0, s) for s in node.sources]
-    y = folded_matmul(ctx, node, parts, ctx.param(node, "W"), "concat", "W")
+    if len(sources) == 1 and sources[0].feature == 1 and sources[0].feature_index == len(sources[0].dims) - 1:
+        y = b.op("Mul", ctx.source(node), b.initializer(f"{node.name}/W", ctx.param(node, "W")[0]),
+                 name=f"{node.name}/outer")
+    elif any(s in ctx.embeddings for s in node.sources) and all(len(t.dims) == 2 for t in sources):
+        parts = [(ctx.values[s], ctx.type_of(s).feature or 0, s) for s in node.sources]
+        y = folded_matmul(ctx, node, parts, ctx.param(node, "W"), "concat", "W")
+    else:
+        return lower_linear(node, layer, ctx)
     if layer.with_bias:
         y = b.op("Add", y, b.initializer(f"{node.name}/b", ctx.param(node, "b")), name=f"{node.name}/add")
     return apply_activation(b, ctx.activation(node, layer.activation), y, node.name, ctx.opset)
