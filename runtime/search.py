@@ -108,11 +108,10 @@ class Decoder:
                  batch_frames: int = DEFAULT_BATCH_FRAMES):
         self.path = Path(path)
         self.spec = read_spec(self.path)
-        # Both sessions' threads sleep between operators (share, whatever `share` says): one step is ~30 ms of small
-        # operators with numpy work between steps, and spinning threads only burn the cores a loaded machine lacks
+        # Both sessions' threads sleep between operators, `share` or not: one step is ~30 ms of small operators
+        # with numpy work between steps, and spinning threads only burn the cores a loaded machine lacks
         # (exp3 at LibriSpeech size, 2 threads at load average ~10 on 2 cores: per step 46 -> 31 ms CPU and 137 ->
         # 104 ms wall; the encoder of 4 sequences 1.70 -> 1.10 s CPU, 4.2 -> 2.6-3.7 s wall).
-        del share
         self.encoder = open_session(self.path / self.spec["encoder"], device, threads, share=True)
         self.step = open_session(self.path / self.spec["decoder_step"], device, threads, share=True)
         self.device = "cuda" if CUDA in self.step.get_providers() else "cpu"
