@@ -688,7 +688,7 @@ UNIT_LOWER: dict[type, Callable[..., str]] = {Compare: lower_compare, ReduceOut:
                                               Choice: outside_a_decoder, Decide: outside_a_decoder}
 
 
-# the step model's own lowerings: label embeddings folded into their readers
+# the step model's own lowerings: label embeddings folded into their readers, linears of one feature as a Mul
 STEP_LOWER: dict[type, Callable[..., str]] = {Linear: lower_step_linear}
 
 
