@@ -208,10 +208,12 @@ def test_label_embedding_is_folded_into_its_readers(folder: Path, golden: dict) 
 
 
 def test_a_linear_of_one_feature_is_a_mul(folder: Path, golden: dict) -> None:
-    """weight_feedback (a linear of prev:accum_att_weights, `[N, T, 1]`): a broadcast Mul, no MatMul with K = 1."""
+    """weight_feedback (a linear of prev:accum_att_weights, `[N, T, 1]` with one head): a broadcast Mul, no MatMul
+    with K = 1 (several heads: a MatMul)."""
     unit = golden["net"]["output"]["unit"]
-    ones = [k for k, v in unit.items() if v["class"] == "linear" and v.get("from") in (["prev:accum_att_weights"],
-                                                                                         "prev:accum_att_weights")]
+    one = unit.get("accum_att_weights", {}).get("out_type", {}).get("dim") == 1  # one head
+    ones = [k for k, v in unit.items() if one and v["class"] == "linear"
+            and v.get("from") in (["prev:accum_att_weights"], "prev:accum_att_weights")]
     names = {n.name: n.op_type for n in onnx.load(folder / "decoder_step.onnx").graph.node}
     assert all(names.get(f"{k}/outer/Mul") == "Mul" and not any(n.startswith(f"{k}/matmul") for n in names)
                for k in ones), names
