@@ -91,6 +91,15 @@ class Rows:
 
     feeds: dict[str, np.ndarray]
 
+    def keep(self, seqs: np.ndarray, width: int) -> Rows:
+        """The rows of the sequences where `seqs` (bool, per sequence) is true, `width` rows each (axis 0 of any
+        shape). Where they are the first sequences, views (no copy of the encoder values)."""
+        count = int(seqs.sum())
+        if seqs[:count].all():
+            return Rows({k: v[:count * width] for k, v in self.feeds.items()})
+        rows = np.flatnonzero(np.repeat(seqs, width))
+        return Rows({k: v.take(rows, axis=0) for k, v in self.feeds.items()})
+
 
 class Decoder:
     """The encoder and decoder-step sessions of a compiled encoder-decoder folder, and search over them."""
@@ -99,8 +108,12 @@ class Decoder:
                  batch_frames: int = DEFAULT_BATCH_FRAMES):
         self.path = Path(path)
         self.spec = read_spec(self.path)
-        self.encoder = open_session(self.path / self.spec["encoder"], device, threads, share)
-        self.step = open_session(self.path / self.spec["decoder_step"], device, threads, share)
+        # Both sessions' threads sleep between operators, `share` or not: one step is ~30 ms of small operators
+        # with numpy work between steps, and spinning threads only burn the cores a loaded machine lacks
+        # (exp3 at LibriSpeech size, 2 threads at load average ~10 on 2 cores: per step 46 -> 31 ms CPU and 137 ->
+        # 104 ms wall; the encoder of 4 sequences 1.70 -> 1.10 s CPU, 4.2 -> 2.6-3.7 s wall).
+        self.encoder = open_session(self.path / self.spec["encoder"], device, threads, share=True)
+        self.step = open_session(self.path / self.spec["decoder_step"], device, threads, share=True)
         self.device = "cuda" if CUDA in self.step.get_providers() else "cpu"
         self.batch_frames = batch_frames
         self.enc_outputs = [o.name for o in self.encoder.get_outputs()]
@@ -206,6 +219,8 @@ class Decoder:
         for i in np.flatnonzero(limits <= 0):  # no step at all: RETURNN's loop does not run
             results[i] = [Hypothesis(np.zeros(0, np.int32), 0.0, 0.0, False)]
         index, limits = index[limits > 0], limits[limits > 0]
+        longest_first = np.argsort(-limits, kind="stable")  # those that stop first leave from the end: a slice
+        index, limits = index[longest_first], limits[longest_first]
         n, width, t = len(index), 1, 0
         if not n:
             return results
@@ -257,7 +272,7 @@ class Decoder:
                 results[index[d]] = self.hypotheses(history[d], lengths[d], final, sums[d], ended[d])
             if done.any():
                 keep = ~done
-                rows = Rows({k: v[np.repeat(keep, width)] for k, v in rows.feeds.items()})
+                rows = rows.keep(keep, width)
                 index, limits, labels, scores, sums, ended, lengths, history = (
                     a[keep] for a in (index, limits, labels, scores, sums, ended, lengths, history))
                 n = len(index)

@@ -186,3 +186,34 @@ def test_a_decoder_that_is_not_the_output_is_a_located_error() -> None:
     net["output"] = net.pop("ctc")
     error = error_of(golden, net)
     assert "layer 'dec'" in str(error) and "compiled only as the network's output" in str(error), str(error)
+
+
+def test_label_embedding_is_folded_into_its_readers(folder: Path, golden: dict) -> None:
+    """target_embed (a linear of the choice, no bias) reaches the LSTM and readout_in as rows of E W gathered by
+    the label (numbers: test_step_model_teacher_forced_matches_returnn); no MatMul multiplies the embedding."""
+    unit = golden["net"]["output"]["unit"]
+    step = onnx.load(folder / "decoder_step.onnx")
+    made = {o: n for n in step.graph.node for o in n.output}
+    readers = [k for k, v in unit.items() if "prev:target_embed" in v.get("from", ())
+               and v["class"] in ("linear", "rnn_cell") and "gru" not in v.get("unit", "").lower()]  # a GRU: ONNX GRU
+    assert readers and all(f"{k}/label_rows" in {n.name.rsplit("/", 1)[0] for n in step.graph.node} for k in readers)
+    gathers = [n for n in step.graph.node if n.op_type == "Gather" and n.input[1] == "prev:output"]
+    unfolded = any("prev:target_embed" in v.get("from", ()) and "gru" in v.get("unit", "").lower()
+                   for v in unit.values())
+    # target_embed's own Gather is dropped unless a reader (a GRU) reads the embedding itself
+    assert len(gathers) == len(readers) + unfolded, [n.name for n in gathers]
+    for n in step.graph.node:
+        if n.op_type == "MatMul" and not unfolded:
+            assert not any(made.get(x) is not None and made[x].name.startswith("prev:target_embed") for x in n.input)
+
+
+def test_a_linear_of_one_feature_is_a_mul(folder: Path, golden: dict) -> None:
+    """weight_feedback (a linear of prev:accum_att_weights, `[N, T, 1]` with one head): a broadcast Mul, no MatMul
+    with K = 1 (several heads: a MatMul)."""
+    unit = golden["net"]["output"]["unit"]
+    one = unit.get("accum_att_weights", {}).get("out_type", {}).get("dim") == 1  # one head
+    ones = [k for k, v in unit.items() if one and v["class"] == "linear"
+            and v.get("from") in (["prev:accum_att_weights"], "prev:accum_att_weights")]
+    names = {n.name: n.op_type for n in onnx.load(folder / "decoder_step.onnx").graph.node}
+    assert all(names.get(f"{k}/outer/Mul") == "Mul" and not any(n.startswith(f"{k}/matmul") for n in names)
+               for k in ones), names

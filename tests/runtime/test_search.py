@@ -179,3 +179,19 @@ def test_empty_sequences(first: tuple[dict, Path]) -> None:
         assert [(h.labels.tolist(), h.score, h.ended) for h in found] == [([], 0.0, False)]
     scored = model([empty, x], targets=[np.array([1, 0]), np.zeros(0, np.int32)])
     assert scored[0].shape == (2, 7) and np.isfinite(scored[0]).all() and scored[1].shape == (0, 7)
+
+
+def test_rows_keep_the_sequences_left() -> None:
+    """Rows.keep: `width` rows per kept sequence, states of any shape on axis 0; the first sequences as views."""
+    from netc.runtime.search import Rows
+
+    rng = np.random.default_rng(0)
+    rows = Rows({"a": rng.standard_normal((4 * 3, 5, 2)).astype(np.float32), "b": np.arange(4 * 3)})
+    for keep in ([True, True, False, False], [True, False, True, False], [False, True, True, True],
+                 [False] * 4, [True] * 4):
+        keep = np.array(keep)
+        kept = rows.keep(keep, 3)
+        for name, value in rows.feeds.items():
+            np.testing.assert_array_equal(kept.feeds[name], value[np.repeat(keep, 3)])
+        prefix = keep[:keep.sum()].all()
+        assert all(np.shares_memory(v, rows.feeds[k]) == (prefix and keep.any()) for k, v in kept.feeds.items())
