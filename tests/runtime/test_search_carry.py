@@ -29,17 +29,23 @@ def model(golden: dict, tmp_path_factory: pytest.TempPathFactory) -> Model:
 
 
 def test_goldens_are_the_switchboard_layout() -> None:
-    assert [p.stem for p in CARRY] == ["s_carry", "s_carry_gru"]
+    """All but `prev_s_last_state` (the exp3 layout, `s` before the choice, with get_last_hidden_state of `prev:s`
+    as the Switchboard configs read it)."""
+    assert [p.stem for p in CARRY] == ["prev_s_last_state", "s_carry", "s_carry_gru", "s_carry_initial_state",
+                                       "s_carry_last_state"]
     for path in CARRY:
         unit = load(path)["net"]["output"]["unit"]
-        assert unit["s"]["from"] == ["target_embed", "att"] and unit["s_transformed"]["from"] == ["prev:s"]
+        assert unit["s"]["from"] == (["target_embed", "att"] if path.stem.startswith("s_carry") else
+                                     ["prev:target_embed", "prev:att"])
+        assert unit["s_transformed"]["from"] == ["prev:s"] or unit["prev_s_state"]["from"] == ["prev:s"]
 
 
 def test_plan_carries_att(golden: dict) -> None:
     plan = plan_decoder(graph_of(golden))
-    assert plan.carried == ("att",)
-    assert [n.name for n in plan.label_layers] == ["target_embed", "s"]
-    assert "att" in plan.states and "s" in plan.cells
+    after_choice = golden["net"]["output"]["unit"]["s"]["from"][0] == "target_embed"
+    assert plan.carried == (("att",) if after_choice else ())
+    assert [n.name for n in plan.label_layers] == (["target_embed", "s"] if after_choice else ["target_embed"])
+    assert "att" in plan.states and "s" in plan.cells  # read as prev:att, or carried
 
 
 def test_teacher_forced_log_probs_match_returnn(model: Model, golden: dict) -> None:
@@ -60,9 +66,9 @@ def test_log_prob_sum_is_the_teacher_forced_sum(model: Model, golden: dict) -> N
 
 def test_a_label_layer_reading_prev_of_a_step_layer_is_an_error() -> None:
     """Two steps back is what the step model does not have: a located error naming the layer and the read."""
-    net = copy.deepcopy(load(CARRY[0])["net"])
+    net = copy.deepcopy(load(DATA / "carry" / "s_carry.json")["net"])
     net["output"]["unit"]["s"]["from"] = ["target_embed", "prev:att"]
-    doc = Document("net.json", {"network": net, "extern_data": load(CARRY[0])["extern_data"]})
+    doc = Document("net.json", {"network": net, "extern_data": load(DATA / "carry" / "s_carry.json")["extern_data"]})
     with pytest.raises(NetcError, match="'s' reads this step's choice and 'prev:att'") as caught:
         plan_decoder(graph_from_document(doc))
     assert "layer 'output/s'" in str(caught.value)
