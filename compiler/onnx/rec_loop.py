@@ -7,7 +7,8 @@ The unit's layers split at the choice (RETURNN's `output`, the label chosen at s
   The step model computes them for step k from the state of step k-1;
 - *label layers* read this step's choice (`target_embed`: a linear of `output`; `end`). They are computed at the
   next call, from the label input `prev:output`: at call k they give `prev:LAYER` (their value at step k-1),
-  or their `initial_output` where `first` is true (step 0).
+  or their `initial_output` where `first` is true (step 0). A step layer X they read (the local-attention
+  Switchboard configs' `s` reads `att`) is carried: its value of step k-1 is the state `prev:X` (carried_layers).
 
 Step model inputs: `prev:output` int32 `[N]` (the previous label; the choice's initial_output at step 0), `first`
 bool `[N]`, `prev:X` for each step layer X the unit reads through `prev:`, `C:h0`/`C:c0` for each rnn_cell C (the
