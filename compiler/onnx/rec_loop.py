@@ -7,7 +7,8 @@ The unit's layers split at the choice (RETURNN's `output`, the label chosen at s
   The step model computes them for step k from the state of step k-1;
 - *label layers* read this step's choice (`target_embed`: a linear of `output`; `end`). They are computed at the
   next call, from the label input `prev:output`: at call k they give `prev:LAYER` (their value at step k-1),
-  or their `initial_output` where `first` is true (step 0).
+  or their `initial_output` where `first` is true (step 0). A step layer X they read (the local-attention
+  Switchboard configs' `s` reads `att`) is carried: its value of step k-1 is the state `prev:X` (carried_layers).
 
 Step model inputs: `prev:output` int32 `[N]` (the previous label; the choice's initial_output at step 0), `first`
 bool `[N]`, `prev:X` for each step layer X the unit reads through `prev:`, `C:h0`/`C:c0` for each rnn_cell C (the
@@ -93,6 +94,7 @@ class DecoderPlan:
     read: tuple[str, ...]  # encoder layers the step model reads (base:)
     end_label: int
     accumulators: tuple[str, ...] = ()  # self_attention / positional_encoding step layers: states that grow or count
+    carried: tuple[str, ...] = ()  # step layers label layers read: their previous step's value is a state
 
     @property
     def unit(self) -> RecLoop:
@@ -134,22 +136,24 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
     steps = tuple(unit[n] for n in order if n in needed and n not in after)
     labels = tuple(unit[n] for n in order if n in needed and n in after)
     read_prev = {r[len(PREV):] for n in steps for r in unit_references(n) if r.startswith(PREV)}
+    carried = carried_layers(labels, unit, after)
     outer = tuple(dict.fromkeys(r[len(BASE):] for n in steps + labels for r in step_references(n)
                                 if r.startswith(BASE)))
     read = outer
     if loop.max_seq_len is None:
         raise NetcError("a decoder searched by netc needs max_seq_len", node.at("max_seq_len"),
                         "\"max_seq_len\": \"max_len_from('base:encoder')\"")
-    extra = {loop.max_seq_len.layer, *(loop.initial_output(s).layer for s in read_prev),
-             *(x[len(BASE):] for n in steps if isinstance(n.layer, RnnCell) for x in n.layer.initial_state.layers)}
+    extra = {loop.max_seq_len.layer, *(loop.initial_output(s).layer for s in read_prev | carried),
+             *(x[len(BASE):] for n in steps + labels if isinstance(n.layer, RnnCell)
+               for x in n.layer.initial_state.layers)}
     outer += tuple(x for x in loop.outer_layers if x not in outer and x in extra)
     for name in read_prev:
         if name in needed and name not in after and loop.initial_output(name).apply_zero:
             raise NetcError("initial_output 'apply(0)' is not implemented by netc's decoder step", unit[name].at(
                 "initial_output"), "use initial_output 0 (zeros), a number, or base:LAYER")
-    return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev),
-                       tuple(n.name for n in steps if isinstance(n.layer, RnnCell)), outer, read,
-                       end_label(loop, unit), accumulators(steps, labels))
+    return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev | carried),
+                       tuple(n.name for n in steps + labels if isinstance(n.layer, RnnCell)), outer, read,
+                       end_label(loop, unit), accumulators(steps, labels), tuple(sorted(carried)))
 
 
 def step_references(node: Node) -> tuple[str, ...]:
@@ -173,15 +177,24 @@ def choice_dependent(unit: dict[str, Node]) -> set[str]:
 
 
 def check_label_layer(node: Node, unit: dict[str, Node], after: set[str]) -> None:
-    """A label layer may read only the choice, other label layers and encoder layers: the step model computes it
-    from the previous label alone."""
+    """A label layer may read the choice, other label layers, encoder layers and layers of this step before the
+    choice (carried_layers): the step model computes it at the next call from the previous label and those
+    layers' previous values. It may not read `prev:` (the value two steps back)."""
     for ref in unit_references(node):
-        if ref in after or ref.startswith(BASE):
+        if ref in after or ref.startswith(BASE) or ref in unit:
             continue
         raise NetcError(f"{node.name!r} reads this step's choice and {ref!r}; netc's decoder step computes the layers "
-                        "that read the choice from the label alone", node.at("from"),
-                        "read the choice ('output') in a layer of its own (target_embed), and combine it with other "
-                        "layers through prev:")
+                        "that read the choice at the next step, where it has no value of two steps back",
+                        node.at("from"), "read the choice ('output') in a layer of its own (target_embed), and "
+                        "combine it with other layers in a layer that does not read the choice")
+
+
+def carried_layers(labels: tuple[Node, ...], unit: dict[str, Node], after: set[str]) -> set[str]:
+    """The layers before the choice that label layers read (the local-attention Switchboard configs' `s` reads
+    this step's `att`). RETURNN computes them, chooses, then computes the label layers in the same step
+    (returnn/tf/layers/rec.py `_SubnetworkRecCell`); netc's step model computes the label layers of step k-1 at
+    call k, so it carries their values of step k-1 as states (input `prev:X`, output `X`, as for `prev:` reads)."""
+    return {r for n in labels for r in step_references(n) if r in unit and r not in after}
 
 
 def end_label(loop: RecLoop, unit: dict[str, Node]) -> int:
@@ -417,9 +430,9 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
             ctx.lengths[t.time] = b.reserve(f"{BASE}{y}:size1")
             inputs.append(tensor_info(ctx.lengths[t.time], INT32, ["batch"]))
     lower = LOWER | ACCUMULATING_LOWER | STEP_LOWER
+    read_carried(ctx, plan)
     for q in plan.label_layers:
-        ctx.values[q.name] = lower_unit_node(lower, q, ctx)
-        ctx.values[PREV + q.name] = first_or(ctx, q, unit.initial_output(q.name))
+        lower_label_layer(lower, q, ctx, plan)
     for n in plan.step_layers:
         ctx.values[n.name] = lower_unit_node(lower, n, ctx)
     b.op("Identity", scores(ctx, plan), name=LOG_PROBS, exact=True)
@@ -478,10 +491,45 @@ def first_or(ctx: LowerContext, node: Node, initial: InitialOutput) -> str:
     if initial.layer is not None:
         raise NetcError("initial_output base:LAYER of a layer that reads the choice is not implemented by netc",
                         node.at("initial_output"), "use initial_output 0")
-    first = FIRST if len(t.dims) == 1 else b.op("Unsqueeze", FIRST, b.const(list(range(1, len(t.dims)))),
-                                                  name=f"prev:{node.name}/first")
     value = b.const(np.dtype(t.dtype).type(initial.constant or 0.0), np.dtype(t.dtype))
-    return b.op("Where", first, value, ctx.values[node.name], name=f"prev:{node.name}/initial")
+    return where_first(ctx, value, ctx.values[node.name], len(t.dims), f"prev:{node.name}/initial")
+
+
+def where_first(ctx: LowerContext, at_first: str, otherwise: str, rank: int, name: str) -> str:
+    """`at_first` in the rows where `first` (step 0), else `otherwise` (values of rank `rank`, batch first)."""
+    b = ctx.builder
+    first = FIRST if rank == 1 else b.op("Unsqueeze", FIRST, b.const(list(range(1, rank))), name=f"{name}/first")
+    return b.op("Where", first, at_first, otherwise, name=name)
+
+
+# --- label layers that read layers before the choice (DecoderPlan.carried) ------------------------------------
+
+def read_carried(ctx: StepContext, plan: DecoderPlan) -> None:
+    """While the label layers (those of step k-1 at call k) are lowered, a step layer X they read is `prev:X`,
+    the state carried from the call before; the step layers' own lowering then gives X of this step. The rnn
+    cells' state of the step before, for get_last_hidden_state of `prev:C`: a step cell's input state."""
+    for x in plan.carried:
+        ctx.values[x] = PREV + x
+    for c in plan.cells:
+        if c not in {q.name for q in plan.label_layers}:
+            ctx.cell_out[PREV + c] = ctx.cell_states[c]
+
+
+def lower_label_layer(lower: dict[type, Callable[..., str]], node: Node, ctx: StepContext, plan: DecoderPlan) -> None:
+    """A label layer's value of step k-1 and its `prev:` (step_model). An rnn_cell among them (the local-attention
+    Switchboard configs' `s` reads target_embed) keeps its input state where `first`: at call 0 there is no step
+    -1, and `prev:C` is the h of its initial state (RETURNN `RnnCellLayer.get_rec_initial_output`); after call
+    k its state is the one after step k-1, read by the step layers as `prev:C` and fed to call k+1."""
+    value = lower_unit_node(lower, node, ctx)
+    if not isinstance(node.layer, RnnCell):
+        ctx.values[node.name] = value
+        ctx.values[PREV + node.name] = first_or(ctx, node, plan.unit.initial_output(node.name))
+        return
+    rank = len(node.out_type.dims)
+    kept = tuple(where_first(ctx, before, after, rank, f"{node.name}/kept{i}") if after else ""
+                 for i, (before, after) in enumerate(zip(ctx.cell_states[node.name], ctx.cell_out[node.name])))
+    ctx.cell_out[node.name] = ctx.cell_out[PREV + node.name] = kept
+    ctx.values[node.name] = ctx.values[PREV + node.name] = kept[0]
 
 
 def scores(ctx: LowerContext, plan: DecoderPlan) -> str:
@@ -609,7 +657,7 @@ def lower_step_linear(node: Node, layer: Linear, ctx: LowerContext) -> str:
 def lower_last_hidden_state(node: Node, layer: GetLastHiddenState, ctx: LowerContext) -> str:
     """The cell's state after this step: c, h, or both concatenated (c, h)."""
     assert isinstance(ctx, StepContext)
-    h, c = ctx.cell_out[node.sources[0]]
+    h, c = ctx.cell_out[node.sources[0]]  # of `prev:C`: read_carried, lower_label_layer
     if layer.key == "h" or not c:
         return h
     return c if layer.key == "c" else ctx.builder.op("Concat", c, h, name=node.name, axis=-1)
