@@ -195,3 +195,22 @@ def test_rows_keep_the_sequences_left() -> None:
             np.testing.assert_array_equal(kept.feeds[name], value[np.repeat(keep, 3)])
         prefix = keep[:keep.sum()].all()
         assert all(np.shares_memory(v, rows.feeds[k]) == (prefix and keep.any()) for k, v in kept.feeds.items())
+
+
+def test_empty_sequence_beside_others_with_a_constant_max_seq_len(tmp_path: Path) -> None:
+    """max_seq_len 4: the loop runs on 0 encoder frames too (attention over nothing, context 0, as RETURNN's); a
+    0-frame sequence among others gets the hypotheses it gets alone, and never breaks its batch-mates'."""
+    golden = load(GOLDENS[0])
+    net = golden["net"] | {"output": golden["net"]["output"] | {"max_seq_len": 4}}
+    model = Model(compiled(golden | {"net": net}, tmp_path / "model"), threads=1)
+    x = inputs_of(golden)[0]
+    empty = np.zeros((0, x.shape[1]), np.float32)
+    together = model.search([empty, x, empty], beam_size=2)
+    for got, alone in zip(together, [model.search([empty], beam_size=2)[0], model.search([x], beam_size=2)[0]] * 2):
+        assert [(h.labels.tolist(), h.score) for h in got] == [(h.labels.tolist(), h.score) for h in alone]
+        assert all(np.isfinite(h.score) for h in got)
+    assert max(len(h.labels) for h in together[0]) > 0  # steps ran on 0 frames
+    y = np.array([1, 2, 0], np.int32)
+    scored = model([empty, x], targets=[y, y])
+    np.testing.assert_allclose(scored[0], model([empty], targets=[y])[0], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(scored[1], model([x], targets=[y])[0], atol=ATOL, rtol=0)
