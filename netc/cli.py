@@ -291,10 +291,35 @@ def prior_command(model: str, data: str, output: str, batch_size: int, device: s
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @reports_errors
 def info(model: str) -> None:
-    """Print the netc metadata of a compiled MODEL."""
+    """Print the netc metadata of a compiled MODEL: an .onnx file, or an encoder-decoder folder (its decoder.json,
+    then each of its two models' metadata, as netc run and Model(FOLDER) load it)."""
+    import json
+
+    if not Path(model).is_dir():
+        for key, value in onnx_metadata(model):
+            click.echo(f"{key}: {shortened(value)}")
+        return
+    from netc.runtime.search import SPEC_FILE, read_spec
+
+    spec = read_spec(Path(model))
+    click.echo(f"{SPEC_FILE}:")
+    for key, value in spec.items():
+        click.echo(f"  {key}: {shortened(value if isinstance(value, str) else json.dumps(value))}")
+    for part in ("encoder", "decoder_step"):
+        click.echo(f"{spec[part]}:")
+        for key, value in onnx_metadata(str(Path(model) / spec[part])):
+            click.echo(f"  {key}: {shortened(value)}")
+
+
+def shortened(value: str) -> str:
+    return value if len(value) < 200 else value[:200] + "..."
+
+
+def onnx_metadata(model: str) -> list[tuple[str, str]]:
+    """The metadata of a model netc compiled; a NetcError for an unreadable or foreign file."""
     import onnx
 
     try:  # protobuf whatever the file's name (onnx would read a .json or .txt name as its text formats)
@@ -304,9 +329,7 @@ def info(model: str) -> None:
     if not any(prop.key.startswith("netc.") for prop in proto.metadata_props):
         raise NetcError("not a model compiled by netc: it has no netc metadata", Where(model),
                         "an empty or foreign file; compile one with netc compile")
-    for prop in proto.metadata_props:
-        value = prop.value if len(prop.value) < 200 else prop.value[:200] + "..."
-        click.echo(f"{prop.key}: {value}")
+    return [(prop.key, prop.value) for prop in proto.metadata_props]
 
 
 @main.command(context_settings=OVERRIDES)

@@ -214,3 +214,16 @@ def test_empty_sequence_beside_others_with_a_constant_max_seq_len(tmp_path: Path
     scored = model([empty, x], targets=[y, y])
     np.testing.assert_allclose(scored[0], model([empty], targets=[y])[0], atol=ATOL, rtol=0)
     np.testing.assert_allclose(scored[1], model([x], targets=[y])[0], atol=ATOL, rtol=0)
+
+
+def test_cli_info_of_a_decoder_folder(first: tuple[dict, Path]) -> None:
+    """`netc info FOLDER` prints decoder.json and both models' metadata, as Model(FOLDER) loads them."""
+    _, folder = first
+    done = netc("info", str(folder))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "decoder.json:" and "  format: netc-decoder-1" in lines
+    assert lines.index("encoder.onnx:") < lines.index("  netc.decoder_part: encoder") < \
+        lines.index("decoder_step.onnx:") < lines.index("  netc.decoder_part: decoder_step")
+    done = netc("info", str(folder.parent))
+    assert done.returncode == 2 and "decoder.json is missing" in done.stderr and "Traceback" not in done.stderr
