@@ -146,6 +146,8 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
                     quantize: str | None) -> None:
     """Compile NET to an ONNX model; `++key value` pairs override config keys."""
     refuse_overwriting_inputs(output, net, params, prior)
+    import onnx
+
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
 
@@ -154,6 +156,10 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
     options = CompileOptions(prior_output_kind(output_kind, prior, prior_scale), opset, streaming, quantize,
                              load_prior(prior, prior_scale))
     model = compile_graph(graph, values, seed, options, params or "<params>")
+    if not isinstance(model, onnx.ModelProto) and Path(output).suffix.lower() == ".onnx":
+        raise NetcError("this net is an encoder-decoder (a rec unit with a choice): netc writes it as a folder "
+                        "(decoder.json, encoder.onnx, decoder_step.onnx), not one .onnx file", Where(output),
+                        f"-o {Path(output).with_suffix('')}")
     save_model(model, output)
     weights = f"parameters from {params}" if params else f"random initial parameters (--seed {seed}; " \
         "--params gives trained ones)"

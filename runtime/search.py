@@ -367,6 +367,9 @@ def run_hdf_search(model: Any, source: str | Path, target: str | Path,  # a runt
 
     from .hdf import WINDOW_BATCHES, check_writable, open_checked, windows
 
+    if Path(target).suffix.lower() != ".json":
+        raise NetcError("--search writes its hypotheses as JSON; give the output a .json name",
+                        Where(str(target)), f"-o {Path(target).with_suffix('.json')}")
     if model.decoder is None:
         raise NetcError("--search needs an encoder-decoder compiled from a rec unit with a choice (a folder)",
                         Where(model.info.path), "compile such a config with netc compile -o FOLDER")

@@ -227,3 +227,20 @@ def test_cli_info_of_a_decoder_folder(first: tuple[dict, Path]) -> None:
         lines.index("decoder_step.onnx:") < lines.index("  netc.decoder_part: decoder_step")
     done = netc("info", str(folder.parent))
     assert done.returncode == 2 and "decoder.json is missing" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_search_output_and_decoder_compile_names(first: tuple[dict, Path], tmp_path: Path) -> None:
+    """--search writes JSON: a non-.json output is refused before any work; a decoder compiles to a folder, so
+    `-o model.onnx` is refused with nothing written (exit 2, located, no traceback)."""
+    golden, folder = first
+    xs = inputs_of(golden)
+    write_hdf(tmp_path / "feats.hdf", (HdfSeq(f"seq-{i}", x) for i, x in enumerate(xs)), xs[0].shape[1])
+    done = netc("run", str(folder), "--data", str(tmp_path / "feats.hdf"), "-o", str(tmp_path / "h.hdf"), "--search")
+    assert done.returncode == 2 and "give the output a .json name" in done.stderr and "h.json" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "h.hdf").exists()
+    config, params = tmp_path / "net.json", tmp_path / "params.npz"
+    config.write_text(json.dumps({"network": golden["net"], "extern_data": golden["extern_data"]}))
+    np.savez(params, **{k: np.asarray(v, np.float32) for k, v in golden["params"].items()})
+    done = netc("compile", str(config), "--params", str(params), "-o", str(tmp_path / "model.onnx"))
+    assert done.returncode == 2 and "not one .onnx file" in done.stderr and "model.onnx" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "model.onnx").exists()
