@@ -244,3 +244,17 @@ def test_cli_search_output_and_decoder_compile_names(first: tuple[dict, Path], t
     done = netc("compile", str(config), "--params", str(params), "-o", str(tmp_path / "model.onnx"))
     assert done.returncode == 2 and "not one .onnx file" in done.stderr and "model.onnx" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "model.onnx").exists()
+
+
+def test_search_of_a_decoder_folders_encoder_says_pass_the_folder(first: tuple[dict, Path], tmp_path: Path) -> None:
+    golden, folder = first
+    x = inputs_of(golden)[0]
+    for part, name in (("encoder", "encoder.onnx"), ("decoder_step", "decoder_step.onnx")):
+        with pytest.raises(NetcError, match=f"this is the {part} of an encoder-decoder folder") as caught:
+            Model(folder / name)
+        assert f"pass the folder: {folder}" in str(caught.value)
+    write_hdf(tmp_path / "feats.hdf", [HdfSeq("s", x)], x.shape[1])
+    done = netc("run", str(folder / "encoder.onnx"), "--data", str(tmp_path / "feats.hdf"), "-o",
+                str(tmp_path / "h.json"), "--search")
+    assert done.returncode == 2 and f"pass the folder: {folder}" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "h.json").exists()
