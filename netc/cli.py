@@ -146,6 +146,8 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
                     quantize: str | None) -> None:
     """Compile NET to an ONNX model; `++key value` pairs override config keys."""
     refuse_overwriting_inputs(output, net, params, prior)
+    import onnx
+
     from netc.compiler import compile_graph, save_model
     from netc.compiler.onnx import CompileOptions
 
@@ -154,6 +156,10 @@ def compile_command(net: str, overrides: tuple[str, ...], output: str, num_input
     options = CompileOptions(prior_output_kind(output_kind, prior, prior_scale), opset, streaming, quantize,
                              load_prior(prior, prior_scale))
     model = compile_graph(graph, values, seed, options, params or "<params>")
+    if not isinstance(model, onnx.ModelProto) and Path(output).suffix.lower() == ".onnx":
+        raise NetcError("this net is an encoder-decoder (a rec unit with a choice): netc writes it as a folder "
+                        "(decoder.json, encoder.onnx, decoder_step.onnx), not one .onnx file", Where(output),
+                        f"-o {Path(output).with_suffix('')}")
     save_model(model, output)
     weights = f"parameters from {params}" if params else f"random initial parameters (--seed {seed}; " \
         "--params gives trained ones)"
@@ -291,10 +297,35 @@ def prior_command(model: str, data: str, output: str, batch_size: int, device: s
 
 
 @main.command()
-@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("model", type=click.Path())
 @reports_errors
 def info(model: str) -> None:
-    """Print the netc metadata of a compiled MODEL."""
+    """Print the netc metadata of a compiled MODEL: an .onnx file, or an encoder-decoder folder (its decoder.json,
+    then each of its two models' metadata, as netc run and Model(FOLDER) load it)."""
+    import json
+
+    if not Path(model).is_dir():
+        for key, value in onnx_metadata(model):
+            click.echo(f"{key}: {shortened(value)}")
+        return
+    from netc.runtime.search import SPEC_FILE, read_spec
+
+    spec = read_spec(Path(model))
+    click.echo(f"{SPEC_FILE}:")
+    for key, value in spec.items():
+        click.echo(f"  {key}: {shortened(value if isinstance(value, str) else json.dumps(value))}")
+    for part in ("encoder", "decoder_step"):
+        click.echo(f"{spec[part]}:")
+        for key, value in onnx_metadata(str(Path(model) / spec[part])):
+            click.echo(f"  {key}: {shortened(value)}")
+
+
+def shortened(value: str) -> str:
+    return value if len(value) < 200 else value[:200] + "..."
+
+
+def onnx_metadata(model: str) -> list[tuple[str, str]]:
+    """The metadata of a model netc compiled; a NetcError for an unreadable or foreign file."""
     import onnx
 
     try:  # protobuf whatever the file's name (onnx would read a .json or .txt name as its text formats)
@@ -304,9 +335,7 @@ def info(model: str) -> None:
     if not any(prop.key.startswith("netc.") for prop in proto.metadata_props):
         raise NetcError("not a model compiled by netc: it has no netc metadata", Where(model),
                         "an empty or foreign file; compile one with netc compile")
-    for prop in proto.metadata_props:
-        value = prop.value if len(prop.value) < 200 else prop.value[:200] + "..."
-        click.echo(f"{prop.key}: {value}")
+    return [(prop.key, prop.value) for prop in proto.metadata_props]
 
 
 @main.command(context_settings=OVERRIDES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import onnxruntime as ort
 from netc.ir import NetcError, Where
@@ -52,6 +53,11 @@ def static_dim(arg: ort.NodeArg, axis: int) -> int | None:
 
 def read_info(session: ort.InferenceSession, path: str) -> ModelInfo:
     """Check the I/O names of the ONNX contract and read dims from metadata or static shapes."""
+    part = session.get_modelmeta().custom_metadata_map.get("netc.decoder_part")
+    if part is not None:  # encoder.onnx or decoder_step.onnx of a folder (docs/onnx-contract.md)
+        folder = Path(path).parent
+        raise NetcError(f"this is the {part} of an encoder-decoder folder, not a model of its own", Where(path),
+                        f"pass the folder: {folder}")
     inputs = {a.name: a for a in session.get_inputs()}
     outputs = {a.name: a for a in session.get_outputs()}
     missing = [n for n in (DATA, DATA_LENGTHS) if n not in inputs] + [n for n in (OUTPUT,) if n not in outputs]

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from netc.ir import NetcError, Where
 
-from .batching import DEFAULT_BATCH_FRAMES, buckets, pad
+from .batching import DEFAULT_BATCH_FRAMES, DEFAULT_STEP_COST, buckets, pad
 from .checks import LIST_POSITIONS, SeqNames, check_sequences
 from .info import DATA, DATA_LENGTHS, ModelInfo
 from .session import CUDA, open_session
@@ -159,6 +159,19 @@ class Decoder:
             return int(rule["steps"])
         return int(int(encoded[f"base:{rule['layer']}:size1"][0]) * rule["factor"])
 
+    def groups(self, encoded: list[dict[str, np.ndarray]], lengths: list[int], max_frames: int,
+               step_cost: float = DEFAULT_STEP_COST) -> list[list[int]]:
+        """runtime/batching.py `buckets` of the sequences (`lengths`: steps of each), except that a sequence with
+        an encoder time axis of 0 frames is a group of its own: padded to its batch-mates' time, all its frames
+        would be masked and the step's attention softmax NaN; alone it attends over nothing (context 0), as
+        RETURNN's loop does on 0 encoder frames (a constant max_seq_len still runs its steps)."""
+        empty = [i for i, e in enumerate(encoded)
+                 if any(e[name].shape[axis] == 0 for name, axis in self.time_axes.items()
+                        if axis is not None and name in e)]
+        others = sorted(set(range(len(encoded))) - set(empty))
+        grouped = buckets([lengths[i] for i in others], max_frames, step_cost=step_cost)
+        return [[others[g] for g in group] for group in grouped] + [[i] for i in empty]
+
     # --- one step over many rows ------------------------------------------------------------------------------
 
     def rows_of(self, encoded: list[dict[str, np.ndarray]], seqs: np.ndarray, repeat: int) -> Rows:
@@ -200,7 +213,7 @@ class Decoder:
         encoded = self.encode(arrays) if arrays else []
         results: list[list[Hypothesis]] = [[] for _ in arrays]
         enc_lens = [max(1, self.max_steps(e)) for e in encoded]
-        for group in buckets(enc_lens, self.batch_frames * 4 // beam + 1, step_cost=SEARCH_STEP_COST):
+        for group in self.groups(encoded, enc_lens, self.batch_frames * 4 // beam + 1, SEARCH_STEP_COST):
             for i, hyps in zip(group, self.search_group(encoded, np.array(group), beam)):
                 results[i] = hyps
         return results
@@ -295,7 +308,7 @@ class Decoder:
         results = [np.zeros((0, self.num_labels), np.float32) for _ in arrays]
         todo = [i for i, y in enumerate(labels) if len(y)]
         encoded = self.encode([arrays[i] for i in todo]) if todo else []
-        for group in buckets([len(labels[i]) for i in todo], self.batch_frames):
+        for group in self.groups(encoded, [len(labels[i]) for i in todo], self.batch_frames):
             seqs_ = np.array(group)
             rows = self.rows_of(encoded, seqs_, 1)
             ys = [labels[todo[g]] for g in group]
@@ -354,6 +367,9 @@ def run_hdf_search(model: Any, source: str | Path, target: str | Path,  # a runt
 
     from .hdf import WINDOW_BATCHES, check_writable, open_checked, windows
 
+    if Path(target).suffix.lower() != ".json":
+        raise NetcError("--search writes its hypotheses as JSON; give the output a .json name",
+                        Where(str(target)), f"-o {Path(target).with_suffix('.json')}")
     if model.decoder is None:
         raise NetcError("--search needs an encoder-decoder compiled from a rec unit with a choice (a folder)",
                         Where(model.info.path), "compile such a config with netc compile -o FOLDER")

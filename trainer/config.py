@@ -11,6 +11,8 @@ from netc.ir import Document, NetcError
 from netc.ir.keys import needed
 from netc.ir.keys import parse_overrides as parse_overrides  # re-exported: `++key value` pairs
 
+from .ordering import LengthLimit
+
 LR_CONTROLS = ("constant", "newbob", "newbob_abs", "newbob_multi_epoch")
 ORDERINGS = ("default", "sorted", "sorted_reverse", "random")
 DEVICES = "auto, cpu, gpu (= cuda), gpuN, cuda, cuda:N"
@@ -24,7 +26,7 @@ class TrainConfig:
     num_epochs: int = 5
     batch_size: int = 5000
     max_seqs: int | None = None
-    max_seq_length: int | None = None
+    max_seq_length: LengthLimit | None = None  # None: no limit
     batching: str = "random"
     learning_rate: float = 1.0
     learning_rates: tuple[tuple[int, float], ...] = ()  # (epoch, rate) fixed by `learning_rates`
@@ -58,7 +60,7 @@ class TrainConfig:
 def read_data_config(doc: Document) -> TrainConfig:
     """Only the keys that pick an epoch's sequences and order (`netc dump-dataset`); the rest keep defaults."""
     get = KeyReader(doc)
-    config = TrainConfig(batching=read_ordering(get), max_seq_length=get("max_seq_length", int, None))
+    config = TrainConfig(batching=read_ordering(get), max_seq_length=read_max_seq_length(get))
     check_ranges(config, get)
     return config
 
@@ -75,7 +77,7 @@ def read_train_config(doc: Document) -> TrainConfig:
                            "save_interval", "target", "random_seed", "use_normalized_loss")}
     fields.update(device=read_device(get), log=read_logs(get), log_verbosity=read_verbosity(get))
     fields.update(
-        max_seqs=get("max_seqs", int, None), max_seq_length=get("max_seq_length", int, None),
+        max_seqs=get("max_seqs", int, None), max_seq_length=read_max_seq_length(get),
         newbob_multi_update_interval=get("newbob_multi_update_interval", int, None),
         batching=read_ordering(get), accum_grad_multiple_step=get("accum_grad_multiple_step", int, 0),
         learning_rate_control=get.choice("learning_rate_control", LR_CONTROLS, "constant"),
@@ -115,6 +117,16 @@ class KeyReader:
 
     def error(self, key: str, message: str, hint: str | None = None) -> NetcError:
         return NetcError(message, self.doc.where(key, key=key), hint)
+
+
+def read_max_seq_length(get: KeyReader) -> LengthLimit | None:
+    """`max_seq_length` as RETURNN's NumbersDict (trainer/ordering.py LengthLimit): an int limits every data key,
+    a dict single keys (`{"classes": 75}`), -N is `{"classes": N}`, 0 or None no limit."""
+    value = needed(get.doc, "max_seq_length", None)
+    try:
+        return LengthLimit.from_config(value)
+    except ValueError as e:
+        raise get.error("max_seq_length", str(e), 'e.g. max_seq_length = 1000 or {"classes": 75}') from None
 
 
 def read_ordering(get: KeyReader) -> str:
@@ -308,7 +320,7 @@ def read_start_epoch(get: KeyReader) -> str | int:
 
 def check_ranges(config: TrainConfig, get: KeyReader) -> None:
     """Values that must be positive."""
-    for key in ("num_epochs", "batch_size", "save_interval", "max_seqs", "max_seq_length",
+    for key in ("num_epochs", "batch_size", "save_interval", "max_seqs",
                 "newbob_multi_num_epochs", "newbob_multi_update_interval"):
         value = getattr(config, key)
         if value is not None and value < 1:

@@ -423,7 +423,7 @@ def lower_rnn_cell(node: Node, layer: RnnCell, step: StepContext) -> torch.Tenso
 def lstm_params(node: Node, layer: RnnCell, step: StepContext, n_in: int) -> tuple[torch.Tensor, ...]:
     """The LSTM cell's W, W_re, b in netc's layout, kept for the other steps of the batch (not with parameter
     noise or dropout in training: TensorFlow draws those anew in every step of its loop)."""
-    if layer.unit is CellUnit.STANDARD_LSTM:
+    if layer.unit in (CellUnit.STANDARD_LSTM, CellUnit.BASIC_LSTM):  # TF's LSTMCell / BasicLSTMCell: one step
         cell = TF_LSTM[layer.unit.rec_unit]
         params = tf_cell_as_native(step.param(node, f"{cell}/kernel"), step.param(node, f"{cell}/bias"), n_in,
                                    layer.forget_bias)

@@ -18,7 +18,7 @@ from netc.ir.pretrain import Pretrain, read_pretrain
 from .chunking import ChunkCorpus, Chunking, read_chunking
 from .config import TrainConfig, parse_overrides, read_data_config, read_train_config
 from .input_window import WindowCorpus, read_window
-from .ordering import make_batches, seq_order, skip_long
+from .ordering import INPUT_KEY, LengthLimit, data_key_lengths, make_batches, seq_order, skip_long
 
 ROLES = ("train", "dev", "eval")
 
@@ -63,8 +63,22 @@ class Setup:
         if role != "train":
             return corpus, lengths, np.arange(len(lengths)), 0
         order = seq_order(self.config.batching, lengths, epoch)
-        order, skipped = skip_long(order, lengths, self.config.max_seq_length)
+        order, skipped = skip_long(order, self.key_lengths(corpus), self.config.max_seq_length)
         return corpus, lengths, order, skipped
+
+    def key_lengths(self, corpus: Corpus) -> dict[str, np.ndarray]:
+        """Each data key's lengths for `max_seq_length` (none read without a limit); a limit of a data key the
+        dataset lacks is an error (RETURNN would ignore it)."""
+        limit = self.config.max_seq_length
+        if limit is None:
+            return {}
+        lengths = data_key_lengths(corpus)
+        unknown = sorted({k for k, _ in limit.keys} - set(lengths))
+        if unknown:
+            raise NetcError(f"max_seq_length limits data key(s) {unknown} the train dataset does not have",
+                            self.doc.where("max_seq_length", key="max_seq_length"),
+                            "its data keys: " + ", ".join(lengths))
+        return lengths
 
     def corpus(self, role: str, epoch: int) -> tuple[Corpus, np.ndarray]:
         """A role's sequences in an epoch; a dataset without any is an error (it would score a perfect 0)."""
@@ -82,9 +96,12 @@ class Setup:
             corpus, lengths, order, skipped = self.epoch(role, epoch)
             return self.windowed(corpus), lengths, order, skipped
         corpus, lengths = self.corpus(role, epoch)
-        seq, start, end = self.chunking.cut(seq_order(self.config.batching, lengths, epoch), lengths, epoch,
-                                            self.config.max_seq_length)
-        order, skipped = skip_long(np.arange(len(seq)), end - start, self.config.max_seq_length)
+        self.key_lengths(corpus)  # checks the limit's data keys
+        # Every data key of a chunk is cut to its frames: the tightest limit of any key applies.
+        limit = None if self.config.max_seq_length is None else self.config.max_seq_length.tightest
+        seq, start, end = self.chunking.cut(seq_order(self.config.batching, lengths, epoch), lengths, epoch, limit)
+        order, skipped = skip_long(np.arange(len(seq)), {INPUT_KEY: end - start},
+                                   None if limit is None else LengthLimit(limit))
         return ChunkCorpus(self.windowed(corpus), seq, start, end), end - start, order, skipped
 
     def windowed(self, corpus: Corpus) -> Corpus:

@@ -195,3 +195,66 @@ def test_rows_keep_the_sequences_left() -> None:
             np.testing.assert_array_equal(kept.feeds[name], value[np.repeat(keep, 3)])
         prefix = keep[:keep.sum()].all()
         assert all(np.shares_memory(v, rows.feeds[k]) == (prefix and keep.any()) for k, v in kept.feeds.items())
+
+
+def test_empty_sequence_beside_others_with_a_constant_max_seq_len(tmp_path: Path) -> None:
+    """max_seq_len 4: the loop runs on 0 encoder frames too (attention over nothing, context 0, as RETURNN's); a
+    0-frame sequence among others gets the hypotheses it gets alone, and never breaks its batch-mates'."""
+    golden = load(GOLDENS[0])
+    net = golden["net"] | {"output": golden["net"]["output"] | {"max_seq_len": 4}}
+    model = Model(compiled(golden | {"net": net}, tmp_path / "model"), threads=1)
+    x = inputs_of(golden)[0]
+    empty = np.zeros((0, x.shape[1]), np.float32)
+    together = model.search([empty, x, empty], beam_size=2)
+    for got, alone in zip(together, [model.search([empty], beam_size=2)[0], model.search([x], beam_size=2)[0]] * 2):
+        assert [(h.labels.tolist(), h.score) for h in got] == [(h.labels.tolist(), h.score) for h in alone]
+        assert all(np.isfinite(h.score) for h in got)
+    assert max(len(h.labels) for h in together[0]) > 0  # steps ran on 0 frames
+    y = np.array([1, 2, 0], np.int32)
+    scored = model([empty, x], targets=[y, y])
+    np.testing.assert_allclose(scored[0], model([empty], targets=[y])[0], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(scored[1], model([x], targets=[y])[0], atol=ATOL, rtol=0)
+
+
+def test_cli_info_of_a_decoder_folder(first: tuple[dict, Path]) -> None:
+    """`netc info FOLDER` prints decoder.json and both models' metadata, as Model(FOLDER) loads them."""
+    _, folder = first
+    done = netc("info", str(folder))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "decoder.json:" and "  format: netc-decoder-1" in lines
+    assert lines.index("encoder.onnx:") < lines.index("  netc.decoder_part: encoder") < \
+        lines.index("decoder_step.onnx:") < lines.index("  netc.decoder_part: decoder_step")
+    done = netc("info", str(folder.parent))
+    assert done.returncode == 2 and "decoder.json is missing" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_search_output_and_decoder_compile_names(first: tuple[dict, Path], tmp_path: Path) -> None:
+    """--search writes JSON: a non-.json output is refused before any work; a decoder compiles to a folder, so
+    `-o model.onnx` is refused with nothing written (exit 2, located, no traceback)."""
+    golden, folder = first
+    xs = inputs_of(golden)
+    write_hdf(tmp_path / "feats.hdf", (HdfSeq(f"seq-{i}", x) for i, x in enumerate(xs)), xs[0].shape[1])
+    done = netc("run", str(folder), "--data", str(tmp_path / "feats.hdf"), "-o", str(tmp_path / "h.hdf"), "--search")
+    assert done.returncode == 2 and "give the output a .json name" in done.stderr and "h.json" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "h.hdf").exists()
+    config, params = tmp_path / "net.json", tmp_path / "params.npz"
+    config.write_text(json.dumps({"network": golden["net"], "extern_data": golden["extern_data"]}))
+    np.savez(params, **{k: np.asarray(v, np.float32) for k, v in golden["params"].items()})
+    done = netc("compile", str(config), "--params", str(params), "-o", str(tmp_path / "model.onnx"))
+    assert done.returncode == 2 and "not one .onnx file" in done.stderr and "model.onnx" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "model.onnx").exists()
+
+
+def test_search_of_a_decoder_folders_encoder_says_pass_the_folder(first: tuple[dict, Path], tmp_path: Path) -> None:
+    golden, folder = first
+    x = inputs_of(golden)[0]
+    for part, name in (("encoder", "encoder.onnx"), ("decoder_step", "decoder_step.onnx")):
+        with pytest.raises(NetcError, match=f"this is the {part} of an encoder-decoder folder") as caught:
+            Model(folder / name)
+        assert f"pass the folder: {folder}" in str(caught.value)
+    write_hdf(tmp_path / "feats.hdf", [HdfSeq("s", x)], x.shape[1])
+    done = netc("run", str(folder / "encoder.onnx"), "--data", str(tmp_path / "feats.hdf"), "-o",
+                str(tmp_path / "h.json"), "--search")
+    assert done.returncode == 2 and f"pass the folder: {folder}" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "h.json").exists()

@@ -259,3 +259,21 @@ def test_netc_train_on_data_without_the_decoders_target_exits_2_naming_it(tmp_pa
     assert done.returncode == 2, done.stderr
     assert "no target 'classes'" in done.stderr and "key 'target'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+UNIT_GOLDENS = REPO / "tests" / "compiler" / "data" / "rec_unit"  # bench/returnn_rec_unit_goldens.py
+
+
+@pytest.mark.parametrize("name", ["basic", "gru"])
+def test_teacher_forced_rnn_cell_units_equal_returnns(name):
+    """The decoder state `s` as TF's BasicLSTMCell (parameters rec/basic_lstm_cell/kernel|bias, forget bias 1:
+    LSTMCell's step) or GRUCell: teacher-forced log-probs equal RETURNN's, every sequence in one ragged batch."""
+    golden = json.loads((UNIT_GOLDENS / f"{name}.json").read_text())
+    batch = batch_of(golden)
+    _, ctx = run(golden, batch)
+    packing = ctx.packing(ctx.graph["output"].out_type.time)
+    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
+    for b, expected in enumerate(golden["forward"]):
+        frames = len(golden["targets"][b])
+        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
+                                   err_msg=f"seq {b}")

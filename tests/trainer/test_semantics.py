@@ -16,7 +16,7 @@ from netc.trainer.loop import Trainer
 from netc.trainer.loss import l2_term
 from netc.trainer.lr_control import LrControl, read_lr_file, write_lr_file
 from netc.trainer.model import NetModel
-from netc.trainer.ordering import make_batches, seq_order, skip_long
+from netc.trainer.ordering import LengthLimit, make_batches, seq_order, skip_long
 from netc.trainer.setup import prepare
 
 NET = {"hid": {"class": "linear", "activation": "tanh", "n_out": 5, "L2": 0.1},
@@ -116,11 +116,40 @@ def test_batches_count_padded_frames_and_max_seqs():
     lengths = np.array([10, 30, 20, 5, 50, 100])
     batches = make_batches(np.arange(6), lengths, batch_size=60, max_seqs=2)
     assert [b.tolist() for b in batches] == [[0, 1], [2, 3], [4], [5]]  # 100 > 60 forms its own batch
-    order, skipped = skip_long(np.arange(6), lengths, 40)
+    order, skipped = skip_long(np.arange(6), {"data": lengths}, LengthLimit(40))
     assert order.tolist() == [0, 1, 2, 3] and skipped == 2
     assert seq_order("sorted", lengths, 1).tolist() == [3, 0, 2, 1, 4, 5]
     assert seq_order("sorted_reverse", lengths, 1).tolist() == [5, 4, 1, 2, 0, 3]
     assert sorted(seq_order("laplace:3", lengths, 1).tolist()) == list(range(6))
+
+
+def test_max_seq_length_limits_every_data_key_or_single_keys_as_returnns_numbersdict(tmp_path):
+    """returnn/datasets/basic.py `_generate_batches`: skipped if any data key's length exceeds its limit; an int
+    limits all keys, a dict single keys, -N is {"classes": N}, 0 and None are no limit."""
+    def limit(value):
+        return read_train_config(Document("c.json", {"max_seq_length": value})).max_seq_length
+
+    assert limit(0) is None and limit(None) is None and limit(40) == LengthLimit(40)
+    assert limit({"classes": 75}) == LengthLimit(keys=(("classes", 75),)) == limit(-75)
+    for bad, words in (({"classes": "75"}, "dict of data key to int"), ({"classes": 0}, "must be >= 1"),
+                       (1.5, "must be an int")):
+        with pytest.raises(NetcError, match=words):
+            limit(bad)
+    lengths = {"data": np.array([10, 30, 50, 5]), "classes": np.array([8, 20, 3, 9])}
+    assert skip_long(np.arange(4), lengths, LengthLimit(25))[0].tolist() == [0, 3]  # both keys count
+    assert skip_long(np.arange(4), lengths, limit({"classes": 8}))[0].tolist() == [0, 2]  # input unlimited
+    assert skip_long(np.arange(4), lengths, limit({"data": 40, "classes": 10}))[0].tolist() == [0, 3]
+    seqs = [HdfSeq(f"s{i}", np.zeros((t, 3), np.float32), {"classes": np.zeros(y, np.int32)})
+            for i, (t, y) in enumerate(zip(lengths["data"], lengths["classes"]))]
+    write_hdf(tmp_path / "train.hdf", seqs, 3, {"classes": 4})
+    config = write_config(tmp_path, train=str(tmp_path / "train.hdf"), max_seq_length={"classes": 8},
+                          batching="default")
+    _, _, order, skipped = prepare(config).epoch("train", 1)
+    assert order.tolist() == [0, 2] and skipped == 2
+    with pytest.raises(NetcError, match="data key.*'clases'.*does not have") as e:
+        prepare(write_config(tmp_path, train=str(tmp_path / "train.hdf"), max_seq_length={"clases": 8})
+                ).epoch("train", 1)
+    assert "data, classes" in str(e.value)
 
 
 def test_overrides_and_bad_values_are_located_errors(tmp_path):
