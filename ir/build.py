@@ -174,6 +174,9 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
             inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
         node = read_node(doc, inner_at[:-1], inner_at[-1], as_cell(inner_dict),
                          loop_target if isinstance(loop_target, str) else target, inner_name)
+        if initial and initial[-1][0] == inner:  # its position, for the type checks of ir/passes/infer_types.py
+            node = replace(node, key_positions=(*node.key_positions, ("initial_output", doc.where(
+                *inner_at, "initial_output", layer=inner_name, key="initial_output"))))
         unit[inner] = replace(node, name=inner)
     options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from netc.ir.errors import NetcError
 from netc.ir.graph import DATA, Graph, Node
 from netc.ir.layers import Layer
+from netc.ir.layers.search import Choice
 from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, UnitLayers, prev_references
 from netc.ir.types import BATCH, TensorType, feature_dim
 
@@ -216,7 +217,33 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
         if seed != step[name]:
             raise NetcError(f"prev:{name} was read as {seed} before {name!r} was typed, but {name!r} is {step[name]}",
                             inner[name].where, "set n_out of the layer, or make its type follow from its sources")
+    check_initial_outputs(loop, step, types)
     return replace(loop, unit=UnitLayers(tuple(replace(n, type=step[n.name]) for n in loop.unit)))
+
+
+def check_initial_outputs(loop: RecLoop, step: dict[str, TensorType], types: dict[str, TensorType]) -> None:
+    """Each unit layer's `initial_output` fits its step type, as RETURNN's `get_rec_initial_output`
+    (returnn/tf/layers/base.py) needs: a choice's is a label of its target (`tf.cast` of the constant to int32,
+    an index into the embedding), so an integer in [0, classes) -- netc refuses a fractional one, which RETURNN
+    truncates; `'base:x'` is an outer layer of the step's type (`x.output.copy_compatible_to(output)`; netc needs
+    the same dims, no broadcasting). Raises NetcError at the unit layer's `initial_output`."""
+    for name, initial in loop.initial:
+        node, t = loop[name], step[name]
+        at = node.at("initial_output")
+        if isinstance(node.layer, Choice):
+            value = initial.plain()
+            value = int(value) if isinstance(value, float) and value.is_integer() else value
+            label = initial.constant
+            if label is None or label != int(label) or not 0 <= label < (t.classes or 0):
+                raise NetcError(f"the choice's initial_output {value!r} is not a label of target "
+                                f"{node.layer.target!r} ({t.classes} labels)", at,
+                                f"give the label that stands before the first step, an integer in [0, {t.classes}) "
+                                "(0, or the target's begin-of-sequence label)")
+        elif initial.layer is not None and initial.layer in types and types[initial.layer] != t:
+            raise NetcError(f"initial_output 'base:{initial.layer}' is {types[initial.layer]}, but "
+                            f"{name!r} is {t} per step", at,
+                            f"use an outer layer of type {t} (a reduce over time, a slice of the first frame), "
+                            "or a constant")
 
 
 def resolvable(env: StepShapeEnv, name: str) -> bool:

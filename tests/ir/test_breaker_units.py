@@ -1,0 +1,49 @@
+"""Rec units that breaker13 found accepted by `netc check` and broken later (/tmp/breaker13 cases as minimal nets):
+initial outputs that do not fit their layer's step type, misleading type errors."""
+
+from __future__ import annotations
+
+import pytest
+from netc.ir import NetcError
+
+from tests.ir.test_rec_loop import attention_net, graph
+
+
+def with_initial(layer: str, value: object) -> dict:
+    net = attention_net()
+    net["output"]["unit"][layer]["initial_output"] = value
+    return net
+
+
+@pytest.mark.parametrize("value", ["base:encoder", "base:enc_ctx"])
+def test_initial_output_of_another_type_is_refused(value: str) -> None:
+    """RETURNN's `get_rec_initial_output`: `copy_compatible_to` the step's template; `att` is [B, 16] per step,
+    the encoder [B, T, 16] (H1_init_att_base_encoder.config: check passed, train and search crashed)."""
+    with pytest.raises(NetcError, match=rf"initial_output '{value}' is \[B, T_data, \d+\], but 'att' is \[B, 16\] "
+                                        "per step") as caught:
+        graph(with_initial("att", value))
+    assert (caught.value.where.layer, caught.value.where.key) == ("output/att", "initial_output")
+
+
+def test_initial_output_of_the_step_type_is_read() -> None:
+    net = attention_net()
+    net["att_init"] = {"class": "reduce", "mode": "mean", "axes": "T", "from": "encoder"}  # [B, 16]
+    net["output"]["unit"]["att"]["initial_output"] = "base:att_init"
+    graph(net)
+
+
+@pytest.mark.parametrize("value, shown", [(7, "7"), (99, "99"), (-1, "-1"), (0.5, "0.5"),
+                                          ("base:encoder", "'base:encoder'"), ("apply(0)", "'apply(0)'")])
+def test_a_choices_initial_output_is_a_label(value: object, shown: str) -> None:
+    """The choice's `prev:` at step 0 indexes the target embedding: a label in [0, 7) (H4: 5 of 2 labels crashed
+    the search in onnxruntime's Gather)."""
+    with pytest.raises(NetcError, match=rf"the choice's initial_output {shown.replace('(', '[(]').replace(')', '[)]')} "
+                                        r"is not a label of target 'classes' \(7 labels\)") as caught:
+        graph(with_initial("output", value))
+    assert caught.value.where.key == "initial_output"
+
+
+@pytest.mark.parametrize("value", [0, 6, "zeros", "ones", None])
+def test_a_choices_label_initial_output_is_read(value: object) -> None:
+    """RETURNN casts the constant to the label dtype: "ones" is label 1."""
+    graph(with_initial("output", value))
