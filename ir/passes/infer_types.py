@@ -184,6 +184,7 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
         return layer.checked_type(t.with_dims(tuple(d.of_layer(n.name) for d in t.dims)), n.at)
 
     settled: list[Node] = []  # typed by `own_type` before their inputs were: checked with them at the end
+    refused: list[NetcError] = []  # a provisional type the layer's declared out_type contradicts
     while len(step) < len(inner):
         progress = False
         for n in loop.unit:
@@ -197,11 +198,13 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
             continue
         own = next(((n, t) for n in loop.unit if n.name not in step and (t := n.layer.own_type(env_of(n), n.at))
                     is not None), None)
-        if own is None and seed_one(loop, step, seeds, attempt, env_of):
+        if own is None and seed_one(loop, step, seeds, attempt, env_of, refused):
             continue
         if own is None:  # the last resort, RETURNN's partially built template: a layer with n_out as [B, n_out]
             own = next(((n, TensorType((BATCH, feature_dim(n.layer.n_out)))) for n in loop.unit if n.name not in step
                         and isinstance(getattr(n.layer, "n_out", None), int)), None)
+        if own is None and refused:  # the declared type is wrong, not the unit's prev: structure
+            raise refused[0]
         if own is None:
             open_ = [n for n in inner if n not in step]
             raise NetcError(f"the types of the unit's layers {open_} depend on each other through prev: only",
@@ -255,9 +258,11 @@ def resolvable(env: StepShapeEnv, name: str) -> bool:
 
 
 def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, TensorType],
-             attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv]) -> bool:
+             attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv],
+             refused: list[NetcError]) -> bool:
     """A provisional type for one layer read through `prev:` before it is typed (an operand layer's from its known
-    operands, else `[B, n_out]`); False when none can be had."""
+    operands, else `[B, n_out]`); False when none can be had. The error of an operand type its shape rule refused
+    (a declared out_type it contradicts) goes to `refused`."""
     wanted = [name for n in loop.unit for name in prev_references(n) if name not in step and name not in seeds]
     for name in dict.fromkeys(wanted):
         n = loop[name]
@@ -270,8 +275,10 @@ def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, Tensor
             try:
                 seeds[name] = attempt(n, layer)
                 return True
-            except (Pending, NetcError):
+            except Pending:
                 pass
+            except NetcError as e:
+                refused.append(e)
         n_out = getattr(n.layer, "n_out", None)
         if isinstance(n_out, int):
             seeds[name] = TensorType((BATCH, feature_dim(n_out)))

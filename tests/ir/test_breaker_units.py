@@ -47,3 +47,12 @@ def test_a_choices_initial_output_is_a_label(value: object, shown: str) -> None:
 def test_a_choices_label_initial_output_is_read(value: object) -> None:
     """RETURNN casts the constant to the label dtype: "ones" is label 1."""
     graph(with_initial("output", value))
+
+
+def test_a_wrong_declared_out_type_in_a_prev_cycle_names_the_out_type() -> None:
+    """M1_out_type_dim_wrong.config: `accum_att_weights` reads its own prev: with out_type dim 3 (1 head); the error
+    was "depend on each other through prev: only"."""
+    net = attention_net()
+    net["output"]["unit"]["accum_att_weights"]["out_type"] = {"dim": 3, "shape": (None, 3)}
+    with pytest.raises(NetcError, match=r"out_type declares shape \[None, 3\], but netc infers \[B, T_data, 1\]"):
+        graph(net)
