@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from netc.ir import NetcError
+from netc.ir.build import check_model_output
 
 from tests.ir.test_rec_loop import attention_net, graph
 
@@ -56,3 +57,23 @@ def test_a_wrong_declared_out_type_in_a_prev_cycle_names_the_out_type() -> None:
     net["output"]["unit"]["accum_att_weights"]["out_type"] = {"dim": 3, "shape": (None, 3)}
     with pytest.raises(NetcError, match=r"out_type declares shape \[None, 3\], but netc infers \[B, T_data, 1\]"):
         graph(net)
+
+
+def test_output_decide_of_a_searching_unit_named_otherwise_says_to_rename_it() -> None:
+    """M2_output_is_decide.config: the unit named `dec`, `output` its decide: the error said "[B, T_classes]
+    sparse(2) is not [B, T, ...]" with a hint about swap_axes."""
+    net = attention_net()
+    net["dec"] = net.pop("output")
+    net["output"] = {**net.pop("decision"), "from": "dec"}
+    with pytest.raises(NetcError, match=r"the output layer is a decide of the searching rec layer 'dec'; its type "
+                                        r"\[B, T_classes\] sparse\(7\) is labels") as caught:
+        check_model_output(graph(net))
+    assert "name that rec layer 'output'" in caught.value.hint
+
+
+def test_a_sparse_output_is_called_sparse() -> None:
+    with pytest.raises(NetcError, match=r"type \[B, T_data\] sparse\(7\) is sparse \(class indices\), not the "
+                                        r"dense \[B, T, ...\]"):
+        check_model_output(graph({"argmax": {"class": "reduce", "mode": "argmax", "axes": "F", "from": "data"},
+                                  "output": {"class": "reinterpret_data", "from": "argmax", "set_sparse": True,
+                                             "set_sparse_dim": 7}}))
