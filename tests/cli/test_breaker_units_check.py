@@ -62,6 +62,8 @@ def test_check_warns_what_compile_refuses_of_a_trainable_unit(tmp_path: Path, ne
     assert code == 2 and words in compiled, compiled
 
 
-def test_check_of_a_searchable_decoder_warns_nothing(tmp_path: Path) -> None:
-    code, _, stderr = check(tmp_path, attention_net())
+def test_check_of_a_searchable_decoder_warns_nothing_and_counts_unit_layers(tmp_path: Path) -> None:
+    """The total counted the 6 outer layers while the table listed the unit's 16 too."""
+    code, out, stderr = check(tmp_path, attention_net())
     assert code == 0 and "warning" not in stderr, stderr
+    assert "total: 22 layers (16 in rec units), " in out, out
