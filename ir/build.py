@@ -174,6 +174,9 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
             inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
         node = read_node(doc, inner_at[:-1], inner_at[-1], as_cell(inner_dict),
                          loop_target if isinstance(loop_target, str) else target, inner_name)
+        if initial and initial[-1][0] == inner:  # its position, for the type checks of ir/passes/infer_types.py
+            node = replace(node, key_positions=(*node.key_positions, ("initial_output", doc.where(
+                *inner_at, "initial_output", layer=inner_name, key="initial_output"))))
         unit[inner] = replace(node, name=inner)
     options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
 
@@ -317,7 +320,16 @@ def check_model_output(graph: Graph) -> None:
     if t.batch is not None and t.batch.chunks is not None:
         raise NetcError(f"the output layer's type {t} is on a batch of chunks", out.where,
                         "unchunk before the output (a time_unchunking layer)")
-    if not t.is_packable or t.sparse:
+    searched = [s for s in out.sources if s in graph.names and searches(graph[s])]
+    if searched:  # `output: decide` of a rec unit named otherwise (RETURNN trains it; compile needs the unit)
+        raise NetcError(f"the output layer is a {out.layer.class_name} of the searching rec layer {searched[0]!r}; "
+                        f"its type {t} is labels, not the dense [B, T, ...] a compiled model returns", out.where,
+                        "name that rec layer 'output' (and this layer e.g. 'decision'); netc compiles it to an "
+                        "encoder and a decoder step")
+    if t.sparse:
+        raise NetcError(f"the output layer's type {t} is sparse (class indices), not the dense [B, T, ...] a "
+                        "compiled model returns", out.where, "make the output the scores (a softmax), not the labels")
+    if not t.is_packable:
         raise NetcError(f"the output layer's type {t} is not [B, T, ...]", out.where,
                         "the model's output needs batch then time first (swap_axes back, or do not reduce time)")
 

@@ -35,7 +35,9 @@ def format_table(graph: Graph) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     total = sum(counts.values())
     lines += derived_lengths(graph)
-    lines.append(f"total: {len(graph.nodes)} layers, {total:,} parameters ({total * 4 / 2**20:.1f} MiB float32)")
+    in_units = sum(len(node.layer.unit) for node in graph.nodes if isinstance(node.layer, RecLoop))
+    layers = f"{len(graph.nodes) + in_units} layers" + (f" ({in_units} in rec units)" if in_units else "")
+    lines.append(f"total: {layers}, {total:,} parameters ({total * 4 / 2**20:.1f} MiB float32)")
     return "\n".join(lines)
 
 

@@ -84,6 +84,7 @@ def check(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outp
     doc = read_network(net, overrides, exec_config)
     graph = graph_with_warnings(doc, num_inputs, num_outputs)
     check_model_output(graph)  # what netc compile refuses about the output, refused here alike
+    warn_unsearchable(graph)
     lines = [format_table(graph)]
     if any(opaque_parts(doc.values.get("pretrain"), ("pretrain",))):  # e.g. a construction_algo function
         warn("the pretrain schedule is not shown: netc train needs 'pretrain' computed (++pretrain or --exec-config)")
@@ -91,6 +92,20 @@ def check(net: str, overrides: tuple[str, ...], num_inputs: int | None, num_outp
         pretrain = read_pretrain(doc)
         lines += pretrain.schedule() if pretrain else []
     click.echo("\n".join(lines))
+
+
+def warn_unsearchable(graph: Any) -> None:
+    """check: a rec unit as the output that netc train trains (RETURNN does) but whose encoder + decoder-step
+    models `netc compile` refuses (no `end`, no `max_seq_len`, no choice, ...): compiler/onnx/rec_loop.py
+    `plan_decoder`'s located error, as a warning (check still exits 0)."""
+    from netc.compiler.onnx.rec_loop import is_decoder, plan_decoder
+
+    if not is_decoder(graph):
+        return
+    try:
+        plan_decoder(graph)
+    except NetcError as e:
+        warn(f"netc train trains this network, but netc compile cannot make a search model of it: {e}")
 
 
 def read_network(net: str, overrides: tuple[str, ...], exec_config: bool) -> Any:

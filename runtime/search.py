@@ -206,9 +206,10 @@ class Decoder:
                ) -> list[list[Hypothesis]]:
         """Beam search per sequence (each alone, RETURNN's `choice`; module docstring): per sequence its final beam
         best first. `beam_size` defaults to the choice's. Raises NetcError for bad sequences or beam sizes."""
-        beam = int(self.spec["beam_size"]) if beam_size is None else beam_size
+        beam = self.spec["beam_size"] if beam_size is None else beam_size
         if isinstance(beam, bool) or not isinstance(beam, (int, np.integer)) or beam < 1:
-            raise NetcError(f"beam_size must be an integer >= 1, got {beam_size!r}")
+            source = " (the decoder.json's beam_size)" if beam_size is None else ""
+            raise NetcError(f"beam_size must be an integer >= 1, got {beam!r}{source}")
         arrays = check_sequences(seqs, self.info, names)
         encoded = self.encode(arrays) if arrays else []
         results: list[list[Hypothesis]] = [[] for _ in arrays]

@@ -8,6 +8,7 @@ from dataclasses import replace
 from netc.ir.errors import NetcError
 from netc.ir.graph import DATA, Graph, Node
 from netc.ir.layers import Layer
+from netc.ir.layers.search import Choice
 from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, UnitLayers, prev_references
 from netc.ir.types import BATCH, TensorType, feature_dim
 
@@ -183,6 +184,7 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
         return layer.checked_type(t.with_dims(tuple(d.of_layer(n.name) for d in t.dims)), n.at)
 
     settled: list[Node] = []  # typed by `own_type` before their inputs were: checked with them at the end
+    refused: list[NetcError] = []  # a provisional type the layer's declared out_type contradicts
     while len(step) < len(inner):
         progress = False
         for n in loop.unit:
@@ -196,11 +198,13 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
             continue
         own = next(((n, t) for n in loop.unit if n.name not in step and (t := n.layer.own_type(env_of(n), n.at))
                     is not None), None)
-        if own is None and seed_one(loop, step, seeds, attempt, env_of):
+        if own is None and seed_one(loop, step, seeds, attempt, env_of, refused):
             continue
         if own is None:  # the last resort, RETURNN's partially built template: a layer with n_out as [B, n_out]
             own = next(((n, TensorType((BATCH, feature_dim(n.layer.n_out)))) for n in loop.unit if n.name not in step
                         and isinstance(getattr(n.layer, "n_out", None), int)), None)
+        if own is None and refused:  # the declared type is wrong, not the unit's prev: structure
+            raise refused[0]
         if own is None:
             open_ = [n for n in inner if n not in step]
             raise NetcError(f"the types of the unit's layers {open_} depend on each other through prev: only",
@@ -216,7 +220,33 @@ def type_unit(graph: Graph, types: dict[str, TensorType], node: Node) -> RecLoop
         if seed != step[name]:
             raise NetcError(f"prev:{name} was read as {seed} before {name!r} was typed, but {name!r} is {step[name]}",
                             inner[name].where, "set n_out of the layer, or make its type follow from its sources")
+    check_initial_outputs(loop, step, types)
     return replace(loop, unit=UnitLayers(tuple(replace(n, type=step[n.name]) for n in loop.unit)))
+
+
+def check_initial_outputs(loop: RecLoop, step: dict[str, TensorType], types: dict[str, TensorType]) -> None:
+    """Each unit layer's `initial_output` fits its step type, as RETURNN's `get_rec_initial_output`
+    (returnn/tf/layers/base.py) needs: a choice's is a label of its target (`tf.cast` of the constant to int32,
+    an index into the embedding), so an integer in [0, classes) -- netc refuses a fractional one, which RETURNN
+    truncates; `'base:x'` is an outer layer of the step's type (`x.output.copy_compatible_to(output)`; netc needs
+    the same dims, no broadcasting). Raises NetcError at the unit layer's `initial_output`."""
+    for name, initial in loop.initial:
+        node, t = loop[name], step[name]
+        at = node.at("initial_output")
+        if isinstance(node.layer, Choice):
+            value = initial.plain()
+            value = int(value) if isinstance(value, float) and value.is_integer() else value
+            label = initial.constant
+            if label is None or label != int(label) or not 0 <= label < (t.classes or 0):
+                raise NetcError(f"the choice's initial_output {value!r} is not a label of target "
+                                f"{node.layer.target!r} ({t.classes} labels)", at,
+                                f"give the label that stands before the first step, an integer in [0, {t.classes}) "
+                                "(0, or the target's begin-of-sequence label)")
+        elif initial.layer is not None and initial.layer in types and types[initial.layer] != t:
+            raise NetcError(f"initial_output 'base:{initial.layer}' is {types[initial.layer]}, but "
+                            f"{name!r} is {t} per step", at,
+                            f"use an outer layer of type {t} (a reduce over time, a slice of the first frame), "
+                            "or a constant")
 
 
 def resolvable(env: StepShapeEnv, name: str) -> bool:
@@ -228,9 +258,11 @@ def resolvable(env: StepShapeEnv, name: str) -> bool:
 
 
 def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, TensorType],
-             attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv]) -> bool:
+             attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv],
+             refused: list[NetcError]) -> bool:
     """A provisional type for one layer read through `prev:` before it is typed (an operand layer's from its known
-    operands, else `[B, n_out]`); False when none can be had."""
+    operands, else `[B, n_out]`); False when none can be had. The error of an operand type its shape rule refused
+    (a declared out_type it contradicts) goes to `refused`."""
     wanted = [name for n in loop.unit for name in prev_references(n) if name not in step and name not in seeds]
     for name in dict.fromkeys(wanted):
         n = loop[name]
@@ -243,8 +275,10 @@ def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, Tensor
             try:
                 seeds[name] = attempt(n, layer)
                 return True
-            except (Pending, NetcError):
+            except Pending:
                 pass
+            except NetcError as e:
+                refused.append(e)
         n_out = getattr(n.layer, "n_out", None)
         if isinstance(n_out, int):
             seeds[name] = TensorType((BATCH, feature_dim(n_out)))

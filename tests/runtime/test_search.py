@@ -98,6 +98,7 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 @pytest.mark.parametrize("call, words", [
     (lambda m, xs: m.search(xs, beam_size=0), "beam_size must be an integer >= 1"),
+    (lambda m, xs: m.decoder.spec.update(beam_size=0) or m.search(xs), "got 0 (the decoder.json's beam_size"),
     (lambda m, xs: m.search([xs[0][:, :3]]), "sequence 0 has 3 features, the model expects 5"),
     (lambda m, xs: m.search(xs[0]), "got one array"),
     (lambda m, xs: m(xs, targets=[np.array([1, 9])] * len(xs)), "sequence 0, position 1: label 9 is out of range"),
