@@ -19,11 +19,10 @@ from netc.ir.layers import Rec
 from netc.ir.layers.theano_attention import SUFFIX, Distance, Norm, TheanoAttention
 from onnx import TensorProto, helper
 
-from .builder import INT32, OnnxBuilder
+from .builder import FLOAT, INT32, OnnxBuilder
 from .context import LowerContext
 
 INT64 = TensorProto.INT64
-FLOAT = TensorProto.FLOAT
 
 
 class BodyBuilder(OnnxBuilder):
@@ -49,12 +48,15 @@ class Lowering:
         self.n = node.out_type.feature
 
     def op(self, op_type: str, *inputs: str, **attrs: object) -> str:
+        """One node in the builder in use, named `NODE/op_type` (made unique by the builder)."""
         return self.b.op(op_type, *inputs, name=f"{self.node.name}/{op_type.lower()}", **attrs)
 
     def param(self, suffix: str) -> str:
+        """The layer's parameter `suffix` (e.g. `rec/W_re`) as an initializer of the outer graph."""
         return self.ctx.builder.initializer(f"{self.node.name}/{suffix}", self.ctx.param(self.node, suffix))
 
     def f(self, value: float) -> str:
+        """A float32 scalar constant."""
         return self.b.const(value, np.float32)
 
     def reduce(self, op: str, x: str, axis: int, keepdims: bool = False) -> str:
@@ -64,6 +66,7 @@ class Lowering:
         return self.op(op, x, axes=[axis], keepdims=int(keepdims))
 
     def where(self, valid: str, x: str, fill: float = 0.0) -> str:
+        """`x` on valid frames, `fill` on padded ones."""
         return self.op("Where", valid, x, self.f(fill))
 
 
@@ -104,9 +107,14 @@ def base_values(low: Lowering, name: str, i: int) -> tuple[str, str, str, str]:
         return B, B, valid, count
     h_att = low.op("Tanh", low.op("Add", low.op("MatMul", B, low.param(f"W_att_bs_{i}{SUFFIX}")),
                                   low.param(f"b_att_bs_{i}{SUFFIX}")))
-    total = low.reduce("ReduceSum", low.where(valid, h_att), 1, keepdims=True)  # [B, 1, K]
-    mean = low.op("Div", total, low.op("Unsqueeze", low.op("Max", count, low.f(1.0)), ctx.builder.const([2])))
-    return B, low.where(valid, low.op("Sub", h_att, mean)), valid, count
+    return B, low.where(valid, low.op("Sub", h_att, sequence_mean(low, h_att, valid, count))), valid, count
+
+
+def sequence_mean(low: Lowering, x: str, valid: str, count: str) -> str:
+    """`[B, 1, F]`: the mean of `x` `[B, T, F]` over each sequence's valid frames (`count` `[B, 1]` of them; a
+    sequence without frames divides by 1)."""
+    total = low.reduce("ReduceSum", low.where(valid, x), 1, keepdims=True)
+    return low.op("Div", total, low.op("Unsqueeze", low.op("Max", count, low.f(1.0)), low.b.const([2])))
 
 
 def loop_body(low: Lowering, bases: list[tuple[str, str, str, str]], lengths: str) -> onnx.GraphProto:
@@ -198,8 +206,7 @@ def weights(low: Lowering, D: str, valid: str, count: str) -> str:
     att = low.att
     D = low.op("Mul", D, low.f(att.sharpening))  # RT line 391
     if att.norm is Norm.EXP:  # RT lines 393-395
-        total = low.reduce("ReduceSum", low.where(valid, D), 1, keepdims=True)
-        mean = low.op("Div", total, low.op("Unsqueeze", low.op("Max", count, low.f(1.0)), low.b.const([2])))
+        mean = sequence_mean(low, D, valid, count)
         E = low.where(valid, low.op("Exp", low.op("Neg", low.op("Sub", D, mean))))
         E = low.op("Div", E, low.op("Max", low.reduce("ReduceSum", E, 1, keepdims=True), low.f(1e-20)))
     elif att.norm is Norm.LINEAR:  # RT lines 397-398
