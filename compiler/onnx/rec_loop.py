@@ -43,6 +43,7 @@ from netc.ir.layers import (
     Layer,
     Linear,
     PositionalEncoding,
+    Rec,
     ReduceOut,
     RnnCell,
     SelfAttention,
@@ -53,7 +54,7 @@ from netc.ir.layers.elementwise import CompareKind, ReduceOutMode
 from netc.ir.layers.rec_cell import CellUnit
 from netc.ir.layers.search import ChoiceInput
 from netc.ir.loop import BASE, PREV, InitialOutput, RecLoop, unit_references
-from netc.ir.types import DimKind, TensorType
+from netc.ir.types import DimKind, Lengths, TensorType
 from onnx import helper
 
 import netc
@@ -117,18 +118,7 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
         raise NetcError("a decoder unit that also iterates over an input ('from') is not implemented by netc",
                         node.at("from"), 'a decoder reads its encoder through base:; give the rec layer "from": []')
     after = choice_dependent(unit)
-    needed: dict[str, None] = {}
-
-    def need(name: str) -> None:
-        if name in needed or name == "output":
-            return
-        needed[name] = None
-        for ref in unit_references(unit[name]):
-            inner = ref[len(PREV):] if ref.startswith(PREV) else ref
-            if inner in unit:
-                need(inner)
-
-    need(choice.sources[0])
+    needed = scores_closure(unit, choice.sources[0])
     for name in needed:
         if name in after:
             check_label_layer(unit[name], unit, after)
@@ -154,6 +144,21 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
     return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev | carried),
                        tuple(n.name for n in steps + labels if isinstance(n.layer, RnnCell)), outer, read,
                        end_label(loop, unit), accumulators(steps, labels), tuple(sorted(carried)))
+
+
+def scores_closure(unit: dict[str, Node], scores: str) -> dict[str, None]:
+    """The unit layers the choice's scores `scores` read, directly, through `prev:` or through other layers,
+    `scores` included and the choice itself excluded; an ordered set (dict keys) in first-reached order."""
+    needed: dict[str, None] = {}
+    todo = [scores]
+    while todo:
+        name = todo.pop()
+        if name in needed or name == "output":
+            continue
+        needed[name] = None
+        refs = [r[len(PREV):] if r.startswith(PREV) else r for r in unit_references(unit[name])]
+        todo.extend(reversed([r for r in refs if r in unit]))
+    return needed
 
 
 def step_references(node: Node) -> tuple[str, ...]:
@@ -288,8 +293,6 @@ def encoder_layers(graph: Graph, names: Iterable[str]) -> tuple[Node, ...]:
 def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, opset: int) -> onnx.ModelProto:
     """`data`, `data:size1` -> `base:Y` (batch-major, padded frames 0), `base:Y:size1`, and the state before step
     0 under the step model's input names."""
-    from netc.ir.layers import Rec
-
     from .lower import declare_inputs, lower_nodes
 
     nodes = encoder_layers(graph, plan.outer)
@@ -330,12 +333,14 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
 
 
 def plan_cell(plan: DecoderPlan, name: str) -> RnnCell:
+    """The rnn_cell layer `name` of the plan's unit."""
     layer = plan.unit[name].layer
     assert isinstance(layer, RnnCell)
     return layer
 
 
 def cell_inputs(plan: DecoderPlan, name: str) -> tuple[str, ...]:
+    """The suffixes of the rnn_cell's state inputs: `:h0` (GRU), `:h0`, `:c0` (LSTM)."""
     return CELL_INPUTS[:1] if plan_cell(plan, name).unit is CellUnit.GRU else CELL_INPUTS
 
 
@@ -368,13 +373,17 @@ def fill_state(ctx: LowerContext, name: str, t: TensorType, initial: InitialOutp
         elif dim.kind is DimKind.BATCH:
             pieces.append(b.op("Shape", ctx.length_value(ctx.graph.input_type.time), name=f"{name}/batch"))
         else:
-            y = next(y for y in plan.outer if ctx.graph.type_of(y).time_index is not None
-                     and ctx.graph.type_of(y).time == t.time)
+            y = encoder_output_with(ctx.graph, plan, t.time)
             pieces.append(b.op("Gather", b.op("Shape", encoder[y], name=f"{name}/enc_shape"),
                                b.const([ctx.graph.type_of(y).time_index]), name=f"{name}/steps", axis=0))
     shape = b.op("Concat", *pieces, name=f"{name}/shape", axis=0)
     value = b.const(np.float32(initial.constant or 0.0), np.float32)
     b.op("Expand", value, shape, name=name, exact=True)
+
+
+def encoder_output_with(graph: Graph, plan: DecoderPlan, time: Lengths) -> str:
+    """The first encoder output (`plan.outer`) with the time axis `time`: its lengths are that axis' lengths."""
+    return next(y for y in plan.outer if graph.type_of(y).time_index is not None and graph.type_of(y).time == time)
 
 
 def value_info(name: str, t: TensorType) -> onnx.ValueInfoProto:
@@ -472,10 +481,12 @@ def drop_dead_nodes(graph: onnx.GraphProto, outputs: list[str]) -> None:
 
 
 def cell_outputs(plan: DecoderPlan, name: str) -> tuple[str, ...]:
+    """The suffixes of the rnn_cell's state outputs: `:h` (GRU), `:h`, `:c` (LSTM)."""
     return CELL_OUTPUTS[:len(cell_inputs(plan, name))]
 
 
 def lower_unit_node(lower: dict[type, Callable[..., str]], node: Node, ctx: LowerContext) -> str:
+    """A unit layer by the table `lower`; a located error for a class the decoder step does not compile."""
     rule = lower.get(type(node.layer))
     if rule is None:
         raise NetcError(f"a {node.layer.class_name} layer inside a decoder unit is not implemented by netc's decoder "
@@ -780,8 +791,8 @@ UNIT_LOWER: dict[type, Callable[..., str]] = {Compare: lower_compare, ReduceOut:
 def accumulates(node: Node) -> bool:
     """A unit layer with a state of its own besides `prev:` (RETURNN's `rec_vars_outputs`): self_attention (its
     `k_left`/`v_left`), positional_encoding of the step index (its `position`)."""
-    return isinstance(node.layer, SelfAttention) or isinstance(node.layer, PositionalEncoding) and \
-        node.layer.constant <= -1
+    return isinstance(node.layer, SelfAttention) or (isinstance(node.layer, PositionalEncoding)
+                                                     and node.layer.constant <= -1)
 
 
 def accumulators(steps: tuple[Node, ...], labels: tuple[Node, ...]) -> tuple[str, ...]:
@@ -875,8 +886,7 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
     for name, axis in time_axes.items():
         if axis is not None:
             t = graph.type_of(name[len(BASE):]) if name.startswith(BASE) else unit[name[len(PREV):]].out_type
-            lengths[name] = next(f"{BASE}{y}:size1" for y in plan.outer if graph.type_of(y).time_index is not None
-                                 and graph.type_of(y).time == t.time)
+            lengths[name] = f"{BASE}{encoder_output_with(graph, plan, t.time)}:size1"
     for c in plan.cells:
         for suffix in cell_inputs(plan, c):
             time_axes[c + suffix] = None
