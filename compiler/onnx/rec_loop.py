@@ -399,6 +399,32 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
     """The decoder-step model (module docstring); also the names of its inputs."""
     from .lower import LOWER
 
+    ctx = step_context(graph, params, plan, opset)
+    inputs = step_inputs(ctx, graph, plan)
+    lower = LOWER | ACCUMULATING_LOWER | STEP_LOWER
+    read_carried(ctx, plan)
+    for q in plan.label_layers:
+        lower_label_layer(lower, q, ctx, plan)
+    for n in plan.step_layers:
+        ctx.values[n.name] = lower_unit_node(lower, n, ctx)
+    outputs = step_outputs(ctx, plan)
+    drop_dead_nodes(ctx.builder.model.graph, [o.name for o in outputs])
+    model = finish_model(ctx.builder, "netc_decoder_step", inputs, outputs, opset, graph, "decoder_step")
+    return model, [i.name for i in inputs]
+
+
+def state_names(plan: DecoderPlan) -> list[tuple[str, str]]:
+    """(step model input, step model output) of each state: `prev:X`/`X`, the cells' `C:h0`/`C:h` (and `:c0`/
+    `:c`), the accumulators' `A:k_left0`/`A:k_left`, ..., in this order (the spec's `states`)."""
+    unit = plan.unit
+    return ([(PREV + s, s) for s in plan.states]
+            + [(c + i, c + o) for c in plan.cells for i, o in zip(cell_inputs(plan, c), cell_outputs(plan, c))]
+            + [(a + part + "0", a + part) for a in plan.accumulators for part, _, _ in accumulator_parts(unit[a])])
+
+
+def step_context(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, opset: int) -> StepContext:
+    """The step model's lowering state over a graph of the unit's layers and stand-ins for its inputs, with the
+    unit's parameters (`LOOP/rec/` stripped) and the output names reserved."""
     loop, unit = plan.loop, plan.unit
     label_type = plan.choice.out_type
     nodes = [pseudo(LABEL, label_type), pseudo("output", label_type)]
@@ -414,9 +440,14 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
     ctx.cell_states, ctx.cell_out = {}, {}
     ctx.acc_states, ctx.acc_out = {}, {}
     ctx.embeddings = {PREV + q.name: e for q in plan.label_layers if (e := embedding(q, unit, ctx)) is not None}
-    for name in [LOG_PROBS, *plan.states, *(c + s for c in plan.cells for s in cell_outputs(plan, c)),
-                 *(a + part for a in plan.accumulators for part, _, _ in accumulator_parts(unit[a]))]:
+    for name in [LOG_PROBS, *(output for _, output in state_names(plan))]:
         b.reserve(name)
+    return ctx
+
+
+def step_inputs(ctx: StepContext, graph: Graph, plan: DecoderPlan) -> list[onnx.ValueInfoProto]:
+    """The step model's inputs (module docstring), declared and bound to the values the lowerings read."""
+    b, unit = ctx.builder, plan.unit
     inputs = [tensor_info(b.reserve(LABEL), INT32, ["batch"]), tensor_info(b.reserve(FIRST), BOOL, ["batch"])]
     ctx.values[LABEL] = ctx.values["output"] = LABEL
     for s in plan.states:
@@ -438,14 +469,14 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         if t.time_index is not None and t.time not in ctx.lengths:
             ctx.lengths[t.time] = b.reserve(f"{BASE}{y}:size1")
             inputs.append(tensor_info(ctx.lengths[t.time], INT32, ["batch"]))
-    lower = LOWER | ACCUMULATING_LOWER | STEP_LOWER
-    read_carried(ctx, plan)
-    for q in plan.label_layers:
-        lower_label_layer(lower, q, ctx, plan)
-    for n in plan.step_layers:
-        ctx.values[n.name] = lower_unit_node(lower, n, ctx)
+    return inputs
+
+
+def step_outputs(ctx: StepContext, plan: DecoderPlan) -> list[onnx.ValueInfoProto]:
+    """The step model's outputs: `log_probs` and the states after the step, under their reserved names."""
+    b, unit = ctx.builder, plan.unit
     b.op("Identity", scores(ctx, plan), name=LOG_PROBS, exact=True)
-    outputs = [tensor_info(LOG_PROBS, FLOAT, ["batch", label_type.classes or 0])]
+    outputs = [tensor_info(LOG_PROBS, FLOAT, ["batch", plan.choice.out_type.classes or 0])]
     for s in plan.states:
         b.op("Identity", ctx.values[s], name=s, exact=True)
         outputs.append(value_info(s, unit[s].out_type))
@@ -457,9 +488,7 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         for value, (part, elem, dims) in zip(ctx.acc_out[a], accumulator_parts(unit[a])):
             b.op("Identity", value, name=a + part, exact=True)
             outputs.append(tensor_info(a + part, elem, dims))
-    drop_dead_nodes(b.model.graph, [o.name for o in outputs])
-    model = finish_model(b, "netc_decoder_step", inputs, outputs, opset, graph, "decoder_step")
-    return model, [i.name for i in inputs]
+    return outputs
 
 
 def drop_dead_nodes(graph: onnx.GraphProto, outputs: list[str]) -> None:
@@ -908,11 +937,7 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
         "base_beam_score_scale": choice.base_beam_score_scale,
         "max_seq_len": None if max_len is None else {"steps": max_len.steps, "layer": max_len.layer,
                                                      "factor": max_len.factor},
-        "states": [{"input": PREV + s, "output": s} for s in plan.states]
-                  + [{"input": c + i, "output": c + o} for c in plan.cells
-                     for i, o in zip(cell_inputs(plan, c), cell_outputs(plan, c))]
-                  + [{"input": a + part + "0", "output": a + part} for a in plan.accumulators
-                     for part, _, _ in accumulator_parts(unit[a])],
+        "states": [{"input": i, "output": o} for i, o in state_names(plan)],
         "encoder_outputs": [o.name for o in encoder.graph.output],
         "step_inputs": step_inputs,
         "time_axes": time_axes,
