@@ -305,6 +305,16 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         b.reserve(name)
     inputs = declare_inputs(sub, ctx)
     lower_nodes(sub, ctx)
+    outputs, batch_major = encoder_outputs(ctx, graph, plan)
+    outputs += initial_states(ctx, plan, batch_major)
+    return finish_model(b, "netc_encoder", inputs, outputs, opset, graph, "encoder")
+
+
+def encoder_outputs(ctx: LowerContext, graph: Graph, plan: DecoderPlan
+                    ) -> tuple[list[onnx.ValueInfoProto], dict[str, str]]:
+    """`base:Y` (batch-major, padded frames 0) and `base:Y:size1` (its time axis' lengths, else the input's) of
+    each encoder layer Y the search reads; also the batch-major value of each Y."""
+    b = ctx.builder
     outputs, batch_major = [], {}
     for y in plan.outer:
         t = graph.type_of(y)
@@ -315,7 +325,13 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         lengths = ctx.length_value(t.time) if t.time_index is not None else ctx.length_value(graph.input_type.time)
         b.op("Identity", lengths, name=f"{BASE}{y}:size1", exact=True)
         outputs.append(tensor_info(f"{BASE}{y}:size1", INT32, ["batch"]))
-    unit = plan.unit
+    return outputs, batch_major
+
+
+def initial_states(ctx: LowerContext, plan: DecoderPlan, batch_major: dict[str, str]) -> list[onnx.ValueInfoProto]:
+    """The states before step 0 under the step model's input names: `prev:X` (X's initial_output; an rnn_cell's
+    initial h), the cells' `C:h0`/`C:c0`, the accumulators' empty keys and values and position -1."""
+    unit, outputs = plan.unit, []
     for s in plan.states:
         t = unit[s].out_type
         initial = unit.initial_output(s)
@@ -328,8 +344,7 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         for suffix in cell_inputs(plan, c):
             fill_state(ctx, c + suffix, t, cell_initial(plan, c, suffix[1]), batch_major, plan)
             outputs.append(value_info(c + suffix, t))
-    outputs += fill_accumulator_states(ctx, plan)
-    return finish_model(b, "netc_encoder", inputs, outputs, opset, graph, "encoder")
+    return outputs + fill_accumulator_states(ctx, plan)
 
 
 def plan_cell(plan: DecoderPlan, name: str) -> RnnCell:
