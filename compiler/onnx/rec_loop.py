@@ -922,21 +922,7 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
     assert isinstance(choice, Choice)
     unit = plan.unit
     max_len = unit.max_seq_len
-    time_axes, lengths = {}, {}
-    for y in plan.outer:
-        time_axes[BASE + y] = graph.type_of(y).time_index
-    for s in plan.states:
-        time_axes[PREV + s] = unit[s].out_type.time_index
-    for name, axis in time_axes.items():
-        if axis is not None:
-            t = graph.type_of(name[len(BASE):]) if name.startswith(BASE) else unit[name[len(PREV):]].out_type
-            lengths[name] = f"{BASE}{encoder_output_with(graph, plan, t.time)}:size1"
-    for c in plan.cells:
-        for suffix in cell_inputs(plan, c):
-            time_axes[c + suffix] = None
-    for a in plan.accumulators:  # the same number of frames in every row: nothing to cut or pad
-        for part, _, _ in accumulator_parts(unit[a]):
-            time_axes[a + part + "0"] = None
+    time_axes, lengths = spec_time_axes(graph, plan)
     return {
         "format": SPEC_FORMAT,
         "netc.version": netc.__version__,
@@ -958,6 +944,29 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
         "time_axes": time_axes,
         "lengths": lengths,  # the encoder output with each time axis' lengths
     }
+
+
+def spec_time_axes(graph: Graph, plan: DecoderPlan) -> tuple[dict[str, int | None], dict[str, str]]:
+    """The spec's `time_axes` (the time axis of each encoder output and step state, None for none) and `lengths`
+    (for each of them with a time axis, the encoder output `base:Y:size1` with that axis' lengths)."""
+    unit = plan.unit
+    time_axes: dict[str, int | None] = {}
+    lengths: dict[str, str] = {}
+    for y in plan.outer:
+        time_axes[BASE + y] = graph.type_of(y).time_index
+    for s in plan.states:
+        time_axes[PREV + s] = unit[s].out_type.time_index
+    for name, axis in time_axes.items():
+        if axis is not None:
+            t = graph.type_of(name[len(BASE):]) if name.startswith(BASE) else unit[name[len(PREV):]].out_type
+            lengths[name] = f"{BASE}{encoder_output_with(graph, plan, t.time)}:size1"
+    for c in plan.cells:
+        for suffix in cell_inputs(plan, c):
+            time_axes[c + suffix] = None
+    for a in plan.accumulators:  # the same number of frames in every row: nothing to cut or pad
+        for part, _, _ in accumulator_parts(unit[a]):
+            time_axes[a + part + "0"] = None
+    return time_axes, lengths
 
 
 def save_decoder(models: DecoderModels, path: str | Path) -> None:
