@@ -163,16 +163,27 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
                for name in plan.prev_after}
     after = run_after(node, plan, step_graph, ctx, frames, once, labels)
     dangling = [v for v in prev.values() if v.requires_grad]  # the last step's values only `prev:` reads
+    inside_logits = {name: packing.pack(torch.stack(values, dim=1)) for name, values in logits.items()}
+    store_losses(node, plan, ctx, after, frames, inside_logits, dangling)
+    return after.values["output"] if "output" in plan.after else frames["output"]
+
+
+def store_losses(node: Node, plan: MovePlan, ctx: RunContext, after: StepContext, frames: dict[str, torch.Tensor],
+                 logits: dict[str, torch.Tensor], dangling: list[torch.Tensor]) -> None:
+    """The values and logits of the rec layer `node`'s loss layers over all frames, packed, into
+    `ctx.values/logits["LOOP/LAYER"]` (loss.py `unit_loss_nodes`): a layer moved out of the loop from `after`, an
+    inside one from its stacked steps (`frames`, `logits`). The first loss's logits keep the last step's
+    `prev:`-only values (`dangling`) in the autograd graph (KeepInGraph)."""
+    loop = node.layer
+    assert isinstance(loop, RecLoop)
     for k, inner in enumerate(loop.loss_layers):
         name = f"{node.name}/{inner.name}"
         if inner.name in plan.after:
             ctx.values[name], ctx.logits[name] = after.values[inner.name], after.logits[inner.name]
         else:
-            ctx.values[name] = frames[inner.name]
-            ctx.logits[name] = packing.pack(torch.stack(logits[inner.name], dim=1))
+            ctx.values[name], ctx.logits[name] = frames[inner.name], logits[inner.name]
         if k == 0 and dangling:
             ctx.logits[name] = KeepInGraph.apply(ctx.logits[name], *dangling)
-    return after.values["output"] if "output" in plan.after else frames["output"]
 
 
 @dataclass(frozen=True)
