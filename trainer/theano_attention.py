@@ -134,8 +134,8 @@ def weights(D: torch.Tensor, base_i: Base, att: TheanoAttention) -> torch.Tensor
     D = D * att.sharpening  # RT line 391
     if att.norm is Norm.EXP:
         mean = sequence_mean(D, valid, base_i.lengths)
-        E = torch.where(valid, torch.exp(-torch.where(valid, D - mean, 0.0)), 0.0)  # RT lines 393-394 (padded
-        # frames exp(0): an overflow there would put inf * 0 = NaN into the gradient)
+        # NOTE: padded frames take exp(0): an overflow there would put inf * 0 = NaN into the gradient
+        E = torch.where(valid, torch.exp(-torch.where(valid, D - mean, 0.0)), 0.0)  # RT lines 393-394
         E = E / E.sum(dim=1, keepdim=True).clamp(min=1e-20)  # RT line 395
     elif att.norm is Norm.LINEAR:
         E = torch.where(valid, D, 0.0)  # RT line 397

@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -66,6 +66,9 @@ from .elementwise import BINARY_OPS, operand
 from .linear import lower_linear
 from .rec import cell_weights
 from .self_attention import self_attention_step, signal
+
+if TYPE_CHECKING:
+    from .lower import CompileOptions  # lower.py imports this module
 
 LABEL, FIRST, LOG_PROBS = "prev:output", "first", "log_probs"
 ENCODER_FILE, STEP_FILE, SPEC_FILE = "encoder.onnx", "decoder_step.onnx", "decoder.json"
@@ -244,8 +247,11 @@ def pseudo(name: str, t: TensorType) -> Node:
     return Node(name, Copy(), t)
 
 
-def lower_decoder(graph: Graph, params: dict[str, np.ndarray], options: Any) -> DecoderModels:
-    """The encoder model, the decoder-step model and the search spec of a graph whose output is a decoder loop."""
+def lower_decoder(graph: Graph, params: dict[str, np.ndarray], options: CompileOptions) -> DecoderModels:
+    """The encoder model, the decoder-step model and the search spec of a graph whose output is a decoder loop.
+
+    Errors: NetcError for an unsupported opset, for options that do not apply to a decoder (--streaming,
+    --quantize, --prior, --output-kind), and (plan_decoder) for units netc cannot step."""
     plan = plan_decoder(graph)
     from .lower import IR_VERSION
 
