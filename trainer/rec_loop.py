@@ -153,7 +153,7 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
             if inner.name in plan.inside:
                 step.values[inner.name] = lower_unit_layer(inner, step)
         for name in stacked:
-            stacked[name].append(padded_step(step, name))
+            stacked[name].append(padded(step, name, step_graph.type_of(name)))
         for name in logits:
             logits[name].append(step.logits[name])
         prev = {name: step.values[name] for name in prev}
@@ -163,16 +163,27 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
                for name in plan.prev_after}
     after = run_after(node, plan, step_graph, ctx, frames, once, labels)
     dangling = [v for v in prev.values() if v.requires_grad]  # the last step's values only `prev:` reads
+    inside_logits = {name: packing.pack(torch.stack(values, dim=1)) for name, values in logits.items()}
+    store_losses(node, plan, ctx, after, frames, inside_logits, dangling)
+    return after.values["output"] if "output" in plan.after else frames["output"]
+
+
+def store_losses(node: Node, plan: MovePlan, ctx: RunContext, after: StepContext, frames: dict[str, torch.Tensor],
+                 logits: dict[str, torch.Tensor], dangling: list[torch.Tensor]) -> None:
+    """The values and logits of the rec layer `node`'s loss layers over all frames, packed, into
+    `ctx.values/logits["LOOP/LAYER"]` (loss.py `unit_loss_nodes`): a layer moved out of the loop from `after`, an
+    inside one from its stacked steps (`frames`, `logits`). The first loss's logits keep the last step's
+    `prev:`-only values (`dangling`) in the autograd graph (KeepInGraph)."""
+    loop = node.layer
+    assert isinstance(loop, RecLoop)
     for k, inner in enumerate(loop.loss_layers):
         name = f"{node.name}/{inner.name}"
         if inner.name in plan.after:
             ctx.values[name], ctx.logits[name] = after.values[inner.name], after.logits[inner.name]
         else:
-            ctx.values[name] = frames[inner.name]
-            ctx.logits[name] = packing.pack(torch.stack(logits[inner.name], dim=1))
+            ctx.values[name], ctx.logits[name] = frames[inner.name], logits[inner.name]
         if k == 0 and dangling:
             ctx.logits[name] = KeepInGraph.apply(ctx.logits[name], *dangling)
-    return after.values["output"] if "output" in plan.after else frames["output"]
 
 
 @dataclass(frozen=True)
@@ -331,6 +342,7 @@ def step_invariant(loop: RecLoop) -> frozenset[str]:
 
 
 def read_as_prev(loop: RecLoop) -> tuple[str, ...]:
+    """The unit layers read through `prev:`, in first-read order (their stored value carries to the next step)."""
     return tuple(dict.fromkeys(name for n in loop.unit for name in prev_references(n)))
 
 
@@ -343,6 +355,7 @@ def targets_read(loop: RecLoop) -> tuple[str, ...]:
 
 
 def target_type(graph: Graph, loop: RecLoop) -> TensorType | None:
+    """The type of the step's label of the loop's target: int32 `[B]` over its classes (None: no target)."""
     classes = graph.dims.target(loop.target) if loop.target else None
     return TensorType((BATCH,), "int32", classes) if classes is not None else None
 
@@ -387,13 +400,6 @@ def initial_value(loop: RecLoop, name: str, step: StepContext, states: dict[str,
         torch.float32
     value = torch.full(shape, init.constant or 0.0, dtype=dtype, device=step.params[next(iter(step.params))].device)
     return step.store(t, value)
-
-
-def padded_step(step: StepContext, name: str) -> torch.Tensor:
-    """A unit layer's value at this step, padded `[B, ...]` (unpacked when it has the encoder's time axis)."""
-    t = step.graph.type_of(name)
-    value = step.values[name]
-    return step.packing(t.time).unpack(value) if t.is_packable else value
 
 
 def lower_choice(node: Node, layer: Choice, step: StepContext) -> torch.Tensor:
@@ -530,6 +536,8 @@ def lower_generic_attention(node: Node, layer: GenericAttention, ctx: RunContext
 
 
 def padded(ctx: RunContext, name: str, t: TensorType) -> torch.Tensor:
+    """The value of `name` (of type `t`) padded `[B, T, ...]` where it is stored packed (a unit layer with the
+    encoder's time axis), else as stored."""
     value = ctx.values[name]
     return ctx.packing(t.time).unpack(value) if t.is_packable else value
 
@@ -599,9 +607,8 @@ def unit_loss_nodes(node: Node) -> list[Node]:
     if not isinstance(loop, RecLoop):
         return []
     loop_time = node.out_type.dims[1]
-    return [replace(inner, name=f"{node.name}/{inner.name}", type=TensorType(
-        (inner.out_type.dims[0], loop_time, *inner.out_type.dims[1:]), inner.out_type.dtype, inner.out_type.classes))
-        for inner in loop.loss_layers]
+    return [replace(inner, name=f"{node.name}/{inner.name}", type=lift(inner.out_type, loop_time))
+            for inner in loop.loss_layers]
 
 
 def unit_lowerings() -> dict[type, Any]:

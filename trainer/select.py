@@ -19,6 +19,7 @@ def lower_switch(node: Node, layer: Switch, ctx: RunContext) -> torch.Tensor:
     out = node.out_type
 
     def value(v: str | int | float) -> torch.Tensor:
+        """An operand: a layer's value aligned to the result's dims, or a constant of the result's dtype."""
         if isinstance(v, str):
             return operand(ctx, v, out)
         return torch.tensor(v, dtype=TORCH_DTYPES[out.dtype])

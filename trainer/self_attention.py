@@ -45,6 +45,8 @@ def merge_heads(y: torch.Tensor) -> torch.Tensor:
 
 
 def lower_self_attention(node: Node, layer: SelfAttention, ctx: RunContext) -> torch.Tensor:
+    """RETURNN SelfAttentionLayer over whole sequences: `[B, T, value_dim]` stored as the layer's type, causal with
+    `attention_left_only`, else over each sequence's valid keys; `attention_dropout` on the weights in training."""
     x, t = ctx.padded_source(node)  # zeros on padded frames
     q, k, v = heads(x, ctx.param(node, "QKV"), layer)
     frames = torch.arange(x.shape[1], device=x.device)

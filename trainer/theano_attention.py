@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from netc.ir import Node
+from netc.ir import Direction, Node
 from netc.ir.layers import Rec
 from netc.ir.layers.theano_attention import SUFFIX, Distance, Norm, TheanoAttention
 
@@ -43,7 +43,7 @@ def lower_attention_decoder(node: Node, layer: Rec, ctx: RunContext) -> torch.Te
     h = torch.cat([ctx.final_states[e][0] for e in layer.encoder or ()], dim=1)
     c = torch.cat([ctx.final_states[e][1] for e in layer.encoder or ()], dim=1)
     W_re, b = ctx.param(node, "rec/W_re"), ctx.param(node, "rec/b")
-    backward = layer.direction.value == -1
+    backward = layer.direction is Direction.BACKWARD
     steps = []
     for k in range(packing.steps):
         gates = b + attend(node, h, bases, att, n, backward, ctx) + h @ W_re  # NRL lines 156, 159
@@ -73,9 +73,14 @@ def base(node: Node, name: str, i: int, att: TheanoAttention, ctx: RunContext) -
         C = B
     else:
         h_att = torch.tanh(B @ ctx.param(node, f"W_att_bs_{i}{SUFFIX}") + ctx.param(node, f"b_att_bs_{i}{SUFFIX}"))
-        mean = torch.where(valid, h_att, 0.0).sum(dim=1, keepdim=True) / lengths[:, None].clamp(min=1)
-        C = torch.where(valid, h_att - mean, 0.0)
+        C = torch.where(valid, h_att - sequence_mean(h_att, valid, lengths[:, None]), 0.0)
     return Base(B, C, valid[..., 0], lengths)
+
+
+def sequence_mean(x: torch.Tensor, valid: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The mean of `x` `[B, T, ...]` over each sequence's valid frames (`valid` and `lengths` broadcast to `x` and
+    to its sum over T; a sequence without frames divides by 1), keeping the T axis as size 1."""
+    return torch.where(valid, x, 0.0).sum(dim=1, keepdim=True) / lengths.clamp(min=1)
 
 
 def attend(node: Node, h: torch.Tensor, bases: list[Base], att: TheanoAttention, n: int, backward: bool,
@@ -128,9 +133,9 @@ def weights(D: torch.Tensor, base_i: Base, att: TheanoAttention) -> torch.Tensor
     valid = base_i.valid
     D = D * att.sharpening  # RT line 391
     if att.norm is Norm.EXP:
-        mean = torch.where(valid, D, 0.0).sum(dim=1, keepdim=True) / base_i.lengths.clamp(min=1)
-        E = torch.where(valid, torch.exp(-torch.where(valid, D - mean, 0.0)), 0.0)  # RT lines 393-394 (padded
-        # frames exp(0): an overflow there would put inf * 0 = NaN into the gradient)
+        mean = sequence_mean(D, valid, base_i.lengths)
+        # NOTE: padded frames take exp(0): an overflow there would put inf * 0 = NaN into the gradient
+        E = torch.where(valid, torch.exp(-torch.where(valid, D - mean, 0.0)), 0.0)  # RT lines 393-394
         E = E / E.sum(dim=1, keepdim=True).clamp(min=1e-20)  # RT line 395
     elif att.norm is Norm.LINEAR:
         E = torch.where(valid, D, 0.0)  # RT line 397

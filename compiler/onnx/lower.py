@@ -128,7 +128,7 @@ LOWER: dict[type[Layer], Callable[[Node, Any, LowerContext], str]] = {
     Switch: lower_switch,
     Gather: lower_gather,
     GatherNd: lower_gather,
-} | UNIT_LOWER  # compare, reduce_out, softmax_over_spatial, generic_attention: on any dims (rec_loop.py)
+} | UNIT_LOWER  # compare, reduce_out (rec_loop.py), softmax_over_spatial, generic_attention (attention.py): any dims
 
 # The IR version each opset needs; never onnx's newest defaults (onnxruntime refuses them).
 IR_VERSION = {14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}

@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -43,6 +43,7 @@ from netc.ir.layers import (
     Layer,
     Linear,
     PositionalEncoding,
+    Rec,
     ReduceOut,
     RnnCell,
     SelfAttention,
@@ -53,18 +54,22 @@ from netc.ir.layers.elementwise import CompareKind, ReduceOutMode
 from netc.ir.layers.rec_cell import CellUnit
 from netc.ir.layers.search import ChoiceInput
 from netc.ir.loop import BASE, PREV, InitialOutput, RecLoop, unit_references
-from netc.ir.types import DimKind, TensorType
+from netc.ir.types import DimKind, Lengths, TensorType
 from onnx import helper
 
 import netc
 
 from .activations import apply_activation
+from .attention import lower_generic_attention, lower_softmax_over_spatial
 from .builder import FLOAT, INT32, OnnxBuilder, tensor_info
 from .context import DATA, LowerContext
 from .elementwise import BINARY_OPS, operand
 from .linear import lower_linear
 from .rec import cell_weights
 from .self_attention import self_attention_step, signal
+
+if TYPE_CHECKING:
+    from .lower import CompileOptions  # lower.py imports this module
 
 LABEL, FIRST, LOG_PROBS = "prev:output", "first", "log_probs"
 ENCODER_FILE, STEP_FILE, SPEC_FILE = "encoder.onnx", "decoder_step.onnx", "decoder.json"
@@ -117,18 +122,7 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
         raise NetcError("a decoder unit that also iterates over an input ('from') is not implemented by netc",
                         node.at("from"), 'a decoder reads its encoder through base:; give the rec layer "from": []')
     after = choice_dependent(unit)
-    needed: dict[str, None] = {}
-
-    def need(name: str) -> None:
-        if name in needed or name == "output":
-            return
-        needed[name] = None
-        for ref in unit_references(unit[name]):
-            inner = ref[len(PREV):] if ref.startswith(PREV) else ref
-            if inner in unit:
-                need(inner)
-
-    need(choice.sources[0])
+    needed = scores_closure(unit, choice.sources[0])
     for name in needed:
         if name in after:
             check_label_layer(unit[name], unit, after)
@@ -154,6 +148,21 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
     return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev | carried),
                        tuple(n.name for n in steps + labels if isinstance(n.layer, RnnCell)), outer, read,
                        end_label(loop, unit), accumulators(steps, labels), tuple(sorted(carried)))
+
+
+def scores_closure(unit: dict[str, Node], scores: str) -> dict[str, None]:
+    """The unit layers the choice's scores `scores` read, directly, through `prev:` or through other layers,
+    `scores` included and the choice itself excluded; an ordered set (dict keys) in first-reached order."""
+    needed: dict[str, None] = {}
+    todo = [scores]
+    while todo:
+        name = todo.pop()
+        if name in needed or name == "output":
+            continue
+        needed[name] = None
+        refs = [r[len(PREV):] if r.startswith(PREV) else r for r in unit_references(unit[name])]
+        todo.extend(reversed([r for r in refs if r in unit]))
+    return needed
 
 
 def step_references(node: Node) -> tuple[str, ...]:
@@ -239,8 +248,11 @@ def pseudo(name: str, t: TensorType) -> Node:
     return Node(name, Copy(), t)
 
 
-def lower_decoder(graph: Graph, params: dict[str, np.ndarray], options: Any) -> DecoderModels:
-    """The encoder model, the decoder-step model and the search spec of a graph whose output is a decoder loop."""
+def lower_decoder(graph: Graph, params: dict[str, np.ndarray], options: CompileOptions) -> DecoderModels:
+    """The encoder model, the decoder-step model and the search spec of a graph whose output is a decoder loop.
+
+    Errors: NetcError for an unsupported opset, for options that do not apply to a decoder (--streaming,
+    --quantize, --prior, --output-kind), and (plan_decoder) for units netc cannot step."""
     plan = plan_decoder(graph)
     from .lower import IR_VERSION
 
@@ -288,8 +300,6 @@ def encoder_layers(graph: Graph, names: Iterable[str]) -> tuple[Node, ...]:
 def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, opset: int) -> onnx.ModelProto:
     """`data`, `data:size1` -> `base:Y` (batch-major, padded frames 0), `base:Y:size1`, and the state before step
     0 under the step model's input names."""
-    from netc.ir.layers import Rec
-
     from .lower import declare_inputs, lower_nodes
 
     nodes = encoder_layers(graph, plan.outer)
@@ -302,6 +312,16 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         b.reserve(name)
     inputs = declare_inputs(sub, ctx)
     lower_nodes(sub, ctx)
+    outputs, batch_major = encoder_outputs(ctx, graph, plan)
+    outputs += initial_states(ctx, plan, batch_major)
+    return finish_model(b, "netc_encoder", inputs, outputs, opset, graph, "encoder")
+
+
+def encoder_outputs(ctx: LowerContext, graph: Graph, plan: DecoderPlan
+                    ) -> tuple[list[onnx.ValueInfoProto], dict[str, str]]:
+    """`base:Y` (batch-major, padded frames 0) and `base:Y:size1` (its time axis' lengths, else the input's) of
+    each encoder layer Y the search reads; also the batch-major value of each Y."""
+    b = ctx.builder
     outputs, batch_major = [], {}
     for y in plan.outer:
         t = graph.type_of(y)
@@ -312,7 +332,13 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         lengths = ctx.length_value(t.time) if t.time_index is not None else ctx.length_value(graph.input_type.time)
         b.op("Identity", lengths, name=f"{BASE}{y}:size1", exact=True)
         outputs.append(tensor_info(f"{BASE}{y}:size1", INT32, ["batch"]))
-    unit = plan.unit
+    return outputs, batch_major
+
+
+def initial_states(ctx: LowerContext, plan: DecoderPlan, batch_major: dict[str, str]) -> list[onnx.ValueInfoProto]:
+    """The states before step 0 under the step model's input names: `prev:X` (X's initial_output; an rnn_cell's
+    initial h), the cells' `C:h0`/`C:c0`, the accumulators' empty keys and values and position -1."""
+    unit, outputs = plan.unit, []
     for s in plan.states:
         t = unit[s].out_type
         initial = unit.initial_output(s)
@@ -325,17 +351,18 @@ def encoder_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan
         for suffix in cell_inputs(plan, c):
             fill_state(ctx, c + suffix, t, cell_initial(plan, c, suffix[1]), batch_major, plan)
             outputs.append(value_info(c + suffix, t))
-    outputs += fill_accumulator_states(ctx, plan)
-    return finish_model(b, "netc_encoder", inputs, outputs, opset, graph, "encoder")
+    return outputs + fill_accumulator_states(ctx, plan)
 
 
 def plan_cell(plan: DecoderPlan, name: str) -> RnnCell:
+    """The rnn_cell layer `name` of the plan's unit."""
     layer = plan.unit[name].layer
     assert isinstance(layer, RnnCell)
     return layer
 
 
 def cell_inputs(plan: DecoderPlan, name: str) -> tuple[str, ...]:
+    """The suffixes of the rnn_cell's state inputs: `:h0` (GRU), `:h0`, `:c0` (LSTM)."""
     return CELL_INPUTS[:1] if plan_cell(plan, name).unit is CellUnit.GRU else CELL_INPUTS
 
 
@@ -368,13 +395,17 @@ def fill_state(ctx: LowerContext, name: str, t: TensorType, initial: InitialOutp
         elif dim.kind is DimKind.BATCH:
             pieces.append(b.op("Shape", ctx.length_value(ctx.graph.input_type.time), name=f"{name}/batch"))
         else:
-            y = next(y for y in plan.outer if ctx.graph.type_of(y).time_index is not None
-                     and ctx.graph.type_of(y).time == t.time)
+            y = encoder_output_with(ctx.graph, plan, t.time)
             pieces.append(b.op("Gather", b.op("Shape", encoder[y], name=f"{name}/enc_shape"),
                                b.const([ctx.graph.type_of(y).time_index]), name=f"{name}/steps", axis=0))
     shape = b.op("Concat", *pieces, name=f"{name}/shape", axis=0)
     value = b.const(np.float32(initial.constant or 0.0), np.float32)
     b.op("Expand", value, shape, name=name, exact=True)
+
+
+def encoder_output_with(graph: Graph, plan: DecoderPlan, time: Lengths) -> str:
+    """The first encoder output (`plan.outer`) with the time axis `time`: its lengths are that axis' lengths."""
+    return next(y for y in plan.outer if graph.type_of(y).time_index is not None and graph.type_of(y).time == time)
 
 
 def value_info(name: str, t: TensorType) -> onnx.ValueInfoProto:
@@ -390,6 +421,32 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
     """The decoder-step model (module docstring); also the names of its inputs."""
     from .lower import LOWER
 
+    ctx = step_context(graph, params, plan, opset)
+    inputs = step_inputs(ctx, graph, plan)
+    lower = LOWER | ACCUMULATING_LOWER | STEP_LOWER
+    read_carried(ctx, plan)
+    for q in plan.label_layers:
+        lower_label_layer(lower, q, ctx, plan)
+    for n in plan.step_layers:
+        ctx.values[n.name] = lower_unit_node(lower, n, ctx)
+    outputs = step_outputs(ctx, plan)
+    drop_dead_nodes(ctx.builder.model.graph, [o.name for o in outputs])
+    model = finish_model(ctx.builder, "netc_decoder_step", inputs, outputs, opset, graph, "decoder_step")
+    return model, [i.name for i in inputs]
+
+
+def state_names(plan: DecoderPlan) -> list[tuple[str, str]]:
+    """(step model input, step model output) of each state: `prev:X`/`X`, the cells' `C:h0`/`C:h` (and `:c0`/
+    `:c`), the accumulators' `A:k_left0`/`A:k_left`, ..., in this order (the spec's `states`)."""
+    unit = plan.unit
+    return ([(PREV + s, s) for s in plan.states]
+            + [(c + i, c + o) for c in plan.cells for i, o in zip(cell_inputs(plan, c), cell_outputs(plan, c))]
+            + [(a + part + "0", a + part) for a in plan.accumulators for part, _, _ in accumulator_parts(unit[a])])
+
+
+def step_context(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, opset: int) -> StepContext:
+    """The step model's lowering state over a graph of the unit's layers and stand-ins for its inputs, with the
+    unit's parameters (`LOOP/rec/` stripped) and the output names reserved."""
     loop, unit = plan.loop, plan.unit
     label_type = plan.choice.out_type
     nodes = [pseudo(LABEL, label_type), pseudo("output", label_type)]
@@ -405,9 +462,14 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
     ctx.cell_states, ctx.cell_out = {}, {}
     ctx.acc_states, ctx.acc_out = {}, {}
     ctx.embeddings = {PREV + q.name: e for q in plan.label_layers if (e := embedding(q, unit, ctx)) is not None}
-    for name in [LOG_PROBS, *plan.states, *(c + s for c in plan.cells for s in cell_outputs(plan, c)),
-                 *(a + part for a in plan.accumulators for part, _, _ in accumulator_parts(unit[a]))]:
+    for name in [LOG_PROBS, *(output for _, output in state_names(plan))]:
         b.reserve(name)
+    return ctx
+
+
+def step_inputs(ctx: StepContext, graph: Graph, plan: DecoderPlan) -> list[onnx.ValueInfoProto]:
+    """The step model's inputs (module docstring), declared and bound to the values the lowerings read."""
+    b, unit = ctx.builder, plan.unit
     inputs = [tensor_info(b.reserve(LABEL), INT32, ["batch"]), tensor_info(b.reserve(FIRST), BOOL, ["batch"])]
     ctx.values[LABEL] = ctx.values["output"] = LABEL
     for s in plan.states:
@@ -429,14 +491,14 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         if t.time_index is not None and t.time not in ctx.lengths:
             ctx.lengths[t.time] = b.reserve(f"{BASE}{y}:size1")
             inputs.append(tensor_info(ctx.lengths[t.time], INT32, ["batch"]))
-    lower = LOWER | ACCUMULATING_LOWER | STEP_LOWER
-    read_carried(ctx, plan)
-    for q in plan.label_layers:
-        lower_label_layer(lower, q, ctx, plan)
-    for n in plan.step_layers:
-        ctx.values[n.name] = lower_unit_node(lower, n, ctx)
+    return inputs
+
+
+def step_outputs(ctx: StepContext, plan: DecoderPlan) -> list[onnx.ValueInfoProto]:
+    """The step model's outputs: `log_probs` and the states after the step, under their reserved names."""
+    b, unit = ctx.builder, plan.unit
     b.op("Identity", scores(ctx, plan), name=LOG_PROBS, exact=True)
-    outputs = [tensor_info(LOG_PROBS, FLOAT, ["batch", label_type.classes or 0])]
+    outputs = [tensor_info(LOG_PROBS, FLOAT, ["batch", plan.choice.out_type.classes or 0])]
     for s in plan.states:
         b.op("Identity", ctx.values[s], name=s, exact=True)
         outputs.append(value_info(s, unit[s].out_type))
@@ -448,9 +510,7 @@ def step_model(graph: Graph, params: dict[str, np.ndarray], plan: DecoderPlan, o
         for value, (part, elem, dims) in zip(ctx.acc_out[a], accumulator_parts(unit[a])):
             b.op("Identity", value, name=a + part, exact=True)
             outputs.append(tensor_info(a + part, elem, dims))
-    drop_dead_nodes(b.model.graph, [o.name for o in outputs])
-    model = finish_model(b, "netc_decoder_step", inputs, outputs, opset, graph, "decoder_step")
-    return model, [i.name for i in inputs]
+    return outputs
 
 
 def drop_dead_nodes(graph: onnx.GraphProto, outputs: list[str]) -> None:
@@ -472,10 +532,12 @@ def drop_dead_nodes(graph: onnx.GraphProto, outputs: list[str]) -> None:
 
 
 def cell_outputs(plan: DecoderPlan, name: str) -> tuple[str, ...]:
+    """The suffixes of the rnn_cell's state outputs: `:h` (GRU), `:h`, `:c` (LSTM)."""
     return CELL_OUTPUTS[:len(cell_inputs(plan, name))]
 
 
 def lower_unit_node(lower: dict[type, Callable[..., str]], node: Node, ctx: LowerContext) -> str:
+    """A unit layer by the table `lower`; a located error for a class the decoder step does not compile."""
     rule = lower.get(type(node.layer))
     if rule is None:
         raise NetcError(f"a {node.layer.class_name} layer inside a decoder unit is not implemented by netc's decoder "
@@ -694,63 +756,6 @@ def lower_reduce_out(node: Node, layer: ReduceOut, ctx: LowerContext) -> str:
     return ctx.stored(y, node.out_type, node.name)
 
 
-def lower_softmax_over_spatial(node: Node, layer: SoftmaxOverSpatial, ctx: LowerContext) -> str:
-    """Energies masked to -inf past each length (when the axis is a time axis), scaled by `energy_factor`, softmax
-    (log softmax with `log_space`) over the axis (RETURNN SoftmaxOverSpatialLayer)."""
-    b = ctx.builder
-    x, t = ctx.source_batch_major(node)
-    axis = layer.softmax_axis(t)
-    if axis == t.time_index:
-        x = ctx.mask(t, x, f"{node.name}/mask", stored=False, fill=float("-inf"))
-    if layer.window_start is not None:
-        x = b.op("Where", in_window(layer, t, x, ctx, f"{node.name}/window"), x,
-                 b.const(np.float32(float("-inf")), np.float32), name=f"{node.name}/windowed")
-    if layer.energy_factor:
-        x = b.op("Mul", x, b.const(np.float32(layer.energy_factor), np.float32), name=f"{node.name}/scaled")
-    y = b.op("LogSoftmax" if layer.log_space else "Softmax", x, name=node.name, axis=axis)
-    return ctx.stored(y, node.out_type, node.name)
-
-
-def in_window(layer: SoftmaxOverSpatial, t: TensorType, x: str, ctx: LowerContext, name: str) -> str:
-    """RETURNN `SeqLenMaskLayer.build_mask`'s window as a bool mask broadcastable to the batch-major energies `x`:
-    frames `start <= t < start + window_size`, compared in float32 (exact for frame numbers below 2^24)."""
-    assert layer.window_start is not None and layer.window_size is not None and t.time_index is not None
-    b = ctx.builder
-    start = ctx.values[layer.window_start]
-    if ctx.type_of(layer.window_start).dtype != "float32":
-        start = b.op("Cast", start, name=f"{name}/start_float", to=FLOAT)
-    after = len(t.dims) - 1 - t.time_index  # axes after time (heads): size 1 in the mask
-    start = b.op("Reshape", start, b.const([-1] + [1] * (len(t.dims) - 1)), name=f"{name}/start")
-    steps = b.op("Gather", b.op("Shape", x, name=f"{name}/shape"), b.const(t.time_index), name=f"{name}/steps", axis=0)
-    frames = b.op("Cast", b.op("Range", b.const(0, np.int64), steps, b.const(1, np.int64), name=f"{name}/range"),
-                  name=f"{name}/frames_float", to=FLOAT)
-    frames = b.op("Reshape", frames, b.const([-1] + [1] * after), name=f"{name}/frames")
-    end = b.op("Add", start, b.const(np.float32(layer.window_size), np.float32), name=f"{name}/end")
-    return b.op("And", b.op("GreaterOrEqual", frames, start, name=f"{name}/from_start"),
-                b.op("Less", frames, end, name=f"{name}/before_end"), name=f"{name}/in_window")
-
-
-def lower_generic_attention(node: Node, layer: GenericAttention, ctx: LowerContext) -> str:
-    """sum over T of weights times base, as one Einsum over the axes `GenericAttention.axes` matches."""
-    assert layer.weights is not None and layer.base is not None
-    w_t, base_t = ctx.type_of(layer.weights), ctx.type_of(layer.base)
-    kept, _, common = layer.axes(w_t, base_t)
-    letters = iter("cdeghijklmnopqrsuvwxyz")
-    w_axes = {i: next(letters) for i in range(len(w_t.dims))}
-    assert w_t.time_index is not None and base_t.time_index is not None and base_t.feature_index is not None
-    w_axes[0], w_axes[w_t.time_index] = "b", "t"
-    base_axes = {0: "b", base_t.time_index: "t", base_t.feature_index: "f"}
-    base_axes |= {j: w_axes[i] for i, j in common}
-    out = "b" + "".join(base_axes[j] for _, j in sorted(common, key=lambda p: p[1]))
-    out += "".join(w_axes[i] for i in kept) + "f"
-    equation = (f"{''.join(w_axes[i] for i in range(len(w_t.dims)))},"
-                f"{''.join(base_axes[j] for j in range(len(base_t.dims)))}->{out}")
-    w = ctx.batch_major(ctx.values[layer.weights], w_t, f"{node.name}/weights")
-    v = ctx.batch_major(ctx.values[layer.base], base_t, f"{node.name}/base")
-    y = ctx.builder.op("Einsum", w, v, name=node.name, equation=equation)
-    return ctx.stored(y, node.out_type, node.name)
-
-
 def outside_a_decoder(node: Node, layer: Layer, ctx: LowerContext) -> str:
     """choice, decide, rnn_cell and get_last_hidden_state exist only in a decoder searched by its choice."""
     raise NetcError(f"a {layer.class_name} layer is compiled only inside a decoder unit whose 'output' is a choice, "
@@ -780,8 +785,8 @@ UNIT_LOWER: dict[type, Callable[..., str]] = {Compare: lower_compare, ReduceOut:
 def accumulates(node: Node) -> bool:
     """A unit layer with a state of its own besides `prev:` (RETURNN's `rec_vars_outputs`): self_attention (its
     `k_left`/`v_left`), positional_encoding of the step index (its `position`)."""
-    return isinstance(node.layer, SelfAttention) or isinstance(node.layer, PositionalEncoding) and \
-        node.layer.constant <= -1
+    return isinstance(node.layer, SelfAttention) or (isinstance(node.layer, PositionalEncoding)
+                                                     and node.layer.constant <= -1)
 
 
 def accumulators(steps: tuple[Node, ...], labels: tuple[Node, ...]) -> tuple[str, ...]:
@@ -867,22 +872,7 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
     assert isinstance(choice, Choice)
     unit = plan.unit
     max_len = unit.max_seq_len
-    time_axes, lengths = {}, {}
-    for y in plan.outer:
-        time_axes[BASE + y] = graph.type_of(y).time_index
-    for s in plan.states:
-        time_axes[PREV + s] = unit[s].out_type.time_index
-    for name, axis in time_axes.items():
-        if axis is not None:
-            t = graph.type_of(name[len(BASE):]) if name.startswith(BASE) else unit[name[len(PREV):]].out_type
-            lengths[name] = next(f"{BASE}{y}:size1" for y in plan.outer if graph.type_of(y).time_index is not None
-                                 and graph.type_of(y).time == t.time)
-    for c in plan.cells:
-        for suffix in cell_inputs(plan, c):
-            time_axes[c + suffix] = None
-    for a in plan.accumulators:  # the same number of frames in every row: nothing to cut or pad
-        for part, _, _ in accumulator_parts(unit[a]):
-            time_axes[a + part + "0"] = None
+    time_axes, lengths = spec_time_axes(graph, plan)
     return {
         "format": SPEC_FORMAT,
         "netc.version": netc.__version__,
@@ -898,16 +888,35 @@ def search_spec(graph: Graph, plan: DecoderPlan, encoder: onnx.ModelProto, step_
         "base_beam_score_scale": choice.base_beam_score_scale,
         "max_seq_len": None if max_len is None else {"steps": max_len.steps, "layer": max_len.layer,
                                                      "factor": max_len.factor},
-        "states": [{"input": PREV + s, "output": s} for s in plan.states]
-                  + [{"input": c + i, "output": c + o} for c in plan.cells
-                     for i, o in zip(cell_inputs(plan, c), cell_outputs(plan, c))]
-                  + [{"input": a + part + "0", "output": a + part} for a in plan.accumulators
-                     for part, _, _ in accumulator_parts(unit[a])],
+        "states": [{"input": i, "output": o} for i, o in state_names(plan)],
         "encoder_outputs": [o.name for o in encoder.graph.output],
         "step_inputs": step_inputs,
         "time_axes": time_axes,
         "lengths": lengths,  # the encoder output with each time axis' lengths
     }
+
+
+def spec_time_axes(graph: Graph, plan: DecoderPlan) -> tuple[dict[str, int | None], dict[str, str]]:
+    """The spec's `time_axes` (the time axis of each encoder output and step state, None for none) and `lengths`
+    (for each of them with a time axis, the encoder output `base:Y:size1` with that axis' lengths)."""
+    unit = plan.unit
+    time_axes: dict[str, int | None] = {}
+    lengths: dict[str, str] = {}
+    for y in plan.outer:
+        time_axes[BASE + y] = graph.type_of(y).time_index
+    for s in plan.states:
+        time_axes[PREV + s] = unit[s].out_type.time_index
+    for name, axis in time_axes.items():
+        if axis is not None:
+            t = graph.type_of(name[len(BASE):]) if name.startswith(BASE) else unit[name[len(PREV):]].out_type
+            lengths[name] = f"{BASE}{encoder_output_with(graph, plan, t.time)}:size1"
+    for c in plan.cells:
+        for suffix in cell_inputs(plan, c):
+            time_axes[c + suffix] = None
+    for a in plan.accumulators:  # the same number of frames in every row: nothing to cut or pad
+        for part, _, _ in accumulator_parts(unit[a]):
+            time_axes[a + part + "0"] = None
+    return time_axes, lengths
 
 
 def save_decoder(models: DecoderModels, path: str | Path) -> None:

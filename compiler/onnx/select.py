@@ -7,6 +7,7 @@ import numpy as np
 from netc.ir import Node
 from netc.ir.layers.select import Gather, Switch
 from netc.ir.types import TensorType
+from onnx import TensorProto
 
 from .context import LowerContext
 from .elementwise import operand
@@ -17,6 +18,7 @@ def lower_switch(node: Node, layer: Switch, ctx: LowerContext) -> str:
     b, out = ctx.builder, node.out_type
 
     def value(key: str, v: str | int | float) -> str:
+        """An operand: a layer's value aligned to the result's dims, or a constant of the result's dtype."""
         if isinstance(v, str):
             return operand(ctx, v, out, f"{node.name}/{key}")
         return b.const(np.dtype(out.dtype).type(v), np.dtype(out.dtype))
@@ -47,7 +49,7 @@ def lower_gather(node: Node, layer: Gather, ctx: LowerContext) -> str:
     if index_perm != list(range(len(p_type.dims))):
         p = b.op("Transpose", p, name=f"{node.name}/indices", perm=index_perm)
     p = b.op("Cast", b.op("Unsqueeze", p, b.const([len(p_type.dims)]), name=f"{node.name}/indices_1"),
-             name=f"{node.name}/indices64", to=7)  # INT64
+             name=f"{node.name}/indices64", to=TensorProto.INT64)
     y = b.op("GatherND", x, p, name=f"{node.name}/gather", batch_dims=len(plan.common))
     # y: [common, own, before, after] -> [common, before, own, after]
     n_c, n_o, n_b = len(plan.common), len(plan.position_own), len(plan.before)

@@ -75,8 +75,9 @@ def key_mask(ctx: LowerContext, t: TensorType, count: str, layer: SelfAttention,
 
 
 def lower_self_attention(node: Node, layer: SelfAttention, ctx: LowerContext) -> str:
-    """Padded frames are zeroed first: their garbage (even inf) then never reaches a valid frame (weight 0 times
-    a finite value)."""
+    """RETURNN SelfAttentionLayer over whole sequences: `[B, T, value_dim]`, causal with `attention_left_only`,
+    else over each sequence's valid keys. Padded frames are zeroed first: their garbage (even inf) then never
+    reaches a valid frame (weight 0 times a finite value)."""
     b, name = ctx.builder, node.name
     x, t = ctx.source_batch_major(node)
     x = ctx.mask(t, x, f"{name}/mask_in", stored=False)
@@ -115,6 +116,8 @@ def signal(b: OnnxBuilder, position: str, n: int, name: str) -> str:
 
 
 def lower_positional_encoding(node: Node, layer: PositionalEncoding, ctx: LowerContext) -> str:
+    """RETURNN PositionalEncodingLayer outside a unit: the sinusoids `[B, T, n_out]` of each frame's index (or
+    `constant`), plus `offset`; added to the input with `add_to_input`."""
     b, name, out = ctx.builder, node.name, node.out_type
     x, t = ctx.source_batch_major(node)
     if layer.constant > -1:

@@ -19,11 +19,10 @@ from netc.ir.layers import Rec
 from netc.ir.layers.theano_attention import SUFFIX, Distance, Norm, TheanoAttention
 from onnx import TensorProto, helper
 
-from .builder import INT32, OnnxBuilder
+from .builder import FLOAT, INT32, OnnxBuilder
 from .context import LowerContext
 
 INT64 = TensorProto.INT64
-FLOAT = TensorProto.FLOAT
 
 
 class BodyBuilder(OnnxBuilder):
@@ -49,12 +48,15 @@ class Lowering:
         self.n = node.out_type.feature
 
     def op(self, op_type: str, *inputs: str, **attrs: object) -> str:
+        """One node in the builder in use, named `NODE/op_type` (made unique by the builder)."""
         return self.b.op(op_type, *inputs, name=f"{self.node.name}/{op_type.lower()}", **attrs)
 
     def param(self, suffix: str) -> str:
+        """The layer's parameter `suffix` (e.g. `rec/W_re`) as an initializer of the outer graph."""
         return self.ctx.builder.initializer(f"{self.node.name}/{suffix}", self.ctx.param(self.node, suffix))
 
-    def f(self, value: float) -> str:
+    def scalar(self, value: float) -> str:
+        """A float32 scalar constant."""
         return self.b.const(value, np.float32)
 
     def reduce(self, op: str, x: str, axis: int, keepdims: bool = False) -> str:
@@ -64,7 +66,8 @@ class Lowering:
         return self.op(op, x, axes=[axis], keepdims=int(keepdims))
 
     def where(self, valid: str, x: str, fill: float = 0.0) -> str:
-        return self.op("Where", valid, x, self.f(fill))
+        """`x` on valid frames, `fill` on padded ones."""
+        return self.op("Where", valid, x, self.scalar(fill))
 
 
 def lower_attention_decoder(node: Node, layer: Rec, ctx: LowerContext) -> str:
@@ -104,9 +107,14 @@ def base_values(low: Lowering, name: str, i: int) -> tuple[str, str, str, str]:
         return B, B, valid, count
     h_att = low.op("Tanh", low.op("Add", low.op("MatMul", B, low.param(f"W_att_bs_{i}{SUFFIX}")),
                                   low.param(f"b_att_bs_{i}{SUFFIX}")))
-    total = low.reduce("ReduceSum", low.where(valid, h_att), 1, keepdims=True)  # [B, 1, K]
-    mean = low.op("Div", total, low.op("Unsqueeze", low.op("Max", count, low.f(1.0)), ctx.builder.const([2])))
-    return B, low.where(valid, low.op("Sub", h_att, mean)), valid, count
+    return B, low.where(valid, low.op("Sub", h_att, sequence_mean(low, h_att, valid, count))), valid, count
+
+
+def sequence_mean(low: Lowering, x: str, valid: str, count: str) -> str:
+    """`[B, 1, F]`: the mean of `x` `[B, T, F]` over each sequence's valid frames (`count` `[B, 1]` of them; a
+    sequence without frames divides by 1)."""
+    total = low.reduce("ReduceSum", low.where(valid, x), 1, keepdims=True)
+    return low.op("Div", total, low.op("Unsqueeze", low.op("Max", count, low.scalar(1.0)), low.b.const([2])))
 
 
 def loop_body(low: Lowering, bases: list[tuple[str, str, str, str]], lengths: str) -> onnx.GraphProto:
@@ -175,9 +183,9 @@ def distance(low: Lowering, C: str, H: str) -> str:
             return low.reduce("ReduceMean", squares, 2, keepdims=True)  # RT line 341
         return low.op("Sqrt", low.reduce("ReduceSum", squares, 2, keepdims=True))  # RT line 337
     if kind is Distance.LOGL2:  # RT line 339
-        half = low.f(0.5)
-        log_c = low.op("Log", low.op("Mul", low.op("Add", C, low.f(1.0)), half))
-        log_h = low.op("Log", low.op("Mul", low.op("Add", H, low.f(1.0)), half))
+        half = low.scalar(0.5)
+        log_c = low.op("Log", low.op("Mul", low.op("Add", C, low.scalar(1.0)), half))
+        log_h = low.op("Log", low.op("Mul", low.op("Add", H, low.scalar(1.0)), half))
         d = low.op("Sub", log_c, log_h)
         return low.op("Sqrt", low.reduce("ReduceSum", low.op("Mul", d, d), 2, keepdims=True))
     if kind is Distance.DOT:
@@ -186,7 +194,7 @@ def distance(low: Lowering, C: str, H: str) -> str:
         return low.reduce("ReduceSum", low.op("Abs", low.op("Sub", C, H)), 2, keepdims=True)  # RT line 345
     if kind is Distance.COS:  # RT lines 347-349
         J, K = (low.op("Div", v, low.op("Add", low.op("Sqrt", low.reduce("ReduceSum", low.op("Mul", v, v), 2,
-                                                                          keepdims=True)), low.f(1e-5)))
+                                                                          keepdims=True)), low.scalar(1e-5)))
                 for v in (H, C))
         return low.reduce("ReduceSum", low.op("Mul", K, J), 2, keepdims=True)
     tanh = low.op("Tanh", low.op("Add", C, H))  # transpose, RT line 354
@@ -196,19 +204,18 @@ def distance(low: Lowering, C: str, H: str) -> str:
 def weights(low: Lowering, D: str, valid: str, count: str) -> str:
     """RT AttentionBase.softmax (lines 390-421) over each sequence's valid frames: `[B, T, 1]`, 0 on padded."""
     att = low.att
-    D = low.op("Mul", D, low.f(att.sharpening))  # RT line 391
+    D = low.op("Mul", D, low.scalar(att.sharpening))  # RT line 391
     if att.norm is Norm.EXP:  # RT lines 393-395
-        total = low.reduce("ReduceSum", low.where(valid, D), 1, keepdims=True)
-        mean = low.op("Div", total, low.op("Unsqueeze", low.op("Max", count, low.f(1.0)), low.b.const([2])))
+        mean = sequence_mean(low, D, valid, count)
         E = low.where(valid, low.op("Exp", low.op("Neg", low.op("Sub", D, mean))))
-        E = low.op("Div", E, low.op("Max", low.reduce("ReduceSum", E, 1, keepdims=True), low.f(1e-20)))
+        E = low.op("Div", E, low.op("Max", low.reduce("ReduceSum", E, 1, keepdims=True), low.scalar(1e-20)))
     elif att.norm is Norm.LINEAR:  # RT lines 397-398
         E = low.where(valid, D)
-        share = low.op("Div", E, low.op("Max", low.reduce("ReduceSum", E, 1, keepdims=True), low.f(1e-20)))
-        E = low.where(valid, low.op("Sub", low.f(1.0), share))
+        share = low.op("Div", E, low.op("Max", low.reduce("ReduceSum", E, 1, keepdims=True), low.scalar(1e-20)))
+        E = low.where(valid, low.op("Sub", low.scalar(1.0), share))
     else:  # sigmoid, RT line 400
         tanh = low.op("Tanh", D)
-        E = low.where(valid, low.op("Sub", low.f(1.0), low.op("Mul", tanh, tanh)))
+        E = low.where(valid, low.op("Sub", low.scalar(1.0), low.op("Mul", tanh, tanh)))
     if att.nbest > 1:
         E = keep_nbest(low, E, valid, count)
     return E
@@ -221,10 +228,10 @@ def keep_nbest(low: Lowering, E: str, valid: str, count: str) -> str:
     frames = low.op("Gather", low.op("Shape", ranked), b.const([1]), axis=0)
     k = low.op("Min", frames, b.const([low.att.nbest]))
     top = b.op_multi("TopK", ranked, k, name=f"{low.node.name}/topk", outputs=2, axis=1)[0]  # [B, k, 1], descending
-    index = low.op("Cast", low.op("Min", count, low.f(float(low.att.nbest))), to=INT64)
+    index = low.op("Cast", low.op("Min", count, low.scalar(float(low.att.nbest))), to=INT64)
     index = low.op("Unsqueeze", low.op("Max", low.op("Sub", index, b.const(1)), b.const(0)), b.const([2]))
     score = low.op("GatherElements", top, index, axis=1)  # [B, 1, 1]
-    return low.op("Where", low.op("Less", E, score), low.f(0.0), E)
+    return low.op("Where", low.op("Less", E, score), low.scalar(0.0), E)
 
 
 def best_frame(low: Lowering, B: str, w: str, valid: str) -> str:
