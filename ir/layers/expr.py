@@ -4,7 +4,7 @@ The safe subset: `source(i)` (keyword options `auto_convert`, `enforce_batch_maj
 effect: netc aligns sources by their dims), numbers, `+ - * / **`, unary `-`, comparisons (`< <= > >= ==
 !=`, giving 1.0 or 0.0 as `tf.cast(..., tf.float32)` of them does), and the element-wise functions in
 `FUNCTIONS` (`tf.nn.relu`, `tf.tanh`, `tf.sigmoid`, `tf.exp`, `tf.math.log`, `tf.sqrt`, `tf.abs`,
-`tf.minimum`/`tf.maximum` with constants, `tf.clip_by_value` with constant bounds, `tf.sin`/`tf.cos`,
+`tf.minimum`/`tf.maximum` of numbers and expressions, `tf.clip_by_value` with constant bounds, `tf.sin`/`tf.cos`,
 `tf.negative`, `tf.nn.relu6`/`leaky_relu`/`softsign`/`selu`/`gelu`/`swish`/`silu`, `tf.identity`,
 `tf.stop_gradient` (training: no gradient), and RETURNN's `safe_log`/
 `safe_exp` from `returnn.tf.util.basic`, which EvalLayer puts in the eval namespace). Anything else is a
@@ -166,7 +166,9 @@ def convert_call(node: ast.Call, n: int) -> Expr:
     if node.keywords or len(node.args) != ARITY.get(fn, 1):
         raise ValueError(f"{ast.unparse(node)!r}: {name} takes {ARITY.get(fn, 1)} positional argument(s)")
     args = tuple(convert(a, n) for a in node.args)
-    if fn == "clip_by_value" and not all(isinstance(constant(a), float) for a in args[1:]):
+    if fn != "clip_by_value":
+        return Call(fn, args)  # tf.maximum(0.0, source(0) - 1.0): any operand may be a number or an expression
+    if not all(isinstance(constant(a), float) for a in args[1:]):
         raise ValueError(f"{ast.unparse(node)!r}: the bounds of {name} must be numbers")
     return Call(fn, args[:1] + tuple(Const(constant(a)) for a in args[1:]))  # type: ignore[arg-type]
 

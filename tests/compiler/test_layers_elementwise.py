@@ -50,6 +50,21 @@ def test_eval_at_the_depth_limit_runs_in_onnx_and_torch() -> None:
         np.testing.assert_allclose(y[1, :2], 301 * np.array([[3.0, 4.0], [5.0, 6.0]]), rtol=1e-6)
 
 
+@pytest.mark.parametrize("expression", ["tf.maximum(-3.0, source(0))", "tf.minimum(0.5, source(0) - 1.0)",
+                                        "tf.maximum(source(0), tf.minimum(source(0) * 2.0, 1.0))"])
+def test_minimum_and_maximum_take_a_number_or_an_expression_on_either_side(expression: str) -> None:
+    x = [[-4.0, 0.25], [2.0, 0.75, -1.0, 3.0]]
+    case = {"id": "minmax", "num_inputs": 2, "params": {}, "inputs": x,
+            "net": {"output": {"class": "eval", "from": "data", "eval": expression}}}
+    frames = np.array(x[1], np.float32).reshape(2, 2)
+    want = {"tf.maximum(-3.0, source(0))": np.maximum(-3.0, frames),
+            "tf.minimum(0.5, source(0) - 1.0)": np.minimum(0.5, frames - 1.0),
+            "tf.maximum(source(0), tf.minimum(source(0) * 2.0, 1.0))": np.maximum(frames, np.minimum(frames * 2, 1))}
+    for y, lens in (run_onnx(case), run_torch(case)):
+        np.testing.assert_array_equal(lens, [1, 2])
+        np.testing.assert_allclose(y[1, :2], want[expression], rtol=1e-6)
+
+
 def test_sources_that_do_not_broadcast_are_an_error() -> None:
     net = {"s": {"class": "split_dims", "axis": "F", "dims": [2, 2], "from": "data"},
            "output": {"class": "combine", "kind": "add", "from": ["data", "s"]}}
