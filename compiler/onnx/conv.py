@@ -139,6 +139,8 @@ def lower_pool(node: Node, layer: Pool, ctx: LowerContext) -> str:
     is_max = layer.mode is PoolMode.MAX
     t_in = ctx.graph.input_type_of(node)
     t, plans = layer.plans(t_in, node.at)
+    if t == t_in and all(one_frame(p) for p in plans):  # a window of one frame (exp3's later pool_size (1,))
+        return b.op("Identity", ctx.source(node), name=f"{node.name}/one_frame")
     if is_max and t == t_in and len(plans) == 1 and t.has_time and not one_frame(plans[0]):
         return lower_time_max_pool(node, t, plans[0], ctx)
     x_in, t, plans = spatial_input(node, layer, ctx, LOWEST if is_max else 0.0)

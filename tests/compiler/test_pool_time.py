@@ -54,3 +54,19 @@ def test_max_pool_over_time_matches_tf_on_each_sequence_alone(rec: bool, k: int,
         assert out_lens[b] == len(want)
         np.testing.assert_array_equal(y[b, : len(want)], want)
         assert not np.any(y[b, len(want):])
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_a_pool_of_one_frame_is_the_identity_also_on_a_batch_of_empty_sequences(mode: str) -> None:
+    """exp3's later BLSTM layers pool with pool_size (1,): onnxruntime's MaxPool refuses a time axis of 0 frames, so
+    a batch holding only empty sequences failed; a window of one frame is its input."""
+    net = {"output": {"class": "pool", "mode": mode, "pool_size": [1], "padding": "same", "from": "data"}}
+    model = compile_graph(graph_from_document(Document("pool.json", net), F), {})
+    assert not any(n.op_type.endswith("Pool") for n in model.graph.node)
+    x, lens = ragged_batch(np.random.default_rng(1), [3, 1], F)
+    y, out_lens = session(model).run(None, {"data": x, "data:size1": lens})
+    np.testing.assert_array_equal(out_lens, lens)
+    np.testing.assert_array_equal(y[0], x[0])
+    y, out_lens = session(model).run(None, {"data": np.zeros((2, 0, F), np.float32),
+                                            "data:size1": np.zeros(2, np.int32)})
+    assert y.shape == (2, 0, F) and list(out_lens) == [0, 0]
