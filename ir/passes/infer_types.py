@@ -261,7 +261,7 @@ def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, Tensor
              attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv],
              refused: list[NetcError]) -> bool:
     """A provisional type for one layer read through `prev:` before it is typed (an operand layer's from its known
-    operands, else `[B, n_out]`); False when none can be had. The error of an operand type its shape rule refused
+    operands, the layer's without its options naming open layers, else `[B, n_out]`); False when none can be had. The error of an operand type its shape rule refused
     (a declared out_type it contradicts) goes to `refused`."""
     wanted = [name for n in loop.unit for name in prev_references(n) if name not in step and name not in seeds]
     for name in dict.fromkeys(wanted):
@@ -271,6 +271,11 @@ def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, Tensor
         # type of `weights`); a concatenating layer's type would change with it
         sources = tuple(s if s in known else known[0] for s in n.sources) if known else n.sources
         candidates = [replace(n.layer, sources=sources)] if not n.layer.concatenates and sources != n.sources else []
+        # an option naming an open layer that only selects frames (softmax_over_spatial's window_start): RETURNN's
+        # template is the layer's without it; an option the shape rule needs fails the attempt
+        open_keys = {k: None for k in n.layer.layer_keys if isinstance(getattr(n.layer, k), str)
+                     and not resolvable(env_of(n), getattr(n.layer, k))}
+        candidates += [replace(n.layer, **open_keys)] if open_keys else []
         for layer in candidates:
             try:
                 seeds[name] = attempt(n, layer)

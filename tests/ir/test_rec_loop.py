@@ -185,3 +185,16 @@ def test_a_rec_layer_inside_a_unit_is_one_step_of_its_cell() -> None:
     assert str(g["output"].layer["s"].out_type) == "[B, 10]"
     specs = {s.name: s.shape for s in param_specs(g)}
     assert specs["output/rec/s/rec/W"] == (5 + VALUE, 40) and specs["output/rec/s/rec/W_re"] == (10, 40)
+
+
+def test_a_window_start_read_through_prev_settles_as_returnn() -> None:
+    """The local-attention form with layers: the window start is the argmax of prev:att_weights, which the window
+    masks: att_weights' type is its energies' (RETURNN's template without the window), checked once typed."""
+    net = copy.deepcopy(attention_net())
+    unit = net["output"]["unit"]
+    unit["p_t_w"] = {"class": "squeeze", "axis": "F", "from": "prev:att_weights"}
+    unit["p_t_in"] = {"class": "reduce", "from": "p_t_w", "mode": "argmax", "axis": "T"}
+    unit["att_weights"].update({"window_start": "p_t_in", "window_size": 3})
+    loop = graph(net)["output"].layer
+    assert loop["att_weights"].out_type == loop["energy"].out_type
+    assert str(loop["p_t_in"].out_type) == "[B]" and loop["p_t_in"].out_type.dtype == "int32"
