@@ -261,8 +261,8 @@ def seed_one(loop: RecLoop, step: dict[str, TensorType], seeds: dict[str, Tensor
              attempt: Callable[..., TensorType], env_of: Callable[[Node], StepShapeEnv],
              refused: list[NetcError]) -> bool:
     """A provisional type for one layer read through `prev:` before it is typed (an operand layer's from its known
-    operands, the layer's without its options naming open layers, else `[B, n_out]`); False when none can be had. The error of an operand type its shape rule refused
-    (a declared out_type it contradicts) goes to `refused`."""
+    operands, the layer's without its options naming open layers, else `[B, n_out]`); False when none can be had.
+    The error of an operand type its shape rule refused (a declared out_type it contradicts) goes to `refused`."""
     wanted = [name for n in loop.unit for name in prev_references(n) if name not in step and name not in seeds]
     for name in dict.fromkeys(wanted):
         n = loop[name]
