@@ -348,13 +348,17 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         result = golden(name, net, seed, sys.executable)
-        path = OUT / f"{name}.json"
-        path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-        print(f"wrote {path}: params {sorted(result['params'])}")
-        for beam, found in result["search"].items():
-            print(f"  beam {beam}: " + "; ".join(f"{f['hyps'][0]} {f['scores'][0]:.4f} (max {f['max_seq_len']})"
-                                                 if "hyps" in f else f["returnn_error"] for f in found))
-        print(f"  train losses {result['train']['losses']}")
+        write_result(OUT / f"{name}.json", result)
+
+
+def write_result(path: Path, result: dict) -> None:
+    """One golden file, and what it holds in short: the parameters, each beam's best hypotheses, the losses."""
+    path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
+    print(f"wrote {path}: params {sorted(result['params'])}")
+    for beam, found in result["search"].items():
+        print(f"  beam {beam}: " + "; ".join(f"{f['hyps'][0]} {f['scores'][0]:.4f} (max {f['max_seq_len']})"
+                                             if "hyps" in f else f["returnn_error"] for f in found))
+    print(f"  train losses {result['train']['losses']}")
 
 
 if __name__ == "__main__":

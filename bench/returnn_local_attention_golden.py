@@ -35,11 +35,10 @@ Usage (the Python with RETURNN and TensorFlow; about 4 minutes per golden on 2 c
 from __future__ import annotations
 
 import copy
-import json
 import sys
 
 import returnn_attention_golden as attention
-from returnn_attention_golden import OUT, golden, network
+from returnn_attention_golden import OUT, golden, network, write_result
 
 HERE = OUT.parent / "local_attention"  # tests/compiler/data/local_attention/
 
@@ -140,13 +139,7 @@ def main() -> None:
             result["config_functions"] = functions
         result["made_by"] = result["made_by"].replace("returnn_attention_golden.py",
                                                       "returnn_local_attention_golden.py")
-        path = HERE / f"{name}.json"
-        path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-        print(f"wrote {path}: params {sorted(result['params'])}")
-        for beam, found in result["search"].items():
-            print(f"  beam {beam}: " + "; ".join(f"{f['hyps'][0]} {f['scores'][0]:.4f} (max {f['max_seq_len']})"
-                                                 if "hyps" in f else f["returnn_error"] for f in found))
-        print(f"  train losses {result['train']['losses']}")
+        write_result(HERE / f"{name}.json", result)
 
 
 if __name__ == "__main__":

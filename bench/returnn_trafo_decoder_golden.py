@@ -18,7 +18,6 @@ Usage (the Python with RETURNN and TensorFlow; about 1 minute on 2 cores):
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -109,13 +108,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     result = att.golden("trafo2", network(), 7, sys.executable)
     result["made_by"] = result["made_by"].replace("returnn_attention_golden.py", "returnn_trafo_decoder_golden.py")
-    path = OUT / "trafo2.json"
-    path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-    print(f"wrote {path}: params {sorted(result['params'])}")
-    for beam, found in result["search"].items():
-        print(f"  beam {beam}: " + "; ".join(f"{f['hyps'][0]} {f['scores'][0]:.4f} (max {f['max_seq_len']})"
-                                             if "hyps" in f else f["returnn_error"] for f in found))
-    print(f"  train losses {result['train']['losses']}")
+    att.write_result(OUT / "trafo2.json", result)
 
 
 if __name__ == "__main__":
