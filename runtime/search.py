@@ -274,8 +274,8 @@ class Decoder:
             history = np.concatenate([np.take_along_axis(history, src[..., None], axis=1), labels[..., None]], axis=2)
             scores = new_scores.astype(np.float32)
             flat_src = (src + np.arange(n)[:, None] * width).reshape(-1)
-            if width == 1 and beam > 1:
-                rows = self.rows_of(encoded, seqs[index], beam)
+            if width == 1 and beam > 1:  # the padded encoder values of step 0, each row `beam` times
+                rows = Rows({k: np.repeat(v, beam, axis=0) for k, v in rows.feeds.items()})
             self.advance(rows, out, flat_src)
             width, t = beam, t + 1
             done = (t >= limits) | ended.all(axis=1)
