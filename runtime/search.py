@@ -174,8 +174,8 @@ class Decoder:
 
     # --- one step over many rows ------------------------------------------------------------------------------
 
-    def rows_of(self, encoded: list[dict[str, np.ndarray]], seqs: np.ndarray, repeat: int) -> Rows:
-        """Encoder values and initial states of `repeat` rows per sequence in `seqs`, padded to a common time."""
+    def rows_of(self, encoded: list[dict[str, np.ndarray]], seqs: np.ndarray) -> Rows:
+        """Encoder values and initial states of one row per sequence in `seqs`, padded to a common time."""
         feeds: dict[str, np.ndarray] = {}
         for name in self.step_inputs:
             if name in (LABEL, FIRST):
@@ -186,7 +186,7 @@ class Decoder:
                 longest = max(p.shape[axis] for p in parts)
                 parts = [np.pad(p, [(0, longest - p.shape[axis]) if k == axis else (0, 0) for k in range(p.ndim)])
                          for p in parts]
-            feeds[name] = np.repeat(np.concatenate(parts), repeat, axis=0)
+            feeds[name] = np.concatenate(parts)
         return Rows(feeds)
 
     def run_step(self, rows: Rows, labels: np.ndarray, first: bool) -> dict[str, np.ndarray]:
@@ -238,7 +238,7 @@ class Decoder:
         n, width, t = len(index), 1, 0
         if not n:
             return results
-        rows = self.rows_of(encoded, seqs[index], 1)
+        rows = self.rows_of(encoded, seqs[index])
         labels = np.full((n, 1), int(spec["initial_label"]), np.int32)
         scores = np.zeros((n, 1), np.float32)
         sums = np.zeros((n, 1), np.float64)
@@ -274,8 +274,8 @@ class Decoder:
             history = np.concatenate([np.take_along_axis(history, src[..., None], axis=1), labels[..., None]], axis=2)
             scores = new_scores.astype(np.float32)
             flat_src = (src + np.arange(n)[:, None] * width).reshape(-1)
-            if width == 1 and beam > 1:
-                rows = self.rows_of(encoded, seqs[index], beam)
+            if width == 1 and beam > 1:  # the padded encoder values of step 0, each row `beam` times
+                rows = Rows({k: np.repeat(v, beam, axis=0) for k, v in rows.feeds.items()})
             self.advance(rows, out, flat_src)
             width, t = beam, t + 1
             done = (t >= limits) | ended.all(axis=1)
@@ -311,7 +311,7 @@ class Decoder:
         encoded = self.encode([arrays[i] for i in todo]) if todo else []
         for group in self.groups(encoded, [len(labels[i]) for i in todo], self.batch_frames):
             seqs_ = np.array(group)
-            rows = self.rows_of(encoded, seqs_, 1)
+            rows = self.rows_of(encoded, seqs_)
             ys = [labels[todo[g]] for g in group]
             steps = max(len(y) for y in ys)
             previous = np.full(len(group), int(self.spec["initial_label"]), np.int32)

@@ -145,9 +145,23 @@ def plan_decoder(graph: Graph) -> DecoderPlan:
         if name in needed and name not in after and loop.initial_output(name).apply_zero:
             raise NetcError("initial_output 'apply(0)' is not implemented by netc's decoder step", unit[name].at(
                 "initial_output"), "use initial_output 0 (zeros), a number, or base:LAYER")
-    return DecoderPlan(node, choice, steps, labels, tuple(n.name for n in steps if n.name in read_prev | carried),
-                       tuple(n.name for n in steps + labels if isinstance(n.layer, RnnCell)), outer, read,
-                       end_label(loop, unit), accumulators(steps, labels), tuple(sorted(carried)))
+    states = tuple(n.name for n in steps if n.name in read_prev | carried)
+    cells = tuple(n.name for n in steps + labels if isinstance(n.layer, RnnCell))
+    check_state_times(graph, unit, states + cells, outer)
+    return DecoderPlan(node, choice, steps, labels, states, cells, outer, read, end_label(loop, unit),
+                       accumulators(steps, labels), tuple(sorted(carried)))
+
+
+def check_state_times(graph: Graph, unit: dict[str, Node], states: tuple[str, ...], outer: tuple[str, ...]) -> None:
+    """Each state with a time axis has that axis' lengths in an encoder output (`encoder_output_with`); a located
+    error for one whose axis the unit makes itself (a pool or slice of an encoder layer inside the unit)."""
+    times = {graph.type_of(y).time for y in outer if graph.type_of(y).time_index is not None}
+    for s in states:
+        t = unit[s].out_type
+        if t.time_index is not None and t.time not in times:
+            raise NetcError(f"a decoder state (read through prev:) with a time axis the unit makes itself "
+                            f"({t.time}) is not implemented by netc: no encoder output carries its lengths",
+                            unit[s].where, "compute the layer outside the rec unit and read it through base:")
 
 
 def scores_closure(unit: dict[str, Node], scores: str) -> dict[str, None]:
@@ -404,7 +418,8 @@ def fill_state(ctx: LowerContext, name: str, t: TensorType, initial: InitialOutp
 
 
 def encoder_output_with(graph: Graph, plan: DecoderPlan, time: Lengths) -> str:
-    """The first encoder output (`plan.outer`) with the time axis `time`: its lengths are that axis' lengths."""
+    """The first encoder output (`plan.outer`) with the time axis `time`: its lengths are that axis' lengths
+    (one exists for every state's time axis: `check_state_times`)."""
     return next(y for y in plan.outer if graph.type_of(y).time_index is not None and graph.type_of(y).time == time)
 
 

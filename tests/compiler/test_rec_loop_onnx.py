@@ -123,6 +123,9 @@ def error_of(golden: dict, net: dict, **options: object) -> NetcError:
         embed_s={"class": "combine", "kind": "add", "from": ["target_embed", "prev:target_embed"]}),
      "output/embed_s", "reads this step's choice and 'prev:target_embed'"),
     (lambda u: u["accum_att_weights"].update(initial_output="apply(0)"), "output/accum_att_weights", "apply(0)"),
+    (lambda u: u.update(p={"class": "pool", "mode": "max", "padding": "same", "pool_size": [2], "from": "base:enc_ctx"},
+                        p_max={"class": "reduce", "mode": "max", "axes": "T", "from": "prev:p"})
+     or u["readout_in"]["from"].append("p_max"), "output/p", "a time axis the unit makes itself"),
 ])
 def test_units_netc_cannot_step_are_located_errors(change, layer: str, words: str) -> None:  # noqa: ANN001
     golden = load(GOLDENS[0])
