@@ -27,7 +27,7 @@ from netc.trainer.model import NetModel
 from netc.trainer.setup import prepare
 
 from tests.helpers import EXAMPLES, REPO
-from tests.trainer.returnn_goldens import assert_params_equal
+from tests.trainer.returnn_goldens import assert_params_equal, assert_step_losses_equal, step_losses
 
 GOLDENS = REPO / "tests" / "compiler" / "data" / "attention"
 NAMES = sorted(p.stem for p in GOLDENS.glob("*.json"))
@@ -139,22 +139,7 @@ def test_training_trajectory_equals_returnns(name, tmp_path):
     golden = TRAJECTORIES[name]
     trainer = Trainer(prepare(str(train_config(golden, tmp_path))), log=lambda _: None, progress=False)
     trainer.start_from(as_arrays(golden["initial"]))
-    steps: list[dict[str, float]] = []
-    run_model = trainer.run_model
-
-    def recorded(batch, model):
-        per_layer, ctx = run_model(batch, model)
-        stats = [s.detach() for s in per_layer]
-        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
-        return per_layer, ctx
-
-    trainer.run_model = recorded
-    trainer.run()
-    assert len(steps) == len(golden["steps"])
-    for step, (got, expected) in enumerate(zip(steps, golden["steps"])):
-        assert got.keys() == expected.keys()
-        for key, value in expected.items():
-            assert got[key] == pytest.approx(value, abs=1e-5), (step, key)
+    assert_step_losses_equal(step_losses(trainer), golden["steps"])
     assert_params_equal(trainer, golden)
 
 
