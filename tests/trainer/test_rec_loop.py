@@ -60,6 +60,17 @@ def batch_of(golden: dict) -> Batch:
     return Batch(data, lengths, {"classes": labels}, {"classes": torch.tensor([len(y) for y in ys])})
 
 
+def assert_log_probs_equal(golden: dict, ctx) -> None:  # noqa: ANN001
+    """The teacher-forced log-probs of `output/output_prob` within 1e-5 of the golden's, per sequence over its
+    target frames (padded frames not compared)."""
+    packing = ctx.packing(ctx.graph["output"].out_type.time)
+    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
+    for b, expected in enumerate(golden["forward"]):
+        frames = len(golden["targets"][b])
+        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
+                                   err_msg=f"seq {b}")
+
+
 def run(golden: dict, batch: Batch, graph=None):
     graph = graph or graph_of(golden)
     model = NetModel(graph, as_arrays(golden["params"])).train()  # RETURNN's train flag; the net has no dropout
@@ -78,12 +89,10 @@ def test_teacher_forced_output_prob_equals_returnns(name, move_out):
     _, ctx = run(golden, batch, graph_of(golden, output=output))
     packing = ctx.packing(ctx.graph["output"].out_type.time)
     probs = packing.unpack(ctx.values["output/output_prob"]).detach().numpy()
-    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
     for b, expected in enumerate(golden["forward"]):
         frames = len(golden["targets"][b])
         np.testing.assert_allclose(probs[b, :frames], expected["probs"], atol=1e-5, rtol=0, err_msg=f"seq {b}")
-        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
-                                   err_msg=f"seq {b}")
+    assert_log_probs_equal(golden, ctx)
     labels = packing.unpack(ctx.values["output"]).numpy()  # teacher forcing: the choice is the target
     for b, target in enumerate(golden["targets"]):
         assert labels[b, :len(target)].tolist() == target
@@ -254,11 +263,5 @@ def test_teacher_forced_rnn_cell_units_equal_returnns(name):
     """The decoder state `s` as TF's BasicLSTMCell (parameters rec/basic_lstm_cell/kernel|bias, forget bias 1:
     LSTMCell's step) or GRUCell: teacher-forced log-probs equal RETURNN's, every sequence in one ragged batch."""
     golden = json.loads((UNIT_GOLDENS / f"{name}.json").read_text())
-    batch = batch_of(golden)
-    _, ctx = run(golden, batch)
-    packing = ctx.packing(ctx.graph["output"].out_type.time)
-    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
-    for b, expected in enumerate(golden["forward"]):
-        frames = len(golden["targets"][b])
-        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
-                                   err_msg=f"seq {b}")
+    _, ctx = run(golden, batch_of(golden))
+    assert_log_probs_equal(golden, ctx)
