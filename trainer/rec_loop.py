@@ -157,7 +157,7 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
         for name in logits:
             logits[name].append(step.logits[name])
         prev = {name: step.values[name] for name in prev}
-        states = step.states | {k: v for k, v in states.items() if k not in step.states}
+        states = states | step.states  # a cell that did not run this step keeps its state
     frames = {name: packing.pack(torch.stack(values, dim=1)) for name, values in stacked.items()}
     frames |= {PREV + name: packing.pack(torch.stack([initial[name]] + stacked[name][:-1], dim=1))
                for name in plan.prev_after}
