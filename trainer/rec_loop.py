@@ -49,6 +49,7 @@ from netc.ir.types import BATCH, DimKind, TensorType
 
 from . import elementwise, self_attention
 from .context import RunContext
+from .dot import padded
 from .lstm import PackedLstm
 from .packing import Packing
 from .rec_units import gru_packed, tf_cell_as_native
@@ -153,7 +154,7 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
             if inner.name in plan.inside:
                 step.values[inner.name] = lower_unit_layer(inner, step)
         for name in stacked:
-            stacked[name].append(padded(step, name, step_graph.type_of(name)))
+            stacked[name].append(padded(step, name))
         for name in logits:
             logits[name].append(step.logits[name])
         prev = {name: step.values[name] for name in prev}
@@ -516,8 +517,7 @@ def lower_generic_attention(node: Node, layer: GenericAttention, ctx: RunContext
     `[B, T, ..., F]`, axes matched as ir/layers/attention.py `GenericAttention.axes` says."""
     assert layer.weights is not None and layer.base is not None
     w_type, b_type = ctx.graph.type_of(layer.weights), ctx.graph.type_of(layer.base)
-    w = padded(ctx, layer.weights, w_type)
-    b = padded(ctx, layer.base, b_type)
+    w, b = padded(ctx, layer.weights), padded(ctx, layer.base)
     kept, squeezed, common = layer.axes(w_type, b_type)
     letters = iter("cdeghijklmnopqrsuvwxyz")
     w_spec, b_spec = ["?"] * w.dim(), ["?"] * b.dim()
@@ -533,13 +533,6 @@ def lower_generic_attention(node: Node, layer: GenericAttention, ctx: RunContext
         "".join(w_spec[i] for i in kept) + "f"
     y = torch.einsum(f"{''.join(w_spec)},{''.join(b_spec)}->{out}", w, b)
     return ctx.store(node.out_type, y)
-
-
-def padded(ctx: RunContext, name: str, t: TensorType) -> torch.Tensor:
-    """The value of `name` (of type `t`) padded `[B, T, ...]` where it is stored packed (a unit layer with the
-    encoder's time axis), else as stored."""
-    value = ctx.values[name]
-    return ctx.packing(t.time).unpack(value) if t.is_packable else value
 
 
 def lower_decide(node: Node, layer: Decide, ctx: RunContext) -> torch.Tensor:
