@@ -376,9 +376,14 @@ def step_labels(node: Node, loop: RecLoop, ctx: RunContext, key: str, steps: int
 def initial_state(node: Node, cell: RnnCell, step: StepContext, batch: int) -> CellState:
     """A cell's state before step 0: zeros, or per part the named layer's value (`initial_state`)."""
     assert cell.n_out is not None
-    zeros = step.params[next(iter(step.params))].new_zeros(batch, cell.n_out)
+    zeros = any_param(step).new_zeros(batch, cell.n_out)
     parts = (cell.initial_state.h,) if cell.unit is CellUnit.GRU else (cell.initial_state.c, cell.initial_state.h)
     return tuple(zeros if name is None else step.values[name] for name in parts)
+
+
+def any_param(step: StepContext) -> torch.Tensor:
+    """A parameter of the net, for the device and dtype of initial states (a float32 CPU 0-vector: none)."""
+    return next(iter(step.params.values()), torch.zeros(0))
 
 
 def initial_value(loop: RecLoop, name: str, step: StepContext, states: dict[str, CellState],
@@ -399,7 +404,7 @@ def initial_value(loop: RecLoop, name: str, step: StepContext, states: dict[str,
              else d.size for d in t.dims]
     dtype = torch.int64 if t.sparse or t.dtype.startswith("int") else torch.bool if t.dtype == "bool" else \
         torch.float32
-    value = torch.full(shape, init.constant or 0.0, dtype=dtype, device=step.params[next(iter(step.params))].device)
+    value = torch.full(shape, init.constant or 0.0, dtype=dtype, device=any_param(step).device)
     return step.store(t, value)
 
 
@@ -545,17 +550,17 @@ def lower_decide(node: Node, layer: Decide, ctx: RunContext) -> torch.Tensor:
 def accumulated_initial_states(loop: RecLoop, plan: MovePlan, step: StepContext, batch: int) -> dict[str, CellState]:
     """The states before step 0 of the per-step (`inside`) self_attention and positional_encoding layers: empty
     keys and values `[B, H, 0, d]` (RETURNN's `k_left`/`v_left`), position -1 (RETURNN's `position` state)."""
-    any_param = step.params[next(iter(step.params))] if step.params else torch.zeros(0)
+    param = any_param(step)
     states: dict[str, CellState] = {}
     for n in loop.unit:
         if n.name not in plan.inside:
             continue
         if isinstance(n.layer, SelfAttention):
             heads = n.layer.heads
-            states[n.name] = (any_param.new_zeros(batch, heads, 0, n.layer.key_dim // heads),
-                              any_param.new_zeros(batch, heads, 0, n.layer.value_dim // heads))
+            states[n.name] = (param.new_zeros(batch, heads, 0, n.layer.key_dim // heads),
+                              param.new_zeros(batch, heads, 0, n.layer.value_dim // heads))
         elif isinstance(n.layer, PositionalEncoding):
-            states[n.name] = (torch.full((batch,), -1, dtype=torch.int64, device=any_param.device),)
+            states[n.name] = (torch.full((batch,), -1, dtype=torch.int64, device=param.device),)
     return states
 
 
