@@ -18,12 +18,10 @@ Usage (the Python with RETURNN and TensorFlow; about a minute on 2 cores):
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import returnn_rec_unit_goldens as units
-from returnn_golden import made_by
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "compiler" / "data" / "carry"
 
@@ -66,20 +64,7 @@ BEAMS = {"s_carry_initial_state": (1,)}  # RETURNN's search with beam > 1 fails 
 
 
 def main() -> None:
-    import tensorflow as tf
-
-    tf.compat.v1.disable_eager_execution()
-    OUT.mkdir(parents=True, exist_ok=True)
-    only = sys.argv[1:]
-    for seed, (name, net) in enumerate(VARIANTS.items()):
-        if only and name not in only:
-            continue
-        result = units.golden(net, 30 + seed, BEAMS.get(name, units.SEARCH_BEAMS))
-        result["made_by"] = made_by("returnn_carry_golden.py", sys.executable) + ", each sequence alone"
-        path = OUT / f"{name}.json"
-        path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-        print(f"wrote {path}: " + "; ".join(f"beam {b}: {[e.get('hyps', ['error'])[0] for e in f]}"
-                                           for b, f in result["search"].items()))
+    units.write_goldens("returnn_carry_golden.py", OUT, VARIANTS, BEAMS, sys.argv[1:], first_seed=30)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import copy
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import returnn_attention_golden as att
@@ -70,7 +70,7 @@ SEARCH_BEAMS = (1, 4, 12)
 BEAMS = {"initial_state": (1,)}  # RETURNN's search with beam > 1 fails on an initial_state from the encoder
 
 
-def golden(net: dict, seed: int, beams: tuple[int, ...]) -> dict:
+def golden(net: dict, seed: int, beams: tuple[int, ...], script: str = "returnn_rec_unit_goldens.py") -> dict:
     import numpy as np
 
     rng = np.random.default_rng(200 + seed)
@@ -81,29 +81,36 @@ def golden(net: dict, seed: int, beams: tuple[int, ...]) -> dict:
     p_end = float(np.mean([np.exp(f["log_probs"][0, att.END]) for f in first]))
     values["output/rec/output_prob/b"][att.END] += np.log(END_P / (1 - END_P)) - np.log(p_end / (1 - p_end))
     forward = att.teacher_forced(net, values, inputs, targets)
-    return {"made_by": made_by("returnn_rec_unit_goldens.py", sys.executable) + ", each sequence alone",
+    return {"made_by": made_by(script, sys.executable) + ", each sequence alone",
             "net": net, "extern_data": att.EXTERN_DATA, "end_label": att.END,
             "params": {k: rounded(v) for k, v in values.items()}, "inputs": [rounded(x) for x in inputs],
             "targets": targets, "forward": [{"log_probs": rounded(f["log_probs"])} for f in forward],
             "search": {str(beam): att.search(net, values, inputs, beam) for beam in beams}}
 
 
-def main() -> None:
+def write_goldens(script: str, out: Path, variants: dict[str, dict], beams: dict[str, tuple[int, ...]],
+                  only: Sequence[str] = (), first_seed: int = 0) -> None:
+    """Each variant's `golden` (all, or those named in `only`; seed `first_seed` + its place in `variants`, search
+    beams `beams[name]` or SEARCH_BEAMS) written to out/NAME.json, `script` in its made_by; per beam, each
+    sequence's best hypothesis printed."""
     import tensorflow as tf
 
     tf.compat.v1.disable_eager_execution()
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for seed, (name, net) in enumerate(variants.items(), first_seed):
+        if only and name not in only:
+            continue
+        result = golden(net, seed, beams.get(name, SEARCH_BEAMS), script)
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
+        print(f"wrote {path}: " + "; ".join(f"beam {b}: {[e.get('hyps', ['error'])[0] for e in f]}"
+                                           for b, f in result["search"].items()))
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", choices=sorted(VARIANTS), help="variant names (default: all)")
-    args = parser.parse_args()
-    for seed, (name, net) in enumerate(VARIANTS.items()):
-        if args.only and name not in args.only:
-            continue
-        result = golden(net, seed, BEAMS.get(name, SEARCH_BEAMS))
-        path = OUT / f"{name}.json"
-        path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-        print(f"wrote {path}: " + "; ".join(f"beam {b}: {f[0].get('hyps', ['error'])[0]}"
-                                           for b, f in result["search"].items()))
+    write_goldens("returnn_rec_unit_goldens.py", OUT, VARIANTS, BEAMS, parser.parse_args().only or ())
 
 
 if __name__ == "__main__":

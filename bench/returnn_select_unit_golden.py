@@ -12,7 +12,6 @@ Usage (the Python with RETURNN and TensorFlow; under a minute on 2 cores):
 
 from __future__ import annotations
 
-import json
 import os
 
 import returnn_rec_unit_goldens as units
@@ -34,16 +33,8 @@ def hard_attention(unit: dict) -> None:
 
 
 def main() -> None:
-    import tensorflow as tf
-
-    tf.compat.v1.disable_eager_execution()
-    units.OUT.mkdir(parents=True, exist_ok=True)
-    result = units.golden(units.variant(hard_attention), 10, units.SEARCH_BEAMS)
-    result["made_by"] = result["made_by"].replace("returnn_rec_unit_goldens.py", "returnn_select_unit_golden.py")
-    path = units.OUT / "select.json"
-    path.write_text(json.dumps(result, separators=(",", ":")) + "\n")
-    print(f"wrote {path}: " + "; ".join(f"beam {b}: {f[0].get('hyps', ['error'])[0]}"
-                                       for b, f in result["search"].items()))
+    units.write_goldens("returnn_select_unit_golden.py", units.OUT, {"select": units.variant(hard_attention)}, {},
+                        first_seed=10)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from netc.ir.types import BATCH, DimKind, TensorType
 
 from . import elementwise, self_attention
 from .context import RunContext
+from .dot import padded
 from .lstm import PackedLstm
 from .packing import Packing
 from .rec_units import gru_packed, tf_cell_as_native
@@ -153,11 +154,11 @@ def lower_rec_loop(node: Node, loop: RecLoop, ctx: RunContext) -> torch.Tensor:
             if inner.name in plan.inside:
                 step.values[inner.name] = lower_unit_layer(inner, step)
         for name in stacked:
-            stacked[name].append(padded(step, name, step_graph.type_of(name)))
+            stacked[name].append(padded(step, name))
         for name in logits:
             logits[name].append(step.logits[name])
         prev = {name: step.values[name] for name in prev}
-        states = step.states | {k: v for k, v in states.items() if k not in step.states}
+        states = states | step.states  # a cell that did not run this step keeps its state
     frames = {name: packing.pack(torch.stack(values, dim=1)) for name, values in stacked.items()}
     frames |= {PREV + name: packing.pack(torch.stack([initial[name]] + stacked[name][:-1], dim=1))
                for name in plan.prev_after}
@@ -375,9 +376,14 @@ def step_labels(node: Node, loop: RecLoop, ctx: RunContext, key: str, steps: int
 def initial_state(node: Node, cell: RnnCell, step: StepContext, batch: int) -> CellState:
     """A cell's state before step 0: zeros, or per part the named layer's value (`initial_state`)."""
     assert cell.n_out is not None
-    zeros = step.params[next(iter(step.params))].new_zeros(batch, cell.n_out)
+    zeros = any_param(step).new_zeros(batch, cell.n_out)
     parts = (cell.initial_state.h,) if cell.unit is CellUnit.GRU else (cell.initial_state.c, cell.initial_state.h)
     return tuple(zeros if name is None else step.values[name] for name in parts)
+
+
+def any_param(step: StepContext) -> torch.Tensor:
+    """A parameter of the net, for the device and dtype of initial states (a float32 CPU 0-vector: none)."""
+    return next(iter(step.params.values()), torch.zeros(0))
 
 
 def initial_value(loop: RecLoop, name: str, step: StepContext, states: dict[str, CellState],
@@ -398,7 +404,7 @@ def initial_value(loop: RecLoop, name: str, step: StepContext, states: dict[str,
              else d.size for d in t.dims]
     dtype = torch.int64 if t.sparse or t.dtype.startswith("int") else torch.bool if t.dtype == "bool" else \
         torch.float32
-    value = torch.full(shape, init.constant or 0.0, dtype=dtype, device=step.params[next(iter(step.params))].device)
+    value = torch.full(shape, init.constant or 0.0, dtype=dtype, device=any_param(step).device)
     return step.store(t, value)
 
 
@@ -516,8 +522,7 @@ def lower_generic_attention(node: Node, layer: GenericAttention, ctx: RunContext
     `[B, T, ..., F]`, axes matched as ir/layers/attention.py `GenericAttention.axes` says."""
     assert layer.weights is not None and layer.base is not None
     w_type, b_type = ctx.graph.type_of(layer.weights), ctx.graph.type_of(layer.base)
-    w = padded(ctx, layer.weights, w_type)
-    b = padded(ctx, layer.base, b_type)
+    w, b = padded(ctx, layer.weights), padded(ctx, layer.base)
     kept, squeezed, common = layer.axes(w_type, b_type)
     letters = iter("cdeghijklmnopqrsuvwxyz")
     w_spec, b_spec = ["?"] * w.dim(), ["?"] * b.dim()
@@ -535,13 +540,6 @@ def lower_generic_attention(node: Node, layer: GenericAttention, ctx: RunContext
     return ctx.store(node.out_type, y)
 
 
-def padded(ctx: RunContext, name: str, t: TensorType) -> torch.Tensor:
-    """The value of `name` (of type `t`) padded `[B, T, ...]` where it is stored packed (a unit layer with the
-    encoder's time axis), else as stored."""
-    value = ctx.values[name]
-    return ctx.packing(t.time).unpack(value) if t.is_packable else value
-
-
 def lower_decide(node: Node, layer: Decide, ctx: RunContext) -> torch.Tensor:
     """Training: the rec layer's labels unchanged (teacher forcing has one hypothesis, the target)."""
     return ctx.values[node.sources[0]]
@@ -552,17 +550,17 @@ def lower_decide(node: Node, layer: Decide, ctx: RunContext) -> torch.Tensor:
 def accumulated_initial_states(loop: RecLoop, plan: MovePlan, step: StepContext, batch: int) -> dict[str, CellState]:
     """The states before step 0 of the per-step (`inside`) self_attention and positional_encoding layers: empty
     keys and values `[B, H, 0, d]` (RETURNN's `k_left`/`v_left`), position -1 (RETURNN's `position` state)."""
-    any_param = step.params[next(iter(step.params))] if step.params else torch.zeros(0)
+    param = any_param(step)
     states: dict[str, CellState] = {}
     for n in loop.unit:
         if n.name not in plan.inside:
             continue
         if isinstance(n.layer, SelfAttention):
             heads = n.layer.heads
-            states[n.name] = (any_param.new_zeros(batch, heads, 0, n.layer.key_dim // heads),
-                              any_param.new_zeros(batch, heads, 0, n.layer.value_dim // heads))
+            states[n.name] = (param.new_zeros(batch, heads, 0, n.layer.key_dim // heads),
+                              param.new_zeros(batch, heads, 0, n.layer.value_dim // heads))
         elif isinstance(n.layer, PositionalEncoding):
-            states[n.name] = (torch.full((batch,), -1, dtype=torch.int64, device=any_param.device),)
+            states[n.name] = (torch.full((batch,), -1, dtype=torch.int64, device=param.device),)
     return states
 
 

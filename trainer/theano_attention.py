@@ -65,9 +65,8 @@ def base(node: Node, name: str, i: int, att: TheanoAttention, ctx: RunContext) -
     """A base's frames and template vectors (RT lines 486-506): C = B where B's dim is the template, else
     `tanh(B W_att_bs + b_att_bs)` minus its mean over the sequence's frames (RT lines 496, 501)."""
     t = ctx.graph.type_of(name)
-    frames = ctx.packing(t.time).unpack(ctx.values[name])
-    valid = ctx.valid(t, frames)  # [B, T, 1]
-    B = torch.where(valid, frames, torch.zeros((), dtype=frames.dtype, device=frames.device))
+    B = ctx.packing(t.time).unpack(ctx.values[name])  # zeros on padded frames
+    valid = ctx.valid(t, B)  # [B, T, 1]
     lengths = valid.sum(dim=1).to(B.dtype)  # [B, 1]
     if t.feature == att.template:
         C = B

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from netc.ir import Document, NetcError, graph_from_document
 
 from tests.compiler.returnn_goldens import assert_cli_matches, golden_tests, load_cases, run_onnx, run_torch
 from tests.decoder_goldens import DATA, load
-from tests.trainer.test_rec_loop import batch_of, graph_of, run
+from tests.trainer.test_rec_loop import assert_log_probs_equal, batch_of, graph_of, run
 
 test_select_onnx_matches_returnn, test_select_torch_matches_returnn = golden_tests("returnn_select.json")
 CASES = load_cases("returnn_select.json")
@@ -92,12 +91,7 @@ def test_unit_with_switch_and_gather_per_step_matches_returnn_teacher_forced(mov
     assert any(2 in t for t in golden["targets"])  # the switch takes both branches
     output = golden["net"]["output"] | {"optimize_move_layers_out": move_out}
     _, ctx = run(golden, batch_of(golden), graph_of(golden, output=output))
-    packing = ctx.packing(ctx.graph["output"].out_type.time)
-    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
-    for b, expected in enumerate(golden["forward"]):
-        frames = len(golden["targets"][b])
-        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
-                                   err_msg=f"seq {b}")
+    assert_log_probs_equal(golden, ctx)
 
 
 def test_netc_compile_of_a_switch_and_gather_net_matches_returnn(tmp_path: Path) -> None:

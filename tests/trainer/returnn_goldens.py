@@ -45,3 +45,29 @@ def assert_params_equal(trainer: Trainer, golden: dict) -> None:
     assert got.keys() == golden["final"].keys()
     for name, expected in golden["final"].items():
         np.testing.assert_allclose(got[name], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=name)
+
+
+def step_losses(trainer: Trainer) -> list[dict[str, float]]:
+    """Run `trainer`; each step's losses as RETURNN logs them: per loss layer, summed loss / normalisation count
+    (per target frame; CTC per label)."""
+    steps: list[dict[str, float]] = []
+    run_model = trainer.run_model
+
+    def recorded(batch, model):  # noqa: ANN001, ANN202
+        per_layer, ctx = run_model(batch, model)
+        stats = [s.detach() for s in per_layer]
+        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
+        return per_layer, ctx
+
+    trainer.run_model = recorded
+    trainer.run()
+    return steps
+
+
+def assert_step_losses_equal(got: list[dict[str, float]], expected: list[dict[str, float]]) -> None:
+    """As many steps as RETURNN's, the same loss layers in each, every loss within 1e-5."""
+    assert len(got) == len(expected)
+    for step, (got_losses, expected_losses) in enumerate(zip(got, expected)):
+        assert got_losses.keys() == expected_losses.keys(), step
+        for key, value in expected_losses.items():
+            assert got_losses[key] == pytest.approx(value, abs=1e-5), (step, key)

@@ -27,7 +27,7 @@ from netc.trainer.model import NetModel
 from netc.trainer.setup import prepare
 
 from tests.helpers import EXAMPLES, REPO
-from tests.trainer.returnn_goldens import assert_params_equal
+from tests.trainer.returnn_goldens import assert_params_equal, assert_step_losses_equal, step_losses
 
 GOLDENS = REPO / "tests" / "compiler" / "data" / "attention"
 NAMES = sorted(p.stem for p in GOLDENS.glob("*.json"))
@@ -60,6 +60,17 @@ def batch_of(golden: dict) -> Batch:
     return Batch(data, lengths, {"classes": labels}, {"classes": torch.tensor([len(y) for y in ys])})
 
 
+def assert_log_probs_equal(golden: dict, ctx) -> None:  # noqa: ANN001
+    """The teacher-forced log-probs of `output/output_prob` within 1e-5 of the golden's, per sequence over its
+    target frames (padded frames not compared)."""
+    packing = ctx.packing(ctx.graph["output"].out_type.time)
+    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
+    for b, expected in enumerate(golden["forward"]):
+        frames = len(golden["targets"][b])
+        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
+                                   err_msg=f"seq {b}")
+
+
 def run(golden: dict, batch: Batch, graph=None):
     graph = graph or graph_of(golden)
     model = NetModel(graph, as_arrays(golden["params"])).train()  # RETURNN's train flag; the net has no dropout
@@ -78,12 +89,10 @@ def test_teacher_forced_output_prob_equals_returnns(name, move_out):
     _, ctx = run(golden, batch, graph_of(golden, output=output))
     packing = ctx.packing(ctx.graph["output"].out_type.time)
     probs = packing.unpack(ctx.values["output/output_prob"]).detach().numpy()
-    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
     for b, expected in enumerate(golden["forward"]):
         frames = len(golden["targets"][b])
         np.testing.assert_allclose(probs[b, :frames], expected["probs"], atol=1e-5, rtol=0, err_msg=f"seq {b}")
-        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
-                                   err_msg=f"seq {b}")
+    assert_log_probs_equal(golden, ctx)
     labels = packing.unpack(ctx.values["output"]).numpy()  # teacher forcing: the choice is the target
     for b, target in enumerate(golden["targets"]):
         assert labels[b, :len(target)].tolist() == target
@@ -139,22 +148,7 @@ def test_training_trajectory_equals_returnns(name, tmp_path):
     golden = TRAJECTORIES[name]
     trainer = Trainer(prepare(str(train_config(golden, tmp_path))), log=lambda _: None, progress=False)
     trainer.start_from(as_arrays(golden["initial"]))
-    steps: list[dict[str, float]] = []
-    run_model = trainer.run_model
-
-    def recorded(batch, model):
-        per_layer, ctx = run_model(batch, model)
-        stats = [s.detach() for s in per_layer]
-        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
-        return per_layer, ctx
-
-    trainer.run_model = recorded
-    trainer.run()
-    assert len(steps) == len(golden["steps"])
-    for step, (got, expected) in enumerate(zip(steps, golden["steps"])):
-        assert got.keys() == expected.keys()
-        for key, value in expected.items():
-            assert got[key] == pytest.approx(value, abs=1e-5), (step, key)
+    assert_step_losses_equal(step_losses(trainer), golden["steps"])
     assert_params_equal(trainer, golden)
 
 
@@ -269,11 +263,5 @@ def test_teacher_forced_rnn_cell_units_equal_returnns(name):
     """The decoder state `s` as TF's BasicLSTMCell (parameters rec/basic_lstm_cell/kernel|bias, forget bias 1:
     LSTMCell's step) or GRUCell: teacher-forced log-probs equal RETURNN's, every sequence in one ragged batch."""
     golden = json.loads((UNIT_GOLDENS / f"{name}.json").read_text())
-    batch = batch_of(golden)
-    _, ctx = run(golden, batch)
-    packing = ctx.packing(ctx.graph["output"].out_type.time)
-    log_probs = packing.unpack(torch.log_softmax(ctx.logits["output/output_prob"], dim=-1)).detach().numpy()
-    for b, expected in enumerate(golden["forward"]):
-        frames = len(golden["targets"][b])
-        np.testing.assert_allclose(log_probs[b, :frames], expected["log_probs"], atol=1e-5, rtol=0,
-                                   err_msg=f"seq {b}")
+    _, ctx = run(golden, batch_of(golden))
+    assert_log_probs_equal(golden, ctx)

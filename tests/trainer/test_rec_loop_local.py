@@ -25,6 +25,7 @@ from netc.trainer.loop import Trainer
 from netc.trainer.setup import prepare
 
 from tests.helpers import REPO
+from tests.trainer.returnn_goldens import assert_params_equal, assert_step_losses_equal, step_losses
 from tests.trainer.test_rec_loop import as_arrays, batch_of, run
 
 DATA = REPO / "tests" / "compiler" / "data" / "local_attention"
@@ -128,25 +129,8 @@ def test_training_trajectory_equals_returnns(name, tmp_path):
     train = golden["train"]
     trainer = Trainer(prepare(str(trajectory_config(golden, tmp_path))), log=lambda _: None, progress=False)
     trainer.start_from(as_arrays(train["initial"]))
-    steps: list[dict[str, float]] = []
-    run_model = trainer.run_model
-
-    def recorded(batch, model):
-        per_layer, ctx = run_model(batch, model)
-        stats = [v.detach() for v in per_layer]
-        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
-        return per_layer, ctx
-
-    trainer.run_model = recorded
-    trainer.run()
-    assert [s.keys() for s in steps] == [s.keys() for s in train["losses"]]
-    for step, (got, expected) in enumerate(zip(steps, train["losses"])):
-        for key, value in expected.items():
-            assert got[key] == pytest.approx(value, abs=1e-5), (step, key)
-    got = trainer.model.named_values()
-    assert got.keys() == train["final"].keys()
-    for key, expected in train["final"].items():
-        np.testing.assert_allclose(got[key], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=key)
+    assert_step_losses_equal(step_losses(trainer), train["losses"])
+    assert_params_equal(trainer, train)
 
 
 def check(net: dict) -> None:

@@ -23,6 +23,7 @@ from netc.trainer.rec_loop import StepGraph, move_plan, target_type
 from netc.trainer.setup import prepare
 
 from tests.helpers import REPO
+from tests.trainer.returnn_goldens import assert_params_equal, assert_step_losses_equal, step_losses
 from tests.trainer.test_rec_loop import as_arrays, batch_of, graph_of, run
 
 GOLDEN = json.loads((REPO / "tests" / "compiler" / "data" / "trafo_decoder" / "trafo2.json").read_text())
@@ -109,26 +110,8 @@ def test_training_trajectory_equals_returnns(tmp_path):
     trajectory = GOLDEN["train"]
     trainer = Trainer(prepare(str(train_config(tmp_path))), log=lambda _: None, progress=False)
     trainer.start_from(as_arrays(trajectory["initial"]))
-    steps: list[dict[str, float]] = []
-    run_model = trainer.run_model
-
-    def recorded(batch, model):  # noqa: ANN001, ANN202
-        per_layer, ctx = run_model(batch, model)
-        stats = [s.detach() for s in per_layer]
-        steps.append({node.name: float(s[0] / s[2]) for node, s in zip(trainer.losses, stats)})
-        return per_layer, ctx
-
-    trainer.run_model = recorded
-    trainer.run()
-    assert len(steps) == len(trajectory["losses"])
-    for step, (got_losses, expected) in enumerate(zip(steps, trajectory["losses"])):
-        assert got_losses.keys() == expected.keys(), step
-        for key, value in expected.items():
-            assert got_losses[key] == pytest.approx(value, abs=1e-5), (step, key)
-    got = trainer.model.named_values()
-    assert got.keys() == trajectory["final"].keys()
-    for key, expected in trajectory["final"].items():
-        np.testing.assert_allclose(got[key], np.asarray(expected, np.float32), atol=1e-4, rtol=0, err_msg=key)
+    assert_step_losses_equal(step_losses(trainer), trajectory["losses"])
+    assert_params_equal(trainer, trajectory)
 
 
 def unit_error(**unit_changes: dict) -> NetcError:
