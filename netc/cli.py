@@ -98,10 +98,12 @@ def warn_unsearchable(graph: Any) -> None:
     """check: a rec unit as the output that netc train trains (RETURNN does) but whose encoder + decoder-step
     models `netc compile` refuses (no `end`, no `max_seq_len`, no choice, ...): compiler/onnx/rec_loop.py
     `plan_decoder`'s located error, as a warning (check still exits 0)."""
-    from netc.compiler.onnx.rec_loop import is_decoder, plan_decoder
+    from netc.ir.loop import RecLoop
 
-    if not is_decoder(graph):
+    if not isinstance(graph.output.layer, RecLoop):  # compiler/onnx/rec_loop.py is_decoder, without importing onnx
         return
+    from netc.compiler.onnx.rec_loop import plan_decoder
+
     try:
         plan_decoder(graph)
     except NetcError as e:

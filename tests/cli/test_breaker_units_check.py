@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,13 @@ def test_check_of_a_searchable_decoder_warns_nothing_and_counts_unit_layers(tmp_
     code, out, stderr = check(tmp_path, attention_net())
     assert code == 0 and "warning" not in stderr, stderr
     assert "total: 22 layers (16 in rec units), " in out, out
+
+
+def test_check_of_a_net_without_a_rec_unit_does_not_import_onnx() -> None:
+    """The unit warning's compiler import (onnx) is paid only by nets whose output is a rec unit."""
+    net = Path(__file__).parents[2] / "examples" / "ff2.json"
+    code = ("import sys\nfrom netc.cli import main\n"
+            f"main(['check', {str(net)!r}, '--num-inputs', '4', '--num-outputs', '5'], standalone_mode=False)\n"
+            "bad = [m for m in sys.modules if m in ('onnx', 'torch') or m.startswith(('netc.compiler', 'torch.'))]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
