@@ -155,7 +155,7 @@ class RecLoop(Layer):
         if name.startswith(BASE):
             return outer(name[len(BASE):])
         if name in INPUT_NAMES and x is not None and x.time_index is not None:
-            return x.with_dims(x.dims[:x.time_index] + x.dims[x.time_index + 1:])
+            return step_type(x)
         if name.startswith("data:") and target is not None:
             return target
         return self[name].out_type
@@ -211,6 +211,13 @@ class RecLoop(Layer):
             raise NetcError(f"n_out is {self.n_out}, but the unit's output has dim {t.feature}", at("n_out"),
                             f"set n_out to {t.feature} or remove it")
         return t
+
+
+def step_type(x: TensorType) -> TensorType:
+    """The loop input `x` `[B, T, ...]` at one step: its dims without the time axis."""
+    time = x.time_index
+    assert time is not None
+    return x.with_dims(x.dims[:time] + x.dims[time + 1:])
 
 
 def unit_references(node: Node) -> tuple[str, ...]:
