@@ -164,19 +164,19 @@ def read_loop(doc: Document, prefix: tuple[str, ...], name: Any, layer_dict: dic
     initial: list[tuple[str, InitialOutput]] = []
     for inner, inner_at, inner_dict in flatten(doc, (*at, "unit"), layer_dict["unit"]):  # subnetworks: their sublayers
         inner_name = f"{node_name}/{inner}"
+        initial_at = None
         if isinstance(inner_dict, dict) and "initial_output" in inner_dict:
             value = inner_dict["initial_output"]
+            initial_at = doc.where(*inner_at, "initial_output", layer=inner_name, key="initial_output")
             try:
                 initial.append((inner, InitialOutput.from_config(value)))
             except ValueError as e:
-                raise NetcError(f"invalid initial_output {value!r}", doc.where(
-                    *inner_at, "initial_output", layer=inner_name, key="initial_output"), str(e)) from None
+                raise NetcError(f"invalid initial_output {value!r}", initial_at, str(e)) from None
             inner_dict = {k: v for k, v in inner_dict.items() if k != "initial_output"}
         node = read_node(doc, inner_at[:-1], inner_at[-1], as_cell(inner_dict),
                          loop_target if isinstance(loop_target, str) else target, inner_name)
-        if initial and initial[-1][0] == inner:  # its position, for the type checks of ir/passes/infer_types.py
-            node = replace(node, key_positions=(*node.key_positions, ("initial_output", doc.where(
-                *inner_at, "initial_output", layer=inner_name, key="initial_output"))))
+        if initial_at is not None:  # its position, for the type checks of ir/passes/infer_types.py
+            node = replace(node, key_positions=(*node.key_positions, ("initial_output", initial_at)))
         unit[inner] = replace(node, name=inner)
     options = {k: v for k, v in layer_dict.items() if k not in ("class", "unit")}
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from .errors import NetcError, did_you_mean
 from .graph import DATA, Node
-from .layers.base import At, Layer, ShapeEnv
+from .layers.base import At, Layer, ShapeEnv, matching_n_out
 from .types import BATCH, TensorType, TimeAxis, time_dim
 
 PREV, BASE = "prev:", "base:"
@@ -155,7 +155,7 @@ class RecLoop(Layer):
         if name.startswith(BASE):
             return outer(name[len(BASE):])
         if name in INPUT_NAMES and x is not None and x.time_index is not None:
-            return x.with_dims(x.dims[:x.time_index] + x.dims[x.time_index + 1:])
+            return step_type(x)
         if name.startswith("data:") and target is not None:
             return target
         return self[name].out_type
@@ -207,10 +207,16 @@ class RecLoop(Layer):
             raise NetcError(f"the unit's output is {out}, which has no batch dim first", self["output"].where,
                             "the unit's layer 'output' gives one frame per step: [B, ...]")
         t = TensorType((BATCH, time_dim(self.loop_time(x)), *out.dims[1:]), out.dtype, out.classes)
-        if self.n_out is not None and (t.sparse or t.feature_index is not None) and t.feature != self.n_out:
-            raise NetcError(f"n_out is {self.n_out}, but the unit's output has dim {t.feature}", at("n_out"),
-                            f"set n_out to {t.feature} or remove it")
+        if t.sparse or t.feature_index is not None:
+            matching_n_out(self.n_out, t.feature, at, "the dim of the unit's output")
         return t
+
+
+def step_type(x: TensorType) -> TensorType:
+    """The loop input `x` `[B, T, ...]` at one step: its dims without the time axis."""
+    time = x.time_index
+    assert time is not None
+    return x.with_dims(x.dims[:time] + x.dims[time + 1:])
 
 
 def unit_references(node: Node) -> tuple[str, ...]:

@@ -60,7 +60,7 @@ def add_unit_specs(graph: Graph, node: Node, specs: dict[str, ParamSpec]) -> Non
             types = []
         else:
             types = [loop.source_type(s, graph.type_of, target, x) for s in inner.sources]
-        n_in = 0 if any(t.classes is None and t.feature_index is None for t in types) else sum(t.feature for t in types)
+        n_in = concat_dim(types)
         t = inner.out_type
         n_out = t.feature if t.sparse or t.feature_index is not None else 0
         x_in = types[0].with_feature(n_in) if len(types) > 1 and n_in else (types[0] if types else None)
@@ -68,16 +68,18 @@ def add_unit_specs(graph: Graph, node: Node, specs: dict[str, ParamSpec]) -> Non
 
 
 def input_dim(graph: Graph, node: Node) -> int:
-    """The concatenated feature dim of a node's sources, 0 where one has none ([B, T] after a dense
+    """The concatenated feature dim of a node's sources (`concat_dim`); 0 for an operand layer (combine)."""
+    return concat_dim([graph.type_of(s) for s in node.sources]) if node.layer.concatenates else 0
+
+
+def concat_dim(types: list[TensorType]) -> int:
+    """The concatenated feature dim of source types, 0 where one has none ([B, T] after a dense
     reinterpret_data of argmax, a reduce over T of swapped axes): only layers without parameters read such a
     source (typing refuses a parametrised layer on it, as RETURNN's get_out_data_from_opts does), and their
     `param_shapes_for` ignores the dim."""
-    if not node.layer.concatenates:
-        return 0
-    types = [graph.type_of(s) for s in node.sources]
     if any(t.classes is None and t.feature_index is None for t in types):
         return 0
-    return graph.in_feature(node)
+    return sum(t.feature for t in types)
 
 
 def add_specs(node: Node, x: TensorType | None, n_in: int, n_out: int, specs: dict[str, ParamSpec]) -> None:

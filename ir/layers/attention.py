@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, axes_listing
-from netc.ir.layers.base import At, Layer, ShapeEnv, required
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_time_mask, dense_float, required
 from netc.ir.types import DimKind, TensorType
 
 
@@ -38,9 +38,7 @@ class SoftmaxOverSpatial(Layer):
 
     def check(self, at: At) -> None:
         super().check(at)
-        if self.use_time_mask is False:
-            raise NetcError("use_time_mask false reads padded frames; netc never does", at("use_time_mask"),
-                            "remove use_time_mask")
+        check_time_mask(self.use_time_mask, at)
         self.check_window(at)
 
     def check_window(self, at: At) -> None:
@@ -82,9 +80,7 @@ class SoftmaxOverSpatial(Layer):
         return found[0]
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
-        if x is None or x.sparse or x.dtype != "float32":
-            raise NetcError(f"softmax_over_spatial reads float energies, got {x}", at("from"),
-                            "give it the attention energies [B, T, H]")
+        x = dense_float(x, "softmax_over_spatial reads float energies", at, "give it the attention energies [B, T, H]")
         try:
             axis = self.softmax_axis(x)
         except ValueError as e:

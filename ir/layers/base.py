@@ -324,6 +324,20 @@ def required(value: Any, key: str, at: At, example: str) -> None:
         raise NetcError(f"'{key}' is required", at(key), f"add e.g. {example}")
 
 
+def check_time_mask(use_time_mask: bool | None, at: At) -> None:
+    """RETURNN's `use_time_mask` False (reduce, softmax_over_spatial) reads the padded frames; netc always masks."""
+    if use_time_mask is False:
+        raise NetcError("use_time_mask false reads padded frames; netc never does", at("use_time_mask"),
+                        "remove use_time_mask")
+
+
+def dense_float(x: TensorType | None, what: str, at: At, hint: str) -> TensorType:
+    """`x` when it is a dense float32 tensor; else a NetcError at 'from': "`what`, got `x`"."""
+    if x is None or x.sparse or x.dtype != "float32":
+        raise NetcError(f"{what}, got {x}", at("from"), hint)
+    return x
+
+
 def check_n_out(n_out: int | None, at: At) -> None:
     """n_out, when given, is a positive dim small enough to allocate."""
     if n_out is not None and not 1 <= n_out <= MAX_DIM:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
 from netc.ir.layers.axes import Axes, axes_listing
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out, required
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, check_time_mask, dense_float, matching_n_out, required
 from netc.ir.layers.expr import Expr, Position, parse_eval, positions, sources_used
 from netc.ir.layers.reshape import default_feature
 from netc.ir.types import BATCH, LAYER, Act, ConfigEnum, DimKind, TensorType, spatial_dim
@@ -243,9 +243,7 @@ class Reduce(Layer):
         required(self.mode, "mode", at, '"mode": "mean"')
         if (self.axes is None) == (self.axis is None):
             raise NetcError("give exactly one of 'axes' and 'axis'", at("axes"), 'e.g. "axes": "T"')
-        if self.use_time_mask is False:
-            raise NetcError("use_time_mask false reads padded frames; netc never does", at("use_time_mask"),
-                            "remove use_time_mask")
+        check_time_mask(self.use_time_mask, at)
 
     def reduced(self, x: TensorType) -> list[int]:
         """The reduced axes (batch counted), ascending; ValueError naming what is wrong."""
@@ -262,9 +260,7 @@ class Reduce(Layer):
 
     def out_type(self, x: TensorType | None, env: ShapeEnv, at: At) -> TensorType:
         key = "axes" if self.axes else "axis"
-        if x is None or x.sparse or x.dtype != "float32":
-            raise NetcError(f"reduce needs a dense float32 input, got {x}", at("from"),
-                            "reduce the float scores, not class indices")
+        x = dense_float(x, "reduce needs a dense float32 input", at, "reduce the float scores, not class indices")
         try:
             axes = self.reduced(x)
         except ValueError as e:

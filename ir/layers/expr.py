@@ -19,6 +19,7 @@ largest weight, int32 `[B]`. It stands alone or as the argument of a cast (`tf.t
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 # dotted name -> canonical function; each backend maps the canonical names to its ops
@@ -89,8 +90,10 @@ class Position:
 Expr = Source | Const | Call | Position
 
 
+@functools.lru_cache(maxsize=512)  # `Eval.expression` is read at each step of the trainer's rec units
 def parse_eval(text: str, num_sources: int) -> Expr:
-    """Parse an eval string; ValueError naming the first unsupported construct."""
+    """Parse an eval string; ValueError naming the first unsupported construct. The tree is immutable (frozen
+    dataclasses), so one parse serves every caller."""
     try:
         expr = convert(ast.parse(text.strip(), mode="eval").body, num_sources)
     except SyntaxError as e:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from netc.ir.errors import NetcError
-from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, required
+from netc.ir.layers.base import At, Layer, ShapeEnv, check_n_out, matching_n_out, required
 from netc.ir.layers.rec import FORGET_BIAS, Rec, UnitOpts
 from netc.ir.types import BATCH, ConfigEnum, TensorType, Unit, feature_dim
 
@@ -122,7 +122,7 @@ class RnnCell(Layer):
                             "use rnn_cell inside a rec unit, on [B, F] sources (a rec layer runs over time)")
         for name in self.initial_state.layers:
             t = env.type_of(name)
-            if t.dims != (BATCH, feature_dim(self.n_out)) and t.dims != (BATCH, t.dims[-1]):
+            if t.dims != (BATCH, t.dims[-1]):
                 raise NetcError(f"initial_state {name!r} is {t}; the cell's state is [B, {self.n_out}]",
                                 at("initial_state"), f"give a [B, {self.n_out}] layer")
             if t.feature != self.n_out:
@@ -179,7 +179,5 @@ class GetLastHiddenState(Layer):
                             f" ({source})", at("from"), "name a rnn_cell layer of the unit")
         size = cell.state_size if self.key == "*" else cell.n_out
         assert size is not None
-        if self.n_out is not None and self.n_out != size:
-            raise NetcError(f"n_out is {self.n_out}, but the state {self.key!r} has {size}", at("n_out"),
-                            f"set n_out to {size} or remove it")
+        matching_n_out(self.n_out, size, at, f"the dim of state {self.key!r}")
         return TensorType((BATCH, feature_dim(size)))

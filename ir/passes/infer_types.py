@@ -9,7 +9,7 @@ from netc.ir.errors import NetcError
 from netc.ir.graph import DATA, Graph, Node
 from netc.ir.layers import Layer
 from netc.ir.layers.search import Choice
-from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, UnitLayers, prev_references
+from netc.ir.loop import BASE, INPUT_NAMES, PREV, RecLoop, UnitLayers, prev_references, step_type
 from netc.ir.types import BATCH, TensorType, feature_dim
 
 
@@ -125,9 +125,7 @@ class StepShapeEnv(NodeShapeEnv):
             if self.x is None:
                 raise NetcError("the rec layer has no input ('from'), so there is no 'data' inside its unit",
                                 self.node.at("from"), "read base:data for the network's input, or data:TARGET")
-            time = self.x.time_index
-            assert time is not None
-            return self.x.with_dims(self.x.dims[:time] + self.x.dims[time + 1:])
+            return step_type(self.x)
         if layer == f"data:{self.loop.target}":
             dim = self.graph.dims.target(self.loop.target)
             if dim is None:

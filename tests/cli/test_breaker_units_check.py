@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,26 @@ def test_check_of_a_searchable_decoder_warns_nothing_and_counts_unit_layers(tmp_
     code, out, stderr = check(tmp_path, attention_net())
     assert code == 0 and "warning" not in stderr, stderr
     assert "total: 22 layers (16 in rec units), " in out, out
+
+
+def test_check_of_a_net_without_a_rec_unit_does_not_import_onnx() -> None:
+    """The unit warning's compiler import (onnx) is paid only by nets whose output is a rec unit."""
+    net = Path(__file__).parents[2] / "examples" / "ff2.json"
+    code = ("import sys\nfrom netc.cli import main\n"
+            f"main(['check', {str(net)!r}, '--num-inputs', '4', '--num-outputs', '5'], standalone_mode=False)\n"
+            "bad = [m for m in sys.modules if m in ('onnx', 'torch') or m.startswith(('netc.compiler', 'torch.'))]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"<rec>": {"n_out": 99}}, "layer 'output', key 'n_out': n_out is 99, but the dim of the unit's output is 7"),
+    ({"state": {"class": "get_last_hidden_state", "from": "s", "key": "c", "n_out": 3, "is_output_layer": True}},
+     "layer 'output/state', key 'n_out': n_out is 3, but the dim of state 'c' is 10"),
+])
+def test_check_refuses_an_n_out_the_unit_contradicts(tmp_path: Path, change: dict, words: str) -> None:
+    net = attention_net()
+    net["output"].update(change.pop("<rec>", {}))
+    net["output"]["unit"].update(change)
+    code, _, stderr = check(tmp_path, net)
+    assert code == 2 and words in stderr and "set n_out to" in stderr, stderr
