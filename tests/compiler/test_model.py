@@ -150,18 +150,5 @@ def test_compile_and_check_do_not_import_torch(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def test_check_of_a_net_without_a_decoder_does_not_import_onnx() -> None:
-    """netc check stays light: the decoder plan (and onnx with it) only for a rec unit as the output."""
-    code = (
-        "import sys\n"
-        "from netc.cli import main\n"
-        "main(['check', " + repr(str(EXAMPLES / "ff2.json")) + ", '--num-inputs', '4', '--num-outputs', '5'],"
-        " standalone_mode=False)\n"
-        "bad = [m for m in sys.modules if m == 'onnx' or m.startswith('netc.compiler')]\n"
-        "assert not bad, bad\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-
-
 def test_every_layer_class_has_an_onnx_lowering() -> None:
     assert set(LOWER) == set(LAYER_TYPES)
